@@ -6,6 +6,9 @@
  */
 import { Command, Option } from 'commander'
 import { UserError, errorMessage } from './errors.js'
+import { DEFAULT_PORT } from '../constants.js'
+
+const commands = async () => await import('./commands.js')
 
 const program = new Command()
   .name('kappa-node')
@@ -43,6 +46,75 @@ async function run (action: () => Promise<number | void>): Promise<void> {
     process.exitCode = 1
   }
 }
+
+function collect (value: string, previous: string[] = []): string[] {
+  return [...previous, value]
+}
+
+common(program.command('start'))
+  .description('run the node in the foreground (prints its id, addresses and an invite line)')
+  .option('--listen <multiaddr>', `address to listen on, repeatable (default /ip4/0.0.0.0/tcp/${DEFAULT_PORT})`, collect)
+  .option('--alias <name>', 'this node\'s name, suggested to peers when pairing')
+  .option('--no-mdns', 'do not announce or look for kappa nodes on the LAN')
+  .option('--no-pair-requests', 'refuse pairing requests from strangers (invites still work)')
+  .option('--delay <ms>', 'gossip period of the metric exchange', intArg('--delay'))
+  .option('--metric-override <n>', 'pin the advertised sysmetric (experiments, tests)', intArg('--metric-override'))
+  .addOption(new Option('--mdns-interval <ms>', 'mDNS query interval').argParser(intArg('--mdns-interval')).hideHelp())
+  .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
+  .action(async (opts) => {
+    await run(async () => {
+      const { startCommand } = await import('./start.js')
+      return await startCommand(opts)
+    })
+  })
+
+common(program.command('id')).description('print this node\'s peer id and addresses')
+  .action(async (opts) => { await run(async () => { await (await commands()).idCommand(opts) }) })
+
+common(program.command('invite'))
+  .description('print a one-time invite line for `kappa-node pair` on another machine')
+  .option('--ttl <duration>', 'how long the invite is valid (e.g. 30s, 10m, 1h)', '10m')
+  .action(async (opts) => {
+    await run(async () => {
+      const c = await commands()
+      await c.inviteCommand({ ...opts, ttl: c.parseDuration(opts.ttl) })
+    })
+  })
+
+common(program.command('pair'))
+  .description('pair with a node: an invite line pairs at once, a multiaddr sends a request its owner accepts')
+  .argument('<invite-or-multiaddr>')
+  .option('--alias <name>', 'local name for the peer')
+  .action(async (target, opts) => { await run(async () => { await (await commands()).pairCommand(target, opts) }) })
+
+common(program.command('accept'))
+  .description('accept a pending pairing request')
+  .argument('<peer>', 'peer id (or the name it gave)')
+  .option('--alias <name>', 'local name for the peer')
+  .action(async (peer, opts) => { await run(async () => { await (await commands()).acceptCommand(peer, opts) }) })
+
+common(program.command('requests')).description('list pending pairing requests')
+  .action(async (opts) => { await run(async () => { await (await commands()).requestsCommand(opts) }) })
+
+common(program.command('unpair'))
+  .description('remove the pairing on both ends and hang up')
+  .argument('<peer>', 'peer id or alias')
+  .action(async (peer, opts) => { await run(async () => { await (await commands()).unpairCommand(peer, opts) }) })
+
+common(program.command('alias'))
+  .description('name a paired peer (no name: remove its alias)')
+  .argument('<peer>', 'peer id or current alias')
+  .argument('[name]')
+  .action(async (peer, alias, opts) => { await run(async () => { await (await commands()).aliasCommand(peer, alias, opts) }) })
+
+common(program.command('peers')).description('list paired peers')
+  .action(async (opts) => { await run(async () => { await (await commands()).peersCommand(opts) }) })
+
+common(program.command('discover')).description('list unpaired kappa nodes seen on the LAN (mDNS)')
+  .action(async (opts) => { await run(async () => { await (await commands()).discoverCommand(opts) }) })
+
+common(program.command('status')).description('metric, neighbours and jobs of the running node')
+  .action(async (opts) => { await run(async () => { await (await commands()).statusCommand(opts) }) })
 
 common(program.command('metric'))
   .description('measure and print this machine\'s system metric (works without a daemon)')

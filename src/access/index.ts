@@ -1,0 +1,129 @@
+import { MAX_STRANGER_CONNECTIONS } from '../constants.js'
+import type { TrustStore } from '../trust/index.js'
+import type { ConnectionGater, PeerId, StreamHandler } from '@libp2p/interface'
+
+/**
+ * Who may do what (SPEC §3):
+ * - `paired`: metric and probe streams, neighbours only;
+ * - `paired-or-ticket`: migration, also a non-neighbour holding a ticket we issued;
+ * - `anyone`: the pairing protocol, which guards itself (rate limit, tokens).
+ */
+export type AccessRule = 'paired' | 'paired-or-ticket' | 'anyone'
+
+export interface AccessInit {
+  /** Strangers may connect to ask for pairing (policy switch, default on). */
+  acceptPairRequests: boolean
+}
+
+export interface AccessComponents {
+  trust: TrustStore
+  /** Unused, unexpired invites: strangers may connect to redeem one. */
+  outstandingInvites: () => number
+  /** Open connections from peers that are neither paired nor expected. */
+  strangerConnections: () => number
+  /** A peer holding a migration ticket this node issued. */
+  holdsTicket?: (peer: string) => boolean
+  log: (line: string) => void
+}
+
+export interface Access {
+  /** The libp2p connection gater: runs only when a connection is set up. */
+  readonly gater: ConnectionGater
+  isPaired (peer: PeerId | string): boolean
+  /** Paired, expected, or holding a ticket: not a stranger. */
+  isKnown (peer: PeerId | string): boolean
+  /** Let a specific peer through the gater for a while (a pairing exchange we started, a migration target). */
+  expect (peer: PeerId | string, forMs: number): void
+  unexpect (peer: PeerId | string): void
+  /** Wrap a protocol handler so every stream re-checks its remote peer: connections outlive un-pairing. */
+  guard (protocol: string, rule: AccessRule, handler: StreamHandler): StreamHandler
+}
+
+export function createAccess (components: AccessComponents, init: AccessInit): Access {
+  return new PeerAccess(components, init)
+}
+
+const REFUSAL_LOG_INTERVAL_MS = 60_000
+
+class PeerAccess implements Access {
+  private readonly expected = new Map<string, number>()
+  private readonly lastRefusalLog = new Map<string, number>()
+  readonly gater: ConnectionGater
+
+  constructor (private readonly components: AccessComponents, private readonly init: AccessInit) {
+    // Dials to addresses without /p2p/<id> (what mDNS yields) skip denyDialPeer,
+    // so outbound is also checked once the remote is authenticated.
+    this.gater = {
+      denyDialPeer: (peerId) => !this.isKnown(peerId),
+      denyOutboundEncryptedConnection: (peerId) => !this.isKnown(peerId),
+      denyInboundEncryptedConnection: (peerId) => !this.mayConnectInbound(peerId)
+    }
+  }
+
+  isPaired (peer: PeerId | string): boolean {
+    return this.components.trust.has(peer.toString())
+  }
+
+  isKnown (peer: PeerId | string): boolean {
+    const id = peer.toString()
+    if (this.components.trust.has(id)) return true
+    const until = this.expected.get(id)
+    if (until != null) {
+      if (Date.now() <= until) return true
+      this.expected.delete(id)
+    }
+    return this.components.holdsTicket?.(id) === true
+  }
+
+  expect (peer: PeerId | string, forMs: number): void {
+    const id = peer.toString()
+    const until = Date.now() + forMs
+    this.expected.set(id, Math.max(until, this.expected.get(id) ?? 0))
+  }
+
+  unexpect (peer: PeerId | string): void {
+    this.expected.delete(peer.toString())
+  }
+
+  private mayConnectInbound (peerId: PeerId): boolean {
+    if (this.isKnown(peerId)) return true
+    const pairingPossible = this.init.acceptPairRequests || this.components.outstandingInvites() > 0
+    if (!pairingPossible) {
+      this.logRefusal(peerId.toString(), 'connection', 'not paired, and no invite or pairing request is open')
+      return false
+    }
+    if (this.components.strangerConnections() >= MAX_STRANGER_CONNECTIONS) {
+      this.logRefusal(peerId.toString(), 'connection', 'too many connections from unpaired peers')
+      return false
+    }
+    return true
+  }
+
+  guard (protocol: string, rule: AccessRule, handler: StreamHandler): StreamHandler {
+    return async (stream, connection) => {
+      const remote = connection.remotePeer.toString()
+      const allowed = rule === 'anyone' ||
+        this.isPaired(remote) ||
+        (rule === 'paired-or-ticket' && this.components.holdsTicket?.(remote) === true)
+      if (!allowed) {
+        this.logRefusal(remote, protocol, rule === 'paired' ? 'not paired' : 'not paired and no valid ticket')
+        stream.abort(new Error(`refused: ${remote} is not paired with this node`))
+        // a stranger has no business here beyond pairing
+        if (!this.isKnown(remote)) await connection.close().catch(() => connection.abort(new Error('refused')))
+        return
+      }
+      await handler(stream, connection)
+    }
+  }
+
+  /** One line per peer and kind per minute: a stranger hammering us must not flood the log. */
+  private logRefusal (peer: string, what: string, why: string): void {
+    const key = `${peer} ${what}`
+    const now = Date.now()
+    const last = this.lastRefusalLog.get(key)
+    if (last != null && now - last < REFUSAL_LOG_INTERVAL_MS) return
+    if (this.lastRefusalLog.size > 1000) this.lastRefusalLog.clear()
+    this.lastRefusalLog.set(key, now)
+    this.components.log(`refused ${what} from ${peer}: ${why}`)
+  }
+}

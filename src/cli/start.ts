@@ -1,0 +1,72 @@
+import { resolveHome } from '../home/index.js'
+import { startDaemon, type DaemonEvent } from '../daemon/index.js'
+import { VERSION } from '../constants.js'
+import { errorMessage } from './errors.js'
+
+export interface StartOptions {
+  home?: string
+  json?: boolean
+  listen?: string[]
+  alias?: string
+  mdns?: boolean
+  mdnsInterval?: number
+  mdnsPort?: number
+  pairRequests?: boolean
+  delay?: number
+  metricOverride?: number
+}
+
+/** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
+export async function startCommand (opts: StartOptions): Promise<number> {
+  const json = opts.json === true
+  const daemon = await startDaemon({
+    home: resolveHome(opts.home),
+    listen: opts.listen,
+    alias: opts.alias,
+    mdns: opts.mdns,
+    mdnsIntervalMs: opts.mdnsInterval,
+    mdnsPort: opts.mdnsPort,
+    acceptPairRequests: opts.pairRequests,
+    json
+  })
+  if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
+
+  const interactive = !json && process.stdin.isTTY === true && process.stdout.isTTY === true
+  if (interactive) {
+    const { promptOnEvents } = await import('./prompts.js')
+    promptOnEvents(daemon)
+  }
+
+  return await new Promise<number>((resolve) => {
+    let stopping = false
+    const stop = (signal: string): void => {
+      if (stopping) {
+        process.stderr.write(`kappa-node: ${signal} again, exiting now\n`)
+        process.exit(1)
+      }
+      stopping = true
+      daemon.stop()
+        .then(() => { resolve(0) })
+        .catch((err) => {
+          process.stderr.write(`kappa-node: error while stopping: ${errorMessage(err)}\n`)
+          resolve(1)
+        })
+    }
+    process.on('SIGINT', () => { stop('SIGINT') })
+    process.on('SIGTERM', () => { stop('SIGTERM') })
+  })
+}
+
+function printBanner (id: string, addrs: string[], invite: string, home: string): void {
+  const lines = [
+    `kappa-node ${VERSION} running (home ${home})`,
+    `peer id   ${id}`,
+    'listening',
+    ...addrs.map(a => `  ${a}`),
+    'to pair another machine, run there (one use, valid 10 min; `kappa-node invite` makes more):',
+    `  kappa-node pair '${invite}'`
+  ]
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+export type { DaemonEvent }

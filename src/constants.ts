@@ -1,0 +1,45 @@
+/** Protocol ids, defaults and limits shared by the daemon and the CLI. */
+
+export const VERSION = '0.1.0'
+
+export const PROTOCOL_PAIR = '/kappa/pair/1'
+export const PROTOCOL_METRIC = '/kappa/metric/1'
+export const PROTOCOL_PROBE = '/kappa/probe/1'
+export const PROTOCOL_MIGRATE = '/kappa/migrate/1'
+
+/** Default TCP port a node listens on (all interfaces). */
+export const DEFAULT_PORT = 4747
+/** mDNS service tag: only kappa nodes answer it, so a suggestion is a kappa node. */
+export const MDNS_SERVICE_TAG = '_kappa._udp.local'
+export const MDNS_INTERVAL_MS = 10_000
+
+/** Invites: one use, short-lived, random (128 bits). */
+export const INVITE_TTL_MS = 10 * 60_000
+export const INVITE_TOKEN_BYTES = 16
+/** How long a spent or expired token is remembered, for a precise refusal message. */
+export const INVITE_MEMORY_MS = 60 * 60_000
+
+/** Pairing requests waiting for the owner's `accept`. */
+export const PAIR_REQUEST_TTL_MS = 15 * 60_000
+export const MAX_PAIR_REQUESTS = 32
+/** Our own outgoing requests, waiting for the other owner's accept. */
+export const OUTGOING_REQUEST_TTL_MS = 15 * 60_000
+
+/** /kappa/pair/1 limits: small messages, short exchanges, rate-limited strangers. */
+export const PAIR_MAX_MESSAGE_BYTES = 4096
+export const PAIR_TIMEOUT_MS = 10_000
+export const PAIR_RATE_POINTS = 20
+export const PAIR_RATE_DURATION_S = 60
+export const MAX_ADDRS_PER_PEER = 16
+export const MAX_ALIAS_LENGTH = 64
+/** A stranger's connection that does not finish a pairing exchange is closed after this. */
+export const STRANGER_GRACE_MS = 10_000
+export const MAX_STRANGER_CONNECTIONS = 16
+
+/** Paired peers that are not connected are redialled with backoff between these bounds. */
+export const RECONNECT_MIN_MS = 1_000
+export const RECONNECT_MAX_MS = 60_000
+
+/** Control socket: one JSON line each way, bounded. */
+export const CONTROL_MAX_LINE_BYTES = 1024 * 1024
+export const CONTROL_TIMEOUT_MS = 30_000

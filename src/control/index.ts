@@ -1,0 +1,18 @@
+/**
+ * The local control socket: a Unix socket (mode 0600) in `$KAPPA_HOME` that
+ * every subcommand but `start` and `metric` talks to. One JSON line in
+ * (`{method, params}`), one JSON line out (`{ok, result}` or `{ok, error}`).
+ * Methods that stream (job I/O) take over the socket after the first line.
+ */
+export interface ControlRequest {
+  method: string
+  params?: Record<string, unknown>
+}
+
+export type ControlResponse = { ok: true, result: unknown } | { ok: false, error: string }
+
+export type ControlMethod = (params: Record<string, unknown>) => Promise<unknown>
+
+export { startControlServer } from './server.js'
+export type { ControlServer, ControlServerInit, StreamingMethod } from './server.js'
+export { callDaemon, openDaemonSocket, notRunningMessage } from './client.js'

@@ -1,0 +1,18 @@
+/**
+ * What the daemon tells its owner: one line per event for people, one JSON
+ * object per line with `start --json`.
+ */
+export type DaemonEvent =
+  | { type: 'ready', id: string, addrs: string[], invite: string, inviteExpiresAt: number, alias?: string, home: string }
+  | { type: 'paired', id: string, alias?: string, via: 'invite' | 'request' | 'accept' }
+  | { type: 'unpaired', id: string, alias?: string, by: 'us' | 'peer' }
+  | { type: 'pair-request', id: string, alias?: string, addrs: string[] }
+  | { type: 'discovered', id: string, addrs: string[] }
+  | { type: 'connected', id: string, alias?: string }
+  | { type: 'disconnected', id: string, alias?: string }
+  | { type: 'warning', message: string }
+  | { type: 'info', message: string }
+
+export interface DaemonEvents {
+  emit (event: DaemonEvent): void
+}

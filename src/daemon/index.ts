@@ -1,0 +1,212 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { ensureHome, homeFile } from '../home/index.js'
+import { loadOrCreateIdentity } from '../identity/index.js'
+import { TrustStore, checkAlias } from '../trust/index.js'
+import { createAccess, type Access } from '../access/index.js'
+import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairing/index.js'
+import { Nearby } from '../discovery/index.js'
+import { startControlServer, type ControlMethod, type ControlServer } from '../control/index.js'
+import { createKappaLibp2p, type KappaLibp2p } from './node.js'
+import { createEventLog } from './log.js'
+import { Reconnector } from './reconnect.js'
+import { UserError } from '../cli/errors.js'
+import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
+import type { DaemonEvent, DaemonEvents } from './events.js'
+
+export type { DaemonEvent, DaemonEvents } from './events.js'
+
+export interface DaemonInit {
+  home: string
+  listen?: string[]
+  alias?: string
+  mdns?: boolean
+  mdnsIntervalMs?: number
+  mdnsPort?: number
+  acceptPairRequests?: boolean
+  /** print events as JSON lines */
+  json?: boolean
+}
+
+export interface Daemon {
+  readonly libp2p: KappaLibp2p
+  readonly trust: TrustStore
+  readonly access: Access
+  readonly pairing: Pairing
+  readonly events: DaemonEvents & { listeners: Array<(e: DaemonEvent) => void> }
+  readonly home: string
+  invite (ttlMs?: number): { invite: string, expiresAt: number }
+  stop (): Promise<void>
+}
+
+/**
+ * The foreground daemon: identity, trust store, libp2p node, pairing, LAN
+ * discovery and the control socket, wired together. Everything else the CLI
+ * does goes through the control socket to this process.
+ */
+export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const home = await ensureHome(init.home)
+  if (init.alias != null) checkAlias(init.alias)
+  const listen = init.listen != null && init.listen.length > 0 ? init.listen : [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`]
+  for (const a of listen) {
+    try { multiaddr(a) } catch (err: any) { throw new UserError(`bad --listen address '${a}': ${err.message}`) }
+  }
+  const identity = await loadOrCreateIdentity(home)
+  const trust = await TrustStore.load(homeFile(home, 'trust'))
+  const events = createEventLog(init.json === true)
+  const invites = new InviteBook()
+  const acceptPairRequests = init.acceptPairRequests ?? true
+  const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
+
+  let libp2pRef: KappaLibp2p | undefined
+  const access = createAccess({
+    trust,
+    outstandingInvites: () => invites.outstanding(),
+    strangerConnections: () => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer)).length,
+    log: (line) => { events.emit({ type: 'info', message: line }) }
+  }, { acceptPairRequests })
+
+  let libp2p: KappaLibp2p
+  try {
+    libp2p = await createKappaLibp2p({
+      privateKey: identity.privateKey,
+      listen,
+      gater: access.gater,
+      mdns: init.mdns === false ? undefined : { intervalMs: mdnsIntervalMs, port: init.mdnsPort }
+    })
+  } catch (err: any) {
+    if (/EADDRINUSE/.test(err.message)) throw new UserError(`cannot listen on ${listen.join(', ')}: address already in use (another kappa-node? use --listen)`)
+    throw err
+  }
+  libp2pRef = libp2p
+
+  const pairing = createPairing({ libp2p, trust, invites, access, events }, { alias: init.alias, acceptPairRequests })
+  await pairing.start()
+  const nearby = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
+  nearby.start()
+  const reconnector = new Reconnector({ libp2p, trust })
+
+  // connection events for paired peers; a stranger's idle connection is closed
+  libp2p.addEventListener('peer:connect', (evt) => {
+    const id = evt.detail.toString()
+    const peer = trust.get(id)
+    if (peer != null) events.emit({ type: 'connected', id, alias: peer.alias })
+  })
+  libp2p.addEventListener('peer:disconnect', (evt) => {
+    const id = evt.detail.toString()
+    const peer = trust.get(id)
+    if (peer != null) events.emit({ type: 'disconnected', id, alias: peer.alias })
+  })
+  libp2p.addEventListener('connection:open', (evt) => {
+    const connection = evt.detail
+    if (access.isKnown(connection.remotePeer)) return
+    setTimeout(() => {
+      if (!access.isKnown(connection.remotePeer) && connection.status === 'open') void connection.close().catch(() => {})
+    }, STRANGER_GRACE_MS).unref()
+  })
+
+  const invite = (ttlMs = INVITE_TTL_MS): { invite: string, expiresAt: number } => {
+    const { token, expiresAt } = invites.create(ttlMs)
+    return { invite: formatInvite(token, inviteAddrs(libp2p.getMultiaddrs())), expiresAt }
+  }
+
+  const peersView = (): unknown[] => trust.list().map(p => ({
+    id: p.id,
+    alias: p.alias ?? null,
+    addrs: p.addrs,
+    connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0
+  }))
+
+  const methods: Record<string, ControlMethod> = {
+    id: async () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
+    peers: async () => peersView(),
+    status: async () => ({
+      id: libp2p.peerId.toString(),
+      alias: init.alias ?? null,
+      addrs: libp2p.getMultiaddrs().map(String),
+      sysmetric: null,
+      sendProbe: null,
+      neighbours: trust.list().map(p => ({
+        id: p.id,
+        alias: p.alias ?? null,
+        addrs: p.addrs,
+        connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0,
+        advertised: null,
+        dismetric: null,
+        lastSeenMs: null
+      })),
+      jobs: { in: [], out: [] }
+    }),
+    invite: async (params) => invite(typeof params.ttlMs === 'number' && params.ttlMs > 0 ? params.ttlMs : undefined),
+    pair: async (params) => await pairing.pair(String(params.target ?? ''), optionalString(params.alias)),
+    accept: async (params) => await pairing.accept(String(params.peer ?? ''), optionalString(params.alias)),
+    unpair: async (params) => await pairing.unpair(String(params.peer ?? '')),
+    requests: async () => pairing.requests(),
+    discover: async () => nearby.list(),
+    alias: async (params) => {
+      const peer = trust.find(String(params.peer ?? ''))
+      if (peer == null) throw new UserError(`not paired with '${String(params.peer)}'; see kappa-node peers`)
+      const alias = optionalString(params.alias)
+      if (alias != null) {
+        checkAlias(alias)
+        if (trust.aliasTaken(alias, peer.id)) throw new UserError(`alias '${alias}' is already used by another peer`)
+      }
+      await trust.update(peer.id, { alias })
+      return { id: peer.id, alias: alias ?? null }
+    }
+  }
+
+  let control: ControlServer
+  try {
+    control = await startControlServer({
+      path: homeFile(home, 'control'),
+      methods,
+      log: (line) => { events.emit({ type: 'warning', message: line }) }
+    })
+  } catch (err) {
+    await libp2p.stop()
+    throw err
+  }
+  reconnector.start()
+
+  const first = invite()
+  events.emit({
+    type: 'ready',
+    id: libp2p.peerId.toString(),
+    addrs: libp2p.getMultiaddrs().map(String),
+    invite: first.invite,
+    inviteExpiresAt: first.expiresAt,
+    alias: init.alias,
+    home
+  })
+
+  let stopped = false
+  return {
+    libp2p,
+    trust,
+    access,
+    pairing,
+    events,
+    home,
+    invite,
+    async stop () {
+      if (stopped) return
+      stopped = true
+      reconnector.stop()
+      await control.close()
+      await pairing.stop().catch(() => {})
+      await libp2p.stop()
+      await trust.save().catch(() => {})
+    }
+  }
+}
+
+function optionalString (v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined
+}
+
+/** Addresses worth putting in an invite: LAN before loopback, a few at most. */
+function inviteAddrs (addrs: Multiaddr[]): Multiaddr[] {
+  const loopback = (a: Multiaddr): boolean => /^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())
+  return [...addrs.filter(a => !loopback(a)), ...addrs.filter(loopback)].slice(0, 4)
+}

@@ -1,0 +1,35 @@
+import { shortId, label } from '../pairing/service.js'
+import type { DaemonEvent, DaemonEvents } from './events.js'
+
+/** Human lines (`HH:MM:SS text`) or, with --json, one JSON object per line. */
+export function createEventLog (json: boolean, out: NodeJS.WritableStream = process.stdout): DaemonEvents & { listeners: Array<(e: DaemonEvent) => void> } {
+  const listeners: Array<(e: DaemonEvent) => void> = []
+  return {
+    listeners,
+    emit (event) {
+      if (json) {
+        out.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+      } else {
+        const text = describe(event)
+        if (text != null) out.write(`${new Date().toTimeString().slice(0, 8)} ${text}\n`)
+      }
+      for (const l of listeners) {
+        try { l(event) } catch {}
+      }
+    }
+  }
+}
+
+function describe (e: DaemonEvent): string | undefined {
+  switch (e.type) {
+    case 'ready': return undefined // the banner says it
+    case 'paired': return `paired with ${label(e.id, e.alias)} (${e.via})`
+    case 'unpaired': return e.by === 'us' ? `unpaired ${label(e.id, e.alias)}` : `${label(e.id, e.alias)} unpaired us`
+    case 'pair-request': return `pairing request from ${label(e.id, e.alias)}; to accept run: kappa-node accept ${e.id}`
+    case 'discovered': return `found unpaired kappa node ${shortId(e.id)} on the LAN; to pair run: kappa-node pair ${e.addrs[0] ?? e.id}`
+    case 'connected': return `connected to ${label(e.id, e.alias)}`
+    case 'disconnected': return `disconnected from ${label(e.id, e.alias)}`
+    case 'warning': return `warning: ${e.message}`
+    case 'info': return e.message
+  }
+}

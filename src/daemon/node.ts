@@ -1,0 +1,38 @@
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { mdns } from '@libp2p/mdns'
+import { MDNS_SERVICE_TAG } from '../constants.js'
+import type { ConnectionGater, PrivateKey, Libp2p } from '@libp2p/interface'
+
+export interface KappaLibp2pInit {
+  privateKey: PrivateKey
+  listen: string[]
+  gater: ConnectionGater
+  mdns?: { intervalMs: number, port?: number }
+}
+
+export type KappaLibp2p = Libp2p<{ identify: unknown, ping: unknown, mdns?: unknown }>
+
+/** TCP + Noise + Yamux, identify and ping, and mDNS on the kappa service tag. */
+export async function createKappaLibp2p (init: KappaLibp2pInit): Promise<KappaLibp2p> {
+  const services: Record<string, any> = {
+    identify: identify(),
+    ping: ping()
+  }
+  if (init.mdns != null) {
+    services.mdns = mdns({ serviceTag: MDNS_SERVICE_TAG, interval: init.mdns.intervalMs, port: init.mdns.port })
+  }
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionGater: init.gater,
+    services
+  }) as KappaLibp2p
+}

@@ -1,0 +1,361 @@
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { pbStream, RateLimiter } from '@libp2p/utils'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { PairRequest, PairResponse } from '../wire/pair.js'
+import { UserError, errorMessage } from '../cli/errors.js'
+import { checkAlias } from '../trust/index.js'
+import { parsePairTarget, peerIdOf } from './invites.js'
+import {
+  MAX_ADDRS_PER_PEER, MAX_PAIR_REQUESTS, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
+  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_REQUEST_TTL_MS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
+} from '../constants.js'
+import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+
+const UNPAIR_NOTIFY_TIMEOUT_MS = 2_000
+
+export class PairingService implements Pairing {
+  private readonly incoming = new Map<string, PairRequestInfo>()
+  /** peers we sent a REQUEST to, until when we accept their ACCEPT */
+  private readonly outgoing = new Map<string, number>()
+  private readonly strangerLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+
+  constructor (private readonly components: PairingComponents, private readonly init: PairingInit) {}
+
+  async start (): Promise<void> {
+    const { libp2p, access } = this.components
+    await libp2p.handle(PROTOCOL_PAIR, access.guard(PROTOCOL_PAIR, 'anyone', async (stream, connection) => {
+      await this.onStream(stream, connection)
+    }), { maxInboundStreams: 8, maxOutboundStreams: 8 })
+    for (const peer of this.components.trust.list()) await this.keepAlive(peer.id, peer.addrs)
+  }
+
+  async stop (): Promise<void> {
+    await this.components.libp2p.unhandle(PROTOCOL_PAIR)
+  }
+
+  requests (): PairRequestInfo[] {
+    this.prune()
+    return [...this.incoming.values()]
+  }
+
+  hasOutgoingRequest (peer: string): boolean {
+    const until = this.outgoing.get(peer)
+    return until != null && Date.now() <= until
+  }
+
+  // ---- inbound -------------------------------------------------------------
+
+  private async onStream (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer.toString()
+    const signal = AbortSignal.timeout(PAIR_TIMEOUT_MS)
+    const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
+    try {
+      let response: PairResponse
+      if (!this.components.access.isKnown(remote) && this.strangerLimit.consume(remote).remainingPoints < 0) {
+        response = refused('too many pairing attempts; try again in a minute')
+      } else {
+        const request = await messages.read(PairRequest, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
+        response = await this.answer(remote, request)
+      }
+      await messages.write(response, PairResponse, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      // malformed, truncated, oversized or slow: drop this stream, keep serving
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      // a stranger's connection serves nothing else once the exchange is over
+      if (!this.components.access.isKnown(remote)) {
+        await connection.close().catch(() => {})
+      }
+    }
+  }
+
+  private async answer (remote: string, request: PairRequest): Promise<PairResponse> {
+    const { trust, invites, events } = this.components
+    const theirAlias = sanitizeAlias(request.alias)
+    const theirAddrs = parseAddrs(request.addrs, remote)
+    switch (request.kind) {
+      case PairRequest.Kind.REDEEM: {
+        if (trust.has(remote)) return this.paired()
+        const result = invites.redeem(request.token, remote)
+        if (!result.ok) return refused(result.reason)
+        await this.addPeer(remote, theirAlias, theirAddrs)
+        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'invite' })
+        return this.paired()
+      }
+      case PairRequest.Kind.REQUEST: {
+        if (trust.has(remote)) return this.paired()
+        if (this.hasOutgoingRequest(remote)) {
+          // both owners asked: that is consent on both ends
+          this.outgoing.delete(remote)
+          await this.addPeer(remote, theirAlias, theirAddrs)
+          events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'request' })
+          return this.paired()
+        }
+        if (!this.init.acceptPairRequests) return refused('this node does not take pairing requests; ask its owner for an invite line')
+        this.prune()
+        if (!this.incoming.has(remote) && this.incoming.size >= MAX_PAIR_REQUESTS) return refused('too many pending pairing requests on this node; try again later')
+        const fresh = !this.incoming.has(remote)
+        this.incoming.set(remote, { id: remote, alias: theirAlias, addrs: theirAddrs, receivedAt: Date.now() })
+        if (fresh) events.emit({ type: 'pair-request', id: remote, alias: theirAlias, addrs: theirAddrs })
+        return { status: PairResponse.Status.PENDING, error: '', alias: this.init.alias ?? '', addrs: [] }
+      }
+      case PairRequest.Kind.ACCEPT: {
+        if (trust.has(remote)) return this.paired()
+        if (!this.hasOutgoingRequest(remote)) return refused('no pairing request to this node is pending; send one with kappa-node pair')
+        this.outgoing.delete(remote)
+        await this.addPeer(remote, theirAlias, theirAddrs)
+        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'accept' })
+        return this.paired()
+      }
+      case PairRequest.Kind.UNPAIR: {
+        const peer = trust.get(remote)
+        this.incoming.delete(remote)
+        this.outgoing.delete(remote)
+        if (peer != null) {
+          await this.dropPeer(remote)
+          events.emit({ type: 'unpaired', id: remote, alias: peer.alias, by: 'peer' })
+          // hang up once our answer is out
+          setTimeout(() => { void this.components.libp2p.hangUp(peerIdFromString(remote)).catch(() => {}) }, 50)
+        }
+        return { status: PairResponse.Status.UNPAIRED, error: '', alias: '', addrs: [] }
+      }
+      default:
+        return refused('unknown pairing message')
+    }
+  }
+
+  private paired (): PairResponse {
+    return { status: PairResponse.Status.PAIRED, error: '', alias: this.init.alias ?? '', addrs: this.ownAddrs() }
+  }
+
+  // ---- outbound ------------------------------------------------------------
+
+  async pair (arg: string, alias?: string): Promise<PairResult> {
+    const target = parsePairTarget(arg)
+    const id = target.peerId.toString()
+    const { libp2p, trust } = this.components
+    if (alias != null) this.checkFreeAlias(checkAlias(alias), id)
+    if (id === libp2p.peerId.toString()) throw new UserError('that is this node\'s own address')
+    const existing = trust.get(id)
+    if (existing != null) throw new UserError(`already paired with ${label(id, existing.alias)}`)
+
+    const kind = target.token != null ? PairRequest.Kind.REDEEM : PairRequest.Kind.REQUEST
+    if (kind === PairRequest.Kind.REQUEST) {
+      // their owner's accept dials back to us: let it through the gater meanwhile
+      this.outgoing.set(id, Date.now() + OUTGOING_REQUEST_TTL_MS)
+      this.components.access.expect(id, OUTGOING_REQUEST_TTL_MS)
+    }
+    let response: PairResponse
+    try {
+      response = await this.exchange(target.peerId, target.addrs, { kind, token: target.token ?? '', alias: this.init.alias ?? '', addrs: [] })
+    } catch (err) {
+      this.forgetOutgoing(id)
+      throw err
+    }
+    if (response.status === PairResponse.Status.PAIRED) {
+      this.outgoing.delete(id)
+      const addrs = mergeAddrs(target.addrs.map(stripP2p), parseAddrs(response.addrs, id))
+      await this.addPeer(id, alias ?? sanitizeAlias(response.alias), addrs)
+      this.components.events.emit({ type: 'paired', id, alias: trust.get(id)?.alias, via: kind === PairRequest.Kind.REDEEM ? 'invite' : 'request' })
+      return { status: 'paired', id, alias: trust.get(id)?.alias }
+    }
+    if (response.status === PairResponse.Status.PENDING) {
+      return { status: 'pending', id, alias: sanitizeAlias(response.alias) }
+    }
+    this.forgetOutgoing(id)
+    throw new UserError(`${shortId(id)} refused: ${oneLine(response.error) || 'no reason given'}`)
+  }
+
+  private forgetOutgoing (id: string): void {
+    this.outgoing.delete(id)
+    if (!this.components.trust.has(id)) this.components.access.unexpect(id)
+  }
+
+  async accept (ref: string, alias?: string): Promise<PairResult> {
+    this.prune()
+    const request = this.incoming.get(ref) ?? [...this.incoming.values()].find(r => r.alias === ref)
+    if (request == null) {
+      const paired = this.components.trust.find(ref)
+      if (paired != null) throw new UserError(`already paired with ${label(paired.id, paired.alias)}`)
+      throw new UserError(`no pending pairing request from '${ref}'; see kappa-node requests`)
+    }
+    if (alias != null) this.checkFreeAlias(checkAlias(alias), request.id)
+    const peerId = peerIdFromString(request.id)
+    const addrs = request.addrs.map(a => multiaddr(a))
+    let response: PairResponse
+    try {
+      response = await this.exchange(peerId, addrs, { kind: PairRequest.Kind.ACCEPT, token: '', alias: this.init.alias ?? '', addrs: [] })
+    } catch (err) {
+      throw new UserError(`${errorMessage(err)}; the request stays pending, try again when it is online`)
+    }
+    if (response.status !== PairResponse.Status.PAIRED) {
+      this.incoming.delete(request.id)
+      throw new UserError(`${shortId(request.id)} refused: ${oneLine(response.error) || 'no reason given'}`)
+    }
+    this.incoming.delete(request.id)
+    await this.addPeer(request.id, alias ?? request.alias ?? sanitizeAlias(response.alias), mergeAddrs(request.addrs, parseAddrs(response.addrs, request.id)))
+    const stored = this.components.trust.get(request.id)
+    this.components.events.emit({ type: 'paired', id: request.id, alias: stored?.alias, via: 'accept' })
+    return { status: 'paired', id: request.id, alias: stored?.alias }
+  }
+
+  async unpair (ref: string): Promise<{ id: string, alias?: string, notified: boolean }> {
+    const { trust, libp2p, access } = this.components
+    const peer = trust.find(ref)
+    if (peer == null) throw new UserError(`not paired with '${ref}'; see kappa-node peers`)
+    const peerId = peerIdFromString(peer.id)
+    // forget first: from here on every handler refuses this peer
+    await this.dropPeer(peer.id)
+    let notified = false
+    access.expect(peer.id, UNPAIR_NOTIFY_TIMEOUT_MS)
+    try {
+      const response = await this.exchange(peerId, peer.addrs.map(a => multiaddr(a)), { kind: PairRequest.Kind.UNPAIR, token: '', alias: '', addrs: [] }, UNPAIR_NOTIFY_TIMEOUT_MS)
+      notified = response.status === PairResponse.Status.UNPAIRED
+    } catch {
+      // best effort: the other end finds its streams refused
+    } finally {
+      access.unexpect(peer.id)
+    }
+    await libp2p.hangUp(peerId).catch(() => {})
+    this.components.events.emit({ type: 'unpaired', id: peer.id, alias: peer.alias, by: 'us' })
+    return { id: peer.id, alias: peer.alias, notified }
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  /** One request, one response on a fresh /kappa/pair/1 stream, under one deadline. */
+  private async exchange (peerId: PeerId, addrs: Multiaddr[], request: PairRequest, timeoutMs = PAIR_TIMEOUT_MS): Promise<PairResponse> {
+    const { libp2p, access } = this.components
+    const id = peerId.toString()
+    const signal = AbortSignal.timeout(timeoutMs)
+    const wasKnown = access.isKnown(id)
+    access.expect(id, timeoutMs)
+    request.addrs = this.ownAddrs()
+    try {
+      const dialAddrs = addrs.map(a => peerIdOf(a) == null ? a.encapsulate(`/p2p/${id}`) : a)
+      let stream: Stream
+      try {
+        const existing = libp2p.getConnections(peerId)[0]
+        stream = existing != null
+          ? await existing.newStream(PROTOCOL_PAIR, { signal })
+          : await libp2p.dialProtocol(dialAddrs, PROTOCOL_PAIR, { signal })
+      } catch (err) {
+        throw new UserError(`could not reach ${shortId(id)} at ${addrs[0]?.toString() ?? '(no address)'}: ${dialReason(err)}`)
+      }
+      const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
+      try {
+        await messages.write(request, PairRequest, { signal })
+        const response = await messages.read(PairResponse, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
+        await stream.close({ signal }).catch(() => {})
+        return response
+      } catch (err) {
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        throw new UserError(`pairing exchange with ${shortId(id)} failed: ${dialReason(err)}`)
+      }
+    } finally {
+      if (!wasKnown && !this.hasOutgoingRequest(id)) access.unexpect(id)
+    }
+  }
+
+  private async addPeer (id: string, alias: string | undefined, addrs: string[]): Promise<void> {
+    const { trust } = this.components
+    let name = alias
+    if (name != null && trust.aliasTaken(name, id)) name = undefined
+    this.incoming.delete(id)
+    await trust.add({ id, alias: name, addrs, pairedAt: Date.now() })
+    await this.keepAlive(id, addrs)
+  }
+
+  private async dropPeer (id: string): Promise<void> {
+    this.components.access.unexpect(id)
+    await this.components.trust.remove(id)
+    await this.components.libp2p.peerStore.delete(peerIdFromString(id)).catch(() => {})
+  }
+
+  /** Paired peers are tagged KEEP_ALIVE so libp2p redials them after a drop. */
+  private async keepAlive (id: string, addrs: string[]): Promise<void> {
+    const multiaddrs: Multiaddr[] = []
+    for (const a of addrs) {
+      try { multiaddrs.push(multiaddr(a)) } catch {}
+    }
+    await this.components.libp2p.peerStore.merge(peerIdFromString(id), {
+      multiaddrs,
+      tags: { [KEEP_ALIVE]: { value: 1 } }
+    }).catch(() => {})
+  }
+
+  private checkFreeAlias (alias: string, id: string): void {
+    if (this.components.trust.aliasTaken(alias, id)) throw new UserError(`alias '${alias}' is already used by another peer`)
+  }
+
+  private ownAddrs (): Uint8Array<ArrayBuffer>[] {
+    return this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => stripP2p(a).bytes as Uint8Array<ArrayBuffer>)
+  }
+
+  private prune (): void {
+    const now = Date.now()
+    for (const [id, r] of this.incoming) if (now - r.receivedAt > PAIR_REQUEST_TTL_MS) this.incoming.delete(id)
+    for (const [id, until] of this.outgoing) if (now > until) this.outgoing.delete(id)
+  }
+}
+
+function refused (error: string): PairResponse {
+  return { status: PairResponse.Status.REFUSED, error, alias: '', addrs: [] }
+}
+
+/** Multiaddrs a peer announced: valid, about that peer, without the /p2p suffix. */
+function parseAddrs (raw: Uint8Array[], peer: string): string[] {
+  const out: string[] = []
+  for (const bytes of raw.slice(0, MAX_ADDRS_PER_PEER)) {
+    try {
+      const ma = multiaddr(bytes)
+      const id = peerIdOf(ma)
+      if (id != null && id !== peer) continue
+      out.push(stripP2p(ma).toString())
+    } catch {}
+  }
+  return out
+}
+
+function stripP2p (ma: Multiaddr): Multiaddr {
+  const id = peerIdOf(ma)
+  return id == null ? ma : ma.decapsulate(`/p2p/${id}`)
+}
+
+function mergeAddrs (a: Array<string | Multiaddr>, b: string[]): string[] {
+  return [...new Set([...a.map(x => x.toString()), ...b])].slice(0, MAX_ADDRS_PER_PEER)
+}
+
+function sanitizeAlias (alias: string): string | undefined {
+  try {
+    return alias === '' ? undefined : checkAlias(alias)
+  } catch {
+    return undefined
+  }
+}
+
+function oneLine (text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200).trim()
+}
+
+export function shortId (id: string): string {
+  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
+}
+
+export function label (id: string, alias?: string): string {
+  return alias != null ? `${alias} (${shortId(id)})` : shortId(id)
+}
+
+/** The useful part of a libp2p dial error, on one line. */
+export function dialReason (err: unknown): string {
+  const e = err as any
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out'
+  const inner = Array.isArray(e?.errors) && e.errors.length > 0 ? e.errors[0] : undefined
+  const msg = errorMessage(inner ?? err)
+  if (/ECONNREFUSED/.test(msg)) return 'connection refused (is kappa-node running there?)'
+  if (/EHOSTUNREACH|ENETUNREACH/.test(msg)) return 'host unreachable'
+  return oneLine(msg)
+}

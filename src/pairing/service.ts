@@ -14,6 +14,23 @@ import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResu
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 
 const UNPAIR_NOTIFY_TIMEOUT_MS = 2_000
+const STRANGER_LINGER_MS = 1_000
+
+/** Resolves when the remote closed its writing side (or reset), or after `ms`. */
+async function remoteClosed (stream: Stream, ms: number): Promise<void> {
+  if (stream.remoteWriteStatus !== 'writable' || stream.status !== 'open') return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      stream.removeEventListener('remoteCloseWrite', done)
+      stream.removeEventListener('close', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    stream.addEventListener('remoteCloseWrite', done)
+    stream.addEventListener('close', done)
+  })
+}
 
 export class PairingService implements Pairing {
   private readonly incoming = new Map<string, PairRequestInfo>()
@@ -52,15 +69,13 @@ export class PairingService implements Pairing {
     const signal = AbortSignal.timeout(PAIR_TIMEOUT_MS)
     const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
     try {
-      let response: PairResponse
-      if (!this.components.access.isKnown(remote) && this.strangerLimit.consume(remote).remainingPoints < 0) {
-        response = refused('too many pairing attempts; try again in a minute')
-      } else {
-        const request = await messages.read(PairRequest, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
-        response = await this.answer(remote, request)
-      }
+      const request = await messages.read(PairRequest, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
+      const limited = !this.components.access.isKnown(remote) && !this.withinStrangerLimit(remote)
+      const response = limited ? refused('too many pairing attempts; try again in a minute') : await this.answer(remote, request)
       await messages.write(response, PairResponse, { signal })
       await stream.close({ signal })
+      // let the answer reach the peer before a hang-up could reset it
+      if (!this.components.access.isKnown(remote)) await remoteClosed(stream, STRANGER_LINGER_MS)
     } catch (err) {
       // malformed, truncated, oversized or slow: drop this stream, keep serving
       stream.abort(err instanceof Error ? err : new Error(String(err)))
@@ -69,6 +84,16 @@ export class PairingService implements Pairing {
       if (!this.components.access.isKnown(remote)) {
         await connection.close().catch(() => {})
       }
+    }
+  }
+
+  /** The rate limiter throws once a key is over its points. */
+  private withinStrangerLimit (peer: string): boolean {
+    try {
+      this.strangerLimit.consume(peer)
+      return true
+    } catch {
+      return false
     }
   }
 

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, readdir, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { writeFileAtomic } from '../home/index.js'
 import { UserError } from '../cli/errors.js'
@@ -50,6 +51,7 @@ export class TrustStore {
     if (text != null) {
       for (const peer of parseTrustFile(text, path)) store.peers.set(peer.id, peer)
     }
+    await removeStaleTemps(path)
     return store
   }
 
@@ -105,6 +107,16 @@ export class TrustStore {
     // a failed write must not wedge later ones; the caller of this save sees the error
     this.saving = next.catch(() => {})
     await next
+  }
+}
+
+/** Temp files of a writer killed before its rename: the real file is intact. */
+async function removeStaleTemps (path: string): Promise<void> {
+  const prefix = `.${basename(path)}.`
+  const dir = dirname(path)
+  const names = await readdir(dir).catch(() => [] as string[])
+  for (const name of names) {
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dir, name)).catch(() => {})
   }
 }
 

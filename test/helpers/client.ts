@@ -1,0 +1,23 @@
+/** An in-process libp2p node that holds some home's identity key: a peer impersonating, or a stranger. */
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
+import { onCleanup } from './node.js'
+
+export async function libp2pClient (home?: string): Promise<Libp2p> {
+  const privateKey = home != null
+    ? privateKeyFromProtobuf(await readFile(join(home, 'identity.key')))
+    : await generateKeyPair('Ed25519')
+  const node = await createLibp2p({
+    privateKey,
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+  onCleanup(async () => { await node.stop() })
+  return node
+}

@@ -1,0 +1,146 @@
+/**
+ * Test harness: kappa-node daemons as real OS processes on 127.0.0.1, each
+ * with its own home, driven through the real CLI. Everything started here is
+ * killed and removed by `cleanup()`, which every test file runs afterEach.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+
+export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
+
+const processes = new Set<ChildProcess>()
+const dirs = new Set<string>()
+const closers = new Set<() => Promise<void>>()
+
+export async function tmpDir (prefix = 'kappa-test-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  dirs.add(dir)
+  return dir
+}
+
+/** Register anything else a test must tear down (in-process libp2p nodes, servers). */
+export function onCleanup (close: () => Promise<void>): void {
+  closers.add(close)
+}
+
+export async function cleanup (): Promise<void> {
+  for (const close of closers) await close().catch(() => {})
+  closers.clear()
+  for (const p of processes) {
+    if (p.exitCode == null && p.signalCode == null) p.kill('SIGKILL')
+  }
+  await Promise.all([...processes].map(async p => { await exited(p) }))
+  processes.clear()
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+  dirs.clear()
+}
+
+async function exited (p: ChildProcess): Promise<void> {
+  if (p.exitCode != null || p.signalCode != null) return
+  await new Promise<void>(resolve => p.once('exit', () => { resolve() }))
+}
+
+export interface CliResult { code: number, stdout: string, stderr: string }
+
+export async function cli (args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliResult> {
+  return await new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, KAPPA_HOME: undefined, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
+      const code = err == null ? 0 : typeof (err as any).code === 'number' ? (err as any).code : 1
+      resolve({ code, stdout, stderr })
+    })
+  })
+}
+
+/** Run a CLI command that must succeed with --json, and parse its output. */
+export async function cliJson (args: string[]): Promise<any> {
+  const r = await cli([...args, '--json'])
+  if (r.code !== 0) throw new Error(`kappa-node ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`)
+  return JSON.parse(r.stdout)
+}
+
+export interface TestNode {
+  name: string
+  home: string
+  id: string
+  addrs: string[]
+  invite: string
+  proc: ChildProcess
+  /** every JSON event the daemon printed so far */
+  events: any[]
+  waitForEvent (pred: (e: any) => boolean, timeoutMs?: number): Promise<any>
+  cli (args: string[]): Promise<CliResult>
+  json (args: string[]): Promise<any>
+  kill (signal?: NodeJS.Signals): Promise<void>
+}
+
+export interface StartOptions {
+  home?: string
+  args?: string[]
+  /** mDNS stays off unless asked for (tests must not talk to a real LAN) */
+  mdns?: boolean
+}
+
+export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
+  const home = opts.home ?? await tmpDir(`kappa-${name}-`)
+  const args = [MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
+  processes.add(proc)
+  const events: any[] = []
+  const waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()
+  let stderr = ''
+  proc.stderr?.on('data', (d) => { stderr += String(d) })
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    let e: any
+    try { e = JSON.parse(line) } catch { return }
+    events.push(e)
+    for (const w of waiters) if (w.pred(e)) { waiters.delete(w); w.resolve(e) }
+  })
+  const waitForEvent = async (pred: (e: any) => boolean, timeoutMs = 10_000): Promise<any> => {
+    const seen = events.find(pred)
+    if (seen != null) return seen
+    return await new Promise((resolve, reject) => {
+      const w = { pred, resolve: (e: any) => { clearTimeout(timer); resolve(e) } }
+      const timer = setTimeout(() => { waiters.delete(w); reject(new Error(`${name}: no matching event within ${timeoutMs} ms (stderr: ${stderr.trim()})`)) }, timeoutMs)
+      waiters.add(w)
+      proc.once('exit', (code) => { if (waiters.delete(w)) { clearTimeout(timer); reject(new Error(`${name} exited ${code}: ${stderr.trim()}`)) } })
+    })
+  }
+  const ready = await waitForEvent(e => e.type === 'ready', 30_000)
+  return {
+    name,
+    home,
+    id: ready.id,
+    addrs: ready.addrs,
+    invite: ready.invite,
+    proc,
+    events,
+    waitForEvent,
+    cli: async (a) => await cli([...a, '--home', home]),
+    json: async (a) => await cliJson([...a, '--home', home]),
+    kill: async (signal = 'SIGTERM') => {
+      proc.kill(signal)
+      await exited(proc)
+    }
+  }
+}
+
+/** Pair `a` with `b` using a fresh invite from `b`. */
+export async function pairNodes (a: TestNode, b: TestNode): Promise<void> {
+  const { invite } = await b.json(['invite'])
+  await a.json(['pair', invite])
+}
+
+export async function until<T> (what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await fn()
+    if (v !== undefined && v !== false) return v as T
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}

@@ -6,13 +6,14 @@
  */
 import { Command, Option } from 'commander'
 import { UserError, errorMessage } from './errors.js'
-import { DEFAULT_PORT } from '../constants.js'
+import { DEFAULT_PORT, VERSION } from '../constants.js'
 
 const commands = async () => await import('./commands.js')
 
 const program = new Command()
   .name('kappa-node')
   .description('Peer-to-peer load balancer and transparent process migrator (Kappa on libp2p)')
+  .version(VERSION)
   .showHelpAfterError('(run kappa-node help for usage)')
   .configureOutput({ outputError: (str, write) => { write(str) } })
 

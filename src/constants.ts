@@ -43,3 +43,13 @@ export const RECONNECT_MAX_MS = 60_000
 /** Control socket: one JSON line each way, bounded. */
 export const CONTROL_MAX_LINE_BYTES = 1024 * 1024
 export const CONTROL_TIMEOUT_MS = 30_000
+
+/** Migration tickets issued with a probe reply: single use, bound to the origin. */
+export const TICKET_TTL_MS = 30_000
+
+/** Algorithm I/II/III transport limits. */
+export const METRIC_MAX_MESSAGE_BYTES = 256
+export const PROBE_MAX_MESSAGE_BYTES = 16 * 1024
+export const PROBE_MAX_PATH = 64
+/** Each hop keeps this much of the deadline for relaying the answer back. */
+export const PROBE_HOP_MARGIN_MS = 50

@@ -118,6 +118,23 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
   })
 }
 
+export async function probeCommand (opts: CommonOptions): Promise<void> {
+  const r = await callDaemon(resolveHome(opts.home), 'probe')
+  print(opts, r, () => r.local === true
+    ? `run here: ${r.reason}${r.target != null ? ` (best found: ${short(r.target.id)} at ${num(r.target.sysmetric, 1)})` : ''}`
+    : `run on ${short(r.target.id)} (sysmetric ${num(r.target.sysmetric, 1)}), path ${r.path.map(short).join(' → ')}`)
+}
+
+export async function pinCommand (value: string, opts: CommonOptions): Promise<void> {
+  let parsed: number | null = null
+  if (value !== 'off') {
+    parsed = Number(value)
+    if (!Number.isFinite(parsed) || parsed < 0) throw new UserError(`bad metric value '${value}': a non-negative number, or off`)
+  }
+  const r = await callDaemon(resolveHome(opts.home), 'pin', { value: parsed })
+  print(opts, r, () => r.pinned === true ? `sysmetric pinned at ${num(r.sysmetric, 1)}` : `sysmetric measured again${r.sysmetric != null ? ` (${num(r.sysmetric, 1)})` : ''}`)
+}
+
 export function parseDuration (text: string): number {
   const m = /^(\d+)(ms|s|m|h)?$/.exec(text)
   if (m == null) throw new UserError(`bad duration '${text}': use e.g. 30s, 10m, 1h`)

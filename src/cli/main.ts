@@ -60,6 +60,8 @@ common(program.command('start'))
   .option('--no-pair-requests', 'refuse pairing requests from strangers (invites still work)')
   .option('--delay <ms>', 'gossip period of the metric exchange', intArg('--delay'))
   .option('--metric-override <n>', 'pin the advertised sysmetric (experiments, tests)', intArg('--metric-override'))
+  .option('--no-split-horizon', 'paper-faithful gossip: also send a neighbour what was learned from it')
+  .addOption(new Option('--proc <dir>', 'proc root the metric reads (tests)').hideHelp())
   .addOption(new Option('--mdns-interval <ms>', 'mDNS query interval').argParser(intArg('--mdns-interval')).hideHelp())
   .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
   .action(async (opts) => {
@@ -116,6 +118,15 @@ common(program.command('discover')).description('list unpaired kappa nodes seen 
 
 common(program.command('status')).description('metric, neighbours and jobs of the running node')
   .action(async (opts) => { await run(async () => { await (await commands()).statusCommand(opts) }) })
+
+common(program.command('probe'))
+  .description('run Algorithm II now: where would a job started here run?')
+  .action(async (opts) => { await run(async () => { await (await commands()).probeCommand(opts) }) })
+
+common(program.command('pin'))
+  .description('pin the advertised sysmetric of the running node (experiments), or `off` to measure again')
+  .argument('<value>', 'a number, or off')
+  .action(async (value, opts) => { await run(async () => { await (await commands()).pinCommand(value, opts) }) })
 
 common(program.command('metric'))
   .description('measure and print this machine\'s system metric (works without a daemon)')

@@ -41,7 +41,7 @@ export function promptOnEvents (daemon: Daemon): void {
     }
   }
 
-  daemon.events.listeners.push((e) => {
+  daemon.events.subscribe((e) => {
     if (e.type === 'pair-request' || e.type === 'discovered') {
       queue.push(e)
       void next()

@@ -14,6 +14,8 @@ export interface StartOptions {
   pairRequests?: boolean
   delay?: number
   metricOverride?: number
+  splitHorizon?: boolean
+  proc?: string
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -27,7 +29,11 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     mdnsIntervalMs: opts.mdnsInterval,
     mdnsPort: opts.mdnsPort,
     acceptPairRequests: opts.pairRequests,
-    json
+    json,
+    delayMs: opts.delay,
+    metricOverride: opts.metricOverride,
+    splitHorizon: opts.splitHorizon,
+    procRoot: opts.proc
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
 

@@ -10,9 +10,12 @@ export type DaemonEvent =
   | { type: 'discovered', id: string, addrs: string[] }
   | { type: 'connected', id: string, alias?: string }
   | { type: 'disconnected', id: string, alias?: string }
+  | { type: 'neighbour-expired', id: string, alias?: string }
   | { type: 'warning', message: string }
   | { type: 'info', message: string }
 
 export interface DaemonEvents {
   emit (event: DaemonEvent): void
+  /** Components react to events (a new pairing adds a gossip neighbour, …). */
+  subscribe (listener: (event: DaemonEvent) => void): void
 }

@@ -10,6 +10,10 @@ import { startControlServer, type ControlMethod, type ControlServer } from '../c
 import { createKappaLibp2p, type KappaLibp2p } from './node.js'
 import { createEventLog } from './log.js'
 import { Reconnector } from './reconnect.js'
+import { TicketBook } from '../tickets/index.js'
+import { createOverlay, type Overlay } from '../overlay/index.js'
+import { machineMeets } from '../overlay/requirements.js'
+import { createMetricSampler, type MetricSampler } from '../metric/index.js'
 import { UserError } from '../cli/errors.js'
 import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
 import type { DaemonEvent, DaemonEvents } from './events.js'
@@ -26,6 +30,13 @@ export interface DaemonInit {
   acceptPairRequests?: boolean
   /** print events as JSON lines */
   json?: boolean
+  /** gossip period (Algorithm I), default 5 s */
+  delayMs?: number
+  /** pin the advertised sysmetric instead of measuring it */
+  metricOverride?: number
+  splitHorizon?: boolean
+  /** proc root the metric reads (tests) */
+  procRoot?: string
 }
 
 export interface Daemon {
@@ -33,7 +44,10 @@ export interface Daemon {
   readonly trust: TrustStore
   readonly access: Access
   readonly pairing: Pairing
-  readonly events: DaemonEvents & { listeners: Array<(e: DaemonEvent) => void> }
+  readonly overlay: Overlay
+  readonly tickets: TicketBook
+  readonly sampler: MetricSampler
+  readonly events: DaemonEvents
   readonly home: string
   invite (ttlMs?: number): { invite: string, expiresAt: number }
   stop (): Promise<void>
@@ -58,9 +72,31 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const acceptPairRequests = init.acceptPairRequests ?? true
   const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
 
+  // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
+  let metricOverride = init.metricOverride
+  const sampler = createMetricSampler({
+    cacheFile: homeFile(home, 'benchmark'),
+    procRoot: init.procRoot,
+    log: (line) => { events.emit({ type: 'info', message: `metric: ${line}` }) },
+    onProgress: (p) => { events.emit({ type: 'info', message: `benchmarking CPU: ${p.kernel} (${p.done}/${p.total})` }) }
+  })
+  let samplerStarted = false
+  const startSampler = (): void => {
+    if (samplerStarted) return
+    samplerStarted = true
+    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${err.message}` }) })
+  }
+  const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
+  // pending-work accounting: an issued ticket counts as a running job until used or expired
+  const tickets = new TicketBook({
+    onIssue: (t) => { sampler.pending.add(t.id, t.expiresAt) },
+    onSettle: (t) => { sampler.pending.consume(t.id) }
+  })
+
   let libp2pRef: KappaLibp2p | undefined
   const access = createAccess({
     trust,
+    holdsTicket: (peer) => tickets.holds(peer),
     outstandingInvites: () => invites.outstanding(),
     strangerConnections: () => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer)).length,
     log: (line) => { events.emit({ type: 'info', message: line }) }
@@ -85,6 +121,17 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const nearby = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
   nearby.start()
   const reconnector = new Reconnector({ libp2p, trust })
+  const overlay = createOverlay({
+    libp2p,
+    trust,
+    access,
+    events,
+    tickets,
+    ownMetric,
+    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB)
+  }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon })
+  await overlay.start()
+  if (metricOverride == null) startSampler()
 
   // connection events for paired peers; a stranger's idle connection is closed
   libp2p.addEventListener('peer:connect', (evt) => {
@@ -120,23 +167,40 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const methods: Record<string, ControlMethod> = {
     id: async () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
     peers: async () => peersView(),
-    status: async () => ({
-      id: libp2p.peerId.toString(),
-      alias: init.alias ?? null,
-      addrs: libp2p.getMultiaddrs().map(String),
-      sysmetric: null,
-      sendProbe: null,
-      neighbours: trust.list().map(p => ({
-        id: p.id,
-        alias: p.alias ?? null,
-        addrs: p.addrs,
-        connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0,
-        advertised: null,
-        dismetric: null,
-        lastSeenMs: null
-      })),
-      jobs: { in: [], out: [] }
-    }),
+    status: async () => {
+      const o = overlay.status()
+      return {
+        id: libp2p.peerId.toString(),
+        alias: init.alias ?? null,
+        addrs: libp2p.getMultiaddrs().map(String),
+        sysmetric: o.sysmetric,
+        sendProbe: o.sendProbe,
+        metricOverride: metricOverride ?? null,
+        metric: sampler.current() ?? null,
+        gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
+        neighbours: o.neighbours,
+        jobs: { in: [], out: [] }
+      }
+    },
+    probe: async () => {
+      const outcome = await overlay.probe()
+      if (outcome.local) return outcome
+      // the ticket is for a migration; `kappa-node probe` only shows the answer
+      const { ticket, ...shown } = outcome
+      return { ...shown, ticketBytes: ticket.length }
+    },
+    pin: async (params) => {
+      const value = params.value
+      if (value === null || value === 'off') {
+        metricOverride = undefined
+        startSampler()
+      } else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+        metricOverride = value
+      } else {
+        throw new UserError(`bad metric value '${String(value)}': a non-negative number, or off`)
+      }
+      return { sysmetric: ownMetric() ?? null, pinned: metricOverride != null }
+    },
     invite: async (params) => invite(typeof params.ttlMs === 'number' && params.ttlMs > 0 ? params.ttlMs : undefined),
     pair: async (params) => await pairing.pair(String(params.target ?? ''), optionalString(params.alias)),
     accept: async (params) => await pairing.accept(String(params.peer ?? ''), optionalString(params.alias)),
@@ -186,6 +250,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     trust,
     access,
     pairing,
+    overlay,
+    tickets,
+    sampler,
     events,
     home,
     invite,
@@ -193,6 +260,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       if (stopped) return
       stopped = true
       reconnector.stop()
+      sampler.stop()
+      await overlay.stop().catch(() => {})
       await control.close()
       await pairing.stop().catch(() => {})
       await libp2p.stop()

@@ -2,10 +2,10 @@ import { shortId, label } from '../pairing/service.js'
 import type { DaemonEvent, DaemonEvents } from './events.js'
 
 /** Human lines (`HH:MM:SS text`) or, with --json, one JSON object per line. */
-export function createEventLog (json: boolean, out: NodeJS.WritableStream = process.stdout): DaemonEvents & { listeners: Array<(e: DaemonEvent) => void> } {
+export function createEventLog (json: boolean, out: NodeJS.WritableStream = process.stdout): DaemonEvents {
   const listeners: Array<(e: DaemonEvent) => void> = []
   return {
-    listeners,
+    subscribe (listener) { listeners.push(listener) },
     emit (event) {
       if (json) {
         out.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
@@ -29,6 +29,7 @@ function describe (e: DaemonEvent): string | undefined {
     case 'discovered': return `found unpaired kappa node ${shortId(e.id)} on the LAN; to pair run: kappa-node pair ${e.addrs[0] ?? e.id}`
     case 'connected': return `connected to ${label(e.id, e.alias)}`
     case 'disconnected': return `disconnected from ${label(e.id, e.alias)}`
+    case 'neighbour-expired': return `${label(e.id, e.alias)} went silent: no longer used for routing`
     case 'warning': return `warning: ${e.message}`
     case 'info': return e.message
   }

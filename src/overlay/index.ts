@@ -1,0 +1,66 @@
+import { KappaOverlay } from './overlay.js'
+import type { Access } from '../access/index.js'
+import type { TrustStore } from '../trust/index.js'
+import type { TicketBook } from '../tickets/index.js'
+import type { DaemonEvents } from '../daemon/events.js'
+import type { JobRequirements, NeighbourView } from '../balance/index.js'
+import type { Libp2p } from '@libp2p/interface'
+
+/**
+ * The load-balancing overlay on libp2p: Algorithm I over `/kappa/metric/1`
+ * and Algorithms II–III over `/kappa/probe/1`. The decisions are made by the
+ * pure state machines in `src/balance` (the simulator runs the same code);
+ * this layer only moves their messages, with deadlines and size limits.
+ */
+export interface OverlayComponents {
+  libp2p: Libp2p
+  trust: TrustStore
+  access: Access
+  events: DaemonEvents
+  tickets: TicketBook
+  /** this node's current sysmetric (pinned or measured); undefined until known */
+  ownMetric: () => number | undefined
+  /** can this node run a job with these needs (architecture, interpreter, memory) */
+  meets: (requirements?: JobRequirements) => boolean
+}
+
+export interface OverlayInit {
+  delayMs?: number
+  c?: number
+  splitHorizon?: boolean
+  ttl?: number
+  probeTimeoutMs?: number
+}
+
+export interface NeighbourStatus extends Omit<NeighbourView, 'lastSeenMs'> {
+  alias: string | null
+  addrs: string[]
+  connected: boolean
+  /** ms since its last metric message, null if never heard */
+  lastSeenMs: number | null
+}
+
+export interface OverlayStatus {
+  sysmetric: number | null
+  sendProbe: number | null
+  delayMs: number
+  c: number
+  splitHorizon: boolean
+  neighbours: NeighbourStatus[]
+}
+
+export type ProbeOutcome =
+  | { local: true, reason: string, path?: string[], target?: { id: string, sysmetric: number } }
+  | { local: false, path: string[], target: { id: string, sysmetric: number, addrs: string[] }, ticket: Uint8Array, ticketTtlMs: number }
+
+export interface Overlay {
+  start (): Promise<void>
+  stop (): Promise<void>
+  status (): OverlayStatus
+  /** Algorithm II now: where should a job with these needs run? */
+  probe (requirements?: JobRequirements): Promise<ProbeOutcome>
+}
+
+export function createOverlay (components: OverlayComponents, init: OverlayInit = {}): Overlay {
+  return new KappaOverlay(components, init)
+}

@@ -1,0 +1,295 @@
+import { randomBytes } from 'node:crypto'
+import { pbStream } from '@libp2p/utils'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import {
+  createGossip, decideOrigin, propagate, acceptReply, validateReply,
+  DEFAULT_DELAY_MS, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL,
+  type Gossip, type JobRequirements, type Probe, type ProbeReply
+} from '../balance/index.js'
+import { MetricUpdate } from '../wire/metric.js'
+import { ProbeRequest, ProbeResponse } from '../wire/probe.js'
+import {
+  METRIC_MAX_MESSAGE_BYTES, PROBE_HOP_MARGIN_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH,
+  PROTOCOL_METRIC, PROTOCOL_PROBE, MAX_ADDRS_PER_PEER
+} from '../constants.js'
+import { errorMessage } from '../cli/errors.js'
+import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
+import type { Connection, Stream } from '@libp2p/interface'
+
+/** An inbound metric stream silent this long (in delays, at least 10 s) is dropped. */
+const METRIC_IDLE_DELAYS = 10
+const METRIC_IDLE_MIN_MS = 10_000
+
+export class KappaOverlay implements Overlay {
+  private readonly gossip: Gossip
+  private readonly delayMs: number
+  private readonly ttl: number
+  private readonly probeTimeoutMs: number
+  private readonly self: string
+  /** our long-lived outbound metric stream to each neighbour */
+  private readonly senders = new Map<string, { stream: Stream, write: (m: MetricUpdate) => Promise<void> }>()
+  private readonly opening = new Set<string>()
+  /** the neighbour's current inbound metric stream; a newer one replaces it */
+  private readonly receivers = new Map<string, Stream>()
+  private timer?: NodeJS.Timeout
+  private lastSendProbe: number | null = null
+
+  constructor (private readonly components: OverlayComponents, init: OverlayInit) {
+    this.delayMs = init.delayMs ?? DEFAULT_DELAY_MS
+    this.ttl = init.ttl ?? DEFAULT_TTL
+    this.probeTimeoutMs = init.probeTimeoutMs ?? DEFAULT_PROBE_DEADLINE_MS
+    this.gossip = createGossip({ c: init.c, delayMs: this.delayMs, splitHorizon: init.splitHorizon })
+    this.self = components.libp2p.peerId.toString()
+  }
+
+  async start (): Promise<void> {
+    const { libp2p, access, trust, events } = this.components
+    for (const peer of trust.list()) this.gossip.addNeighbour(peer.id)
+    events.subscribe((e) => {
+      if (e.type === 'paired') this.gossip.addNeighbour(e.id)
+      if (e.type === 'unpaired') this.dropNeighbour(e.id)
+    })
+    await libp2p.handle(PROTOCOL_METRIC, access.guard(PROTOCOL_METRIC, 'paired', async (stream, connection) => {
+      await this.onMetricStream(stream, connection)
+    }), { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    await libp2p.handle(PROTOCOL_PROBE, access.guard(PROTOCOL_PROBE, 'paired', async (stream, connection) => {
+      await this.onProbeStream(stream, connection)
+    }), { maxInboundStreams: 32, maxOutboundStreams: 32 })
+    this.timer = setInterval(() => { this.tick() }, this.delayMs)
+    this.tick()
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.timer)
+    for (const { stream } of this.senders.values()) stream.abort(new Error('stopping'))
+    this.senders.clear()
+    await this.components.libp2p.unhandle([PROTOCOL_METRIC, PROTOCOL_PROBE]).catch(() => {})
+  }
+
+  private dropNeighbour (id: string): void {
+    this.gossip.removeNeighbour(id)
+    this.senders.get(id)?.stream.abort(new Error('unpaired'))
+    this.senders.delete(id)
+    this.receivers.get(id)?.abort(new Error('unpaired'))
+    this.receivers.delete(id)
+  }
+
+  // ---- Algorithm I ---------------------------------------------------------
+
+  /** Every delay: drop silent neighbours, then send send_probe to each neighbour. */
+  private tick (): void {
+    const now = Date.now()
+    for (const id of this.gossip.expire(now)) {
+      this.components.events.emit({ type: 'neighbour-expired', id, alias: this.components.trust.get(id)?.alias })
+    }
+    const own = this.components.ownMetric()
+    if (own == null) return
+    this.lastSendProbe = this.gossip.sendProbe(own, now)
+    for (const { to, msg } of this.gossip.outgoing(own, now)) {
+      void this.send(to, { sendProbe: msg.sendProbe, sysmetric: msg.sysmetric, seq: BigInt(msg.seq), delayMs: this.delayMs })
+    }
+  }
+
+  private async send (to: string, update: MetricUpdate): Promise<void> {
+    const { libp2p, trust } = this.components
+    let sender = this.senders.get(to)
+    if (sender == null) {
+      // gossip never dials: the reconnector keeps paired peers connected
+      const connection = libp2p.getConnections(peerIdFromString(to))[0]
+      if (connection == null || this.opening.has(to) || !trust.has(to)) return
+      this.opening.add(to)
+      try {
+        const stream = await connection.newStream(PROTOCOL_METRIC, { signal: AbortSignal.timeout(Math.max(1000, this.delayMs * 3)) })
+        const messages = pbStream(stream, { maxDataLength: METRIC_MAX_MESSAGE_BYTES }).pb(MetricUpdate)
+        sender = { stream, write: async (m) => { await messages.write(m, { signal: AbortSignal.timeout(Math.max(1000, this.delayMs * 3)) }) } }
+        stream.addEventListener('close', () => { if (this.senders.get(to) === sender) this.senders.delete(to) })
+        this.senders.set(to, sender)
+      } catch {
+        return
+      } finally {
+        this.opening.delete(to)
+      }
+    }
+    try {
+      await sender.write(update)
+    } catch (err) {
+      sender.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      this.senders.delete(to)
+    }
+  }
+
+  private async onMetricStream (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer.toString()
+    this.receivers.get(remote)?.abort(new Error('replaced by a newer stream'))
+    this.receivers.set(remote, stream)
+    const messages = pbStream(stream, { maxDataLength: METRIC_MAX_MESSAGE_BYTES }).pb(MetricUpdate)
+    const idleMs = Math.max(METRIC_IDLE_MIN_MS, METRIC_IDLE_DELAYS * this.delayMs)
+    try {
+      for (;;) {
+        const update = await messages.read({ signal: AbortSignal.timeout(idleMs) })
+        // the connection may outlive the pairing: re-check on every message
+        if (!this.components.trust.has(remote)) throw new Error('no longer paired')
+        const seq = update.seq > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(update.seq)
+        this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, Date.now())
+      }
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      if (this.receivers.get(remote) === stream) this.receivers.delete(remote)
+    }
+  }
+
+  status (): OverlayStatus {
+    const now = Date.now()
+    const { trust, libp2p } = this.components
+    const views = new Map(this.gossip.view(now).map(v => [v.id, v]))
+    const own = this.components.ownMetric()
+    return {
+      sysmetric: own ?? null,
+      sendProbe: own == null ? null : this.gossip.sendProbe(own, now),
+      delayMs: this.delayMs,
+      c: this.gossip.config.c,
+      splitHorizon: this.gossip.config.splitHorizon,
+      neighbours: trust.list().map(p => {
+        const v = views.get(p.id)
+        return {
+          id: p.id,
+          alias: p.alias ?? null,
+          addrs: p.addrs,
+          connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0,
+          advertised: v?.advertised ?? 0,
+          sysmetric: v?.sysmetric ?? 0,
+          dismetric: v?.dismetric ?? 0,
+          seq: v?.seq ?? -1,
+          live: v?.live ?? false,
+          lastSeenMs: v == null ? null : now - v.lastSeenMs
+        }
+      })
+    }
+  }
+
+  // ---- Algorithms II and III -------------------------------------------------
+
+  async probe (requirements?: JobRequirements): Promise<ProbeOutcome> {
+    const own = this.components.ownMetric()
+    if (own == null) return { local: true, reason: 'own metric not measured yet' }
+    const now = Date.now()
+    const decision = decideOrigin(this.gossip, this.self, own, now, { id: randomBytes(8).toString('hex'), ttl: this.ttl, requirements })
+    if (decision.kind === 'local') return { local: true, reason: decision.reason }
+    const deadline = now + this.probeTimeoutMs
+    let response: ProbeResponse
+    try {
+      response = await this.sendProbe(decision.to, decision.probe, deadline)
+    } catch (err) {
+      return { local: true, reason: `no probe reply: ${errorMessage(err)}` }
+    }
+    if (response.status !== ProbeResponse.Status.REPLY) return { local: true, reason: `probe declined: ${response.reason}` }
+    const reply: ProbeReply = { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path }
+    const problem = validateReply(reply, decision.probe, decision.to)
+    if (problem != null) return { local: true, reason: `bad probe reply (${problem})` }
+    const target = { id: reply.target, sysmetric: reply.sysmetric }
+    if (acceptReply(own, reply, this.gossip.config.c) === 'local') {
+      return { local: true, reason: 'the target is no better than this node', path: reply.path, target }
+    }
+    const addrs = response.addrs.slice(0, MAX_ADDRS_PER_PEER).flatMap(b => { try { return [multiaddr(b).toString()] } catch { return [] } })
+    return { local: false, path: reply.path, target: { ...target, addrs }, ticket: response.ticket, ticketTtlMs: response.ticketTtlMs }
+  }
+
+  /** One hop: open a probe stream to `to`, send, wait for the answer until `deadline`. */
+  private async sendProbe (to: string, probe: Probe, deadline: number): Promise<ProbeResponse> {
+    const remaining = deadline - Date.now()
+    if (remaining <= PROBE_HOP_MARGIN_MS) throw new Error('deadline passed')
+    const signal = AbortSignal.timeout(remaining)
+    const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
+    if (connection == null) throw new Error(`not connected to ${to}`)
+    const stream = await connection.newStream(PROTOCOL_PROBE, { signal })
+    const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
+    try {
+      await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS), ProbeRequest, { signal })
+      const response = await messages.read(ProbeResponse, { signal, limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
+      await stream.close({ signal }).catch(() => {})
+      return response
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
+  }
+
+  private async onProbeStream (stream: Stream, connection: Connection): Promise<void> {
+    const remote = connection.remotePeer.toString()
+    const firstSignal = AbortSignal.timeout(this.probeTimeoutMs)
+    const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
+    try {
+      const request = await messages.read(ProbeRequest, { signal: firstSignal, limits: { path: PROBE_MAX_PATH } })
+      // never wait longer than the origin will, nor longer than our own deadline
+      const budget = Math.min(request.timeoutMs, this.probeTimeoutMs)
+      const deadline = Date.now() + budget
+      const signal = AbortSignal.timeout(Math.max(1, budget))
+      const response = await this.answerProbe(remote, request, deadline)
+      await messages.write(response, ProbeResponse, { signal })
+      await stream.close({ signal })
+    } catch (err) {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  private async answerProbe (remote: string, request: ProbeRequest, deadline: number): Promise<ProbeResponse> {
+    const own = this.components.ownMetric()
+    if (own == null) return declined(request.id, 'metric not measured yet')
+    const probe = fromWire(request)
+    const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets)
+    if (decision.kind === 'decline') return declined(request.id, decision.reason)
+    if (decision.kind === 'reply') {
+      const ticket = this.components.tickets.issue(probe.origin)
+      // the origin may not be paired with us: let it through the gater for the ticket's life
+      return {
+        status: ProbeResponse.Status.REPLY,
+        id: decision.reply.id,
+        target: decision.reply.target,
+        sysmetric: decision.reply.sysmetric,
+        path: decision.reply.path,
+        addrs: this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => a.bytes as Uint8Array<ArrayBuffer>),
+        ticket: ticket.secret as Uint8Array<ArrayBuffer>,
+        ticketTtlMs: Math.max(0, ticket.expiresAt - Date.now()),
+        reason: ''
+      }
+    }
+    try {
+      // relay the next hop's answer back along the path, as it came
+      return await this.sendProbe(decision.to, decision.probe, deadline)
+    } catch (err) {
+      return declined(request.id, `next hop ${decision.to} did not answer: ${errorMessage(err)}`)
+    }
+  }
+}
+
+function declined (id: string, reason: string): ProbeResponse {
+  return { status: ProbeResponse.Status.DECLINED, id, target: '', sysmetric: 0, path: [], addrs: [], ticket: new Uint8Array(0), ticketTtlMs: 0, reason }
+}
+
+function toWire (probe: Probe, timeoutMs: number): ProbeRequest {
+  return {
+    id: probe.id,
+    origin: probe.origin,
+    sender: probe.sender,
+    path: probe.path,
+    ttl: probe.ttl,
+    requirements: probe.requirements == null
+      ? undefined
+      : { arch: probe.requirements.arch ?? '', interpreter: probe.requirements.interpreter ?? '', minFreeMemKib: BigInt(probe.requirements.minFreeMemKiB ?? 0) },
+    timeoutMs: Math.max(0, Math.floor(timeoutMs))
+  }
+}
+
+function fromWire (request: ProbeRequest): Probe {
+  const probe: Probe = { id: request.id, origin: request.origin, sender: request.sender, path: request.path, ttl: request.ttl }
+  const r = request.requirements
+  if (r != null) {
+    probe.requirements = {}
+    if (r.arch !== '') probe.requirements.arch = r.arch
+    if (r.interpreter !== '') probe.requirements.interpreter = r.interpreter
+    if (r.minFreeMemKib > 0n) probe.requirements.minFreeMemKiB = Number(r.minFreeMemKib)
+  }
+  return probe
+}

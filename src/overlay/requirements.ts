@@ -1,0 +1,24 @@
+import { accessSync, constants } from 'node:fs'
+import type { JobRequirements } from '../balance/index.js'
+
+const UNAME_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loongarch64' }
+
+/** This machine's architecture as `uname -m` names it (what ELF headers map to). */
+export function machineArch (): string {
+  return UNAME_ARCH[process.arch] ?? process.arch
+}
+
+/** Can this machine run a job with these needs? Unknown free memory does not refuse. */
+export function machineMeets (requirements: JobRequirements | undefined, memAvailableKiB?: number): boolean {
+  if (requirements == null) return true
+  if (requirements.arch != null && requirements.arch !== machineArch()) return false
+  if (requirements.interpreter != null) {
+    try {
+      accessSync(requirements.interpreter, constants.X_OK)
+    } catch {
+      return false
+    }
+  }
+  if (requirements.minFreeMemKiB != null && memAvailableKiB != null && memAvailableKiB < requirements.minFreeMemKiB) return false
+  return true
+}

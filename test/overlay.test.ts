@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pbStream } from '@libp2p/utils'
+import { startNode, pairNodes, cleanup, until, type TestNode } from './helpers/node.js'
+import { libp2pClient } from './helpers/client.js'
+import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
+import { MetricUpdate } from '../src/wire/metric.js'
+import { PROTOCOL_METRIC, PROTOCOL_PROBE } from '../src/constants.js'
+
+const C = 15
+
+/** A–B–C chain, A not paired with C, metrics pinned as in the paper's Table II/III scale. */
+async function chain (delay: number, extra: string[] = []): Promise<[TestNode, TestNode, TestNode]> {
+  const args = (m: number): string[] => ['--delay', String(delay), '--metric-override', String(m), ...extra]
+  const [a, b, c] = await Promise.all([startNode('a', { args: args(37) }), startNode('b', { args: args(60) }), startNode('c', { args: args(148) })])
+  await pairNodes(a, b)
+  await pairNodes(c, b)
+  return [a, b, c]
+}
+
+function neighbour (status: any, id: string): any {
+  return status.neighbours.find((n: any) => n.id === id)
+}
+
+describe('load balancing over libp2p (Algorithms I–III, three processes)', function () {
+  afterEach(cleanup)
+
+  it('transitivity: A sees B\'s distribution metric 148 − 2c within 1 s, and a probe walks A → B → C', async () => {
+    const [a, b, c] = await chain(100)
+    const started = Date.now()
+    const seen = await until('A to see C\'s value through B', async () => {
+      const n = neighbour(await a.json(['status']), b.id)
+      return n?.dismetric === 148 - 2 * C ? n : undefined
+    }, 5000, 20)
+    const elapsed = Date.now() - started
+    assert.equal(seen.advertised, 148 - C)
+    assert.equal(seen.sysmetric, 60)
+    assert.ok(elapsed < 1000, `took ${elapsed} ms`)
+    const status = await a.json(['status'])
+    assert.equal(status.sysmetric, 37)
+    assert.equal(status.sendProbe, 148 - 2 * C)
+
+    const probe = await a.json(['probe'])
+    assert.equal(probe.local, false)
+    assert.deepEqual(probe.path, [a.id, b.id, c.id])
+    assert.equal(probe.target.id, c.id)
+    assert.equal(probe.target.sysmetric, 148)
+    assert.ok(probe.target.addrs.length > 0)
+  })
+
+  for (const splitHorizon of [true, false]) {
+    it(`re-pinning C to 20 stops probes choosing C within 5 delays, without loops (split horizon ${splitHorizon ? 'on' : 'off'})`, async () => {
+      const delay = 100
+      const [a, b, c] = await chain(delay, splitHorizon ? [] : ['--no-split-horizon'])
+      await until('the chain to converge', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, 5000, 20)
+      assert.equal((await a.json(['probe'])).target.id, c.id)
+
+      await c.json(['pin', '20'])
+      const t0 = Date.now()
+      let firstNotC: number | undefined
+      let firstB: number | undefined
+      const outcomes: any[] = []
+      while (Date.now() - t0 < 40 * delay) {
+        const p = await a.json(['probe'])
+        const delays = (Date.now() - t0) / delay
+        outcomes.push(p)
+        // no probe loops or overruns its TTL, whatever the gossip state
+        assert.doesNotMatch(p.reason ?? '', /loop|ttl|forged|path-too-long/)
+        if (p.path != null) {
+          assert.equal(new Set(p.path).size, p.path.length, 'a node appears twice on the path')
+          assert.ok(p.path.length <= 9)
+        }
+        const choseC = p.local === false && p.target.id === c.id
+        if (!choseC && firstNotC == null) firstNotC = delays
+        if (choseC) firstNotC = undefined
+        if (p.local === false && p.target.id === b.id && firstB == null) firstB = delays
+        if (firstB != null && firstNotC != null) break
+      }
+      // a reply carrying C's fresh 20 makes A run locally rather than migrate to C
+      assert.ok(outcomes.some(p => p.local === true && p.target?.id === c.id && p.target.sysmetric === 20) || firstB != null)
+      console.log(`      split horizon ${splitHorizon ? 'on ' : 'off'}: C no longer chosen after ${firstNotC?.toFixed(1)} delays; B chosen after ${firstB?.toFixed(1) ?? 'never'} delays (${outcomes.length} probes)`)
+      assert.ok(firstNotC != null && firstNotC <= 5, `C still chosen after ${firstNotC} delays`)
+      assert.ok(firstB != null, 'the overlay converges on B (paper Table III row 10)')
+    })
+  }
+
+  it('kill B: A drops B within 3 × delay and its probes answer local', async () => {
+    const delay = 300
+    const [a, b] = await chain(delay)
+    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, 5000, 20)
+    assert.equal((await a.json(['probe'])).local, false)
+    await b.kill('SIGKILL')
+    await new Promise(resolve => setTimeout(resolve, 3 * delay + delay / 3))
+    const n = neighbour(await a.json(['status']), b.id)
+    assert.equal(n.live, false, `B still live ${n.lastSeenMs} ms after its last message`)
+    const probe = await a.json(['probe'])
+    assert.equal(probe.local, true)
+    assert.match(probe.reason, /no-live-neighbour/)
+  })
+
+  it('malformed and forged probe / metric frames are declined and the nodes go on; strangers are refused', async () => {
+    const [a, b, c] = await chain(100)
+    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, 5000, 20)
+    const asA = await libp2pClient(a.home) // B's neighbour, misbehaving
+    const connection = await asA.dial(multiaddr(b.addrs[0]))
+    const ask = async (request: ProbeRequest): Promise<ProbeResponse> => {
+      const messages = pbStream(await connection.newStream(PROTOCOL_PROBE))
+      await messages.write(request, ProbeRequest)
+      return await messages.read(ProbeResponse)
+    }
+    const base = { id: 'p1', origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 1000 }
+    const cases: Array<[string, ProbeRequest, RegExp]> = [
+      ['forged path (does not start at origin)', { ...base, path: [c.id, a.id] }, /forged-path/],
+      ['sender is not the connection\'s peer', { ...base, sender: c.id, path: [a.id, c.id] }, /sender-mismatch|forged/],
+      ['oversized path', { ...base, path: [a.id, ...Array.from({ length: 40 }, (_, i) => `x${i}`), a.id] }, /path-too-long|forged/],
+      ['TTL abuse', { ...base, ttl: 100000 }, /ttl/],
+      ['loop back through B', { ...base, path: [a.id, b.id, a.id] }, /loop|forged/],
+      ['empty ids', { ...base, id: '', origin: '' }, /malformed|forged/]
+    ]
+    for (const [what, request, reason] of cases) {
+      const r = await ask(request)
+      assert.equal(r.status, ProbeResponse.Status.DECLINED, what)
+      assert.match(r.reason, reason, what)
+    }
+    // garbage on both protocols, including oversized frames
+    for (let i = 0; i < 300; i++) {
+      const stream = await connection.newStream(i % 2 === 0 ? PROTOCOL_PROBE : PROTOCOL_METRIC)
+      stream.send(i % 3 === 0 ? Uint8Array.from([0xff, 0xff, 0xff, 0x0f, ...randomBytes(32)]) : randomBytes(1 + (i % 200)))
+      stream.abort(new Error('fuzz'))
+    }
+    // metric values that make no sense are ignored, not believed
+    const metric = pbStream(await connection.newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
+    await metric.write({ sendProbe: 1e300, sysmetric: -5, seq: 99999999999999n, delayMs: 1 })
+    await metric.write({ sendProbe: Number.NaN, sysmetric: 1, seq: 1n, delayMs: 1 })
+    await new Promise(resolve => setTimeout(resolve, 300))
+    const onB = neighbour(await b.json(['status']), a.id)
+    assert.ok(onB.advertised <= 1000, `B believed ${onB.advertised}`)
+    // the real probe still works
+    const probe = await a.json(['probe'])
+    assert.deepEqual(probe.path, [a.id, b.id, c.id])
+    assert.equal(b.proc.exitCode, null)
+
+    // a non-neighbour (C's key towards A, and a stranger) gets no probe or metric stream
+    for (const client of [await libp2pClient(c.home), await libp2pClient()]) {
+      for (const protocol of [PROTOCOL_PROBE, PROTOCOL_METRIC]) {
+        await assert.rejects(async () => {
+          const conn = await client.dial(multiaddr(a.addrs[0]))
+          const messages = pbStream(await conn.newStream(protocol))
+          await messages.write({ ...base, sender: client.peerId.toString(), origin: client.peerId.toString(), path: [client.peerId.toString()] }, ProbeRequest)
+          await messages.read(ProbeResponse)
+        }, `${protocol} from a non-neighbour`)
+      }
+    }
+  })
+
+  it('after unpair A–B, B refuses A\'s kappa streams within 1 s, even on a connection that was already open', async () => {
+    const [a, b] = await chain(100)
+    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, 5000, 20)
+    const asA = await libp2pClient(a.home)
+    const connection = await asA.dial(multiaddr(b.addrs[0]))
+    // an open metric stream and a probe that works before the unpair
+    const metric = pbStream(await connection.newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
+    await metric.write({ sendProbe: 40, sysmetric: 40, seq: BigInt(Date.now() * 10), delayMs: 100 })
+    await b.json(['unpair', a.id])
+    const t0 = Date.now()
+    await until('B to refuse A', async () => {
+      try {
+        await metric.write({ sendProbe: 41, sysmetric: 41, seq: BigInt(Date.now() * 10), delayMs: 100 })
+        const messages = pbStream(await connection.newStream(PROTOCOL_PROBE))
+        await messages.write({ id: 'x', origin: a.id, sender: a.id, path: [a.id], ttl: 3, timeoutMs: 500 }, ProbeRequest)
+        await messages.read(ProbeResponse)
+        return false
+      } catch {
+        return true
+      }
+    }, 1000, 20)
+    assert.ok(Date.now() - t0 <= 1000)
+    assert.equal(neighbour(await b.json(['status']), a.id), undefined)
+  })
+})

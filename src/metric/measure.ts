@@ -3,6 +3,7 @@
  * same in the benchmark worker and (at a small scale) in tests.
  */
 import { performance } from 'node:perf_hooks'
+import { threadId } from 'node:worker_threads'
 import {
   BENCHMARK_BUDGET_MS, BENCHMARK_ROUNDS, BENCHMARK_WARMUP_ROUNDS, KERNEL_NAMES, MIN_BENCHMARK_ROUNDS,
   type KernelName
@@ -42,6 +43,8 @@ export interface Measurement {
   kernelsRun: number
   /** Wall time of the whole run, set-up included, ms. */
   elapsedMs: number
+  /** The thread that ran the kernels (0 is the main thread). */
+  threadId: number
 }
 
 export interface MeasureProgress { kernel: KernelName, done: number, total: number }
@@ -68,5 +71,5 @@ export function measureKernels (plan: MeasurePlan, onProgress?: (p: MeasureProgr
       onProgress?.({ kernel: name, done, total })
     }
   }
-  return { kernels: results, kernelsRun: done, elapsedMs: performance.now() - started }
+  return { kernels: results, kernelsRun: done, elapsedMs: performance.now() - started, threadId }
 }

@@ -49,7 +49,7 @@ export function parseStat (text: string, file = 'stat'): StatReading {
     if (/^cpu\d+$/.test(key)) {
       const values = fields.slice(1, 9)
       if (values.length < 4 || !values.every((v) => INTEGER.test(v))) {
-        throw new ProcError(file, `malformed line '${clip(line)}' (expected 'cpuN' and at least 4 counters)`)
+        throw new ProcError(file, `malformed line '${clip(line.trim())}' (expected 'cpuN' and at least 4 counters)`)
       }
       const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = values.map(Number)
       cpus.set(Number(key.slice(3)), { idle: idle + iowait, busy: user + nice + system + irq + softirq + steal })

@@ -74,7 +74,7 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   function baseFor (at: number): Reading | undefined {
     let best: Reading | undefined
     for (const r of history) {
-      if (r.at >= at) continue
+      if (r.at > at) continue
       if (best === undefined || Math.abs(at - r.at - windowMs) < Math.abs(at - best.at - windowMs)) best = r
     }
     return best

@@ -15,9 +15,6 @@ export const DEFAULT_INTERVAL_MS = 5000
  */
 export const FIRST_WINDOW_MS = 1000
 
-/** The `metric` command's default window (a person is waiting for it). */
-export const CLI_WINDOW_MS = 1000
-
 /** Shorter windows see too few jiffies (USER_HZ is 100) to mean anything. */
 export const MIN_WINDOW_MS = 100
 

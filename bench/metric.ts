@@ -1,0 +1,192 @@
+/**
+ * bench/metric — the system metric on this machine, against the paper's
+ * Table II (not a test: it takes ~40 s and its numbers depend on the machine).
+ *
+ *   npm run bench:metric [-- --runs 5 --window 5000 --procs 4]
+ *
+ * 1. S's spread over `runs` benchmark runs (fresh worker each, no cache), and
+ *    how busy the rest of the machine was meanwhile (a busy machine spreads).
+ * 2. sysmetric of this machine idle vs with `procs` CPU-bound processes, the
+ *    paper's "system A loaded with 4 processes" case. The paper's A had one
+ *    core; here the busy processes are pinned to CPU 0 with `taskset -c 0`
+ *    and the sampler counts CPU 0 only, so C = 1 as on A. For reference it
+ *    also shows the whole-machine view (C = all cores) of the same load, and
+ *    of the same processes unpinned.
+ *
+ * The child processes are always killed: on success, error, Ctrl-C, SIGTERM,
+ * and — if this process is killed outright — they notice that their parent
+ * is gone and exit.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { cpus as osCpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createBenchmark, runKernelsInWorker } from '../src/metric/benchmark.js'
+import { KERNEL_NAMES } from '../src/metric/constants.js'
+import { median } from '../src/metric/formula.js'
+import { cpuTimes, createProcReader } from '../src/metric/proc.js'
+import { createMetricSampler, type MetricBreakdown, type StaticScore } from '../src/metric/index.js'
+
+/** USER_HZ: /proc/stat counts in 1/100 s. */
+const JIFFY_MS = 10
+
+/** Paper, Table II: sysmetric of the loaded A and the idle B, per process row. */
+const PAPER_ROWS = [{ a: 37, b: 148 }, { a: 35, b: 144 }, { a: 42, b: 145 }, { a: 37, b: 141 }]
+
+function option (name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`)
+  if (i < 0) return fallback
+  const v = Number(process.argv[i + 1])
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`)
+  return v
+}
+
+// ------------------------------------------------------------ child processes
+
+const children = new Set<ChildProcess>()
+
+function killChildren (): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  children.clear()
+}
+
+process.on('exit', killChildren)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    killChildren()
+    process.stderr.write(`\nbench/metric: ${signal}, busy processes killed\n`)
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1))
+  })
+}
+
+/**
+ * An infinite loop that checks every ~16M iterations whether its parent is
+ * still the bench; if the bench died without cleaning up, it exits itself.
+ */
+const BUSY_LOOP = 'const p = process.ppid; let i = 0; for (;;) { if ((++i & 0xffffff) === 0 && process.ppid !== p) process.exit(0) }'
+
+function hasTaskset (): boolean {
+  return spawnSync('taskset', ['-c', '0', 'true']).status === 0
+}
+
+async function startBusy (count: number, pinned: boolean): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const child = pinned
+      ? spawn('taskset', ['-c', '0', process.execPath, '-e', BUSY_LOOP], { stdio: 'ignore' })
+      : spawn(process.execPath, ['-e', BUSY_LOOP], { stdio: 'ignore' })
+    children.add(child)
+    child.on('exit', () => children.delete(child))
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500)) // let them start and spin up
+}
+
+// ------------------------------------------------------------ measurements
+
+/**
+ * One sample of the metric over `windowMs`, counting only `cpus` (all when
+ * undefined), with S from the benchmark cache in `cacheFile`. Measured in this
+ * process, which is not pinned: pinning the measuring process to the loaded
+ * core starves its own helper threads, which then show up in procs_running.
+ */
+async function sampleMetric (cacheFile: string, windowMs: number, cpus?: number[]): Promise<MetricBreakdown> {
+  const sampler = createMetricSampler({ cacheFile, windowMs, cpus, log: (line) => { console.log(`  (${line})`) } })
+  return await sampler.sample()
+}
+
+/** Share of the machine's CPU time used by other processes while `work` ran. */
+async function othersLoad<T> (work: () => Promise<T>): Promise<{ value: T, others: number }> {
+  const proc = createProcReader()
+  const before = cpuTimes(proc.stat()).times
+  const own0 = process.cpuUsage()
+  const value = await work()
+  const own = process.cpuUsage(own0)
+  const after = cpuTimes(proc.stat()).times
+  const total = (after.idle - before.idle + after.busy - before.busy) * JIFFY_MS
+  const othersMs = Math.max(0, (after.busy - before.busy) * JIFFY_MS - (own.user + own.system) / 1000)
+  return { value, others: total > 0 ? othersMs / total : 0 }
+}
+
+const f1 = (x: number): string => x.toFixed(1)
+const pct = (x: number): string => `${(100 * x).toFixed(1)} %`
+
+function row (label: string, m: MetricBreakdown): string {
+  return `  ${label.padEnd(38)} C=${m.cores}  f_idle=${m.fIdle.toFixed(3)}  n=${f1(m.running).padStart(4)}  share=${m.share.toFixed(3)}  m=${m.memFactor.toFixed(2)}  D=${f1(m.dynamic).padStart(5)}  sysmetric=${f1(m.sysmetric)}`
+}
+
+async function main (): Promise<void> {
+  const runs = option('runs', 5)
+  const windowMs = option('window', 5000)
+  const procs = option('procs', 4)
+  const proc = createProcReader()
+  console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+
+  // 1. S's spread.
+  console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; median of each kernel's repetitions)`)
+  const scores: StaticScore[] = []
+  let worstOthers = 0
+  for (let i = 0; i < runs; i++) {
+    const { value: s, others } = await othersLoad(createBenchmark({ runKernels: runKernelsInWorker }))
+    worstOthers = Math.max(worstOthers, others)
+    scores.push(s)
+    console.log(`  run ${i + 1}: S = ${f1(s.score).padStart(5)}   ${s.kernels.map((k) => `${k.name} ${k.ms.toFixed(2)} ms (×${k.ratio.toFixed(3)})`).join('  ')}   ${(s.durationMs / 1000).toFixed(2)} s, others used ${pct(others)} of the CPUs`)
+  }
+  const values = scores.map((s) => s.score)
+  const mid = median(values)
+  const spread = Math.max(...values.map((v) => Math.abs(v - mid))) / mid
+  console.log(`  S: median ${f1(mid)}, min ${f1(Math.min(...values))}, max ${f1(Math.max(...values))}, spread ±${pct(spread)} of the median (target ±5 %)`)
+  for (const name of KERNEL_NAMES) {
+    const ms = scores.map((s) => s.kernels.find((k) => k.name === name)?.ms ?? NaN)
+    const m = median(ms)
+    console.log(`    ${name.padEnd(11)} median ${m.toFixed(2)} ms, spread ±${pct(Math.max(...ms.map((v) => Math.abs(v - m))) / m)}   [${ms.map((v) => v.toFixed(2)).join(', ')}]`)
+  }
+  console.log(`  longest run ${(Math.max(...scores.map((s) => s.durationMs)) / 1000).toFixed(2)} s (limit 2 s)`)
+  if (worstOthers > 0.1) console.log(`  NOTE: other processes used up to ${pct(worstOthers)} of the CPUs during these runs; the spread is not that of an idle machine`)
+
+  // 2. sysmetric idle vs loaded.
+  const home = await mkdtemp(join(tmpdir(), 'kappa-bench-metric-'))
+  const cacheFile = join(home, 'benchmark.json')
+  try {
+    await createBenchmark({ cacheFile })() // benchmark once; every sample below uses this S
+    const pinned = hasTaskset()
+    const cpu0 = pinned ? [0] : undefined
+    console.log(`\n2. sysmetric over a ${windowMs} ms window, idle vs ${procs} CPU-bound processes${pinned ? ' pinned to CPU 0 (taskset -c 0), counting CPU 0 only (C = 1, like the paper\'s machine A)' : ''}`)
+    if (!pinned) console.log('  taskset is not available: the processes run unpinned and every core counts')
+    const idle = await sampleMetric(cacheFile, windowMs, cpu0)
+    console.log(row(pinned ? 'idle, CPU 0' : 'idle', idle))
+    let loaded: MetricBreakdown
+    try {
+      await startBusy(procs, pinned)
+      loaded = await sampleMetric(cacheFile, windowMs, cpu0)
+      console.log(row(`${procs} CPU-bound${pinned ? ' on CPU 0, CPU 0' : ''}`, loaded))
+      if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(cacheFile, windowMs)))
+    } finally {
+      killChildren()
+    }
+    if (pinned) {
+      try {
+        await startBusy(procs, false)
+        console.log(row(`${procs} CPU-bound unpinned, whole machine`, await sampleMetric(cacheFile, windowMs)))
+      } finally {
+        killChildren()
+      }
+    }
+    const ratio = idle.sysmetric / loaded.sysmetric
+    const paperA = PAPER_ROWS.reduce((s, r) => s + r.a, 0) / PAPER_ROWS.length
+    const paperB = PAPER_ROWS.reduce((s, r) => s + r.b, 0) / PAPER_ROWS.length
+    console.log('\n  idle / loaded:')
+    console.log(`    this machine  ${f1(idle.sysmetric)} / ${f1(loaded.sysmetric)} = ${ratio.toFixed(2)}   (S = ${f1(idle.static)})`)
+    console.log(`    paper         148 / 37 = ${(148 / 37).toFixed(2)}   (Table II, first row; all rows: B 141–148, A 35–42, means ${f1(paperB)} / ${f1(paperA)} = ${(paperB / paperA).toFixed(2)})`)
+    console.log(`    SPEC §4       155 / 43 = ${(155 / 43).toFixed(2)}   (reference machine, S = 100)`)
+  } finally {
+    killChildren()
+    await rm(home, { recursive: true, force: true })
+  }
+}
+
+main().catch((err) => {
+  killChildren()
+  process.stderr.write(`bench/metric: ${(err as Error).message}\n`)
+  process.exitCode = 1
+})

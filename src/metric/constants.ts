@@ -1,0 +1,76 @@
+/**
+ * Tunables of the system metric (SPEC §4, paper §IV.A). One place, so the
+ * daemon, the CLI, the simulator and the tests agree.
+ */
+
+/** /proc/stat deltas are taken over this window (paper: "every five seconds"). */
+export const DEFAULT_WINDOW_MS = 5000
+
+/** The daemon re-samples this often. */
+export const DEFAULT_INTERVAL_MS = 5000
+
+/**
+ * The daemon's very first sample uses a shorter window so a node has a value
+ * to advertise about a second after start-up instead of five.
+ */
+export const FIRST_WINDOW_MS = 1000
+
+/** Shorter windows see too few jiffies (USER_HZ is 100) to mean anything. */
+export const MIN_WINDOW_MS = 100
+
+/** Memory counts only when MemAvailable/MemTotal drops below this (eq. 4). */
+export const DEFAULT_MEM_THRESHOLD = 0.10
+
+/** D = DYNAMIC_SCALE · share · m: an idle machine's D, so that idle S=100 → 155. */
+export const DYNAMIC_SCALE = 400
+
+/** Sysmetric = (STATIC_WEIGHT·S + DYNAMIC_WEIGHT·D) / 2 (eq. 5). */
+export const STATIC_WEIGHT = 0.3
+export const DYNAMIC_WEIGHT = 0.7
+
+/** S of the reference machine (every kernel at its reference time). */
+export const STATIC_REFERENCE = 100
+
+export type KernelName = 'sjeng' | 'gcc' | 'libquantum' | 'xalan'
+
+export const KERNEL_NAMES: readonly KernelName[] = ['sjeng', 'gcc', 'libquantum', 'xalan']
+
+/**
+ * Reference time of each kernel at scale 1, in ms: S = 100 · mean(ref/t).
+ *
+ * Calibration: the reference machine is the 2-vCPU AMD EPYC VM kappa-node was
+ * developed on (Node 22.23, idle). `npm run bench:metric` was run and these
+ * are the medians of the per-kernel medians over its five benchmark runs,
+ * rounded, so that machine scores ≈ 100. Changing a kernel, its size or these
+ * numbers must bump BENCHMARK_VERSION so cached scores are recomputed.
+ */
+export const KERNEL_REFERENCE_MS: Readonly<Record<KernelName, number>> = {
+  sjeng: 50,
+  gcc: 50,
+  libquantum: 50,
+  xalan: 50
+}
+
+/** Bumped whenever a kernel or a reference time changes (invalidates caches). */
+export const BENCHMARK_VERSION = 1
+
+/**
+ * The kernels run round-robin (sjeng, gcc, libquantum, xalan, sjeng, …) rather
+ * than one after the other: on a shared VM the host's load comes in phases of
+ * a second or so, and interleaving spreads every kernel over all of them.
+ * The first rounds are untimed so the timed ones run JIT-optimised code.
+ */
+export const BENCHMARK_WARMUP_ROUNDS = 3
+
+/** Timed rounds; a kernel's time is the median of its repetitions. */
+export const BENCHMARK_ROUNDS = 9
+
+/**
+ * Timed rounds stop early (after at least MIN_BENCHMARK_ROUNDS) once the
+ * whole run has used this much time, so a slow machine still finishes soon.
+ */
+export const BENCHMARK_BUDGET_MS = 1600
+export const MIN_BENCHMARK_ROUNDS = 3
+
+/** A benchmark worker that has not answered by then is killed. */
+export const BENCHMARK_TIMEOUT_MS = 60_000

@@ -1,0 +1,261 @@
+/**
+ * The metric sampler the daemon runs: the static score once, then the
+ * dynamic part from /proc every few seconds. A bad /proc read never escapes
+ * the timer: it is logged once and the last good value stays current.
+ */
+import {
+  DEFAULT_INTERVAL_MS, DEFAULT_MEM_THRESHOLD, DEFAULT_WINDOW_MS, FIRST_WINDOW_MS
+} from './constants.js'
+import { createBenchmark } from './benchmark.js'
+import { cpuFractions, cpuShare, dynamicMetric, memFactor, sysmetric } from './formula.js'
+import { createPendingWork } from './pending.js'
+import { ProcError, cpuTimes, createProcReader, type MemInfo, type StatReading } from './proc.js'
+import type { MetricBreakdown, MetricSampler, MetricSamplerInit, StaticScore } from './index.js'
+
+interface Reading { at: number, stat: StatReading }
+
+/** Everything a breakdown is computed from, except pending work (which can change between samples). */
+interface Inputs {
+  cores: number
+  cpus: number[]
+  fIdle: number
+  idleJiffies: number
+  busyJiffies: number
+  procsRunning: number
+  mem: MemInfo
+  windowMs: number
+  sampledAt: number
+}
+
+export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
+  const proc = createProcReader(init.procRoot)
+  const now = init.now ?? Date.now
+  const windowMs = init.windowMs ?? DEFAULT_WINDOW_MS
+  const intervalMs = init.intervalMs ?? DEFAULT_INTERVAL_MS
+  const memThreshold = init.memThreshold ?? DEFAULT_MEM_THRESHOLD
+  const log = init.log ?? ((line: string) => { process.stderr.write(`${line}\n`) })
+  const sleep = init.sleep ?? (async (ms: number) => { await new Promise((resolve) => setTimeout(resolve, ms)) })
+  const benchmark = init.benchmark ?? createBenchmark({ proc, cacheFile: init.cacheFile, onProgress: init.onProgress, log })
+
+  let score: StaticScore | undefined
+  let scoring: Promise<StaticScore> | undefined
+  let history: Reading[] = []
+  let inputs: Inputs | undefined
+  let latest: MetricBreakdown | undefined
+  let running = false
+  let timer: NodeJS.Timeout | undefined
+  let expiryTimer: NodeJS.Timeout | undefined
+  let reportedError: string | undefined
+  let queue: Promise<unknown> = Promise.resolve()
+
+  const pending = createPendingWork({
+    now,
+    onChange: () => {
+      recompute()
+      scheduleExpiry()
+    }
+  })
+
+  async function ensureStatic (): Promise<StaticScore> {
+    if (score !== undefined) return score
+    scoring ??= benchmark().finally(() => { scoring = undefined })
+    score = await scoring
+    return score
+  }
+
+  function read (): Reading {
+    return { at: now(), stat: proc.stat() }
+  }
+
+  /**
+   * The base of the delta: the earlier reading whose age is closest to the
+   * window (readings come every intervalMs, which may be shorter).
+   */
+  function baseFor (at: number): Reading | undefined {
+    let best: Reading | undefined
+    for (const r of history) {
+      if (r.at > at) continue
+      if (best === undefined || Math.abs(at - r.at - windowMs) < Math.abs(at - best.at - windowMs)) best = r
+    }
+    return best
+  }
+
+  async function takeSample (firstWindowMs: number): Promise<MetricBreakdown> {
+    if (history.length === 0) {
+      // Fail on a bad /proc before spending a benchmark run, and run the
+      // benchmark before the window opens (it would show up as load).
+      proc.stat(); proc.meminfo()
+      await ensureStatic()
+      history.push(read())
+      await sleep(firstWindowMs)
+    }
+    const s = await ensureStatic()
+    const cur = read()
+    const mem = proc.meminfo()
+    const base = baseFor(cur.at)
+    const cpus = init.cpus ?? proc.allowedCpus()
+    const after = cpuTimes(cur.stat, cpus)
+    if (after.cores === 0) throw new ProcError(`${proc.root}/stat`, `none of the CPUs ${String(cpus)} is listed`)
+    const before = base === undefined ? undefined : cpuTimes(base.stat, cpus)
+    const fractions = before === undefined || before.cores !== after.cores ? undefined : cpuFractions(before.times, after.times)
+
+    let fIdle: number; let idleJiffies: number; let busyJiffies: number; let window: number
+    if (fractions !== undefined && base !== undefined) {
+      ({ fIdle, idle: idleJiffies, busy: busyJiffies } = fractions)
+      window = cur.at - base.at
+    } else if (inputs !== undefined) {
+      // No jiffies elapsed (a window shorter than a tick, or counters reset): keep the last fractions.
+      ({ fIdle, idleJiffies, busyJiffies, windowMs: window } = inputs)
+    } else {
+      // Nothing better yet: the average since boot.
+      fIdle = cpuFractions({ idle: 0, busy: 0 }, after.times)?.fIdle ?? 1
+      idleJiffies = after.times.idle; busyJiffies = after.times.busy; window = 0
+    }
+    const inWindow = history.filter((r) => base === undefined || r.at >= base.at)
+    inWindow.push(cur)
+    const procsRunning = inWindow.reduce((sum, r) => sum + r.stat.procsRunning, 0) / inWindow.length
+
+    history = inWindow.filter((r) => cur.at - r.at <= windowMs * 2)
+    inputs = {
+      cores: after.cores,
+      cpus: cpus?.filter((c) => cur.stat.cpus.has(c)) ?? [...cur.stat.cpus.keys()],
+      fIdle,
+      idleJiffies,
+      busyJiffies,
+      procsRunning,
+      mem,
+      windowMs: window,
+      sampledAt: cur.at
+    }
+    return publish(compute(s, inputs))
+  }
+
+  function compute (s: StaticScore, i: Inputs): MetricBreakdown {
+    const pendingJobs = pending.count()
+    const runningProcs = Math.max(0, i.procsRunning - 1) + pendingJobs // minus the sampler, which read the file
+    const share = cpuShare(i.cores, i.fIdle, runningProcs)
+    const m = memFactor(i.mem.availableKiB, i.mem.totalKiB, memThreshold)
+    const dynamic = dynamicMetric(share, m)
+    return {
+      static: s.score,
+      kernels: s.kernels,
+      benchmarkCached: s.cached,
+      cores: i.cores,
+      cpus: i.cpus,
+      fIdle: i.fIdle,
+      fBusy: 1 - i.fIdle,
+      idleJiffies: i.idleJiffies,
+      busyJiffies: i.busyJiffies,
+      procsRunning: i.procsRunning,
+      running: runningProcs,
+      pending: pendingJobs,
+      share,
+      memAvailableKiB: i.mem.availableKiB,
+      memTotalKiB: i.mem.totalKiB,
+      memThreshold,
+      memFactor: m,
+      dynamic,
+      sysmetric: sysmetric(s.score, dynamic),
+      windowMs: i.windowMs,
+      sampledAt: i.sampledAt
+    }
+  }
+
+  function publish (b: MetricBreakdown): MetricBreakdown {
+    latest = b
+    init.onSample?.(b)
+    return b
+  }
+
+  /** Pending work changed: the same /proc inputs give a new n, share and sysmetric. */
+  function recompute (): void {
+    if (score !== undefined && inputs !== undefined) publish(compute(score, inputs))
+  }
+
+  function scheduleExpiry (): void {
+    if (expiryTimer !== undefined) clearTimeout(expiryTimer)
+    expiryTimer = undefined
+    const next = pending.nextExpiry()
+    if (next === undefined) return
+    expiryTimer = setTimeout(() => {
+      expiryTimer = undefined
+      pending.count() // drops the expired tickets
+      recompute()
+      scheduleExpiry()
+    }, Math.max(0, next - now()) + 1)
+    expiryTimer.unref()
+  }
+
+  /** Samples one at a time: a timer tick and an explicit sample() must not interleave their readings. */
+  async function serialised (firstWindowMs: number): Promise<MetricBreakdown> {
+    const result = queue.then(async () => await takeSample(firstWindowMs))
+    queue = result.catch(() => {})
+    return await result
+  }
+
+  /** One line per distinct problem, not one every interval; one more when it clears. */
+  function reportError (err: unknown): void {
+    const message = err instanceof Error ? err.message : String(err)
+    if (message === reportedError) return
+    reportedError = message
+    const kept = latest === undefined
+      ? 'no value yet'
+      : `keeping the last good value (sysmetric ${latest.sysmetric.toFixed(1)} from ${new Date(latest.sampledAt).toISOString()})`
+    log(`metric: cannot sample ${err instanceof ProcError ? '/proc' : 'the system metric'}: ${message}; ${kept}`)
+  }
+
+  function reportRecovery (): void {
+    if (reportedError === undefined) return
+    reportedError = undefined
+    log(`metric: sampling ${proc.root} works again`)
+  }
+
+  async function tick (firstWindowMs: number): Promise<void> {
+    try {
+      await serialised(firstWindowMs)
+      reportRecovery()
+    } catch (err) {
+      reportError(err)
+    }
+  }
+
+  function scheduleTick (): void {
+    if (!running) return
+    timer = setTimeout(() => {
+      timer = undefined
+      void tick(windowMs).finally(scheduleTick)
+    }, intervalMs)
+    timer.unref()
+  }
+
+  return {
+    pending,
+    async start () {
+      if (running) return
+      running = true
+      const s = await ensureStatic()
+      log(s.cached
+        ? `metric: static score S = ${s.score.toFixed(1)} (benchmarked ${s.measuredAt}, cached for this boot)`
+        : `metric: static score S = ${s.score.toFixed(1)} (benchmarked in ${(s.durationMs / 1000).toFixed(1)} s: ${s.kernels.map((k) => `${k.name} ×${k.ratio.toFixed(2)}`).join(', ')})`)
+      if (!running) return
+      await tick(Math.min(windowMs, FIRST_WINDOW_MS))
+      scheduleTick()
+    },
+    stop () {
+      running = false
+      if (timer !== undefined) clearTimeout(timer)
+      if (expiryTimer !== undefined) clearTimeout(expiryTimer)
+      timer = undefined
+      expiryTimer = undefined
+    },
+    current () {
+      return latest
+    },
+    async sample () {
+      return await serialised(windowMs)
+    },
+    staticScore () {
+      return score
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict'
+import { copyFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createMetricSampler, formatBreakdown, type MetricBreakdown, type MetricSamplerInit } from '../src/metric/index.js'
+import { FIXTURES, fakeStaticScore, fixtureRoot, removeTempDirs, waitFor } from './metric-helpers.js'
+
+/** A sampler over a copy of fixture `name`, S = 100, a fake clock that the first window advances by 5 s. */
+async function fixtureSampler (name: string, extra: Partial<MetricSamplerInit> = {}): Promise<{
+  sampler: ReturnType<typeof createMetricSampler>, root: string, logs: string[], clock: { t: number }
+}> {
+  const { root, advance } = await fixtureRoot(name)
+  const logs: string[] = []
+  const clock = { t: 1_700_000_000_000 }
+  const sampler = createMetricSampler({
+    procRoot: root,
+    cacheFile: join(root, 'benchmark.json'),
+    benchmark: async () => fakeStaticScore(100),
+    now: () => clock.t,
+    sleep: async (ms) => { clock.t += ms; await advance() },
+    log: (line) => { logs.push(line) },
+    ...extra
+  })
+  return { sampler, root, logs, clock }
+}
+
+function close (actual: number, expected: number, what: string, tolerance = 1e-9): void {
+  assert.ok(Math.abs(actual - expected) <= tolerance, `${what}: ${actual}, expected ${expected}`)
+}
+
+describe('metric sampler on /proc fixtures', () => {
+  afterEach(removeTempDirs)
+
+  it('idle: share 1, m 1, D 400, sysmetric 155 for the reference machine', async () => {
+    const { sampler } = await fixtureSampler('idle')
+    const b = await sampler.sample()
+    assert.equal(b.cores, 2)
+    assert.deepEqual(b.cpus, [0, 1])
+    assert.equal(b.idleJiffies, 998)
+    assert.equal(b.busyJiffies, 2)
+    assert.equal(b.procsRunning, 1)
+    assert.equal(b.running, 0, 'the sampler itself is not counted')
+    assert.equal(b.share, 1)
+    assert.equal(b.memFactor, 1)
+    assert.equal(b.dynamic, 400)
+    close(b.sysmetric, 155, 'sysmetric')
+    assert.equal(b.windowMs, 5000)
+    assert.equal(b.static, 100)
+    assert.equal(sampler.current(), b)
+  })
+
+  it('one core with 4 CPU-bound processes: n 4, share 0.2, sysmetric 43', async () => {
+    const { sampler } = await fixtureSampler('one-core-four-busy')
+    const b = await sampler.sample()
+    assert.equal(b.cores, 1)
+    assert.equal(b.fIdle, 0)
+    assert.equal(b.procsRunning, 5)
+    assert.equal(b.running, 4)
+    close(b.share, 0.2, 'share')
+    close(b.dynamic, 80, 'D')
+    close(b.sysmetric, 43, 'sysmetric')
+    // The paper's Table II: idle B 140–150 vs loaded A 35–45; ours 155 vs 43.
+  })
+
+  it('two cores with one busy process: share 1', async () => {
+    const { sampler } = await fixtureSampler('two-cores-one-busy')
+    const b = await sampler.sample()
+    assert.equal(b.cores, 2)
+    close(b.fIdle, 0.5, 'f_idle')
+    assert.equal(b.running, 1)
+    assert.equal(b.share, 1)
+  })
+
+  it('memory at 5 % available with threshold 10 %: m 0.5, D 200', async () => {
+    const { sampler } = await fixtureSampler('low-memory')
+    const b = await sampler.sample()
+    assert.equal(b.memAvailableKiB, 400000)
+    assert.equal(b.memTotalKiB, 8000000)
+    assert.equal(b.memThreshold, 0.10)
+    close(b.memFactor, 0.5, 'm')
+    close(b.dynamic, 200, 'D')
+    close(b.sysmetric, (0.3 * 100 + 0.7 * 200) / 2, 'sysmetric')
+  })
+
+  it('counts only the CPUs it is told to (a process pinned to one core)', async () => {
+    const { sampler } = await fixtureSampler('two-cores-one-busy', { cpus: [0] })
+    const b = await sampler.sample()
+    assert.equal(b.cores, 1)
+    assert.equal(b.fIdle, 0)
+    close(b.share, 0.5, 'one busy core shared with one process')
+  })
+
+  it('later samples take the delta from the previous reading', async () => {
+    const { sampler, root, clock } = await fixtureSampler('one-core-four-busy')
+    await sampler.sample()
+    // Same counters again: no jiffies elapsed, so the last fractions stand.
+    clock.t += 5000
+    const again = await sampler.sample()
+    close(again.share, 0.2, 'share kept')
+    // 500 more idle jiffies: the window is idle now.
+    await writeFile(join(root, 'stat'), 'cpu0 2669 0 1404 30203 15 0 13 4 0 0\nprocs_running 1\n')
+    clock.t += 5000
+    const idle = await sampler.sample()
+    assert.equal(idle.fIdle, 1)
+    assert.equal(idle.idleJiffies, 500)
+    assert.equal(idle.windowMs, 5000)
+    assert.equal(idle.procsRunning, 3, 'procs_running averaged over the window (5 and 1)')
+    assert.equal(idle.share, 1)
+  })
+
+  it('pending work counts as running processes and recomputes the sysmetric at once', async () => {
+    const samples: MetricBreakdown[] = []
+    const { sampler } = await fixtureSampler('one-core-four-busy', { now: Date.now, onSample: (b) => { samples.push(b) } })
+    await sampler.sample()
+    assert.equal(samples.length, 1)
+    sampler.pending.add('job-1', Date.now() + 60_000)
+    let b = sampler.current() as MetricBreakdown
+    assert.equal(samples.length, 2, 'a new breakdown without a new /proc sample')
+    assert.equal(b.pending, 1)
+    assert.equal(b.running, 5)
+    close(b.share, 1 / 6, 'share with one more process')
+    sampler.pending.consume('job-1')
+    b = sampler.current() as MetricBreakdown
+    assert.equal(b.pending, 0)
+    close(b.share, 0.2, 'share back')
+
+    sampler.pending.add('job-2', Date.now() + 30)
+    assert.equal((sampler.current() as MetricBreakdown).pending, 1)
+    await waitFor(() => sampler.current()?.pending === 0, 'the ticket to expire')
+    close((sampler.current() as MetricBreakdown).share, 0.2, 'share after expiry')
+    sampler.stop()
+  })
+
+  it('formats every input and intermediate value', async () => {
+    const { sampler } = await fixtureSampler('one-core-four-busy')
+    const text = formatBreakdown(await sampler.sample())
+    for (const needle of ['S = 100 · mean(ref/t) = 100.0', 'sjeng', 'gcc', 'libquantum', 'xalan', 'ratio 1.000',
+      'C = 1', 'f_idle = 0.000', 'procs_running 5 − 1 (this sampler) + pending 0 = 4', 'share = min(1, C·f_idle + C·f_busy/(n+1)) = 0.200',
+      'threshold 10 %', 'm = 1.000', 'D = 400 · share · m = 80.0', '(0.3·S + 0.7·D) / 2 = 43.0']) {
+      assert.ok(text.includes(needle), `missing '${needle}' in\n${text}`)
+    }
+  })
+})
+
+describe('metric sampler with bad /proc files', () => {
+  afterEach(removeTempDirs)
+
+  for (const bad of ['garbage', 'truncated', 'missing']) {
+    it(`sample() rejects on a ${bad} /proc with the file named, and keeps the last good value`, async () => {
+      const { sampler, root } = await fixtureSampler('idle')
+      const good = await sampler.sample()
+      for (const file of ['stat', 'meminfo']) {
+        const src = join(FIXTURES, bad, file)
+        await rm(join(root, file), { force: true })
+        await copyFile(src, join(root, file)).catch(() => {})
+      }
+      await assert.rejects(sampler.sample(), (err: Error) => err.name === 'ProcError' && err.message.startsWith(join(root, 'stat')))
+      assert.equal(sampler.current(), good)
+    })
+  }
+
+  it('the timer logs one clear line per problem, keeps the last good value and keeps running', async () => {
+    let reads = 0
+    const samples: MetricBreakdown[] = []
+    const { sampler, root, logs } = await fixtureSampler('idle', {
+      intervalMs: 10,
+      windowMs: 10,
+      now: () => { reads++; return Date.now() },
+      onSample: (b) => { samples.push(b) }
+    })
+    await sampler.start()
+    try {
+      const good = sampler.current() as MetricBreakdown
+      assert.ok(good !== undefined)
+      close(good.sysmetric, 155, 'first sample')
+      assert.ok(logs[0].startsWith('metric: static score S = 100.0'), logs[0])
+
+      await writeFile(join(root, 'stat'), 'Lorem ipsum\n')
+      const before = reads
+      await waitFor(() => reads > before + 10, 'ten more timer ticks')
+      const errors = logs.filter((l) => l.includes('cannot sample'))
+      assert.equal(errors.length, 1, logs.join('\n'))
+      assert.match(errors[0], /^metric: cannot sample \/proc: .*\/stat: no per-CPU lines .*; keeping the last good value \(sysmetric 155\.0 from /)
+      assert.equal(sampler.current(), good, 'the last good value stays current')
+
+      await copyFile(join(FIXTURES, 'idle', 'stat'), join(root, 'stat'))
+      await waitFor(() => logs.some((l) => l.includes('works again')), 'recovery')
+      const recovered = samples.length
+      await waitFor(() => samples.length > recovered + 2, 'new samples')
+
+      await rm(join(root, 'meminfo'))
+      const before2 = reads
+      await waitFor(() => reads > before2 + 10, 'ten more timer ticks')
+      const memErrors = logs.filter((l) => l.includes('meminfo: missing'))
+      assert.equal(memErrors.length, 1, 'a different problem gets its own single line')
+    } finally {
+      sampler.stop()
+    }
+  })
+
+  it('start() on a broken /proc resolves, logs once and has no value yet', async () => {
+    const { sampler, logs } = await fixtureSampler('garbage', { intervalMs: 10 })
+    await sampler.start()
+    try {
+      assert.equal(sampler.current(), undefined)
+      const errors = logs.filter((l) => l.includes('cannot sample'))
+      assert.equal(errors.length, 1)
+      assert.match(errors[0], /stat: no per-CPU lines.*; no value yet$/)
+    } finally {
+      sampler.stop()
+    }
+  })
+})

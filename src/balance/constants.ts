@@ -1,0 +1,36 @@
+/** Per-hop overhead c: dismetric = advertised − c (paper eq. 6; 148 → 133). */
+export const DEFAULT_C = 15
+
+/** Gossip period of Algorithm I (paper: 5 s, the metric sampling window). */
+export const DEFAULT_DELAY_MS = 5000
+
+/** A neighbour silent for this many periods is dropped from routing. */
+export const DEFAULT_EXPIRY_FACTOR = 3
+
+/**
+ * Split horizon is on by default: without it two nodes echo a stale high
+ * value back and forth (count-to-infinity, decaying by c per exchange) and
+ * probes chase it. `false` is the paper-faithful behaviour.
+ */
+export const DEFAULT_SPLIT_HORIZON = true
+
+/** Hops a probe may travel from its origin. */
+export const DEFAULT_TTL = 8
+
+/** Largest TTL a node accepts from others; bounds the work a probe can cause. */
+export const MAX_TTL = 16
+
+/** A probe with no reply by then means "run locally" (paper Table III row 1). */
+export const DEFAULT_PROBE_DEADLINE_MS = 2000
+
+/**
+ * Largest metric value accepted from the network. Real sysmetrics are in the
+ * low hundreds (SPEC §4); anything near this is a bug or an attack.
+ */
+export const MAX_METRIC = 1_000_000
+
+/** Longest node id or probe id accepted (peer id strings are ~52 chars). */
+export const MAX_ID_LENGTH = 128
+
+/** Longest requirement string (architecture name, interpreter path). */
+export const MAX_REQUIREMENT_LENGTH = 4096

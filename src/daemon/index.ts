@@ -16,7 +16,7 @@ import { machineMeets } from '../overlay/requirements.js'
 import { createMetricSampler, type MetricSampler } from '../metric/index.js'
 import { UserError } from '../cli/errors.js'
 import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
-import type { DaemonEvent, DaemonEvents } from './events.js'
+import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
 

@@ -33,7 +33,6 @@ export class KappaOverlay implements Overlay {
   /** the neighbour's current inbound metric stream; a newer one replaces it */
   private readonly receivers = new Map<string, Stream>()
   private timer?: NodeJS.Timeout
-  private lastSendProbe: number | null = null
 
   constructor (private readonly components: OverlayComponents, init: OverlayInit) {
     this.delayMs = init.delayMs ?? DEFAULT_DELAY_MS
@@ -85,7 +84,6 @@ export class KappaOverlay implements Overlay {
     }
     const own = this.components.ownMetric()
     if (own == null) return
-    this.lastSendProbe = this.gossip.sendProbe(own, now)
     for (const { to, msg } of this.gossip.outgoing(own, now)) {
       void this.send(to, { sendProbe: msg.sendProbe, sysmetric: msg.sysmetric, seq: BigInt(msg.seq), delayMs: this.delayMs })
     }

@@ -53,3 +53,19 @@ export const PROBE_MAX_MESSAGE_BYTES = 16 * 1024
 export const PROBE_MAX_PATH = 64
 /** Each hop keeps this much of the deadline for relaying the answer back. */
 export const PROBE_HOP_MARGIN_MS = 50
+
+/** /kappa/migrate/1: frames carry at most this much data; bulk data is batched up to it. */
+export const MIGRATE_CHUNK_BYTES = 256 * 1024
+export const MIGRATE_MAX_FRAME_BYTES = 1024 * 1024
+/** Caps, reported in refusals: executable, all input files, all output files. */
+export const MAX_EXE_BYTES = 512 * 1024 * 1024
+export const MAX_INPUT_BYTES = 2 * 1024 * 1024 * 1024
+export const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
+export const MAX_JOB_FILES = 10_000
+export const MAX_ARGV_BYTES = 256 * 1024
+/** Setting up a job (request, executable, inputs) must finish within this. */
+export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
+/** Default wall-time limit of a job run for someone else. */
+export const DEFAULT_JOB_WALL_MS = 60 * 60_000
+/** Environment variables that travel with a job by default (plus `run --env NAME`). */
+export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TERM']

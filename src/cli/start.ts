@@ -16,6 +16,11 @@ export interface StartOptions {
   metricOverride?: number
   splitHorizon?: boolean
   proc?: string
+  maxJobs?: number
+  jobTimeout?: number
+  jobMemory?: number
+  allowNetwork?: boolean
+  sandbox?: boolean
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -33,7 +38,12 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     delayMs: opts.delay,
     metricOverride: opts.metricOverride,
     splitHorizon: opts.splitHorizon,
-    procRoot: opts.proc
+    procRoot: opts.proc,
+    maxJobs: opts.maxJobs,
+    jobWallMs: opts.jobTimeout != null ? opts.jobTimeout * 1000 : undefined,
+    jobMemoryBytes: opts.jobMemory,
+    allowNetwork: opts.allowNetwork,
+    noSandbox: opts.sandbox === false
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
 

@@ -14,6 +14,8 @@ import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../overlay/requirements.js'
 import { createMetricSampler, type MetricSampler } from '../metric/index.js'
+import { createMigration, type Migration } from '../migrate/index.js'
+import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError } from '../cli/errors.js'
 import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
 import type { DaemonEvents } from './events.js'
@@ -37,6 +39,16 @@ export interface DaemonInit {
   splitHorizon?: boolean
   /** proc root the metric reads (tests) */
   procRoot?: string
+  /** jobs run here at once for others */
+  maxJobs?: number
+  /** wall-time limit of a job run here */
+  jobWallMs?: number
+  /** address-space limit of a job run here */
+  jobMemoryBytes?: number
+  /** jobs run here may use the network */
+  allowNetwork?: boolean
+  /** run jobs for others without bubblewrap even where it is installed */
+  noSandbox?: boolean
 }
 
 export interface Daemon {
@@ -47,6 +59,7 @@ export interface Daemon {
   readonly overlay: Overlay
   readonly tickets: TicketBook
   readonly sampler: MetricSampler
+  readonly migration: Migration
   readonly events: DaemonEvents
   readonly home: string
   invite (ttlMs?: number): { invite: string, expiresAt: number }
@@ -132,6 +145,16 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon })
   await overlay.start()
   if (metricOverride == null) startSampler()
+  const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
+  if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
+  const migration = createMigration({ libp2p, trust, access, tickets, overlay, events, home }, {
+    maxJobs: init.maxJobs,
+    wallMs: init.jobWallMs,
+    memoryBytes: init.jobMemoryBytes,
+    allowNetwork: init.allowNetwork,
+    bwrap
+  })
+  await migration.start()
 
   // connection events for paired peers; a stranger's idle connection is closed
   libp2p.addEventListener('peer:connect', (evt) => {
@@ -179,7 +202,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         metric: sampler.current() ?? null,
         gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
         neighbours: o.neighbours,
-        jobs: { in: [], out: [] }
+        jobs: migration.jobs(),
+        sandbox: bwrap != null ? 'bwrap' : 'none'
       }
     },
     probe: async () => {
@@ -225,6 +249,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     control = await startControlServer({
       path: homeFile(home, 'control'),
       methods,
+      streaming: { run: async (params, socket, rest) => { await migration.serveRun(params, socket, rest) } },
       log: (line) => { events.emit({ type: 'warning', message: line }) }
     })
   } catch (err) {
@@ -253,6 +278,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     overlay,
     tickets,
     sampler,
+    migration,
     events,
     home,
     invite,
@@ -261,6 +287,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       stopped = true
       reconnector.stop()
       sampler.stop()
+      await migration.stop().catch(() => {})
       await overlay.stop().catch(() => {})
       await control.close()
       await pairing.stop().catch(() => {})

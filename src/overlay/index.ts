@@ -57,8 +57,11 @@ export interface Overlay {
   start (): Promise<void>
   stop (): Promise<void>
   status (): OverlayStatus
-  /** Algorithm II now: where should a job with these needs run? */
-  probe (requirements?: JobRequirements): Promise<ProbeOutcome>
+  /**
+   * Algorithm II now: where should a job with these needs run? With `force`
+   * (`run --remote`), take the best answer even if it is not better than here.
+   */
+  probe (requirements?: JobRequirements, force?: boolean): Promise<ProbeOutcome>
 }
 
 export function createOverlay (components: OverlayComponents, init: OverlayInit = {}): Overlay {

@@ -169,11 +169,21 @@ export class KappaOverlay implements Overlay {
 
   // ---- Algorithms II and III -------------------------------------------------
 
-  async probe (requirements?: JobRequirements): Promise<ProbeOutcome> {
+  async probe (requirements?: JobRequirements, force = false): Promise<ProbeOutcome> {
     const own = this.components.ownMetric()
-    if (own == null) return { local: true, reason: 'own metric not measured yet' }
+    if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
     const now = Date.now()
-    const decision = decideOrigin(this.gossip, this.self, own, now, { id: randomBytes(8).toString('hex'), ttl: this.ttl, requirements })
+    const id = randomBytes(8).toString('hex')
+    let decision = decideOrigin(this.gossip, this.self, own ?? 0, now, { id, ttl: this.ttl, requirements })
+    if (decision.kind === 'local' && force) {
+      // run elsewhere even if no neighbour looks better: probe the best one
+      const best = this.gossip.best(now)
+      if (best != null) {
+        const probe: Probe = { id, origin: this.self, sender: this.self, path: [this.self], ttl: this.ttl - 1 }
+        if (requirements != null) probe.requirements = requirements
+        decision = { kind: 'probe', to: best.id, probe }
+      }
+    }
     if (decision.kind === 'local') return { local: true, reason: decision.reason }
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
@@ -187,7 +197,7 @@ export class KappaOverlay implements Overlay {
     const problem = validateReply(reply, decision.probe, decision.to)
     if (problem != null) return { local: true, reason: `bad probe reply (${problem})` }
     const target = { id: reply.target, sysmetric: reply.sysmetric }
-    if (acceptReply(own, reply, this.gossip.config.c) === 'local') {
+    if (!force && acceptReply(own ?? 0, reply, this.gossip.config.c) === 'local') {
       return { local: true, reason: 'the target is no better than this node', path: reply.path, target }
     }
     const addrs = response.addrs.slice(0, MAX_ADDRS_PER_PEER).flatMap(b => { try { return [multiaddr(b).toString()] } catch { return [] } })

@@ -12,13 +12,19 @@ export function machineArch (): string {
 export function machineMeets (requirements: JobRequirements | undefined, memAvailableKiB?: number): boolean {
   if (requirements == null) return true
   if (requirements.arch != null && requirements.arch !== machineArch()) return false
-  if (requirements.interpreter != null) {
-    try {
-      accessSync(requirements.interpreter, constants.X_OK)
-    } catch {
-      return false
-    }
-  }
+  if (requirements.interpreter != null && findExecutable(requirements.interpreter) == null) return false
   if (requirements.minFreeMemKiB != null && memAvailableKiB != null && memAvailableKiB < requirements.minFreeMemKiB) return false
   return true
+}
+
+/** An absolute path that is executable, or a bare name found on PATH. */
+export function findExecutable (name: string, path = process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'): string | undefined {
+  const candidates = name.includes('/') ? [name] : path.split(':').filter(d => d !== '').map(d => `${d}/${name}`)
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {}
+  }
+  return undefined
 }

@@ -1,0 +1,281 @@
+import { createReadStream } from 'node:fs'
+import { join, resolve, isAbsolute } from 'node:path'
+import { lstat } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { Frame, type Job } from '../wire/migrate.js'
+import { FrameChannel } from './channel.js'
+import { collectInputs, IncomingFile, insideCwd, safeRelative } from './files.js'
+import { inspectExecutable, type ExecutableInfo } from './exe.js'
+import { findExecutable } from '../overlay/requirements.js'
+import { RunFrame, RunFrameDecoder, encodeRunFrame, encodeJsonFrame } from '../run/frames.js'
+import { UserError, errorMessage } from '../cli/errors.js'
+import { label, dialReason } from '../pairing/service.js'
+import { peerIdOf } from '../pairing/invites.js'
+import { MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
+import type { MigrationComponents, MigrationCounters, JobView, RunParams } from './index.js'
+import type { Socket } from 'node:net'
+import type { Stream } from '@libp2p/interface'
+
+/** Thrown before the job started: the client runs it locally (unless --remote). */
+class BeforeStart extends Error {}
+
+/** The control-socket side of a `run`: frames to and from the thin client. */
+class ClientLink {
+  private readonly decoder = new RunFrameDecoder()
+  onFrame: (type: RunFrame, payload: Buffer) => Promise<void> | void = () => {}
+  closed = false
+  private readonly closeListeners: Array<() => void> = []
+
+  constructor (readonly socket: Socket, rest: Buffer) {
+    socket.on('data', (chunk: Buffer) => { void this.receive(chunk) })
+    socket.on('close', () => { this.closed = true; for (const l of this.closeListeners) l() })
+    socket.on('error', () => {})
+    if (rest.length > 0) queueMicrotask(() => { void this.receive(rest) })
+  }
+
+  private async receive (chunk: Buffer): Promise<void> {
+    let frames
+    try {
+      frames = this.decoder.push(chunk)
+    } catch {
+      this.socket.destroy()
+      return
+    }
+    for (const f of frames) {
+      // a slow target pauses the client's stdin here
+      this.socket.pause()
+      try { await this.onFrame(f.type, f.payload) } finally { if (!this.closed) this.socket.resume() }
+    }
+  }
+
+  onClose (listener: () => void): void {
+    if (this.closed) listener()
+    else this.closeListeners.push(listener)
+  }
+
+  async send (type: RunFrame, payload?: Uint8Array): Promise<void> {
+    if (this.closed) return
+    if (!this.socket.write(encodeRunFrame(type, payload))) {
+      await new Promise<void>(resolve => {
+        this.socket.once('drain', resolve)
+        this.onClose(resolve)
+      })
+    }
+  }
+
+  async json (type: RunFrame, value: unknown): Promise<void> {
+    if (this.closed) return
+    this.socket.write(encodeJsonFrame(type, value))
+  }
+
+  end (): void {
+    if (!this.closed) this.socket.end()
+  }
+}
+
+/**
+ * The origin side of a migration: choose the target (probe, --peer), send the
+ * job, relay stdio and signals between the thin client and the target, write
+ * output files back into the cwd.
+ */
+export class JobSender {
+  readonly running = new Map<string, JobView>()
+  private seq = 0
+
+  constructor (private readonly components: MigrationComponents, private readonly counters: MigrationCounters) {}
+
+  async serve (params: RunParams, socket: Socket, rest: Buffer): Promise<void> {
+    const client = new ClientLink(socket, rest)
+    const remoteOnly = params.mode === 'remote'
+    const id = `out-${++this.seq}`
+    try {
+      await this.migrate(params, client, id)
+    } catch (err) {
+      if (err instanceof BeforeStart) {
+        if (remoteOnly) await client.json(RunFrame.ERROR, { message: err.message, code: 1 })
+        else await client.json(RunFrame.LOCAL, { reason: err.message, quiet: false })
+      } else {
+        await client.json(RunFrame.ERROR, { message: errorMessage(err), code: 255 })
+      }
+    } finally {
+      this.running.delete(id)
+      client.end()
+    }
+  }
+
+  private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
+    const { overlay, trust, access } = this.components
+    const exePath = params.argv[0].includes('/') ? resolve(params.cwd, params.argv[0]) : findExecutable(params.argv[0], params.path)
+    if (exePath == null) {
+      // let the local shell say "command not found" the usual way
+      await client.json(RunFrame.LOCAL, { reason: `${params.argv[0]}: command not found`, quiet: true })
+      return
+    }
+    let exe: ExecutableInfo
+    let inputs
+    try {
+      exe = await inspectExecutable(exePath)
+      if (exe.size > MAX_EXE_BYTES) throw new UserError(`${exePath} is over the ${MAX_EXE_BYTES / 2 ** 20} MiB executable limit`)
+      inputs = await collectInputs(params.cwd, params.argv.slice(1), params.inputs)
+      for (const o of params.outputs) if (insideCwd(params.cwd, o) == null) throw new UserError(`--output ${o} is not inside the current directory`)
+    } catch (err) {
+      throw new BeforeStart(errorMessage(err))
+    }
+
+    // where: a named peer, or Algorithm II
+    let target: string
+    let addrs: string[] = []
+    let ticket: Uint8Array = new Uint8Array(0)
+    let ticketTtlMs = 0
+    if (params.mode === 'peer') {
+      const peer = trust.find(params.peer ?? '')
+      if (peer == null) throw new BeforeStart(`--peer ${params.peer ?? ''}: not a paired peer`)
+      target = peer.id
+      addrs = peer.addrs
+    } else {
+      const outcome = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote')
+      if (outcome.local) {
+        if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
+        await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
+        return
+      }
+      target = outcome.target.id
+      addrs = outcome.target.addrs
+      ticket = outcome.ticket
+      ticketTtlMs = outcome.ticketTtlMs
+    }
+    const who = label(target, trust.get(target)?.alias)
+    this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
+
+    // before the job starts, any failure means "run it here instead"
+    const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
+    let channel: FrameChannel
+    try {
+      channel = new FrameChannel(await this.openStream(target, addrs, ticketTtlMs, setup))
+    } catch (err) {
+      throw new BeforeStart(`could not reach ${who}: ${dialReason(err)}`)
+    }
+    let started = false
+    try {
+      const job: Job = {
+        ticket: ticket as Uint8Array<ArrayBuffer>,
+        exeSha256: exe.sha256 as Uint8Array<ArrayBuffer>,
+        exeSize: BigInt(exe.size),
+        exePath,
+        argv: params.argv,
+        cwd: params.cwd,
+        env: Object.entries(params.env).map(([name, value]) => ({ name, value })),
+        inputs: inputs.map(f => ({ path: f.path, size: BigInt(f.size), mode: f.mode })),
+        outputs: params.outputs.map(o => insideCwd(params.cwd, o) as string),
+        arch: exe.arch ?? '',
+        interpreter: exe.interpreter ?? '',
+        stdin: params.stdin
+      }
+      await channel.write({ type: Frame.Type.REQUEST, job }, setup)
+      const answer = await channel.read(setup)
+      if (answer.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${answer.message}`)
+      if (answer.type !== Frame.Type.ACCEPT) throw new BeforeStart(`${who} answered ${answer.type}`)
+      if (answer.needExe) {
+        for await (const chunk of createReadStream(exePath, { highWaterMark: MIGRATE_CHUNK_BYTES })) {
+          await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer }, setup)
+          this.counters.exeBytesSent += (chunk as Buffer).length
+        }
+      }
+      for (const f of inputs) {
+        await channel.write({ type: Frame.Type.FILE, file: { path: f.path, size: BigInt(f.size), mode: f.mode } }, setup)
+        for await (const chunk of createReadStream(join(params.cwd, f.path), { highWaterMark: MIGRATE_CHUNK_BYTES })) {
+          await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer }, setup)
+        }
+      }
+      await channel.write({ type: Frame.Type.START }, setup)
+      const first = await channel.read(setup)
+      if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
+      if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
+      started = true
+      this.counters.jobsOut++
+      await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
+      await this.relay(channel, client, params, who)
+    } catch (err) {
+      channel.abort(err instanceof Error ? err : new Error(String(err)))
+      if (err instanceof BeforeStart || started) throw err
+      throw new BeforeStart(`${who}: ${errorMessage(err)}`)
+    } finally {
+      if (!trust.has(target)) access.unexpect(target)
+    }
+
+  }
+
+  private async openStream (target: string, addrs: string[], ticketTtlMs: number, signal: AbortSignal): Promise<Stream> {
+    const { libp2p, access } = this.components
+    const peerId = peerIdFromString(target)
+    const existing = libp2p.getConnections(peerId)[0]
+    if (existing != null) return await existing.newStream(PROTOCOL_MIGRATE, { signal })
+    // a target found through the overlay: let our gater dial it while the ticket lives
+    access.expect(target, Math.max(ticketTtlMs, TICKET_TTL_MS))
+    const dialAddrs = addrs.map(a => multiaddr(a)).map(a => peerIdOf(a) == null ? a.encapsulate(`/p2p/${target}`) : a)
+    return await libp2p.dialProtocol(dialAddrs.length > 0 ? dialAddrs : peerId, PROTOCOL_MIGRATE, { signal })
+  }
+
+  /** The job runs: stdio and signals both ways until EXIT; output files land in the cwd. */
+  private async relay (channel: FrameChannel, client: ClientLink, params: RunParams, who: string): Promise<void> {
+    let exited = false
+    client.onFrame = async (type, payload) => {
+      if (exited) return
+      if (type === RunFrame.STDIN) await channel.write({ type: Frame.Type.STDIN, data: payload }).catch(() => {})
+      else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(() => {})
+      else if (type === RunFrame.SIGNAL) await channel.write({ type: Frame.Type.SIGNAL, signal: payload.toString('utf8') }).catch(() => {})
+    }
+    // the client went away (killed): reset the stream, the target kills the job
+    client.onClose(() => { if (!exited) channel.abort(new Error('client gone')) })
+    let incoming: IncomingFile | undefined
+    try {
+      for (;;) {
+        let frame: Frame
+        try {
+          frame = await channel.read()
+        } catch (err) {
+          if (client.closed) return
+          throw new Error(`lost the connection to ${who} while the job was running (${errorMessage(err)})`)
+        }
+        switch (frame.type) {
+          case Frame.Type.STDOUT: await client.send(RunFrame.STDOUT, frame.data); break
+          case Frame.Type.STDERR: await client.send(RunFrame.STDERR, frame.data); break
+          case Frame.Type.FILE: {
+            if (incoming != null) throw new Error('output file cut short')
+            const rel = safeRelative(frame.file?.path ?? '')
+            const path = join(params.cwd, rel)
+            // never write through a symlink planted in the cwd
+            const st = await lstat(path).catch(() => undefined)
+            if (st?.isSymbolicLink() === true || st?.isDirectory() === true) throw new Error(`output ${rel}: a symlink or directory is in the way`)
+            incoming = await IncomingFile.create(path, Number(frame.file?.size ?? 0n), frame.file?.mode ?? 0o644)
+            if (incoming.complete) { await incoming.finish(); incoming = undefined }
+            break
+          }
+          case Frame.Type.DATA: {
+            if (incoming == null) throw new Error('unexpected data')
+            await incoming.write(frame.data)
+            if (incoming.complete) { await incoming.finish(); incoming = undefined }
+            break
+          }
+          case Frame.Type.EXIT:
+            exited = true
+            await client.json(RunFrame.EXIT, { code: frame.code, signal: frame.signal === '' ? null : frame.signal })
+            await channel.close(AbortSignal.timeout(5000)).catch(() => {})
+            return
+          case Frame.Type.ERROR:
+            throw new Error(`${who}: ${frame.message}`)
+          default:
+            throw new Error(`unexpected frame ${frame.type} from ${who}`)
+        }
+      }
+    } finally {
+      await incoming?.discard()
+    }
+  }
+}
+
+export function absoluteCwd (cwd: unknown): string {
+  if (typeof cwd !== 'string' || !isAbsolute(cwd)) throw new UserError('run needs an absolute cwd')
+  return cwd
+}

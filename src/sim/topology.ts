@@ -31,20 +31,42 @@ export function describeTopology (spec: TopologySpec): string {
 class EdgeSet {
   readonly us: number[] = []
   readonly vs: number[] = []
-  private readonly seen = new Set<number>()
+  /** edge key → its index in us/vs */
+  private readonly index = new Map<number, number>()
 
   constructor (private readonly n: number) {}
 
+  private key (u: number, v: number): number {
+    return u < v ? u * this.n + v : v * this.n + u
+  }
+
+  get size (): number {
+    return this.us.length
+  }
+
   has (u: number, v: number): boolean {
-    return this.seen.has(u < v ? u * this.n + v : v * this.n + u)
+    return this.index.has(this.key(u, v))
   }
 
   add (u: number, v: number): boolean {
     if (u === v || this.has(u, v)) return false
-    this.seen.add(u < v ? u * this.n + v : v * this.n + u)
+    this.index.set(this.key(u, v), this.us.length)
     this.us.push(u)
     this.vs.push(v)
     return true
+  }
+
+  /** remove the i-th edge (the last one takes its place) */
+  removeAt (i: number): void {
+    const last = this.us.length - 1
+    this.index.delete(this.key(this.us[i], this.vs[i]))
+    if (i !== last) {
+      this.us[i] = this.us[last]
+      this.vs[i] = this.vs[last]
+      this.index.set(this.key(this.us[i], this.vs[i]), i)
+    }
+    this.us.pop()
+    this.vs.pop()
   }
 }
 
@@ -109,19 +131,31 @@ export function buildTopology (spec: TopologySpec, rng: Rng): Graph {
       }
       return toGraph(n, edges)
     case 'random-regular': {
-      // Configuration model: shuffle d stubs per node and pair them up; pairs
-      // that would make a self-loop or a double edge are re-shuffled a few
-      // times, then dropped (a handful of nodes end up with degree d − 1 or so).
+      // Configuration model: shuffle d stubs per node and pair them up. A pair
+      // that would make a self-loop or a double edge (u, v) is fixed by a
+      // switch: take a random edge (x, y) and replace it with (u, x), (v, y),
+      // which keeps every degree. What still fails after many tries is dropped.
       const d = Math.min(spec.degree, n - 1)
-      let stubs: number[] = []
+      const stubs: number[] = []
       for (let u = 0; u < n; u++) for (let j = 0; j < d; j++) stubs.push(u)
-      for (let attempt = 0; attempt < 50 && stubs.length > 1; attempt++) {
-        shuffle(stubs, rng)
-        const left: number[] = []
-        for (let i = 0; i + 1 < stubs.length; i += 2) {
-          if (!edges.add(stubs[i], stubs[i + 1])) left.push(stubs[i], stubs[i + 1])
+      shuffle(stubs, rng)
+      const left: number[] = []
+      for (let i = 0; i + 1 < stubs.length; i += 2) {
+        if (!edges.add(stubs[i], stubs[i + 1])) left.push(stubs[i], stubs[i + 1])
+      }
+      for (let i = 0; i + 1 < left.length; i += 2) {
+        const u = left[i]
+        const v = left[i + 1]
+        for (let tries = 0; tries < 100 && edges.size > 0; tries++) {
+          const e = rng.int(edges.size)
+          const x = edges.us[e]
+          const y = edges.vs[e]
+          if (x === u || x === v || y === u || y === v || edges.has(u, x) || edges.has(v, y)) continue
+          edges.removeAt(e)
+          edges.add(u, x)
+          edges.add(v, y)
+          break
         }
-        stubs = left
       }
       connect(n, edges, rng)
       return toGraph(n, edges)

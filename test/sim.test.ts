@@ -163,6 +163,7 @@ describe('sim: experiments', () => {
     assert.ok(kappa.qualityKHop > 0 && kappa.qualityKHop <= 1 + 1e-9)
     // Every job got an answer, and gossip costs about one message per link end per period.
     assert.equal(decided(kappa), kappa.jobs)
+    assert.equal(kappa.started, kappa.jobs + kappa.lost)
     assert.ok(kappa.messagesPerNodePerPeriod > 3.5 && kappa.messagesPerNodePerPeriod < 6, `${kappa.messagesPerNodePerPeriod}`)
     assert.equal(local.messagesPerNodePerPeriod, 0)
   })
@@ -200,6 +201,8 @@ describe('sim: experiments', () => {
     assert.equal(calm.outcomes.timeout, 0)
     assert.ok(churn.outcomes.timeout > 0)
     assert.equal(decided(churn), churn.jobs)
+    assert.equal(churn.started, churn.jobs + churn.lost, 'every job is placed or lost with its origin')
+    assert.equal(calm.started, calm.jobs)
     assert.ok(churn.qualityGlobal > runSimulation(small({ policy: 'local', churn: { ratePerNodePerPeriod: 0.02, downMeanPeriods: 5 } })).qualityGlobal)
   })
 

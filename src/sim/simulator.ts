@@ -135,7 +135,12 @@ export interface SimStats {
   nodes: number
   edges: number
   measuredPeriods: number
+  /** jobs started in the measured window */
+  started: number
+  /** of those, placed (the denominator of the fractions and means below) */
   jobs: number
+  /** jobs started in the window whose origin went down before they were placed */
+  lost: number
   outcomes: Record<Outcome, number>
   meanChosen: number
   meanGlobalBest: number
@@ -176,6 +181,8 @@ const enum Ev {
 interface Job extends JobRecord {
   index: number
   originIndex: number
+  /** the origin's incarnation when the job started */
+  originEpoch: number
   durationMs: number
   measured: boolean
   done: boolean
@@ -238,7 +245,9 @@ export class Simulator {
   private measuredDecided = 0
   private events = 0
   private readonly stats = {
+    started: 0,
     jobs: 0,
+    lost: 0,
     outcomes: Object.fromEntries(OUTCOMES.map(o => [o, 0])) as Record<Outcome, number>,
     chosen: 0,
     globalBest: 0,
@@ -310,7 +319,7 @@ export class Simulator {
     this.measureStart = config.warmupPeriods * delay
     this.measureEnd = this.measureStart + config.measurePeriods * delay
     const expectedJobs = config.jobs.ratePerNodePerPeriod * n * config.measurePeriods
-    this.kHopStride = config.kHopSamples > 0 ? Math.max(1, Math.floor(expectedJobs / config.kHopSamples)) : Infinity
+    this.kHopStride = Math.max(1, Math.floor(expectedJobs / Math.max(1, config.kHopSamples)))
 
     if (config.policy === 'kappa') {
       for (let i = 0; i < n; i++) this.startNode(i)
@@ -416,7 +425,9 @@ export class Simulator {
       nodes: n,
       edges: this.graph.adj.length / 2,
       measuredPeriods: periods,
+      started: s.started,
       jobs: s.jobs,
+      lost: s.lost,
       outcomes: { ...s.outcomes },
       meanChosen: s.jobs > 0 ? s.chosen / s.jobs : NaN,
       meanGlobalBest: s.jobs > 0 ? s.globalBest / s.jobs : NaN,
@@ -486,6 +497,7 @@ export class Simulator {
       index: id,
       origin: this.ids[origin],
       originIndex: origin,
+      originEpoch: this.epoch[origin],
       startMs: this.now,
       durationMs,
       measured: this.measuring(),
@@ -493,6 +505,7 @@ export class Simulator {
       hops: 0
     }
     if (requirements != null) job.requirements = requirements
+    if (job.measured) this.stats.started++
     return job
   }
 
@@ -763,7 +776,6 @@ export class Simulator {
     const o = job.originIndex
     job.reply = reply
     this.probeEnded(job, reply.path.length - 1)
-    if (this.up[o] === 0) return
     if (acceptReply(this.sysmetricAt(o), reply, this.config.c) === 'remote') {
       // The job arrives: its pending count turns into a running process.
       if (token != null) this.releasePending(token)
@@ -794,6 +806,11 @@ export class Simulator {
   /** The job starts on node `runsOn`; measure the placement, then add its load. */
   private decide (job: Job, outcome: Outcome, runsOn: number): void {
     job.done = true
+    if (this.epoch[job.originIndex] !== job.originEpoch) {
+      // The machine the job started on went down meanwhile: nothing left to place.
+      if (job.measured) this.stats.lost++
+      return
+    }
     job.outcome = outcome
     job.decidedMs = this.now
     job.runsOn = this.ids[runsOn]
@@ -809,7 +826,7 @@ export class Simulator {
       s.globalBest += globalBest
       s.qualityGlobal += globalBest > 0 ? chosen / globalBest : 1
       if (!this.meets(runsOn, job.requirements)) s.requirementViolations++
-      if (this.measuredDecided++ % this.kHopStride === 0) {
+      if (s.kHopSampled < this.config.kHopSamples && this.measuredDecided++ % this.kHopStride === 0) {
         const local = this.kHopBest(job.originIndex, this.config.ttl)
         job.kHopBest = local
         s.kHopSampled++

@@ -179,7 +179,6 @@ const enum Ev {
 }
 
 interface Job extends JobRecord {
-  index: number
   originIndex: number
   /** the origin's incarnation when the job started */
   originEpoch: number
@@ -494,7 +493,6 @@ export class Simulator {
     const id = this.nextJobId++
     const job: Job = {
       id,
-      index: id,
       origin: this.ids[origin],
       originIndex: origin,
       originEpoch: this.epoch[origin],
@@ -521,7 +519,9 @@ export class Simulator {
    * touch different entries, so this is the same as one event per message.
    * Links are FIFO and much faster than the gossip period, so by the time the
    * next message is sent on a link the previous one has arrived: one slot per
-   * link is enough.
+   * link is enough. (Only a node that dies and restarts within one link
+   * latency can send again sooner; its older message is then applied a few
+   * milliseconds early.)
    */
   private deliver (e: number, from: number, to: number, arrival: number, msg: MetricMessage): void {
     if (this.up[to] === 0) return // lost

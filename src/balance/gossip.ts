@@ -66,7 +66,7 @@ export class MetricGossip implements Gossip {
   }
 
   isLive (id: string, now: number): boolean {
-    const entry = this.byId.get(id)
+    const entry = this.find(id)
     return entry != null && this.live(entry, now)
   }
 
@@ -74,8 +74,18 @@ export class MetricGossip implements Gossip {
     return entry.heard && now - entry.lastSeenMs < this.expiryMs
   }
 
+  /** nodes have a handful of neighbours: a scan beats hashing the id */
+  private find (id: string): Neighbour | undefined {
+    const list = this.list
+    if (list.length > 16) return this.byId.get(id)
+    for (let i = 0; i < list.length; i++) {
+      if (list[i].id === id) return list[i]
+    }
+    return undefined
+  }
+
   receive (from: string, msg: MetricMessage, now: number): boolean {
-    const entry = this.byId.get(from)
+    const entry = this.find(from)
     if (entry == null || msg == null) return false
     const { sendProbe, sysmetric, seq } = msg
     if (!validMetric(sendProbe) || !validMetric(sysmetric) || sendProbe < sysmetric) return false

@@ -21,6 +21,7 @@ export interface StartOptions {
   jobMemory?: number
   allowNetwork?: boolean
   sandbox?: boolean
+  ticketTtl?: number
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -43,7 +44,8 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     jobWallMs: opts.jobTimeout != null ? opts.jobTimeout * 1000 : undefined,
     jobMemoryBytes: opts.jobMemory,
     allowNetwork: opts.allowNetwork,
-    noSandbox: opts.sandbox === false
+    noSandbox: opts.sandbox === false,
+    ticketTtlMs: opts.ticketTtl
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
 

@@ -49,6 +49,8 @@ export interface DaemonInit {
   allowNetwork?: boolean
   /** run jobs for others without bubblewrap even where it is installed */
   noSandbox?: boolean
+  /** life of a migration ticket (tests shorten it) */
+  ticketTtlMs?: number
 }
 
 export interface Daemon {
@@ -102,6 +104,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
   // pending-work accounting: an issued ticket counts as a running job until used or expired
   const tickets = new TicketBook({
+    ttlMs: init.ticketTtlMs,
     onIssue: (t) => { sampler.pending.add(t.id, t.expiresAt) },
     onSettle: (t) => { sampler.pending.consume(t.id) }
   })

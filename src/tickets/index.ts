@@ -15,6 +15,9 @@ export interface Ticket {
   expiresAt: number
 }
 
+/** Expired tickets are remembered this long, so a late holder is told "expired", not "unknown". */
+const EXPIRED_MEMORY_MS = 60_000
+
 export type RedeemTicketResult = { ok: true, ticket: Ticket } | { ok: false, reason: string }
 
 export interface TicketBookInit {
@@ -27,6 +30,8 @@ export interface TicketBookInit {
 
 export class TicketBook {
   private readonly tickets = new Map<string, Ticket>()
+  /** expired, not yet forgotten; pending-work accounting already settled */
+  private readonly expired = new Set<string>()
   private readonly ttlMs: number
   private readonly now: () => number
 
@@ -54,28 +59,33 @@ export class TicketBook {
   /** Spend a ticket: it must be ours, unused, unexpired and issued to `origin`. */
   redeem (origin: string, secret: Uint8Array): RedeemTicketResult {
     const id = Buffer.from(secret.subarray(0, 8)).toString('hex')
+    this.prune()
     const ticket = this.tickets.get(id)
     if (ticket == null || secret.length !== ticket.secret.length || !timingSafeEqual(secret, ticket.secret)) {
       return { ok: false, reason: 'unknown or already used migration ticket' }
     }
     if (ticket.origin !== origin) return { ok: false, reason: 'migration ticket was issued to another peer' }
     this.tickets.delete(id)
+    if (this.expired.delete(id)) return { ok: false, reason: 'migration ticket expired' }
     this.init.onSettle?.(ticket)
-    if (this.now() > ticket.expiresAt) return { ok: false, reason: 'migration ticket expired' }
     return { ok: true, ticket }
   }
 
   outstanding (): number {
     this.prune()
-    return this.tickets.size
+    return this.tickets.size - this.expired.size
   }
 
   private prune (): void {
     const now = this.now()
     for (const [id, t] of this.tickets) {
-      if (now > t.expiresAt) {
-        this.tickets.delete(id)
+      if (now > t.expiresAt && !this.expired.has(id)) {
+        this.expired.add(id)
         this.init.onSettle?.(t)
+      }
+      if (now > t.expiresAt + EXPIRED_MEMORY_MS) {
+        this.tickets.delete(id)
+        this.expired.delete(id)
       }
     }
   }

@@ -1,0 +1,198 @@
+/**
+ * `kappa-node run`: the thin client. It loads no libp2p: it hands the job to
+ * the local daemon over the control socket and then only moves stdio and
+ * signals. When the daemon says "run it here" (or is not running), it runs
+ * the command itself, exactly as the shell would have.
+ */
+import { spawn } from 'node:child_process'
+import { constants as osConstants } from 'node:os'
+import { openDaemonSocket } from '../control/client.js'
+import { resolveHome } from '../home/index.js'
+import { UserError, errorMessage } from '../cli/errors.js'
+import { DEFAULT_JOB_ENV } from '../constants.js'
+import { RunFrame, RunFrameDecoder, encodeRunFrame } from './frames.js'
+import type { Socket } from 'node:net'
+
+export interface RunOptions {
+  home?: string
+  local?: boolean
+  remote?: boolean
+  peer?: string
+  input?: string[]
+  output?: string[]
+  env?: string[]
+  stdin?: boolean
+}
+
+const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+function note (line: string): void {
+  process.stderr.write(`kappa-node: ${line}\n`)
+}
+
+function exitStatus (code: number | null, signal: string | null): number {
+  if (signal != null) return 128 + ((osConstants.signals as Record<string, number>)[signal] ?? 0)
+  return code ?? 0
+}
+
+export async function runCommand (argv: string[], opts: RunOptions): Promise<number> {
+  if (argv.length === 0) throw new UserError('nothing to run: kappa-node run [options] -- command args…')
+  if ([opts.local, opts.remote, opts.peer != null].filter(Boolean).length > 1) throw new UserError('use only one of --local, --remote, --peer')
+  if (opts.local === true) return await runHere(argv)
+  let socket: Socket
+  try {
+    socket = await openDaemonSocket(resolveHome(opts.home))
+  } catch (err) {
+    if (opts.remote === true || opts.peer != null) throw err
+    note(`${errorMessage(err)}; running locally`)
+    return await runHere(argv)
+  }
+  const env: Record<string, string> = {}
+  for (const name of [...DEFAULT_JOB_ENV, ...(opts.env ?? [])]) {
+    const value = process.env[name]
+    if (value != null) env[name] = value
+  }
+  const forwardStdin = opts.stdin === true || process.stdin.isTTY !== true
+  const request = {
+    method: 'run',
+    params: {
+      argv,
+      cwd: process.cwd(),
+      path: process.env.PATH ?? '',
+      env,
+      inputs: opts.input ?? [],
+      outputs: opts.output ?? [],
+      mode: opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
+      peer: opts.peer,
+      stdin: forwardStdin
+    }
+  }
+  socket.write(JSON.stringify(request) + '\n')
+  return await new Promise<number>((resolve) => {
+    const decoder = new RunFrameDecoder()
+    let started = false
+    let settled = false
+    const finish = (code: number): void => {
+      if (settled) return
+      settled = true
+      for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+      process.stdin.pause()
+      socket.destroy()
+      resolve(code)
+    }
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (started) {
+        socket.write(encodeRunFrame(RunFrame.SIGNAL, Buffer.from(signal)))
+      } else {
+        // still choosing a node: nothing runs yet, just stop
+        finish(exitStatus(null, signal))
+      }
+    }
+    for (const s of FORWARDED_SIGNALS) process.on(s, onSignal)
+
+    const startStdin = (): void => {
+      if (!forwardStdin) return
+      process.stdin.on('data', (chunk: Buffer) => {
+        if (!socket.write(encodeRunFrame(RunFrame.STDIN, chunk))) {
+          process.stdin.pause()
+          socket.once('drain', () => { process.stdin.resume() })
+        }
+      })
+      process.stdin.on('end', () => { socket.write(encodeRunFrame(RunFrame.STDIN_EOF)) })
+      process.stdin.on('error', () => { socket.write(encodeRunFrame(RunFrame.STDIN_EOF)) })
+    }
+
+    socket.on('data', (chunk: Buffer) => {
+      let frames
+      try {
+        frames = decoder.push(chunk)
+      } catch (err) {
+        note(errorMessage(err))
+        finish(255)
+        return
+      }
+      for (const { type, payload } of frames) {
+        switch (type) {
+          case RunFrame.STARTED:
+            started = true
+            startStdin()
+            break
+          case RunFrame.STDOUT:
+            writeAll(process.stdout, payload, socket)
+            break
+          case RunFrame.STDERR:
+            writeAll(process.stderr, payload, socket)
+            break
+          case RunFrame.EXIT: {
+            const { code, signal } = JSON.parse(payload.toString('utf8'))
+            finish(exitStatus(code, signal))
+            return
+          }
+          case RunFrame.LOCAL: {
+            const { reason, quiet } = JSON.parse(payload.toString('utf8'))
+            if (quiet !== true) note(`running locally: ${String(reason)}`)
+            settled = true
+            for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+            socket.destroy()
+            runHere(argv).then(resolve, () => { resolve(127) })
+            return
+          }
+          case RunFrame.ERROR: {
+            const { message, code } = JSON.parse(payload.toString('utf8'))
+            note(String(message))
+            finish(typeof code === 'number' ? code : 255)
+            return
+          }
+        }
+      }
+    })
+    socket.on('close', () => {
+      if (settled) return
+      if (started) {
+        note('lost the connection to the local kappa-node daemon while the job was running')
+        finish(255)
+      } else if (opts.remote === true) {
+        note('the kappa-node daemon closed the connection before the job started')
+        finish(1)
+      } else {
+        note('the kappa-node daemon closed the connection; running locally')
+        settled = true
+        runHere(argv).then(resolve, () => { resolve(127) })
+      }
+    })
+    socket.on('error', () => {})
+  })
+}
+
+const blocked = new Set<NodeJS.WriteStream>()
+
+/** Output as it comes; a slow terminal or pipe holds back the socket (and so the remote job). */
+function writeAll (out: NodeJS.WriteStream, data: Buffer, socket: Socket): void {
+  if (!out.write(data) && !blocked.has(out)) {
+    blocked.add(out)
+    socket.pause()
+    out.once('drain', () => {
+      blocked.delete(out)
+      if (blocked.size === 0) socket.resume()
+    })
+  }
+}
+
+/** Run the command here, as the shell would: same stdio, status mirrored. */
+export async function runHere (argv: string[]): Promise<number> {
+  return await new Promise<number>((resolve) => {
+    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' })
+    // the terminal sends SIGINT to the child as well; TERM and HUP are passed on
+    const onSignal = (signal: NodeJS.Signals): void => { if (signal !== 'SIGINT') child.kill(signal) }
+    for (const s of FORWARDED_SIGNALS) process.on(s, onSignal)
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+      note(err.code === 'ENOENT' ? `${argv[0]}: command not found` : `${argv[0]}: ${err.message}`)
+      resolve(err.code === 'ENOENT' ? 127 : 126)
+    })
+    child.on('exit', (code, signal) => {
+      for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+      resolve(exitStatus(code, signal))
+    })
+  })
+}

@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { MAIN, onCleanup, type TestNode } from './node.js'
+
+export interface JobResult { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string }
+
+/** `kappa-node run` from `node`'s home, as a real client process in `cwd`. */
+export function startJob (node: TestNode, args: string[], opts: { cwd: string, stdin?: Buffer | string, env?: NodeJS.ProcessEnv }): { proc: ChildProcess, done: Promise<JobResult> } {
+  const proc = spawn(process.execPath, [MAIN, 'run', '--home', node.home, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, KAPPA_HOME: undefined, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe']
+  })
+  onCleanup(async () => { if (proc.exitCode == null && proc.signalCode == null) proc.kill('SIGKILL') })
+  const out: Buffer[] = []
+  let err = ''
+  proc.stdout?.on('data', (d: Buffer) => out.push(d))
+  proc.stderr?.on('data', (d: Buffer) => { err += String(d) })
+  proc.stdin?.on('error', () => {})
+  if (opts.stdin != null) proc.stdin?.end(opts.stdin)
+  else proc.stdin?.end()
+  const done = new Promise<JobResult>((resolve) => {
+    proc.on('close', (code, signal) => { resolve({ code, signal, stdout: Buffer.concat(out), stderr: err }) })
+  })
+  return { proc, done }
+}
+
+export async function runJob (node: TestNode, args: string[], opts: { cwd: string, stdin?: Buffer | string, env?: NodeJS.ProcessEnv }): Promise<JobResult> {
+  return await startJob(node, args, opts).done
+}
+
+/** The target's job log: one JSON object per job. */
+export async function jobLog (node: TestNode): Promise<any[]> {
+  const text = await readFile(join(node.home, 'jobs.log'), 'utf8').catch(() => '')
+  return text.split('\n').filter(l => l !== '').map(l => JSON.parse(l))
+}
+
+/** Processes whose command line contains `needle` (to prove a remote job is gone). */
+export async function processesMatching (needle: string): Promise<number[]> {
+  const { readdir } = await import('node:fs/promises')
+  const pids: number[] = []
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')
+    if (cmd.split('\0').join(' ').includes(needle)) pids.push(Number(name))
+  }
+  return pids
+}

@@ -1,0 +1,303 @@
+import assert from 'node:assert/strict'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile, copyFile, chmod } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { execFileSync } from 'node:child_process'
+import { multiaddr } from '@multiformats/multiaddr'
+import { pbStream } from '@libp2p/utils'
+import { startNode, pairNodes, cleanup, until, tmpDir, cli, type TestNode } from './helpers/node.js'
+import { runJob, startJob, jobLog, processesMatching } from './helpers/run.js'
+import { libp2pClient } from './helpers/client.js'
+import { Frame } from '../src/wire/migrate.js'
+import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
+import { PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../src/constants.js'
+import { FrameChannel } from '../src/migrate/channel.js'
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
+const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
+
+async function live (x: TestNode, y: TestNode): Promise<void> {
+  await until(`${x.name} and ${y.name} to hear each other`, async () => {
+    const sx = await x.json(['status'])
+    const sy = await y.json(['status'])
+    return sx.neighbours.find((n: any) => n.id === y.id)?.live === true && sy.neighbours.find((n: any) => n.id === x.id)?.live === true
+  }, 10_000, 50)
+}
+
+/** A busy (37), B better (148), paired, gossiping every 100 ms. */
+async function busyAndBetter (bArgs: string[] = []): Promise<[TestNode, TestNode]> {
+  const [a, b] = await Promise.all([
+    startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
+    startNode('b', { args: ['--delay', '100', '--metric-override', '148', ...bArgs] })
+  ])
+  await pairNodes(a, b)
+  await live(a, b)
+  return [a, b]
+}
+
+describe('transparent process migration (kappa-node run, /kappa/migrate/1)', function () {
+  this.timeout(120_000)
+  afterEach(cleanup)
+
+  it('runs on B: stdout, stderr and exit status as if local (B\'s job log says so)', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const r = await runJob(a, ['--', 'sh', '-c', 'echo out; echo err >&2; exit 3'], { cwd })
+    assert.equal(r.stdout.toString(), 'out\n')
+    assert.equal(r.stderr, 'err\n')
+    assert.equal(r.code, 3)
+    const log = await jobLog(b)
+    assert.equal(log.length, 1)
+    assert.equal(log[0].origin, a.id)
+    assert.deepEqual(log[0].argv, ['sh', '-c', 'echo out; echo err >&2; exit 3'])
+    assert.equal(log[0].exit, 3)
+    assert.deepEqual(await jobLog(a), [])
+  })
+
+  it('50 MB of binary stdout and of stdin pass through byte-exact', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const data = randomBytes(50 * 1024 * 1024)
+    await writeFile(join(cwd, 'big.bin'), data)
+    const out = await runJob(a, ['--', 'cat', 'big.bin'], { cwd })
+    assert.equal(out.code, 0, out.stderr)
+    assert.equal(out.stdout.length, data.length)
+    assert.equal(sha(out.stdout), sha(data))
+    const echoed = await runJob(a, ['--', 'sha256sum'], { cwd, stdin: data })
+    assert.equal(echoed.code, 0, echoed.stderr)
+    assert.equal(echoed.stdout.toString().split(' ')[0], sha(data))
+    const piped = await runJob(a, ['--', 'cat'], { cwd, stdin: data })
+    assert.equal(sha(piped.stdout), sha(data))
+    assert.equal((await jobLog(b)).filter(j => j.exit === 0).length, 3)
+  })
+
+  it('an input file in the cwd is read remotely, and an output file written remotely appears in the cwd', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    await writeFile(join(cwd, 'in.txt'), 'hello kappa\n')
+    const r = await runJob(a, ['--', 'sh', '-c', 'tr a-z A-Z < "$1" > out.txt; mkdir -p sub; echo deep > sub/x.txt; pwd', 'sh', 'in.txt'], { cwd })
+    assert.equal(r.code, 0, r.stderr)
+    // the job saw the same working directory path as here
+    assert.equal(r.stdout.toString().trim(), cwd)
+    assert.equal(await readFile(join(cwd, 'out.txt'), 'utf8'), 'HELLO KAPPA\n')
+    assert.equal(await readFile(join(cwd, 'sub/x.txt'), 'utf8'), 'deep\n')
+    assert.equal(await readFile(join(cwd, 'in.txt'), 'utf8'), 'hello kappa\n')
+    assert.equal((await jobLog(b))[0].outputs, 2)
+  })
+
+  it('the second run of the same executable transfers no executable bytes', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const countersA = async (): Promise<any> => (await a.json(['status'])).jobs.counters
+    const countersB = async (): Promise<any> => (await b.json(['status'])).jobs.counters
+    const size = (await readFile('/usr/bin/printf')).length
+    assert.equal((await runJob(a, ['--', 'printf', 'x'], { cwd })).stdout.toString(), 'x')
+    const afterFirst = await countersB()
+    assert.equal(afterFirst.exeBytesReceived, size)
+    assert.equal((await countersA()).exeBytesSent, size)
+    assert.equal((await runJob(a, ['--', 'printf', 'y'], { cwd })).stdout.toString(), 'y')
+    assert.equal((await countersB()).exeBytesReceived, size)
+    assert.equal((await countersA()).exeBytesSent, size)
+    const log = await jobLog(b)
+    assert.deepEqual(log.map(j => j.exeCached), [false, true])
+  })
+
+  it('SIGINT reaches the remote job (exit 130); a killed client leaves no remote process; a killed target gives 255', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const runningOnB = async (): Promise<boolean> => (await b.json(['status'])).jobs.in.length > 0
+
+    const first = startJob(a, ['--', 'sleep', '100.125'], { cwd })
+    await until('the job to run on B', runningOnB)
+    first.proc.kill('SIGINT')
+    const r1 = await first.done
+    assert.equal(r1.code, 130)
+    await until('the remote sleep to be gone', async () => (await processesMatching('sleep 100.125')).length === 0, 2000)
+
+    const second = startJob(a, ['--', 'sleep', '100.25'], { cwd })
+    await until('the job to run on B', runningOnB)
+    assert.ok((await processesMatching('sleep 100.25')).length > 1)
+    second.proc.kill('SIGKILL')
+    await second.done
+    const killedAt = Date.now()
+    await until('no remote process', async () => (await processesMatching('sleep 100.25')).length === 0, 3000, 20)
+    const gone = Date.now() - killedAt
+    assert.ok(gone <= 1000, `remote process lived ${gone} ms after the client was killed`)
+
+    const third = startJob(a, ['--', 'sleep', '100.5'], { cwd })
+    await until('the job to run on B', runningOnB)
+    await b.kill('SIGKILL')
+    const r3 = await third.done
+    assert.equal(r3.code, 255)
+    assert.match(r3.stderr, /lost the connection to b .* while the job was running/)
+    assert.equal(r3.stderr.trim().split('\n').length, 1)
+    await until('B\'s sandbox to die with it', async () => (await processesMatching('sleep 100.5')).length === 0, 2000)
+  })
+
+  it('refuses a non-neighbour without a ticket, a reused ticket and an expired ticket', async () => {
+    const [a, b, c] = await Promise.all([
+      startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
+      startNode('b', { args: ['--delay', '100', '--metric-override', '60'] }),
+      startNode('c', { args: ['--delay', '100', '--metric-override', '148', '--ticket-ttl', '1500'] })
+    ])
+    await pairNodes(a, b)
+    await pairNodes(c, b)
+    await live(a, b)
+    await live(b, c)
+    const asA = await libp2pClient(a.home)
+    const stranger = await libp2pClient()
+
+    // no ticket: the gater or the handler refuses a stranger
+    await assert.rejects(async () => {
+      const conn = await stranger.dial(multiaddr(c.addrs[0]))
+      const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
+      await ch.write({ type: Frame.Type.REQUEST, job: jobFor(stranger.peerId.toString()) })
+      await ch.read(AbortSignal.timeout(3000))
+    })
+
+    // a ticket, through the real probe path A → B → C
+    const getTicket = async (): Promise<Uint8Array> => {
+      const conn = await asA.dial(multiaddr(b.addrs[0]))
+      const messages = pbStream(await conn.newStream(PROTOCOL_PROBE))
+      await messages.write({ id: randomBytes(4).toString('hex'), origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 2000 }, ProbeRequest)
+      const reply = await messages.read(ProbeResponse)
+      assert.equal(reply.status, ProbeResponse.Status.REPLY, reply.reason)
+      assert.equal(reply.target, c.id)
+      return reply.ticket
+    }
+    const present = async (ticket: Uint8Array): Promise<Frame> => {
+      const conn = await asA.dial(multiaddr(c.addrs[0]))
+      const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
+      await ch.write({ type: Frame.Type.REQUEST, job: { ...jobFor(a.id), ticket: ticket as Uint8Array<ArrayBuffer> } })
+      const answer = await ch.read(AbortSignal.timeout(5000))
+      ch.abort(new Error('done'))
+      return answer
+    }
+    // a spare ticket keeps A allowed to connect, so the refusals below come from the ticket check itself
+    const ticket = await getTicket()
+    await getTicket()
+    assert.equal((await present(ticket)).type, Frame.Type.ACCEPT)
+    const reused = await present(ticket)
+    assert.equal(reused.type, Frame.Type.REFUSE)
+    assert.match(reused.message, /unknown or already used migration ticket/)
+
+    const late = await getTicket()
+    await new Promise(resolve => setTimeout(resolve, 1700))
+    await getTicket()
+    const expired = await present(late)
+    assert.equal(expired.type, Frame.Type.REFUSE)
+    assert.match(expired.message, /migration ticket expired/)
+
+    // with no valid ticket left, C does not even let A connect
+    await new Promise(resolve => setTimeout(resolve, 1700))
+    await asA.hangUp(multiaddr(c.addrs[0])).catch(() => {})
+    await assert.rejects(async () => { await present(late) })
+  })
+
+  it('a job cannot read the target\'s kappa home (bubblewrap sandbox)', async function () {
+    if (!hasBwrap) {
+      console.log('      skipped: bubblewrap (bwrap) is not installed; .ci/run installs it')
+      this.skip()
+    }
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const status = await b.json(['status'])
+    assert.equal(status.sandbox, 'bwrap')
+    const r = await runJob(a, ['--', 'sh', '-c', `cat ${b.home}/identity.key; ls ${b.home}; echo "home=$HOME"; ls /root 2>&1 | head -1; exit 0`], { cwd })
+    assert.equal(r.code, 0)
+    assert.doesNotMatch(r.stdout.toString(), /trust\.json|identity\.key/)
+    assert.match(r.stderr, /No such file or directory/)
+    // and no network unless the node allows it
+    const net = await runJob(a, ['--', 'sh', '-c', 'cat /proc/net/dev | grep -c ":" '], { cwd })
+    assert.equal(net.stdout.toString().trim(), '1') // loopback only
+    assert.equal((await jobLog(b)).every(j => j.sandbox === 'bwrap'), true)
+  })
+
+  it('over the concurrent-job limit B refuses: A runs the job locally, or fails with --remote', async () => {
+    const [a, b] = await busyAndBetter(['--max-jobs', '1'])
+    const cwd = await tmpDir()
+    const long = startJob(a, ['--', 'sleep', '30.75'], { cwd })
+    await until('the first job on B', async () => (await b.json(['status'])).jobs.in.length === 1)
+    const local = await runJob(a, ['--', 'sh', '-c', 'echo ran'], { cwd })
+    assert.equal(local.code, 0)
+    assert.equal(local.stdout.toString(), 'ran\n')
+    assert.match(local.stderr, /running locally: b .* refused: busy: 1 jobs running here \(limit 1\)/)
+    assert.equal(local.stderr.trim().split('\n').length, 1)
+    const remote = await runJob(a, ['--remote', '--', 'sh', '-c', 'echo ran'], { cwd })
+    assert.equal(remote.code, 1)
+    assert.equal(remote.stdout.toString(), '')
+    assert.match(remote.stderr, /refused: busy/)
+    long.proc.kill('SIGINT')
+    await long.done
+    assert.equal((await jobLog(b)).filter(j => /busy/.test(j.refused ?? '')).length, 2)
+  })
+
+  it('make -j4 over four wrapped commands runs them through kappa with identical results', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const bin = join(cwd, 'tools')
+    await (await import('node:fs/promises')).mkdir(bin)
+    for (const [i, tool] of ['upper', 'lower', 'rev', 'count'].entries()) {
+      const body = ['tr a-z A-Z', 'tr A-Z a-z', 'rev', 'wc -c'][i]
+      await writeFile(join(bin, `k${tool}`), `#!/bin/sh\n${body} < "$1" > "$2"\n`)
+      await chmod(join(bin, `k${tool}`), 0o755)
+    }
+    await writeFile(join(cwd, 'src.txt'), 'Make Me Distributed\n')
+    await writeFile(join(cwd, 'Makefile'), [
+      'all: a.out b.out c.out d.out',
+      'a.out: src.txt\n\tkupper src.txt a.out',
+      'b.out: src.txt\n\tklower src.txt b.out',
+      'c.out: src.txt\n\tkrev src.txt c.out',
+      'd.out: src.txt\n\tkcount src.txt d.out',
+      ''
+    ].join('\n'))
+    const PATH = `${bin}:${process.env.PATH ?? ''}`
+    const wrapDir = join(cwd, 'wrapped')
+    const wrapped = await cli(['wrap', '--home', a.home, '--dir', wrapDir, 'kupper', 'klower', 'krev', 'kcount'], { PATH })
+    assert.equal(wrapped.code, 0, wrapped.stderr)
+
+    execFileSync('make', ['-j4', '-s'], { cwd, env: { ...process.env, PATH } })
+    const local = await Promise.all(['a', 'b', 'c', 'd'].map(async x => await readFile(join(cwd, `${x}.out`), 'utf8')))
+    execFileSync('rm', ['-f', 'a.out', 'b.out', 'c.out', 'd.out'], { cwd })
+    execFileSync('make', ['-j4', '-s'], { cwd, env: { ...process.env, PATH: `${wrapDir}:${PATH}` } })
+    const viaKappa = await Promise.all(['a', 'b', 'c', 'd'].map(async x => await readFile(join(cwd, `${x}.out`), 'utf8')))
+    assert.deepEqual(viaKappa, local)
+    assert.deepEqual(local, ['MAKE ME DISTRIBUTED\n', 'make me distributed\n', 'detubirtsiD eM ekaM\n', '20\n'])
+    const log = await jobLog(b)
+    assert.deepEqual(log.map(j => j.argv[0]).sort(), ['kcount', 'klower', 'krev', 'kupper'].map(t => join(bin, t)).sort())
+    assert.ok(log.every(j => j.exit === 0 && j.outputs === 1))
+  })
+
+  it('with the daemon stopped, run falls back to a local run with one line (and --remote fails)', async () => {
+    const home = await tmpDir()
+    const cwd = await tmpDir()
+    const fake = { home } as TestNode
+    const r = await runJob(fake, ['--', 'sh', '-c', 'echo here; exit 4'], { cwd })
+    assert.equal(r.code, 4)
+    assert.equal(r.stdout.toString(), 'here\n')
+    assert.match(r.stderr, /not running .*; running locally/)
+    const remote = await runJob(fake, ['--remote', '--', 'true'], { cwd })
+    assert.equal(remote.code, 1)
+    assert.ok(!existsSync(join(cwd, 'x')))
+    void copyFile
+  })
+})
+
+function jobFor (origin: string): any {
+  return {
+    ticket: new Uint8Array(0),
+    exeSha256: new Uint8Array(32),
+    exeSize: 0n,
+    exePath: '/bin/true',
+    argv: ['true'],
+    cwd: '/tmp',
+    env: [],
+    inputs: [],
+    outputs: [],
+    arch: '',
+    interpreter: '',
+    stdin: false,
+    origin
+  }
+}

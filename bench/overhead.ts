@@ -1,0 +1,74 @@
+/**
+ * bench/overhead: the fixed cost of placing a trivial program.
+ * `kappa-node run -- true` placed on a remote node (executable cached),
+ * `true` run locally, and `ssh -o ControlPath=…` (a master connection already
+ * open) to a throwaway sshd on loopback; p50 of each and the ratios.
+ * Target (issue 5): remote p50 ≤ 0.6 × ssh with ControlMaster.
+ */
+import { execFile } from 'node:child_process'
+import { writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { startNode, pairNodes, cleanup, until, tmpDir, MAIN, REPO } from '../test/helpers/node.js'
+import { startSshd } from './lib/sshd.js'
+import { percentile, timeIt, fmt } from './lib/stats.js'
+
+const RUNS = Number(process.env.RUNS ?? 40)
+
+async function exec (cmd: string, args: string[], cwd?: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile(cmd, args, { cwd }, (err) => { err == null ? resolve() : reject(err) })
+  })
+}
+
+async function series (name: string, fn: () => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < 3; i++) await fn() // warm-up
+  const times: number[] = []
+  for (let i = 0; i < RUNS; i++) times.push(await timeIt(fn))
+  process.stderr.write(`  ${name}: p50 ${fmt(percentile(times, 0.5))} ms\n`)
+  return times
+}
+
+async function main (): Promise<void> {
+  const sshd = await startSshd()
+  try {
+    const [a, b] = await Promise.all([
+      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
+      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
+    ])
+    await pairNodes(a, b)
+    await until('B live on A', async () => (await a.json(['status'])).neighbours[0]?.live === true, 10_000)
+    const cwd = await tmpDir()
+    const launcher = join(REPO, 'bin/kappa-node')
+    // the executable is cached on B after the warm-up runs
+    const remote = await series('kappa remote true', async () => { await exec(launcher, ['run', '--home', a.home, '--', 'true'], cwd) })
+    const viaKappaLocal = await series('kappa --local true', async () => { await exec(launcher, ['run', '--home', a.home, '--local', '--', 'true'], cwd) })
+    const local = await series('local true', async () => { await exec('true', []) })
+    const ssh = await series('ssh (ControlMaster) true', async () => { await exec('ssh', [...sshd.sshArgs, 'true']) })
+    const log = (await import('node:fs/promises')).readFile(join(b.home, 'jobs.log'), 'utf8')
+    const remoteRuns = (await log).split('\n').filter(l => l.includes('"argv":["true"]')).length
+
+    const p50 = (t: number[]): number => percentile(t, 0.5)
+    const lines = [
+      `# bench/overhead — ${new Date().toISOString()}`,
+      '',
+      `Machine: ${(await import('node:os')).cpus()[0]?.model ?? '?'}, ${(await import('node:os')).cpus().length} cores; ${RUNS} runs each after 3 warm-ups; two kappa daemons on 127.0.0.1 (A pinned 37, B 148), sshd on 127.0.0.1 with a ControlMaster connection open.`,
+      '',
+      '| what | p50 ms | p90 ms | ratio to ssh |',
+      '| --- | ---: | ---: | ---: |',
+      ...[['kappa-node run -- true (remote, cached exe)', remote], ['kappa-node run --local -- true', viaKappaLocal], ['true (local, no kappa)', local], ['ssh -o ControlPath=… host true', ssh]]
+        .map(([name, t]) => `| ${name as string} | ${fmt(p50(t as number[]))} | ${fmt(percentile(t as number[], 0.9))} | ${fmt(p50(t as number[]) / p50(ssh), 2)} |`),
+      '',
+      `Remote runs recorded in B's job log: ${remoteRuns}. Target: remote p50 ≤ 0.6 × ssh → ${p50(remote) <= 0.6 * p50(ssh) ? 'met' : 'not met'} (${fmt(p50(remote) / p50(ssh), 2)}).`,
+      ''
+    ]
+    process.stdout.write(lines.join('\n'))
+    await mkdir(join(REPO, 'bench/results'), { recursive: true })
+    await writeFile(join(REPO, 'bench/results/overhead.md'), lines.join('\n'))
+    void MAIN
+  } finally {
+    await cleanup()
+    await sshd.stop()
+  }
+}
+
+main().catch((err) => { console.error(err); process.exitCode = 1 })

@@ -1,0 +1,78 @@
+/**
+ * bench/throughput: MB/s of a program's stdout through `kappa-node run`
+ * (placed remote), through ssh (ControlMaster, loopback), and through a local
+ * pipe, in the same run. Target (issue 5): kappa ≥ 1.0 × ssh.
+ */
+import { spawn } from 'node:child_process'
+import { writeFile, mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { startNode, pairNodes, cleanup, until, tmpDir, REPO } from '../test/helpers/node.js'
+import { startSshd } from './lib/sshd.js'
+import { percentile, fmt } from './lib/stats.js'
+
+const BYTES = Number(process.env.BYTES ?? 1_000_000_000)
+const RUNS = Number(process.env.RUNS ?? 3)
+
+/** Run `cmd` and count its stdout bytes; returns MB/s. */
+async function measure (cmd: string, args: string[], cwd?: string): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const start = process.hrtime.bigint()
+    const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'inherit'] })
+    let n = 0
+    child.stdout.on('data', (d: Buffer) => { n += d.length })
+    child.on('close', (code) => {
+      const s = Number(process.hrtime.bigint() - start) / 1e9
+      if (code !== 0 || n !== BYTES) reject(new Error(`${cmd} ${args.join(' ')}: exit ${code}, ${n} bytes`))
+      else resolve(BYTES / 1e6 / s)
+    })
+  })
+}
+
+async function series (name: string, fn: () => Promise<number>): Promise<number[]> {
+  const rates: number[] = []
+  for (let i = 0; i < RUNS; i++) rates.push(await fn())
+  process.stderr.write(`  ${name}: ${rates.map(r => fmt(r, 0)).join(', ')} MB/s\n`)
+  return rates
+}
+
+async function main (): Promise<void> {
+  const sshd = await startSshd()
+  try {
+    const [a, b] = await Promise.all([
+      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
+      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
+    ])
+    await pairNodes(a, b)
+    await until('B live on A', async () => (await a.json(['status'])).neighbours[0]?.live === true, 10_000)
+    const cwd = await tmpDir()
+    const launcher = join(REPO, 'bin/kappa-node')
+    const produce = ['head', '-c', String(BYTES), '/dev/zero']
+    const kappa = await series('kappa run (remote)', async () => await measure(launcher, ['run', '--home', a.home, '--remote', '--', ...produce], cwd))
+    const ssh = await series('ssh (ControlMaster)', async () => await measure('ssh', [...sshd.sshArgs, produce.join(' ')]))
+    const pipe = await series('local pipe', async () => await measure(produce[0], produce.slice(1)))
+    const med = (r: number[]): number => percentile(r, 0.5)
+    const lines = [
+      `# bench/throughput — ${new Date().toISOString()}`,
+      '',
+      `Machine: ${(await import('node:os')).cpus()[0]?.model ?? '?'}, ${(await import('node:os')).cpus().length} cores; ${BYTES / 1e6} MB of stdout (head -c … /dev/zero), median of ${RUNS} runs; kappa daemons and sshd on 127.0.0.1.`,
+      '',
+      '| path | MB/s (median) | ratio to ssh |',
+      '| --- | ---: | ---: |',
+      `| kappa-node run (placed on B) | ${fmt(med(kappa), 0)} | ${fmt(med(kappa) / med(ssh), 2)} |`,
+      `| ssh -o ControlPath=… | ${fmt(med(ssh), 0)} | 1.00 |`,
+      `| local pipe | ${fmt(med(pipe), 0)} | ${fmt(med(pipe) / med(ssh), 2)} |`,
+      '',
+      `Target: kappa ≥ 1.0 × ssh → ${med(kappa) >= med(ssh) ? 'met' : 'not met'}.`,
+      ''
+    ]
+    process.stdout.write(lines.join('\n'))
+    await mkdir(join(REPO, 'bench/results'), { recursive: true })
+    await writeFile(join(REPO, 'bench/results/throughput.md'), lines.join('\n'))
+    void b
+  } finally {
+    await cleanup()
+    await sshd.stop()
+  }
+}
+
+main().catch((err) => { console.error(err); process.exitCode = 1 })

@@ -18,9 +18,7 @@
  * is gone and exit.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus as osCpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus as osCpus, loadavg } from 'node:os'
 import { createBenchmark, runKernelsInWorker } from '../src/metric/benchmark.js'
 import { KERNEL_NAMES } from '../src/metric/constants.js'
 import { median } from '../src/metric/formula.js'
@@ -86,12 +84,12 @@ async function startBusy (count: number, pinned: boolean): Promise<void> {
 
 /**
  * One sample of the metric over `windowMs`, counting only `cpus` (all when
- * undefined), with S from the benchmark cache in `cacheFile`. Measured in this
+ * undefined), with the static score `score`. Measured in this
  * process, which is not pinned: pinning the measuring process to the loaded
  * core starves its own helper threads, which then show up in procs_running.
  */
-async function sampleMetric (cacheFile: string, windowMs: number, cpus?: number[]): Promise<MetricBreakdown> {
-  const sampler = createMetricSampler({ cacheFile, windowMs, cpus, log: (line) => { console.log(`  (${line})`) } })
+async function sampleMetric (score: StaticScore, windowMs: number, cpus?: number[]): Promise<MetricBreakdown> {
+  const sampler = createMetricSampler({ cacheFile: '', benchmark: async () => score, windowMs, cpus, log: (line) => { console.log(`  (${line})`) } })
   return await sampler.sample()
 }
 
@@ -120,7 +118,7 @@ async function main (): Promise<void> {
   const windowMs = option('window', 5000)
   const procs = option('procs', 4)
   const proc = createProcReader()
-  console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 
   // 1. S's spread.
   console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; median of each kernel's repetitions)`)
@@ -144,30 +142,28 @@ async function main (): Promise<void> {
   console.log(`  longest run ${(Math.max(...scores.map((s) => s.durationMs)) / 1000).toFixed(2)} s (limit 2 s)`)
   if (worstOthers > 0.1) console.log(`  NOTE: other processes used up to ${pct(worstOthers)} of the CPUs during these runs; the spread is not that of an idle machine`)
 
-  // 2. sysmetric idle vs loaded.
-  const home = await mkdtemp(join(tmpdir(), 'kappa-bench-metric-'))
-  const cacheFile = join(home, 'benchmark.json')
+  // 2. sysmetric idle vs loaded, with the run of median S from part 1.
+  const score = scores.find((s) => s.score === mid) ?? scores[0]
   try {
-    await createBenchmark({ cacheFile })() // benchmark once; every sample below uses this S
     const pinned = hasTaskset()
     const cpu0 = pinned ? [0] : undefined
     console.log(`\n2. sysmetric over a ${windowMs} ms window, idle vs ${procs} CPU-bound processes${pinned ? ' pinned to CPU 0 (taskset -c 0), counting CPU 0 only (C = 1, like the paper\'s machine A)' : ''}`)
     if (!pinned) console.log('  taskset is not available: the processes run unpinned and every core counts')
-    const idle = await sampleMetric(cacheFile, windowMs, cpu0)
+    const idle = await sampleMetric(score, windowMs, cpu0)
     console.log(row(pinned ? 'idle, CPU 0' : 'idle', idle))
     let loaded: MetricBreakdown
     try {
       await startBusy(procs, pinned)
-      loaded = await sampleMetric(cacheFile, windowMs, cpu0)
+      loaded = await sampleMetric(score, windowMs, cpu0)
       console.log(row(`${procs} CPU-bound${pinned ? ' on CPU 0, CPU 0' : ''}`, loaded))
-      if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(cacheFile, windowMs)))
+      if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(score, windowMs)))
     } finally {
       killChildren()
     }
     if (pinned) {
       try {
         await startBusy(procs, false)
-        console.log(row(`${procs} CPU-bound unpinned, whole machine`, await sampleMetric(cacheFile, windowMs)))
+        console.log(row(`${procs} CPU-bound unpinned, whole machine`, await sampleMetric(score, windowMs)))
       } finally {
         killChildren()
       }
@@ -181,7 +177,6 @@ async function main (): Promise<void> {
     console.log(`    SPEC §4       155 / 43 = ${(155 / 43).toFixed(2)}   (reference machine, S = 100)`)
   } finally {
     killChildren()
-    await rm(home, { recursive: true, force: true })
   }
 }
 

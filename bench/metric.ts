@@ -106,6 +106,29 @@ async function othersLoad<T> (work: () => Promise<T>): Promise<{ value: T, other
   return { value, others: total > 0 ? othersMs / total : 0 }
 }
 
+/**
+ * Wait (up to `maxMs`) until the machine has been idle for a second: the
+ * numbers are about this machine, not whatever else happens to run on it.
+ */
+async function waitForQuiet (maxMs = 60_000): Promise<void> {
+  const proc = createProcReader()
+  const start = Date.now()
+  for (;;) {
+    const before = cpuTimes(proc.stat()).times
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const after = cpuTimes(proc.stat()).times
+    const busy = (after.busy - before.busy) / Math.max(1, after.busy - before.busy + after.idle - before.idle)
+    if (busy < 0.05) {
+      if (Date.now() - start > 1500) console.log(`  (waited ${((Date.now() - start) / 1000).toFixed(0)} s for other processes to finish)`)
+      return
+    }
+    if (Date.now() - start > maxMs) {
+      console.log(`  (the machine is still ${pct(busy)} busy after ${maxMs / 1000} s; measuring anyway)`)
+      return
+    }
+  }
+}
+
 const f1 = (x: number): string => x.toFixed(1)
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`
 
@@ -124,6 +147,7 @@ async function main (): Promise<void> {
   console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; median of each kernel's repetitions)`)
   const scores: StaticScore[] = []
   let worstOthers = 0
+  await waitForQuiet()
   for (let i = 0; i < runs; i++) {
     const { value: s, others } = await othersLoad(createBenchmark({ runKernels: runKernelsInWorker }))
     worstOthers = Math.max(worstOthers, others)
@@ -149,13 +173,16 @@ async function main (): Promise<void> {
     const cpu0 = pinned ? [0] : undefined
     console.log(`\n2. sysmetric over a ${windowMs} ms window, idle vs ${procs} CPU-bound processes${pinned ? ' pinned to CPU 0 (taskset -c 0), counting CPU 0 only (C = 1, like the paper\'s machine A)' : ''}`)
     if (!pinned) console.log('  taskset is not available: the processes run unpinned and every core counts')
+    await waitForQuiet()
     const idle = await sampleMetric(score, windowMs, cpu0)
     console.log(row(pinned ? 'idle, CPU 0' : 'idle', idle))
+    if (idle.running >= 0.5 || idle.fIdle < 0.9) console.log('  NOTE: other processes ran during the "idle" measurement')
     let loaded: MetricBreakdown
     try {
       await startBusy(procs, pinned)
       loaded = await sampleMetric(score, windowMs, cpu0)
       console.log(row(`${procs} CPU-bound${pinned ? ' on CPU 0, CPU 0' : ''}`, loaded))
+      if (loaded.running >= procs + 0.5) console.log(`  NOTE: other processes ran besides the ${procs} CPU-bound ones`)
       if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(score, windowMs)))
     } finally {
       killChildren()

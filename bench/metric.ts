@@ -18,9 +18,7 @@
  * is gone and exit.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { cpus as osCpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cpus as osCpus, loadavg } from 'node:os'
 import { createBenchmark, runKernelsInWorker } from '../src/metric/benchmark.js'
 import { KERNEL_NAMES } from '../src/metric/constants.js'
 import { median } from '../src/metric/formula.js'
@@ -86,12 +84,12 @@ async function startBusy (count: number, pinned: boolean): Promise<void> {
 
 /**
  * One sample of the metric over `windowMs`, counting only `cpus` (all when
- * undefined), with S from the benchmark cache in `cacheFile`. Measured in this
+ * undefined), with the static score `score`. Measured in this
  * process, which is not pinned: pinning the measuring process to the loaded
  * core starves its own helper threads, which then show up in procs_running.
  */
-async function sampleMetric (cacheFile: string, windowMs: number, cpus?: number[]): Promise<MetricBreakdown> {
-  const sampler = createMetricSampler({ cacheFile, windowMs, cpus, log: (line) => { console.log(`  (${line})`) } })
+async function sampleMetric (score: StaticScore, windowMs: number, cpus?: number[]): Promise<MetricBreakdown> {
+  const sampler = createMetricSampler({ cacheFile: '', benchmark: async () => score, windowMs, cpus, log: (line) => { console.log(`  (${line})`) } })
   return await sampler.sample()
 }
 
@@ -108,6 +106,29 @@ async function othersLoad<T> (work: () => Promise<T>): Promise<{ value: T, other
   return { value, others: total > 0 ? othersMs / total : 0 }
 }
 
+/**
+ * Wait (up to `maxMs`) until the machine has been idle for a second: the
+ * numbers are about this machine, not whatever else happens to run on it.
+ */
+async function waitForQuiet (maxMs = 60_000): Promise<void> {
+  const proc = createProcReader()
+  const start = Date.now()
+  for (;;) {
+    const before = cpuTimes(proc.stat()).times
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const after = cpuTimes(proc.stat()).times
+    const busy = (after.busy - before.busy) / Math.max(1, after.busy - before.busy + after.idle - before.idle)
+    if (busy < 0.05) {
+      if (Date.now() - start > 1500) console.log(`  (waited ${((Date.now() - start) / 1000).toFixed(0)} s for other processes to finish)`)
+      return
+    }
+    if (Date.now() - start > maxMs) {
+      console.log(`  (the machine is still ${pct(busy)} busy after ${maxMs / 1000} s; measuring anyway)`)
+      return
+    }
+  }
+}
+
 const f1 = (x: number): string => x.toFixed(1)
 const pct = (x: number): string => `${(100 * x).toFixed(1)} %`
 
@@ -120,12 +141,13 @@ async function main (): Promise<void> {
   const windowMs = option('window', 5000)
   const procs = option('procs', 4)
   const proc = createProcReader()
-  console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${(await import('node:os')).loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
 
   // 1. S's spread.
   console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; median of each kernel's repetitions)`)
   const scores: StaticScore[] = []
   let worstOthers = 0
+  await waitForQuiet()
   for (let i = 0; i < runs; i++) {
     const { value: s, others } = await othersLoad(createBenchmark({ runKernels: runKernelsInWorker }))
     worstOthers = Math.max(worstOthers, others)
@@ -144,30 +166,31 @@ async function main (): Promise<void> {
   console.log(`  longest run ${(Math.max(...scores.map((s) => s.durationMs)) / 1000).toFixed(2)} s (limit 2 s)`)
   if (worstOthers > 0.1) console.log(`  NOTE: other processes used up to ${pct(worstOthers)} of the CPUs during these runs; the spread is not that of an idle machine`)
 
-  // 2. sysmetric idle vs loaded.
-  const home = await mkdtemp(join(tmpdir(), 'kappa-bench-metric-'))
-  const cacheFile = join(home, 'benchmark.json')
+  // 2. sysmetric idle vs loaded, with the run of median S from part 1.
+  const score = scores.find((s) => s.score === mid) ?? scores[0]
   try {
-    await createBenchmark({ cacheFile })() // benchmark once; every sample below uses this S
     const pinned = hasTaskset()
     const cpu0 = pinned ? [0] : undefined
     console.log(`\n2. sysmetric over a ${windowMs} ms window, idle vs ${procs} CPU-bound processes${pinned ? ' pinned to CPU 0 (taskset -c 0), counting CPU 0 only (C = 1, like the paper\'s machine A)' : ''}`)
     if (!pinned) console.log('  taskset is not available: the processes run unpinned and every core counts')
-    const idle = await sampleMetric(cacheFile, windowMs, cpu0)
+    await waitForQuiet()
+    const idle = await sampleMetric(score, windowMs, cpu0)
     console.log(row(pinned ? 'idle, CPU 0' : 'idle', idle))
+    if (idle.running >= 0.5 || idle.fIdle < 0.9) console.log('  NOTE: other processes ran during the "idle" measurement')
     let loaded: MetricBreakdown
     try {
       await startBusy(procs, pinned)
-      loaded = await sampleMetric(cacheFile, windowMs, cpu0)
+      loaded = await sampleMetric(score, windowMs, cpu0)
       console.log(row(`${procs} CPU-bound${pinned ? ' on CPU 0, CPU 0' : ''}`, loaded))
-      if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(cacheFile, windowMs)))
+      if (loaded.running >= procs + 0.5) console.log(`  NOTE: other processes ran besides the ${procs} CPU-bound ones`)
+      if (pinned) console.log(row('same load, whole machine (C = all)', await sampleMetric(score, windowMs)))
     } finally {
       killChildren()
     }
     if (pinned) {
       try {
         await startBusy(procs, false)
-        console.log(row(`${procs} CPU-bound unpinned, whole machine`, await sampleMetric(cacheFile, windowMs)))
+        console.log(row(`${procs} CPU-bound unpinned, whole machine`, await sampleMetric(score, windowMs)))
       } finally {
         killChildren()
       }
@@ -181,7 +204,6 @@ async function main (): Promise<void> {
     console.log(`    SPEC §4       155 / 43 = ${(155 / 43).toFixed(2)}   (reference machine, S = 100)`)
   } finally {
     killChildren()
-    await rm(home, { recursive: true, force: true })
   }
 }
 

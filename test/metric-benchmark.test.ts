@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BENCHMARK_VERSION, KERNEL_NAMES, KERNEL_REFERENCE_MS } from '../src/metric/constants.js'
@@ -158,6 +159,18 @@ describe('benchmark kernels', () => {
     const inProcess = measureKernels(small)
     assert.equal(inProcess.threadId, 0)
     assert.deepEqual(inWorker.kernels.map((k) => k.checksum), inProcess.kernels.map((k) => k.checksum))
+  })
+
+  it('run in a worker even when the parent process has flags a worker rejects', async () => {
+    const script = `import { runKernelsInWorker } from ${JSON.stringify(new URL('../src/metric/benchmark.js', import.meta.url).href)}
+const m = await runKernelsInWorker(${JSON.stringify(small)})
+console.log(m.kernelsRun)`
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], (err, stdout, stderr) => {
+        if (err != null) reject(new Error(stderr)); else resolve(stdout)
+      })
+    })
+    assert.equal(out.trim(), '16')
   })
 
   it('stop timing early when over budget, after the minimum rounds', () => {

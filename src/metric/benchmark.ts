@@ -151,7 +151,9 @@ function isPositive (x: unknown): x is number {
 /** Run the kernels in a worker thread: the daemon's event loop stays free meanwhile. */
 export const runKernelsInWorker: RunKernels = async (plan, onProgress) => {
   return await new Promise<Measurement>((resolve, reject) => {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: plan })
+    // execArgv: [] — the worker must not inherit the parent's Node flags
+    // (--input-type, --cpu-prof, … make a worker fail or profile the kernels).
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: plan, execArgv: [] })
     let settled = false
     const finish = (err: Error | undefined, value?: Measurement): void => {
       if (settled) return

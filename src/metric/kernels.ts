@@ -22,7 +22,7 @@ export interface Kernel {
   run (input: unknown): number
 }
 
-/** Work size of each kernel at scale 1 (≈ 50 ms each on the reference machine). */
+/** Work size of each kernel at scale 1: 13–21 ms per repetition on the reference machine, ~1 s for the whole run. */
 export const KERNEL_SIZES: Readonly<Record<KernelName, number>> = {
   sjeng: 20,
   gcc: 24000,

@@ -23,7 +23,12 @@ export function formatBreakdown (b: MetricBreakdown, s?: Pick<StaticScore, 'meas
     `cpu        C = ${b.cores} (CPU ${cpuList(b.cpus)})   window ${Math.round(b.windowMs)} ms: idle ${b.idleJiffies} + busy ${b.busyJiffies} jiffies`,
     `           f_idle = ${b.fIdle.toFixed(3)}   f_busy = ${b.fBusy.toFixed(3)}`,
     `           n = procs_running ${fmt(b.procsRunning, 1)} − 1 (this sampler) + pending ${b.pending} = ${fmt(b.running, 1)}`,
-    `           share = min(1, C·f_idle + C·f_busy/(n+1)) = ${b.share.toFixed(3)}`,
+    ...(b.cgroup == null
+      ? [`           share = min(1, C·f_idle + C·f_busy/(n+1)) = ${b.share.toFixed(3)}`]
+      : [
+          `cgroup     v${b.cgroup.version} quota Q = ${fmt(b.cgroup.quotaCores, 2)} CPUs   busy ${b.cgroup.fBusy.toFixed(3)} of it   runnable in it ${b.cgroup.runnable} + pending ${b.pending}`,
+          `           share = min(machine's C·f_idle + C·f_busy/(n+1), Q·(1−busy) + Q·busy/(n_cg+1)) = ${b.share.toFixed(3)}`
+        ]),
     `memory     MemAvailable ${gib(b.memAvailableKiB)} of ${gib(b.memTotalKiB)} (${memPct.toFixed(1)} %), threshold ${fmt(100 * b.memThreshold, 1)} %   m = ${b.memFactor.toFixed(3)}`,
     `dynamic    D = ${DYNAMIC_SCALE} · share · m = ${b.dynamic.toFixed(1)}`,
     `sysmetric  (${STATIC_WEIGHT}·S + ${DYNAMIC_WEIGHT}·D) / 2 = ${b.sysmetric.toFixed(1)}`

@@ -71,3 +71,16 @@ function clamp01 (x: number): number {
   if (!Number.isFinite(x)) return 0
   return Math.min(1, Math.max(0, x))
 }
+
+/**
+ * The share a new process would get inside a cgroup limited to `quotaCores`
+ * (which may be below one core): the idle part of the quota, plus a fair
+ * slice of its busy part shared with the n runnable processes of the cgroup.
+ *   quota 1, 4 busy processes → 0.2; quota 0.25, idle → 0.25.
+ */
+export function cgroupShare (quotaCores: number, fBusy: number, running: number): number {
+  const q = Math.max(0, quotaCores)
+  const busy = clamp01(fBusy)
+  const n = Math.max(0, running)
+  return Math.min(1, q, q * (1 - busy) + q * busy / (n + 1))
+}

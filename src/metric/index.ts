@@ -87,6 +87,8 @@ export interface MetricBreakdown {
   windowMs: number
   /** When /proc was read (epoch ms). */
   sampledAt: number
+  /** The cgroup CPU quota this process runs under (Docker `cpus:`, the namespace cluster), or null. */
+  cgroup: { version: 1 | 2, quotaCores: number, fBusy: number, runnable: number } | null
 }
 
 export interface PendingWork {
@@ -101,6 +103,8 @@ export interface PendingWork {
 export interface MetricSamplerInit {
   /** Default /proc. */
   procRoot?: string
+  /** Where cgroup hierarchies are mounted, default /sys/fs/cgroup. */
+  cgroupRoot?: string
   /** Where the static score is cached ($KAPPA_HOME/benchmark.json). */
   cacheFile: string
   /** /proc/stat delta window, default 5000 ms. */

@@ -7,12 +7,16 @@ import {
   DEFAULT_INTERVAL_MS, DEFAULT_MEM_THRESHOLD, DEFAULT_WINDOW_MS, FIRST_WINDOW_MS
 } from './constants.js'
 import { createBenchmark } from './benchmark.js'
-import { cpuFractions, cpuShare, dynamicMetric, memFactor, sysmetric } from './formula.js'
+import { cgroupShare, cpuFractions, cpuShare, dynamicMetric, memFactor, sysmetric } from './formula.js'
+import { createCgroupReader, type CgroupCpuReading } from './cgroup.js'
 import { createPendingWork } from './pending.js'
 import { ProcError, cpuTimes, createProcReader, type MemInfo, type StatReading } from './proc.js'
 import type { MetricBreakdown, MetricSampler, MetricSamplerInit, StaticScore } from './index.js'
 
-interface Reading { at: number, stat: StatReading }
+interface Reading { at: number, stat: StatReading, cgroup?: CgroupCpuReading }
+
+/** The cgroup's CPU quota and how busy it was over the window. */
+interface CgroupInputs { version: 1 | 2, quotaCores: number, fBusy: number, runnable: number }
 
 /** Everything a breakdown is computed from, except pending work (which can change between samples). */
 interface Inputs {
@@ -25,10 +29,12 @@ interface Inputs {
   mem: MemInfo
   windowMs: number
   sampledAt: number
+  cgroup?: CgroupInputs
 }
 
 export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   const proc = createProcReader(init.procRoot)
+  const cgroups = createCgroupReader({ procRoot: init.procRoot, cgroupRoot: init.cgroupRoot })
   const now = init.now ?? Date.now
   const windowMs = init.windowMs ?? DEFAULT_WINDOW_MS
   const intervalMs = init.intervalMs ?? DEFAULT_INTERVAL_MS
@@ -64,7 +70,7 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   }
 
   function read (): Reading {
-    return { at: now(), stat: proc.stat() }
+    return { at: now(), stat: proc.stat(), cgroup: cgroups.read() }
   }
 
   /**
@@ -116,7 +122,19 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
     const procsRunning = inWindow.reduce((sum, r) => sum + r.stat.procsRunning, 0) / inWindow.length
 
     history = inWindow.filter((r) => cur.at - r.at <= windowMs * 2)
+    let cgroup: CgroupInputs | undefined
+    if (cur.cgroup != null) {
+      const { quotaCores, usageUsec, runnable, version } = cur.cgroup
+      const prev = base?.cgroup
+      const elapsedUsec = base === undefined ? 0 : (cur.at - base.at) * 1000
+      // without CPU accounting, a cgroup with runnable processes counts as busy
+      const fBusy = usageUsec != null && prev?.usageUsec != null && elapsedUsec > 0
+        ? Math.min(1, Math.max(0, (usageUsec - prev.usageUsec) / (quotaCores * elapsedUsec)))
+        : Math.min(1, runnable / quotaCores)
+      cgroup = { version, quotaCores, fBusy, runnable }
+    }
     inputs = {
+      cgroup,
       cores: after.cores,
       cpus: cpus?.filter((c) => cur.stat.cpus.has(c)) ?? [...cur.stat.cpus.keys()],
       fIdle,
@@ -133,7 +151,9 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   function compute (s: StaticScore, i: Inputs): MetricBreakdown {
     const pendingJobs = pending.count()
     const runningProcs = Math.max(0, i.procsRunning - 1) + pendingJobs // minus the sampler, which read the file
-    const share = cpuShare(i.cores, i.fIdle, runningProcs)
+    const hostShare = cpuShare(i.cores, i.fIdle, runningProcs)
+    // under a CPU quota, what the cgroup leaves free bounds what the machine leaves free
+    const share = i.cgroup == null ? hostShare : Math.min(hostShare, cgroupShare(i.cgroup.quotaCores, i.cgroup.fBusy, i.cgroup.runnable + pendingJobs))
     const m = memFactor(i.mem.availableKiB, i.mem.totalKiB, memThreshold)
     const dynamic = dynamicMetric(share, m)
     return {
@@ -157,7 +177,8 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
       dynamic,
       sysmetric: sysmetric(s.score, dynamic),
       windowMs: i.windowMs,
-      sampledAt: i.sampledAt
+      sampledAt: i.sampledAt,
+      cgroup: i.cgroup ?? null
     }
   }
 

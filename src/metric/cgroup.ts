@@ -1,0 +1,115 @@
+/**
+ * The CPU quota of the cgroup this process runs in (Docker `cpus:`, systemd
+ * `CPUQuota=`, the namespace test cluster). /proc/stat is machine-wide: a
+ * node limited to a quarter of a CPU on an idle host would look idle there.
+ * What a new process would get is bounded by the quota, shared with the
+ * runnable processes of the same cgroup. cgroup v2 (`cpu.max`,
+ * `cpu.stat usage_usec`) and v1 (`cpu.cfs_quota_us`, `cpuacct.usage`).
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+
+export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup'
+
+export interface CgroupCpuReading {
+  version: 1 | 2
+  /** the cgroup's path in its hierarchy */
+  path: string
+  /** the tightest CPU quota of the cgroup and its ancestors, in cores */
+  quotaCores: number
+  /** CPU time the cgroup has used, µs (undefined if the accounting file is missing) */
+  usageUsec?: number
+  /** runnable processes in the cgroup, this one excluded */
+  runnable: number
+}
+
+export interface CgroupReader {
+  /** undefined when this process has no CPU quota (the usual desktop case) */
+  read (): CgroupCpuReading | undefined
+}
+
+function readText (file: string): string | undefined {
+  try { return readFileSync(file, 'utf8') } catch { return undefined }
+}
+
+/** `id:controllers:path` lines of /proc/self/cgroup. */
+function parseSelfCgroup (text: string): Array<{ controllers: string[], path: string }> {
+  return text.split('\n').filter(l => l.includes(':')).map(l => {
+    const first = l.indexOf(':')
+    const second = l.indexOf(':', first + 1)
+    return { controllers: l.slice(first + 1, second).split(',').filter(c => c !== ''), path: l.slice(second + 1).trim() }
+  })
+}
+
+/** The cgroup directory and its ancestors up to the mount root. */
+function lineage (mount: string, path: string): string[] {
+  const parts = path.split('/').filter(p => p !== '')
+  const dirs: string[] = []
+  for (let i = parts.length; i >= 0; i--) dirs.push(join(mount, ...parts.slice(0, i)))
+  return dirs
+}
+
+function runnableIn (procsFile: string | undefined, procRoot: string): number {
+  if (procsFile == null) return 0
+  let n = 0
+  for (const line of procsFile.split('\n')) {
+    const pid = Number(line.trim())
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue
+    const stat = readText(join(procRoot, String(pid), 'stat'))
+    if (stat == null) continue
+    // the state follows the parenthesised command name, which may contain spaces
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    if (state === 'R') n++
+  }
+  return n
+}
+
+export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: string } = {}): CgroupReader {
+  const procRoot = opts.procRoot ?? '/proc'
+  const root = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT
+  return {
+    read () {
+      const self = readText(join(procRoot, 'self/cgroup'))
+      if (self == null) return undefined
+      const lines = parseSelfCgroup(self)
+      const v1cpu = lines.find(l => l.controllers.includes('cpu'))
+      if (v1cpu != null) {
+        const mount = [join(root, 'cpu'), join(root, 'cpu,cpuacct'), join(root, 'cpuacct,cpu')].find(d => existsSync(join(d, 'cpu.cfs_quota_us')))
+        if (mount == null) return undefined
+        let quota = Infinity
+        for (const dir of lineage(mount, v1cpu.path)) {
+          const q = Number(readText(join(dir, 'cpu.cfs_quota_us')))
+          const p = Number(readText(join(dir, 'cpu.cfs_period_us')))
+          if (q > 0 && p > 0) quota = Math.min(quota, q / p)
+        }
+        if (!Number.isFinite(quota)) return undefined
+        const acct = lines.find(l => l.controllers.includes('cpuacct'))
+        const acctMount = [join(root, 'cpuacct'), join(root, 'cpu,cpuacct'), join(root, 'cpuacct,cpu')].find(d => existsSync(join(d, 'cpuacct.usage')))
+        const usageNs = acct != null && acctMount != null ? Number(readText(join(acctMount, acct.path, 'cpuacct.usage'))) : NaN
+        return {
+          version: 1,
+          path: v1cpu.path,
+          quotaCores: quota,
+          usageUsec: Number.isFinite(usageNs) ? usageNs / 1000 : undefined,
+          runnable: runnableIn(readText(join(mount, v1cpu.path, 'cgroup.procs')), procRoot)
+        }
+      }
+      const unified = lines.find(l => l.controllers.length === 0)
+      if (unified == null || !existsSync(join(root, 'cgroup.controllers'))) return undefined
+      let quota = Infinity
+      for (const dir of lineage(root, unified.path)) {
+        const [max, period] = (readText(join(dir, 'cpu.max')) ?? 'max').trim().split(/\s+/)
+        if (max !== 'max' && Number(max) > 0 && Number(period) > 0) quota = Math.min(quota, Number(max) / Number(period))
+      }
+      if (!Number.isFinite(quota)) return undefined
+      const usage = /usage_usec\s+(\d+)/.exec(readText(join(root, unified.path, 'cpu.stat')) ?? '')?.[1]
+      return {
+        version: 2,
+        path: unified.path,
+        quotaCores: quota,
+        usageUsec: usage != null ? Number(usage) : undefined,
+        runnable: runnableIn(readText(join(root, unified.path, 'cgroup.procs')), procRoot)
+      }
+    }
+  }
+}

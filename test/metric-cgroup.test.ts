@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createCgroupReader } from '../src/metric/cgroup.js'
+import { cgroupShare } from '../src/metric/formula.js'
+import { tmpDir, cleanup } from './helpers/node.js'
+
+/** A fake /proc and /sys/fs/cgroup: `runnable` processes in state R, `sleeping` in S. */
+async function fixture (version: 1 | 2, quota: string, runnable: number, sleeping: number): Promise<{ procRoot: string, cgroupRoot: string }> {
+  const dir = await tmpDir('kappa-cg-')
+  const procRoot = join(dir, 'proc')
+  const cgroupRoot = join(dir, 'cgroup')
+  await mkdir(join(procRoot, 'self'), { recursive: true })
+  const pids: number[] = []
+  for (let i = 0; i < runnable + sleeping; i++) {
+    const pid = 1000 + i
+    pids.push(pid)
+    await mkdir(join(procRoot, String(pid)), { recursive: true })
+    await writeFile(join(procRoot, String(pid), 'stat'), `${pid} (busy (loop)) ${i < runnable ? 'R' : 'S'} 1 1 1 0 -1\n`)
+  }
+  if (version === 2) {
+    await writeFile(join(procRoot, 'self/cgroup'), '0::/kappa/node-a\n')
+    const cg = join(cgroupRoot, 'kappa/node-a')
+    await mkdir(cg, { recursive: true })
+    await writeFile(join(cgroupRoot, 'cgroup.controllers'), 'cpu memory\n')
+    await writeFile(join(cg, 'cpu.max'), `${quota} 100000\n`)
+    await writeFile(join(cg, 'cpu.stat'), 'usage_usec 123456\nuser_usec 1\n')
+    await writeFile(join(cg, 'cgroup.procs'), pids.join('\n') + '\n')
+  } else {
+    await writeFile(join(procRoot, 'self/cgroup'), '3:cpuacct:/kappa/a\n2:cpu:/kappa/a\n1:memory:/\n')
+    const cpu = join(cgroupRoot, 'cpu/kappa/a')
+    await mkdir(cpu, { recursive: true })
+    await writeFile(join(cgroupRoot, 'cpu/cpu.cfs_quota_us'), '-1\n')
+    await writeFile(join(cgroupRoot, 'cpu/cpu.cfs_period_us'), '100000\n')
+    await writeFile(join(cpu, 'cpu.cfs_quota_us'), `${quota}\n`)
+    await writeFile(join(cpu, 'cpu.cfs_period_us'), '100000\n')
+    await writeFile(join(cpu, 'cgroup.procs'), pids.join('\n') + '\n')
+    await mkdir(join(cgroupRoot, 'cpuacct/kappa/a'), { recursive: true })
+    await writeFile(join(cgroupRoot, 'cpuacct/cpuacct.usage'), '1\n')
+    await writeFile(join(cgroupRoot, 'cpuacct/kappa/a/cpuacct.usage'), '5000000\n')
+  }
+  return { procRoot, cgroupRoot }
+}
+
+describe('metric under a cgroup CPU quota', function () {
+  afterEach(cleanup)
+
+  it('the share formula: quota 1 with 4 busy processes → 0.2; quota 0.25 idle → 0.25; no more than one core', () => {
+    assert.equal(cgroupShare(1, 1, 4), 0.2)
+    assert.equal(cgroupShare(0.25, 0, 0), 0.25)
+    assert.equal(cgroupShare(0.5, 1, 1), 0.25)
+    assert.equal(cgroupShare(4, 0, 0), 1)
+  })
+
+  it('reads a cgroup v2 quota, usage and runnable processes', async () => {
+    const reader = createCgroupReader(await fixture(2, '25000', 3, 2))
+    const r = reader.read()
+    assert.deepEqual(r, { version: 2, path: '/kappa/node-a', quotaCores: 0.25, usageUsec: 123456, runnable: 3 })
+  })
+
+  it('reads a cgroup v1 quota (cpu + cpuacct hierarchies)', async () => {
+    const r = createCgroupReader(await fixture(1, '50000', 4, 0)).read()
+    assert.deepEqual(r, { version: 1, path: '/kappa/a', quotaCores: 0.5, usageUsec: 5000, runnable: 4 })
+  })
+
+  it('no quota (max / -1), or no cgroup files: no cgroup reading', async () => {
+    assert.equal(createCgroupReader(await fixture(2, 'max', 1, 0)).read(), undefined)
+    assert.equal(createCgroupReader(await fixture(1, '-1', 1, 0)).read(), undefined)
+    const dir = await tmpDir()
+    assert.equal(createCgroupReader({ procRoot: dir, cgroupRoot: dir }).read(), undefined)
+  })
+})

@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net'
-import { homeFile } from '../home/index.js'
+import { homeFile } from '../home/paths.js'
 import { UserError } from '../cli/errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
 import type { ControlResponse } from './index.js'

@@ -210,11 +210,11 @@ export class JobSender {
     const { libp2p, access } = this.components
     const peerId = peerIdFromString(target)
     const existing = libp2p.getConnections(peerId)[0]
-    if (existing != null) return await existing.newStream(PROTOCOL_MIGRATE, { signal })
+    if (existing != null) return await existing.newStream(PROTOCOL_MIGRATE, { signal, negotiateFully: false })
     // a target found through the overlay: let our gater dial it while the ticket lives
     access.expect(target, Math.max(ticketTtlMs, TICKET_TTL_MS))
     const dialAddrs = addrs.map(a => multiaddr(a)).map(a => peerIdOf(a) == null ? a.encapsulate(`/p2p/${target}`) : a)
-    return await libp2p.dialProtocol(dialAddrs.length > 0 ? dialAddrs : peerId, PROTOCOL_MIGRATE, { signal })
+    return await libp2p.dialProtocol(dialAddrs.length > 0 ? dialAddrs : peerId, PROTOCOL_MIGRATE, { signal, negotiateFully: false })
   }
 
   /** The job runs: stdio and signals both ways until EXIT; output files land in the cwd. */

@@ -98,7 +98,7 @@ export class KappaOverlay implements Overlay {
       if (connection == null || this.opening.has(to) || !trust.has(to)) return
       this.opening.add(to)
       try {
-        const stream = await connection.newStream(PROTOCOL_METRIC, { signal: AbortSignal.timeout(Math.max(1000, this.delayMs * 3)) })
+        const stream = await connection.newStream(PROTOCOL_METRIC, { signal: AbortSignal.timeout(Math.max(1000, this.delayMs * 3)), negotiateFully: false })
         const messages = pbStream(stream, { maxDataLength: METRIC_MAX_MESSAGE_BYTES }).pb(MetricUpdate)
         sender = { stream, write: async (m) => { await messages.write(m, { signal: AbortSignal.timeout(Math.max(1000, this.delayMs * 3)) }) } }
         stream.addEventListener('close', () => { if (this.senders.get(to) === sender) this.senders.delete(to) })
@@ -211,7 +211,8 @@ export class KappaOverlay implements Overlay {
     const signal = AbortSignal.timeout(remaining)
     const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
     if (connection == null) throw new Error(`not connected to ${to}`)
-    const stream = await connection.newStream(PROTOCOL_PROBE, { signal })
+    // optimistic negotiation: the protocol name and the probe go out together
+    const stream = await connection.newStream(PROTOCOL_PROBE, { signal, negotiateFully: false })
     const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
     try {
       await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS), ProbeRequest, { signal })

@@ -4,10 +4,9 @@
  * signals. When the daemon says "run it here" (or is not running), it runs
  * the command itself, exactly as the shell would have.
  */
-import { spawn } from 'node:child_process'
 import { constants as osConstants } from 'node:os'
 import { openDaemonSocket } from '../control/client.js'
-import { resolveHome } from '../home/index.js'
+import { resolveHome } from '../home/paths.js'
 import { UserError, errorMessage } from '../cli/errors.js'
 import { DEFAULT_JOB_ENV } from '../constants.js'
 import { RunFrame, RunFrameDecoder, encodeRunFrame } from './frames.js'
@@ -180,6 +179,8 @@ function writeAll (out: NodeJS.WriteStream, data: Buffer, socket: Socket): void 
 
 /** Run the command here, as the shell would: same stdio, status mirrored. */
 export async function runHere (argv: string[]): Promise<number> {
+  // loaded only when needed: a remote run never spawns here
+  const { spawn } = await import('node:child_process')
   return await new Promise<number>((resolve) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit' })
     // the terminal sends SIGINT to the child as well; TERM and HUP are passed on

@@ -17,6 +17,9 @@ import type { MigrationComponents, MigrationCounters, JobView, RunParams } from 
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
 
+/** Output queued for a `run` client before the relay waits for it to catch up. */
+const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
+
 /** Thrown before the job started: the client runs it locally (unless --remote). */
 class BeforeStart extends Error {}
 
@@ -54,9 +57,11 @@ class ClientLink {
     else this.closeListeners.push(listener)
   }
 
+  /** Output for the client; waits only when a few MiB are queued, so the two ends do not ping-pong on every chunk. */
   async send (type: RunFrame, payload?: Uint8Array): Promise<void> {
     if (this.closed) return
-    if (!this.socket.write(encodeRunFrame(type, payload))) {
+    this.socket.write(encodeRunFrame(type, payload))
+    if (this.socket.writableLength > CLIENT_BUFFER_BYTES) {
       await new Promise<void>(resolve => {
         this.socket.once('drain', resolve)
         this.onClose(resolve)

@@ -246,24 +246,39 @@ export class JobRunner {
     }
   }
 
-  /** Child output → frames, batched into large writes; the stream's backpressure pauses the child. */
+  /**
+   * Child output → frames. Chunks are batched into writes of up to
+   * MIGRATE_CHUNK_BYTES (large writes are what makes the stream fast); a
+   * partial batch goes out at the end of the event-loop turn, so interactive
+   * output is not held back. The stream's backpressure pauses the child.
+   */
   private async pump (channel: FrameChannel, readable: NodeJS.ReadableStream, type: Frame.Type): Promise<void> {
-    let batch: Buffer[] = []
-    let size = 0
-    try {
-      for await (const chunk of readable) {
-        batch.push(chunk as Buffer)
-        size += (chunk as Buffer).length
-        if (size >= MIGRATE_CHUNK_BYTES || (readable as any).readableLength === 0) {
-          await channel.write({ type, data: Buffer.concat(batch) })
-          batch = []
-          size = 0
-        }
+    await new Promise<void>((resolve) => {
+      let batch: Buffer[] = []
+      let size = 0
+      let flushing: Promise<void> = Promise.resolve()
+      let scheduled = false
+      let failed = false
+      const flush = (): void => {
+        scheduled = false
+        if (size === 0 || failed) return
+        const data = batch.length === 1 ? batch[0] : Buffer.concat(batch, size)
+        batch = []
+        size = 0
+        readable.pause()
+        flushing = flushing
+          .then(async () => { await channel.write({ type, data }) })
+          .then(() => { readable.resume() }, () => { failed = true; readable.resume() })
       }
-      if (size > 0) await channel.write({ type, data: Buffer.concat(batch) })
-    } catch {
-      // stream gone: the job is being killed
-    }
+      readable.on('data', (chunk: Buffer) => {
+        batch.push(chunk)
+        size += chunk.length
+        if (size >= MIGRATE_CHUNK_BYTES) flush()
+        else if (!scheduled) { scheduled = true; setImmediate(flush) }
+      })
+      readable.on('end', () => { flush(); void flushing.then(resolve) })
+      readable.on('error', () => { void flushing.then(resolve) })
+    })
   }
 
   /** Files the job created or changed, plus those asked for with --output. */

@@ -69,3 +69,10 @@ export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
 /** Environment variables that travel with a job by default (plus `run --env NAME`). */
 export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TERM']
+
+/**
+ * Pending-work accounting: a job placed here (a used ticket, or a local run)
+ * keeps counting as a running process this long, until the metric's sampling
+ * window (5 s, sampled every 5 s) has seen it run.
+ */
+export const METRIC_SETTLE_MS = 10_000

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import {
-  createGossip, decideOrigin, propagate, acceptReply, validateProbe, validateReply,
+  createGossip, decideOrigin, propagate, acceptReply, relayReply, validateProbe, validateReply,
   DEFAULT_TTL, MAX_METRIC, MAX_TTL
 } from '../src/balance/index.js'
+import { chainScenario } from '../src/sim/scenarios.js'
 import type { Gossip, GossipInit, Probe, ProbeReply, PropagateDecision, PropagateOptions, JobRequirements } from '../src/balance/index.js'
 
 const DELAY = 100
@@ -414,5 +415,25 @@ describe('balance: Algorithms II–III (probe)', () => {
     // A relay checks against the copy it forwarded.
     const relayed: Probe = { id: 'p', origin: 'A', sender: 'B', path: ['A', 'B'], ttl: 6 }
     assert.equal(validateReply(ok, relayed, 'C'), undefined)
+  })
+})
+
+describe('relayReply: a relay offers itself when the reply it carries is worse (beyond the paper)', () => {
+  const probe = { id: 'p', origin: 'A', sender: 'B', path: ['A', 'B'], ttl: 6 }
+  const reply = { id: 'p', target: 'C', sysmetric: 20, path: ['A', 'B', 'C'] }
+  it('B (60) replaces C\'s fresh 20; the path ends at B', () => {
+    const offered = relayReply('B', 60, reply, probe, () => true)
+    assert.deepEqual(offered, { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
+  })
+  it('keeps a better target, and never offers a node that cannot run the job', () => {
+    assert.equal(relayReply('B', 60, { ...reply, sysmetric: 148 }, probe, () => true).target, 'C')
+    assert.equal(relayReply('B', 60, reply, probe, () => false).target, 'C')
+    assert.equal(relayReply('B', Number.NaN, reply, probe, () => true).target, 'C')
+  })
+  it('in the simulator, B takes the jobs at once after C is re-pinned', () => {
+    const without = chainScenario(true, false)
+    const withOffers = chainScenario(true, true)
+    assert.equal(withOffers.repin.placedOnC, 0)
+    assert.ok(withOffers.repin.delaysUntilB <= without.repin.delaysUntilB, `${withOffers.repin.delaysUntilB} vs ${without.repin.delaysUntilB}`)
   })
 })

@@ -130,6 +130,21 @@ describe('metric sampler on /proc fixtures', () => {
     sampler.stop()
   })
 
+  it('pending work on an idle machine counts as busy time too: an idle 2-core node promised 2 jobs offers 2/3', async () => {
+    const { sampler } = await fixtureSampler('idle')
+    const idle = await sampler.sample()
+    close(idle.share, 1, 'idle')
+    sampler.pending.add('a', Date.now() + 60_000)
+    const cores = idle.cores
+    sampler.pending.add('b', Date.now() + 60_000)
+    const b = sampler.current() as MetricBreakdown
+    // each promised job takes a core: C cores, 2 of them spoken for, 2 + 1 sharing them
+    const expected = Math.min(1, cores * Math.max(0, idle.fIdle - 2 / cores) + cores * (1 - Math.max(0, idle.fIdle - 2 / cores)) / 3)
+    close(b.share, expected, 'share with two pending jobs')
+    assert.ok(b.share < 1)
+    sampler.stop()
+  })
+
   it('formats every input and intermediate value', async () => {
     const { sampler } = await fixtureSampler('one-core-four-busy')
     const text = formatBreakdown(await sampler.sample())

@@ -22,7 +22,7 @@
 import { MetricGossip } from './gossip.js'
 
 export * from './constants.js'
-export { decideOrigin, propagate, acceptReply, validateProbe, validateReply, validateRequirements } from './probe.js'
+export { decideOrigin, propagate, acceptReply, relayReply, validateProbe, validateReply, validateRequirements } from './probe.js'
 
 /** Algorithm I payload: the sender's send_probe, its own sysmetric, a sequence number. */
 export interface MetricMessage {

@@ -138,3 +138,17 @@ export function acceptReply (ownSysmetric: number, reply: ProbeReply, c: number 
   if (reply == null || !validMetric(reply.sysmetric)) return 'local'
   return reply.sysmetric - c > ownSysmetric ? 'remote' : 'local'
 }
+
+/**
+ * A node relaying PR back toward the origin (beyond the paper). The probe
+ * was routed by gossip up to a delay old; the reply carries the target's
+ * fresh value, and this node knows its own fresh value too. If it is now
+ * better than the target — a burst of probes has just loaded the target —
+ * it offers itself instead: the job then runs one hop nearer, on fresher
+ * information. `probe` is the probe as this node forwarded it.
+ */
+export function relayReply (self: string, ownSysmetric: number, reply: ProbeReply, forwarded: Probe, meets: (r?: JobRequirements) => boolean): ProbeReply {
+  if (!validMetric(ownSysmetric) || !validMetric(reply.sysmetric)) return reply
+  if (ownSysmetric <= reply.sysmetric || !meets(forwarded.requirements)) return reply
+  return { id: reply.id, target: self, sysmetric: ownSysmetric, path: [...forwarded.path] }
+}

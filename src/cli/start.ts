@@ -22,6 +22,7 @@ export interface StartOptions {
   allowNetwork?: boolean
   sandbox?: boolean
   ticketTtl?: number
+  hopCost?: number
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -45,7 +46,8 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     jobMemoryBytes: opts.jobMemory,
     allowNetwork: opts.allowNetwork,
     noSandbox: opts.sandbox === false,
-    ticketTtlMs: opts.ticketTtl
+    ticketTtlMs: opts.ticketTtl,
+    hopCost: opts.hopCost
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
 

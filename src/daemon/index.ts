@@ -17,7 +17,7 @@ import { createMetricSampler, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError } from '../cli/errors.js'
-import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
+import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
 import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
@@ -51,6 +51,8 @@ export interface DaemonInit {
   noSandbox?: boolean
   /** life of a migration ticket (tests shorten it) */
   ticketTtlMs?: number
+  /** per-hop overhead constant c of the distribution metric (default 15, the paper's) */
+  hopCost?: number
 }
 
 export interface Daemon {
@@ -103,10 +105,12 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
   // pending-work accounting: an issued ticket counts as a running job until used or expired
+  // A job that started keeps counting until the sampler's window has seen it run.
+  const countUntilSampled = (id: string): void => { sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS) }
   const tickets = new TicketBook({
     ttlMs: init.ticketTtlMs,
     onIssue: (t) => { sampler.pending.add(t.id, t.expiresAt) },
-    onSettle: (t) => { sampler.pending.consume(t.id) }
+    onSettle: (t, how) => { if (how === 'used') countUntilSampled(t.id); else sampler.pending.consume(t.id) }
   })
 
   let libp2pRef: KappaLibp2p | undefined
@@ -145,12 +149,23 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     tickets,
     ownMetric,
     meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB)
-  }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon })
+  }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
   if (metricOverride == null) startSampler()
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
-  const migration = createMigration({ libp2p, trust, access, tickets, overlay, events, home }, {
+  let localJobs = 0
+  const migration = createMigration({
+    libp2p,
+    trust,
+    access,
+    tickets,
+    overlay,
+    events,
+    home,
+    // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
+    onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`) }
+  }, {
     maxJobs: init.maxJobs,
     wallMs: init.jobWallMs,
     memoryBytes: init.jobMemoryBytes,

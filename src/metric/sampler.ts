@@ -151,9 +151,13 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   function compute (s: StaticScore, i: Inputs): MetricBreakdown {
     const pendingJobs = pending.count()
     const runningProcs = Math.max(0, i.procsRunning - 1) + pendingJobs // minus the sampler, which read the file
-    const hostShare = cpuShare(i.cores, i.fIdle, runningProcs)
+    // a pending job will keep a core busy: count it as busy time as well as a runnable process,
+    // or an idle node would look idle however many jobs it has just promised to take
+    const hostShare = cpuShare(i.cores, Math.max(0, i.fIdle - pendingJobs / Math.max(1, i.cores)), runningProcs)
     // under a CPU quota, what the cgroup leaves free bounds what the machine leaves free
-    const share = i.cgroup == null ? hostShare : Math.min(hostShare, cgroupShare(i.cgroup.quotaCores, i.cgroup.fBusy, i.cgroup.runnable + pendingJobs))
+    const share = i.cgroup == null
+      ? hostShare
+      : Math.min(hostShare, cgroupShare(i.cgroup.quotaCores, Math.min(1, i.cgroup.fBusy + pendingJobs / i.cgroup.quotaCores), i.cgroup.runnable + pendingJobs))
     const m = memFactor(i.mem.availableKiB, i.mem.totalKiB, memThreshold)
     const dynamic = dynamicMetric(share, m)
     return {

@@ -24,6 +24,8 @@ export interface MigrationComponents {
   overlay: Overlay
   events: DaemonEvents
   home: string
+  /** the client was told to run a job here (pending-work accounting) */
+  onLocalPlacement?: () => void
 }
 
 export interface MigrationInit {

@@ -98,8 +98,12 @@ export class JobSender {
       await this.migrate(params, client, id)
     } catch (err) {
       if (err instanceof BeforeStart) {
-        if (remoteOnly) await client.json(RunFrame.ERROR, { message: err.message, code: 1 })
-        else await client.json(RunFrame.LOCAL, { reason: err.message, quiet: false })
+        if (remoteOnly) {
+          await client.json(RunFrame.ERROR, { message: err.message, code: 1 })
+        } else {
+          this.components.onLocalPlacement?.()
+          await client.json(RunFrame.LOCAL, { reason: err.message, quiet: false })
+        }
       } else {
         await client.json(RunFrame.ERROR, { message: errorMessage(err), code: 255 })
       }
@@ -142,6 +146,7 @@ export class JobSender {
       const outcome = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote')
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
+        this.components.onLocalPlacement?.()
         await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
         return
       }

@@ -30,6 +30,8 @@ export interface OverlayInit {
   splitHorizon?: boolean
   ttl?: number
   probeTimeoutMs?: number
+  /** a relaying node offers itself when its fresh value beats the reply's target (default true) */
+  relayOffers?: boolean
 }
 
 export interface NeighbourStatus extends Omit<NeighbourView, 'lastSeenMs'> {

@@ -3,7 +3,7 @@ import { pbStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  createGossip, decideOrigin, propagate, acceptReply, validateReply,
+  createGossip, decideOrigin, propagate, acceptReply, relayReply, validateReply,
   DEFAULT_DELAY_MS, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL,
   type Gossip, type JobRequirements, type Probe, type ProbeReply
 } from '../balance/index.js'
@@ -26,6 +26,7 @@ export class KappaOverlay implements Overlay {
   private readonly delayMs: number
   private readonly ttl: number
   private readonly probeTimeoutMs: number
+  private readonly relayOffers: boolean
   private readonly self: string
   /** our long-lived outbound metric stream to each neighbour */
   private readonly senders = new Map<string, { stream: Stream, write: (m: MetricUpdate) => Promise<void> }>()
@@ -38,6 +39,7 @@ export class KappaOverlay implements Overlay {
     this.delayMs = init.delayMs ?? DEFAULT_DELAY_MS
     this.ttl = init.ttl ?? DEFAULT_TTL
     this.probeTimeoutMs = init.probeTimeoutMs ?? DEFAULT_PROBE_DEADLINE_MS
+    this.relayOffers = init.relayOffers ?? true
     this.gossip = createGossip({ c: init.c, delayMs: this.delayMs, splitHorizon: init.splitHorizon })
     this.self = components.libp2p.peerId.toString()
   }
@@ -249,26 +251,35 @@ export class KappaOverlay implements Overlay {
     const probe = fromWire(request)
     const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets)
     if (decision.kind === 'decline') return declined(request.id, decision.reason)
-    if (decision.kind === 'reply') {
-      const ticket = this.components.tickets.issue(probe.origin)
-      // the origin may not be paired with us: let it through the gater for the ticket's life
-      return {
-        status: ProbeResponse.Status.REPLY,
-        id: decision.reply.id,
-        target: decision.reply.target,
-        sysmetric: decision.reply.sysmetric,
-        path: decision.reply.path,
-        addrs: this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => a.bytes as Uint8Array<ArrayBuffer>),
-        ticket: ticket.secret as Uint8Array<ArrayBuffer>,
-        ticketTtlMs: Math.max(0, ticket.expiresAt - Date.now()),
-        reason: ''
-      }
-    }
+    if (decision.kind === 'reply') return this.offer(decision.reply, probe.origin)
+    let response: ProbeResponse
     try {
-      // relay the next hop's answer back along the path, as it came
-      return await this.sendProbe(decision.to, decision.probe, deadline)
+      // relay the next hop's answer back along the path
+      response = await this.sendProbe(decision.to, decision.probe, deadline)
     } catch (err) {
       return declined(request.id, `next hop ${decision.to} did not answer: ${errorMessage(err)}`)
+    }
+    if (response.status === ProbeResponse.Status.REPLY && this.relayOffers) {
+      const reply = { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path }
+      const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, decision.probe, this.components.meets)
+      if (offered.target === this.self) return this.offer(offered, probe.origin)
+    }
+    return response
+  }
+
+  /** PR with this node as the target: its addresses and a ticket for the origin. */
+  private offer (reply: ProbeReply, origin: string): ProbeResponse {
+    const ticket = this.components.tickets.issue(origin)
+    return {
+      status: ProbeResponse.Status.REPLY,
+      id: reply.id,
+      target: reply.target,
+      sysmetric: reply.sysmetric,
+      path: reply.path,
+      addrs: this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => a.bytes as Uint8Array<ArrayBuffer>),
+      ticket: ticket.secret as Uint8Array<ArrayBuffer>,
+      ticketTtlMs: Math.max(0, ticket.expiresAt - Date.now()),
+      reason: ''
     }
   }
 }

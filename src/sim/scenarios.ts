@@ -40,7 +40,8 @@ export interface ChainScenarioResult {
  * killed. The same steps as the network-level acceptance test, on simulated
  * time (delay 1 s, links 1–10 ms).
  */
-export function chainScenario (splitHorizon: boolean): ChainScenarioResult {
+/** `relayOffers` off shows the gossip alone: with it, B answers in C's place as soon as C's reply comes back worse. */
+export function chainScenario (splitHorizon: boolean, relayOffers = false): ChainScenarioResult {
   const delayMs = 1000
   const sim = new Simulator(defaultSimConfig({
     seed: 7,
@@ -49,6 +50,7 @@ export function chainScenario (splitHorizon: boolean): ChainScenarioResult {
     pinned: [37, 60, 148],
     policy: 'kappa',
     splitHorizon,
+    relayOffers,
     delayMs,
     deadlineMs: 400,
     latencyMs: { min: 1, max: 10 },

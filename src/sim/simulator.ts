@@ -1,4 +1,4 @@
-import { createGossip, decideOrigin, propagate, acceptReply, DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL } from '../balance/index.js'
+import { createGossip, decideOrigin, propagate, acceptReply, relayReply, DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL } from '../balance/index.js'
 import type { Gossip, JobRequirements, MetricMessage, Probe, ProbeReply } from '../balance/index.js'
 import { sysmetricOf } from './load.js'
 import { MaxTree } from './maxtree.js'
@@ -74,6 +74,8 @@ export interface SimConfig {
   otherArchFraction: number
   /** a node that replied counts the job as running until it arrives or the ticket expires (SPEC §4) */
   pendingAccounting: boolean
+  /** relays offer themselves on the way back when fresher and better (relayReply) */
+  relayOffers: boolean
   ticketMs: number
   warmupPeriods: number
   measurePeriods: number
@@ -100,6 +102,7 @@ export function defaultSimConfig (overrides: Partial<SimConfig> = {}): SimConfig
     jobs: { ratePerNodePerPeriod: 0.05, meanDurationPeriods: 10 },
     otherArchFraction: 0,
     pendingAccounting: true,
+    relayOffers: true,
     ticketMs: 30_000,
     warmupPeriods: 12,
     measurePeriods: 20,
@@ -733,18 +736,25 @@ export class Simulator {
         return
       }
       case 'reply': {
-        const path = d.reply.path
-        let token: PendingToken | undefined
-        if (this.config.pendingAccounting) {
-          token = { node: k, epoch: this.epoch[k], active: true }
-          this.pending[k]++
-          this.refresh(k)
-          this.queue.push(this.now + this.config.ticketMs, Ev.PendingExpire, k, 0, token)
+        let reply = d.reply
+        let token = this.issuePending(k)
+        // on the way back each relay may offer itself, as the node does (relayReply)
+        if (this.config.relayOffers) {
+          for (let i = reply.path.length - 2; i >= 1; i--) {
+            const r = this.indexOf.get(reply.path[i])
+            if (r == null || this.up[r] === 0) break
+            const offered = relayReply(this.ids[r], this.sysmetricAt(r), reply, { ...probe, path: reply.path.slice(0, i + 1) }, req => this.meets(r, req))
+            if (offered.target !== reply.target) {
+              reply = offered
+              token = this.issuePending(r) // the target's unused ticket expires on its own
+            }
+          }
         }
+        const path = reply.path
         const back = this.returnTrip(path, path.length - 1)
         this.countMessage('reply', path.length - 1)
         if (back < 0) return // a relay is down: the reply is lost
-        this.queue.push(this.now + back, Ev.Reply, job.originIndex, 0, { job, reply: d.reply, token } satisfies InFlightReply)
+        this.queue.push(this.now + back, Ev.Reply, job.originIndex, 0, { job, reply, token } satisfies InFlightReply)
         return
       }
       case 'decline': {
@@ -793,6 +803,16 @@ export class Simulator {
     s.hopsCounted++
     if (hops > s.maxHops) s.maxHops = hops
     if (hops > this.config.ttl) s.ttlExceeded++
+  }
+
+  /** A ticket issued by node k: with pending-work accounting it counts as a running job until used or expired. */
+  private issuePending (k: number): PendingToken | undefined {
+    if (!this.config.pendingAccounting) return undefined
+    const token = { node: k, epoch: this.epoch[k], active: true }
+    this.pending[k]++
+    this.refresh(k)
+    this.queue.push(this.now + this.config.ticketMs, Ev.PendingExpire, k, 0, token)
+    return token
   }
 
   private releasePending (token: PendingToken): void {

@@ -25,7 +25,7 @@ export interface TicketBookInit {
   now?: () => number
   /** pending-work accounting: a ticket counts as a job until used or expired */
   onIssue?: (ticket: Ticket) => void
-  onSettle?: (ticket: Ticket) => void
+  onSettle?: (ticket: Ticket, how: 'used' | 'expired') => void
 }
 
 export class TicketBook {
@@ -67,7 +67,7 @@ export class TicketBook {
     if (ticket.origin !== origin) return { ok: false, reason: 'migration ticket was issued to another peer' }
     this.tickets.delete(id)
     if (this.expired.delete(id)) return { ok: false, reason: 'migration ticket expired' }
-    this.init.onSettle?.(ticket)
+    this.init.onSettle?.(ticket, 'used')
     return { ok: true, ticket }
   }
 
@@ -81,7 +81,7 @@ export class TicketBook {
     for (const [id, t] of this.tickets) {
       if (now > t.expiresAt && !this.expired.has(id)) {
         this.expired.add(id)
-        this.init.onSettle?.(t)
+        this.init.onSettle?.(t, 'expired')
       }
       if (now > t.expiresAt + EXPIRED_MEMORY_MS) {
         this.tickets.delete(id)

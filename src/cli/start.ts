@@ -23,6 +23,7 @@ export interface StartOptions {
   sandbox?: boolean
   ticketTtl?: number
   hopCost?: number
+  pendingAccounting?: boolean
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -47,7 +48,8 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     allowNetwork: opts.allowNetwork,
     noSandbox: opts.sandbox === false,
     ticketTtlMs: opts.ticketTtl,
-    hopCost: opts.hopCost
+    hopCost: opts.hopCost,
+    pendingAccounting: opts.pendingAccounting
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
 

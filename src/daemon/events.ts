@@ -11,6 +11,7 @@ export type DaemonEvent =
   | { type: 'connected', id: string, alias?: string }
   | { type: 'disconnected', id: string, alias?: string }
   | { type: 'neighbour-expired', id: string, alias?: string }
+  | { type: 'job-placed', argv0: string, where: 'local' | 'remote', target?: string, alias?: string, path?: string[], sysmetric?: number, reason?: string }
   | { type: 'warning', message: string }
   | { type: 'info', message: string }
 

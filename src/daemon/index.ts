@@ -53,6 +53,8 @@ export interface DaemonInit {
   ticketTtlMs?: number
   /** per-hop overhead constant c of the distribution metric (default 15, the paper's) */
   hopCost?: number
+  /** count promised and just-started jobs in the metric (default true; off for experiments) */
+  pendingAccounting?: boolean
 }
 
 export interface Daemon {
@@ -106,10 +108,11 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
   // pending-work accounting: an issued ticket counts as a running job until used or expired
   // A job that started keeps counting until the sampler's window has seen it run.
-  const countUntilSampled = (id: string): void => { sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS) }
+  const accounting = init.pendingAccounting !== false
+  const countUntilSampled = (id: string): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS) }
   const tickets = new TicketBook({
     ttlMs: init.ticketTtlMs,
-    onIssue: (t) => { sampler.pending.add(t.id, t.expiresAt) },
+    onIssue: (t) => { if (accounting) sampler.pending.add(t.id, t.expiresAt) },
     onSettle: (t, how) => { if (how === 'used') countUntilSampled(t.id); else sampler.pending.consume(t.id) }
   })
 

@@ -30,6 +30,7 @@ function describe (e: DaemonEvent): string | undefined {
     case 'connected': return `connected to ${label(e.id, e.alias)}`
     case 'disconnected': return `disconnected from ${label(e.id, e.alias)}`
     case 'neighbour-expired': return `${label(e.id, e.alias)} went silent: no longer used for routing`
+    case 'job-placed': return e.where === 'remote' ? `${e.argv0} → ${label(e.target ?? '', e.alias)} (sysmetric ${e.sysmetric?.toFixed(1) ?? '?'})` : `${e.argv0} runs here (${e.reason ?? 'local is best'})`
     case 'warning': return `warning: ${e.message}`
     case 'info': return e.message
   }

@@ -102,6 +102,7 @@ export class JobSender {
           await client.json(RunFrame.ERROR, { message: err.message, code: 1 })
         } else {
           this.components.onLocalPlacement?.()
+          this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: err.message })
           await client.json(RunFrame.LOCAL, { reason: err.message, quiet: false })
         }
       } else {
@@ -137,6 +138,8 @@ export class JobSender {
     let addrs: string[] = []
     let ticket: Uint8Array = new Uint8Array(0)
     let ticketTtlMs = 0
+    let targetSysmetric: number | undefined
+    let path: string[] = []
     if (params.mode === 'peer') {
       const peer = trust.find(params.peer ?? '')
       if (peer == null) throw new BeforeStart(`--peer ${params.peer ?? ''}: not a paired peer`)
@@ -147,11 +150,14 @@ export class JobSender {
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
         this.components.onLocalPlacement?.()
+        this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
         await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
         return
       }
       target = outcome.target.id
       addrs = outcome.target.addrs
+      targetSysmetric = outcome.target.sysmetric
+      path = outcome.path
       ticket = outcome.ticket
       ticketTtlMs = outcome.ticketTtlMs
     }
@@ -204,6 +210,7 @@ export class JobSender {
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
       started = true
       this.counters.jobsOut++
+      this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'remote', target, alias: trust.get(target)?.alias, path, sysmetric: targetSysmetric })
       await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
       await this.relay(channel, client, params, who)
     } catch (err) {

@@ -85,6 +85,8 @@ export interface NamespaceNode {
   /** every JSON event the daemon printed so far */
   readonly events: any[]
   waitForEvent (pred: (e: any) => boolean, timeoutMs?: number): Promise<any>
+  /** call `listener` with every JSON event the daemon prints from now on */
+  onEvent (listener: (e: any) => void): void
   /** run a command inside this node's network namespace and cgroup */
   exec (argv: string[], opts?: ExecOptions): Promise<ExecResult>
   /** start a long-running command there; stop() kills it if still running */

@@ -105,6 +105,7 @@ class ClusterNode implements NamespaceNode {
   daemon!: ChildProcess
   readonly events: any[] = []
   private readonly waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()
+  private readonly listeners = new Set<(e: any) => void>()
   private stderrTail = ''
 
   constructor (
@@ -132,7 +133,12 @@ class ClusterNode implements NamespaceNode {
       try { e = JSON.parse(line) } catch { return }
       this.events.push(e)
       for (const w of this.waiters) if (w.pred(e)) { this.waiters.delete(w); w.resolve(e) }
+      for (const listener of this.listeners) listener(e)
     })
+  }
+
+  onEvent (listener: (e: any) => void): void {
+    this.listeners.add(listener)
   }
 
   async waitForEvent (pred: (e: any) => boolean, timeoutMs = 10_000): Promise<any> {

@@ -57,6 +57,8 @@ export interface NodeCgroup {
   /** path below each hierarchy's root, e.g. `kappa-4242/a` */
   readonly path: string
   readonly cpus: number
+  /** its directory in the cpu hierarchy (quota, cpu.stat) */
+  readonly dir: string
   /** the cgroup.procs files a process is written into to join (one per hierarchy) */
   readonly procsFiles: string[]
   /** what a human reads to check the quota (`cpu.cfs_quota_us` or `cpu.max`) */
@@ -183,6 +185,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
       return {
         path: `${path}/${name}`,
         cpus,
+        dir: cpuDir,
         procsFiles,
         quotaFile,
         pids: async () => [...new Set((await Promise.all(roots.map(async r => await pidsIn(join(r, path, name))))).flat())]

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { REPO, cleanup, cli, until } from './helpers/node.js'
+import { REPO, cleanup, cli, tmpDir, until } from './helpers/node.js'
 import { processesMatching } from './helpers/run.js'
 import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
-import { cgroupExists, detectCgroups, CPU_PERIOD_US } from '../src/cluster/cgroup.js'
+import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../src/cluster/cgroup.js'
 
 const C = 15
 const CLUSTER_CLI = join(REPO, 'dist/src/cluster/cli.js')
@@ -236,5 +237,46 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     assert.equal(out.status, 1)
     assert.equal(out.stderr.trim().split('\n').length, 1, out.stderr)
     assert.match(out.stderr, /needs root/)
+  })
+})
+
+describe('cgroup layouts (v1 split, v1 combined, v2, hybrid)', function () {
+  afterEach(cleanup)
+
+  const mountsFile = async (dir: string, lines: string[]): Promise<string> => {
+    const file = join(dir, 'mounts')
+    await writeFile(file, lines.map(l => `${l} 0 0`).join('\n') + '\n')
+    return file
+  }
+
+  it('finds the cpu controller where the kernel put it, and writes the quota in that version\'s format', async () => {
+    const dir = await tmpDir('kappa-cgroup-')
+    const v2root = join(dir, 'unified')
+    await mkdir(v2root)
+    await writeFile(join(v2root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n')
+    const hybridRoot = join(dir, 'hybrid')
+    await mkdir(hybridRoot)
+    await writeFile(join(hybridRoot, 'cgroup.controllers'), '\n')
+
+    // v1 with cpuacct as its own hierarchy (this CI machine)
+    assert.deepEqual(detectCgroups(await mountsFile(dir, [
+      'tmpfs /sys/fs/cgroup tmpfs rw,mode=755',
+      'cgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu',
+      'cgroup /sys/fs/cgroup/cpuacct cgroup rw,relatime,cpuacct',
+      `cgroup2 ${hybridRoot} cgroup2 rw,relatime`
+    ])), { version: 1, cpu: '/sys/fs/cgroup/cpu', cpuacct: '/sys/fs/cgroup/cpuacct' })
+    // v1 with cpu and cpuacct co-mounted: one directory does both
+    assert.deepEqual(detectCgroups(await mountsFile(dir, [
+      'cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,nosuid,nodev,noexec,relatime,cpu,cpuacct'
+    ])), { version: 1, cpu: '/sys/fs/cgroup/cpu,cpuacct', cpuacct: undefined })
+    // v2 only
+    const v2 = detectCgroups(await mountsFile(dir, [`cgroup2 ${v2root} cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate`]))
+    assert.deepEqual(v2, { version: 2, root: v2root })
+    // a cgroup2 mount that does not offer cpu, and no v1 cpu hierarchy: no quotas possible
+    assert.equal(detectCgroups(await mountsFile(dir, [`cgroup2 ${hybridRoot} cgroup2 rw`])), undefined)
+
+    assert.equal(quotaText({ version: 1, cpu: '/x' }, 0.25), '25000')
+    assert.equal(quotaText({ version: 2, root: '/x' }, 0.5), `50000 ${CPU_PERIOD_US}`)
+    assert.equal(quotaText({ version: 2, root: '/x' }, 2), `200000 ${CPU_PERIOD_US}`)
   })
 })

@@ -112,6 +112,22 @@ function sleepSync (ms: number): void {
 }
 
 /**
+ * v2: children of the root get the cpu controller only if the root's
+ * subtree_control lists it (systemd usually does this; a bare or container
+ * root may not). Enabling it fails in a non-root cgroup that holds processes.
+ */
+async function delegateCpu (root: string): Promise<void> {
+  const file = join(root, 'cgroup.subtree_control')
+  const enabled = (await readFile(file, 'utf8').catch(() => '')).split(/\s+/)
+  if (enabled.includes('cpu')) return
+  try {
+    await writeFile(file, '+cpu')
+  } catch (err: any) {
+    throw new UserError(`cannot enable the cpu controller in ${file} (${err.message as string}); enable it (echo +cpu > ${file}) or run where it is`)
+  }
+}
+
+/**
  * The cgroups of one cluster run: `<hierarchy>/<path>/<node>` in each
  * hierarchy. On v2 the run's directory enables the cpu controller for its
  * children and holds no process itself (the "no internal processes" rule).
@@ -120,6 +136,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
   if (layout == null) throw new UserError('no cgroup cpu controller found (neither v1 cpu.cfs_quota_us nor v2 cpu.max): cannot give nodes CPU quotas')
   const dirs: string[] = []
   const roots = hierarchies(layout)
+  if (layout.version === 2) await delegateCpu(layout.root)
   for (const root of roots) {
     const dir = join(root, path)
     try {

@@ -129,9 +129,10 @@ async function demo (): Promise<void> {
     return viaB?.live === true && viaB.dismetric === NODES[2].metric - 2 * status.gossip.c ? viaB : undefined
   })
   say(`A's only neighbour is B; B advertises ${seen.advertised as number} (C's ${NODES[2].metric} − 15), so A rates B at ${seen.dismetric as number} > its own ${NODES[0].metric}.`)
-  const probe = await until('a probe to reach C', async () => {
+  // B must hear C too before a probe can be forwarded there
+  const probe = await until('a probe from A to reach C', async () => {
     const p = await json(a, ['probe'])
-    return p.local === false ? p : undefined
+    return p.local === false && p.target.id === c.id ? p : undefined
   })
   const names = new Map(nodes.map(n => [n.id, n.name]))
   say(`A probe from A walks ${probe.path.map((id: string) => names.get(id) ?? short(id)).join(' → ')}; ${names.get(probe.target.id) ?? short(probe.target.id)} answers with sysmetric ${probe.target.sysmetric as number}.`)

@@ -7,7 +7,7 @@
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
-import { rmSync, readdirSync } from 'node:fs'
+import { accessSync, constants, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,11 +39,24 @@ export async function namespaceSupport (): Promise<string | undefined> {
     return `ip netns is unavailable (${err.message as string}); install iproute2`
   }
   try {
+    // a throwaway namespace: root in a container without CAP_SYS_ADMIN cannot make one
+    execFileSync('unshare', ['--net', 'true'], { stdio: 'ignore' })
+  } catch {
+    return 'cannot create network namespaces here (unshare --net failed: a container without CAP_SYS_ADMIN?)'
+  }
+  try {
     execFileSync('nsenter', ['--version'], { stdio: 'ignore' })
   } catch {
     return 'nsenter is unavailable; install util-linux'
   }
-  if (detectCgroups() == null) return 'no cgroup cpu controller (v1 cpu.cfs_quota_us or v2 cpu.max) is mounted'
+  const layout = detectCgroups()
+  if (layout == null) return 'no cgroup cpu controller (v1 cpu.cfs_quota_us or v2 cpu.max) is mounted'
+  const root = layout.version === 2 ? layout.root : layout.cpu
+  try {
+    accessSync(root, constants.W_OK)
+  } catch (err: any) {
+    return `cannot create cgroups under ${root} (${err.code as string})`
+  }
   return undefined
 }
 
@@ -244,7 +257,7 @@ export class NamespaceClusterImpl implements NamespaceCluster {
     const port = init.port ?? DEFAULT_PORT
     const names = init.nodes.map(n => n.name)
     const prefix = init.prefix ?? `10.47.${(process.pid + runsInThisProcess) % 256}`
-    if (!/^10\.\d{1,3}\.\d{1,3}$/.test(prefix)) throw new UserError(`bad prefix '${prefix}': three octets inside 10.0.0.0/8, e.g. 10.47.3`)
+    if (!/^10\.\d{1,3}\.\d{1,3}$/.test(prefix) || prefix.split('.').some(o => Number(o) > 255)) throw new UserError(`bad prefix '${prefix}': three octets inside 10.0.0.0/8, e.g. 10.47.3`)
 
     this.log(`cgroups: kappa-${this.run}/<node>`)
     this.cgroupsOfRun = await createRunCgroups(`kappa-${this.run}`)

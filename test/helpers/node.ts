@@ -83,11 +83,13 @@ export interface StartOptions {
   args?: string[]
   /** mDNS stays off unless asked for (tests must not talk to a real LAN) */
   mdns?: boolean
+  /** listen address (default 127.0.0.1, a free port) */
+  listen?: string
 }
 
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
-  const args = [MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
+  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   const events: any[] = []

@@ -1,0 +1,52 @@
+/**
+ * Shared pieces of the paper benchmarks: the namespace cluster (root), the
+ * paper's programs, timing a command run inside a node, and waiting for the
+ * metrics to settle.
+ */
+import { join } from 'node:path'
+import { cpus } from 'node:os'
+import { REPO } from '../../test/helpers/node.js'
+import type { NamespaceNode } from '../../src/cluster/index.js'
+
+export const LAUNCHER = join(REPO, 'bin/kappa-node')
+export const PROGRAMS = join(REPO, 'bench/programs')
+export const HOG = ['sh', '-c', 'while :; do :; done']
+
+export function machine (): string {
+  return `${cpus()[0]?.model ?? '?'} × ${cpus().length} cores, Node ${process.version}`
+}
+
+export function requireRoot (what: string): void {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write(`${what} needs root (network namespaces and cgroups); run it as root\n`)
+    process.exit(1)
+  }
+}
+
+/** Wall time of a command run in the node's namespace and cgroup, and its output. */
+export async function timed (node: NamespaceNode, argv: string[], cwd?: string): Promise<{ seconds: number, stdout: string, stderr: string, code: number | null }> {
+  const start = process.hrtime.bigint()
+  const r = await node.exec(argv, { cwd, timeoutMs: 600_000 })
+  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, stdout: r.stdout, stderr: r.stderr, code: r.code }
+}
+
+/** `kappa-node run` from the node, as a user there would type it. */
+export function viaKappa (node: NamespaceNode, argv: string[], extra: string[] = []): string[] {
+  return [LAUNCHER, 'run', '--home', node.home, ...extra, '--', ...argv]
+}
+
+export async function settle (what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+}
+
+export function neighbour (status: any, id: string): any {
+  return status.neighbours.find((n: any) => n.id === id)
+}
+
+export function fmt (n: number | undefined | null, digits = 1): string {
+  return n == null || !Number.isFinite(n) ? '-' : n.toFixed(digits)
+}

@@ -1,0 +1,3 @@
+#!/bin/sh
+# "Hello World" (paper Table II): the fixed cost of placing a program.
+echo "hello, world"

@@ -11,7 +11,7 @@ export type DaemonEvent =
   | { type: 'connected', id: string, alias?: string }
   | { type: 'disconnected', id: string, alias?: string }
   | { type: 'neighbour-expired', id: string, alias?: string }
-  | { type: 'job-placed', argv0: string, where: 'local' | 'remote', target?: string, alias?: string, path?: string[], sysmetric?: number, reason?: string }
+  | { type: 'job-placed', argv0: string, where: 'local' | 'remote', target?: string, alias?: string, path?: string[], sysmetric?: number, reason?: string, own?: number, best?: { id: string, dismetric: number } }
   | { type: 'warning', message: string }
   | { type: 'info', message: string }
 

@@ -150,7 +150,7 @@ export class JobSender {
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
         this.components.onLocalPlacement?.()
-        this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
+        this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, own: outcome.own, best: outcome.best, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
         await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
         return
       }

@@ -52,7 +52,7 @@ export interface OverlayStatus {
 }
 
 export type ProbeOutcome =
-  | { local: true, reason: string, path?: string[], target?: { id: string, sysmetric: number } }
+  | { local: true, reason: string, own?: number, best?: { id: string, dismetric: number }, path?: string[], target?: { id: string, sysmetric: number } }
   | { local: false, path: string[], target: { id: string, sysmetric: number, addrs: string[] }, ticket: Uint8Array, ticketTtlMs: number }
 
 export interface Overlay {

@@ -186,7 +186,7 @@ export class KappaOverlay implements Overlay {
         decision = { kind: 'probe', to: best.id, probe }
       }
     }
-    if (decision.kind === 'local') return { local: true, reason: decision.reason }
+    if (decision.kind === 'local') return { local: true, reason: decision.reason, own, best: this.gossip.best(now) }
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
     try {

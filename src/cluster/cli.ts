@@ -117,7 +117,7 @@ async function up (opts: UpOptions): Promise<number> {
     n.id,
     links.filter(l => l.includes(n.name)).map(l => l[0] === n.name ? l[1] : l[0]).join(', ')
   ])]
-  const job = "sh -c 'i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done; grep -m1 kappa /proc/self/cgroup'"
+  const job = "sh -c 'i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done; echo counted to $i'"
   const lines = [
     '',
     `kappa test cluster ${cluster.run}: ${cluster.nodes.length} nodes, each in its own network namespace on ${cluster.subnet}`,
@@ -130,7 +130,7 @@ async function up (opts: UpOptions): Promise<number> {
     `  ${BIN} status --home ${first.home}`,
     `      ${first.name}'s metric and neighbours (${last.name}'s value reaches ${first.name} through ${second.name})`,
     `  ${first.enter} ${BIN} run --home ${first.home} -- ${job}`,
-    `      a CPU-bound job started on ${first.name} (in its namespace and cgroup): kappa places it`,
+    `      a CPU-bound job started on ${first.name} (in its namespace and cgroup); the events below show where it ran`,
     `  ${first.enter}`,
     `      a shell on ${first.name}; \`ip netns exec ${first.ns} …\` also works, but outside ${first.name}'s cgroup`,
     `  ${BIN} pin 20 --home ${last.home}`,

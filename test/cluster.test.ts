@@ -192,7 +192,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     await assertGone(run, dir, pids)
   })
 
-  it('a failed start-up, SIGINT to the owner and process.exit() of the owner all leave nothing behind', async () => {
+  it('a failed start-up, SIGINT or SIGHUP to the owner, and process.exit() of the owner all leave nothing behind', async () => {
     // a node whose daemon cannot start: create() fails and removes what it made
     await assert.rejects(createNamespaceCluster({ nodes: [{ name: 'a' }, { name: 'b', args: ['--no-such-flag'] }], links: [['a', 'b']] }), /node b/)
     assert.deepEqual(namespaces().filter(ns => ns.startsWith(`kappa-${process.pid}`)), [])
@@ -200,7 +200,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
 
     // an owner that is interrupted, or exits without stop(): the library's handlers tear down
     const index = join(REPO, 'dist/src/cluster/index.js')
-    for (const ending of ['SIGINT', 'exit'] as const) {
+    for (const ending of ['SIGINT', 'SIGHUP', 'exit'] as const) {
       const script = `const m = await import(${JSON.stringify(index)});
         const c = await m.createNamespaceCluster({ nodes: [{ name: 'a', metricOverride: 50 }, { name: 'b', metricOverride: 60 }], links: [['a', 'b']], delayMs: 200 });
         console.log(JSON.stringify({ run: c.run, dir: c.dir, pids: c.nodes.map(n => n.daemon.pid) }));
@@ -214,9 +214,9 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
         owner.once('exit', () => { reject(new Error(`owner exited early: ${stderr}`)) })
       })
       assert.equal(namespaces().filter(ns => ns.startsWith(`kappa-${started.run as string}-`)).length, 3)
-      if (ending === 'SIGINT') owner.kill('SIGINT')
+      if (ending !== 'exit') owner.kill(ending)
       const [code, signal] = await exit
-      if (ending === 'SIGINT') assert.equal(signal, 'SIGINT', 'the owner dies of the signal after the teardown, as it would have without us')
+      if (ending !== 'exit') assert.equal(signal, ending, 'the owner dies of the signal after the teardown, as it would have without us')
       else assert.equal(code, 3)
       await assertGone(started.run, started.dir, started.pids)
     }

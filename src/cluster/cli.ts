@@ -69,13 +69,18 @@ async function up (opts: UpOptions): Promise<number> {
   for (const line of await removeStaleClusters()) process.stdout.write(`removed a leftover of a crashed run: ${line}\n`)
 
   let cluster: NamespaceCluster | undefined
-  let interrupted = false
+  let interruptedAt: number | undefined
+  // a closed terminal or a dead `| tee` must not kill us half-way through the teardown
+  process.stdout.on('error', () => {})
+  process.stderr.on('error', () => {})
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (interrupted) {
+    if (interruptedAt != null) {
+      // `npm run` forwards the Ctrl-C the terminal already sent us: only a later one means "now"
+      if (Date.now() - interruptedAt < 2000) return
       process.stderr.write(`${signal} again: exiting now (the exit handler removes what it can)\n`)
       process.exit(1)
     }
-    interrupted = true
+    interruptedAt = Date.now()
     process.stdout.write(`\n${signal}: stopping the cluster…\n`)
     // without a cluster yet, the library's own handler tears the half-built one down and create() fails
     if (cluster == null) return
@@ -87,8 +92,7 @@ async function up (opts: UpOptions): Promise<number> {
       process.exit(1)
     })
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal)
 
   const links = chainLinks(opts.nodes)
   try {
@@ -102,7 +106,7 @@ async function up (opts: UpOptions): Promise<number> {
       log: (line) => { process.stdout.write(`  ${line}\n`) }
     })
   } catch (err) {
-    if (interrupted) {
+    if (interruptedAt != null) {
       process.stdout.write('interrupted during start-up; everything created was removed\n')
       return 130
     }
@@ -117,7 +121,7 @@ async function up (opts: UpOptions): Promise<number> {
     n.id,
     links.filter(l => l.includes(n.name)).map(l => l[0] === n.name ? l[1] : l[0]).join(', ')
   ])]
-  const job = "sh -c 'i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done; grep -m1 kappa /proc/self/cgroup'"
+  const job = "sh -c 'i=0; while [ $i -lt 2000000 ]; do i=$((i+1)); done; echo counted to $i'"
   const lines = [
     '',
     `kappa test cluster ${cluster.run}: ${cluster.nodes.length} nodes, each in its own network namespace on ${cluster.subnet}`,
@@ -130,7 +134,7 @@ async function up (opts: UpOptions): Promise<number> {
     `  ${BIN} status --home ${first.home}`,
     `      ${first.name}'s metric and neighbours (${last.name}'s value reaches ${first.name} through ${second.name})`,
     `  ${first.enter} ${BIN} run --home ${first.home} -- ${job}`,
-    `      a CPU-bound job started on ${first.name} (in its namespace and cgroup): kappa places it`,
+    `      a CPU-bound job started on ${first.name} (in its namespace and cgroup); the events below show where it ran`,
     `  ${first.enter}`,
     `      a shell on ${first.name}; \`ip netns exec ${first.ns} …\` also works, but outside ${first.name}'s cgroup`,
     `  ${BIN} pin 20 --home ${last.home}`,

@@ -189,12 +189,17 @@ function timed (argv: string[], cwd: string): Promise<Outcome> {
   })
 }
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
+let stopping = false
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    // `npm run` forwards the Ctrl-C the terminal already sent: clean up once
+    if (stopping) return
+    stopping = true
     say(`\n${signal}: stopping the demo nodes…`)
     void cleanup().finally(() => { process.exit(130) })
   })
 }
+process.stdout.on('error', () => {})
 process.once('exit', () => {
   // last resort (an uncaught throw): no node may outlive the demo
   for (const p of processes) if (p.exitCode == null && p.signalCode == null) p.kill('SIGKILL')

@@ -363,7 +363,10 @@ export class NamespaceClusterImpl implements NamespaceCluster {
 let handlersInstalled = false
 let exitHandlerInstalled = false
 
-/** SIGINT/SIGTERM: tear every live cluster down, then die of the signal as if we had not listened. */
+/** Ctrl-C, kill, or the terminal going away (SIGHUP) */
+const TEARDOWN_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+
+/** On those signals: tear every live cluster down, then die of the signal as if we had not listened. */
 function registerCleanup (cluster: NamespaceClusterImpl): void {
   liveClusters.add(cluster)
   if (!exitHandlerInstalled) {
@@ -373,16 +376,14 @@ function registerCleanup (cluster: NamespaceClusterImpl): void {
   if (handlersInstalled) return
   handlersInstalled = true
   const onSignal = (signal: NodeJS.Signals): void => {
-    process.removeListener('SIGINT', onSignal)
-    process.removeListener('SIGTERM', onSignal)
+    for (const s of TEARDOWN_SIGNALS) process.removeListener(s, onSignal)
     void Promise.allSettled([...liveClusters].map(async c => { await c.stop() })).then(() => {
       handlersInstalled = false
       // someone else listens too (a test runner, the cluster CLI): they decide when to exit
       if (process.listenerCount(signal) === 0) process.kill(process.pid, signal)
     })
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  for (const s of TEARDOWN_SIGNALS) process.on(s, onSignal)
 }
 
 /** `kappa-<pid>[-<n>][-<node>]`: a namespace, cgroup or run of this tool. */

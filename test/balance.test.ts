@@ -248,7 +248,7 @@ describe('balance: Algorithms II–III (probe)', () => {
     assert.deepEqual(decideOrigin(net.g('A'), 'A', 133, net.now, { id: 'x' }), { kind: 'local', reason: 'local-is-best' })
     const d = decideOrigin(net.g('A'), 'A', 132, net.now, { id: 'x' })
     assert.equal(d.kind, 'probe')
-    assert.deepEqual(d.kind === 'probe' && d, { kind: 'probe', to: 'B', probe: { id: 'x', origin: 'A', sender: 'A', path: ['A'], ttl: DEFAULT_TTL - 1 } })
+    assert.deepEqual(d.kind === 'probe' && d, { kind: 'probe', to: 'B', probe: { id: 'x', origin: 'A', sender: 'A', path: ['A'], ttl: DEFAULT_TTL - 1, originSysmetric: 132 } })
     assert.throws(() => decideOrigin(net.g('A'), 'A', 1, net.now, { id: 'x', ttl: MAX_TTL + 1 }), RangeError)
   })
 
@@ -269,7 +269,8 @@ describe('balance: Algorithms II–III (probe)', () => {
       const outcomes: string[] = []
       for (let i = 0; i < 8; i++) {
         const r = net.probe('A')
-        assert.equal(r.decline, undefined)
+        // C, no longer better than A, declines rather than spending a ticket on a reply A would refuse
+        assert.ok(r.decline === undefined || r.decline === 'not-better-than-origin', r.decline)
         assert.ok(r.hops.length <= DEFAULT_TTL)
         const choice = r.reply == null ? 'local' : acceptReply(37, r.reply) === 'remote' ? r.reply.target : 'local'
         assert.notEqual(choice, 'C')
@@ -426,9 +427,14 @@ describe('relayReply: a relay offers itself when the reply it carries is worse (
     assert.deepEqual(offered, { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
   })
   it('keeps a better target, and never offers a node that cannot run the job', () => {
-    assert.equal(relayReply('B', 60, { ...reply, sysmetric: 148 }, probe, () => true).target, 'C')
-    assert.equal(relayReply('B', 60, reply, probe, () => false).target, 'C')
-    assert.equal(relayReply('B', Number.NaN, reply, probe, () => true).target, 'C')
+    assert.equal(relayReply('B', 60, { ...reply, sysmetric: 148 }, probe, () => true)?.target, 'C')
+    assert.equal(relayReply('B', 60, reply, probe, () => false)?.target, 'C')
+    assert.equal(relayReply('B', Number.NaN, reply, probe, () => true)?.target, 'C')
+  })
+  it('offers itself when the probe came back declined, but only if it beats the origin', () => {
+    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 37 }, () => true)?.target, 'B')
+    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 50 }, () => true), undefined)
+    assert.equal(relayReply('B', 60, reply, { ...probe, originSysmetric: 50 }, () => true), reply)
   })
   it('in the simulator, B takes the jobs at once after C is re-pinned', () => {
     const without = chainScenario(true, false)

@@ -116,6 +116,13 @@ export interface Probe {
   /** further hops allowed after this delivery: the origin sends ttl − 1, a node may forward only while ttl > 0 */
   ttl: number
   requirements?: JobRequirements
+  /**
+   * The origin's own fresh sysmetric when it sent the probe (beyond the
+   * paper): the node that would reply declines instead when it is not
+   * better by more than c, so it issues no ticket — and counts no pending
+   * job — for a reply the origin would refuse. Absent for `run --remote`.
+   */
+  originSysmetric?: number
 }
 
 /** PR(k, i, sysmetric_k) of the paper; it travels back along `path`. */
@@ -142,6 +149,7 @@ export type DeclineReason =
   | 'not-a-live-neighbour'
   | 'loop' // this node is already on the path
   | 'cannot-meet-requirements' // and no neighbour off the path to forward to, or TTL spent
+  | 'not-better-than-origin' // the best node found would not beat running at the origin: no ticket is spent on it
 
 /** Algorithm II. */
 export type OriginDecision =

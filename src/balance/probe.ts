@@ -49,6 +49,7 @@ export function validateProbe (probe: Probe, maxTtl: number = MAX_TTL): DeclineR
   // Total hops = taken before the sender (path.length − 1) + the delivering hop + ttl left.
   if (path.length + ttl > maxTtl) return 'ttl-out-of-range'
   if (path[0] !== probe.origin || path[path.length - 1] !== probe.sender) return 'forged-path'
+  if (probe.originSysmetric !== undefined && !validMetric(probe.originSysmetric)) return 'malformed'
   return undefined
 }
 
@@ -82,7 +83,7 @@ export function decideOrigin (gossip: Gossip, self: string, ownSysmetric: number
   const best = gossip.best(now)
   if (best == null) return { kind: 'local', reason: 'no-live-neighbour' }
   if (ownSysmetric >= best.dismetric) return { kind: 'local', reason: 'local-is-best' }
-  const probe: Probe = { id: opts.id, origin: self, sender: self, path: [self], ttl: ttl - 1 }
+  const probe: Probe = { id: opts.id, origin: self, sender: self, path: [self], ttl: ttl - 1, originSysmetric: ownSysmetric }
   if (opts.requirements != null) probe.requirements = opts.requirements
   return { kind: 'probe', to: best.id, probe }
 }
@@ -114,17 +115,19 @@ export function propagate (
   const canRun = meets(probe.requirements)
   // The paper's Algorithm III (avoidPath false) weighs every neighbour, even those already visited.
   const next = gossip.best(now, opts.avoidPath === false ? undefined : probe.path)
-  if (canRun && (next == null || ownSysmetric >= next.dismetric)) return reply(probe, self, ownSysmetric)
+  if (canRun && (next == null || ownSysmetric >= next.dismetric)) return reply(probe, self, ownSysmetric, gossip.config.c)
   if (next != null && probe.ttl > 0) {
     const forwarded: Probe = { id: probe.id, origin: probe.origin, sender: self, path: [...probe.path, self], ttl: probe.ttl - 1 }
     if (probe.requirements != null) forwarded.requirements = probe.requirements
+    if (probe.originSysmetric !== undefined) forwarded.originSysmetric = probe.originSysmetric
     return { kind: 'forward', to: next.id, probe: forwarded }
   }
-  if (canRun) return reply(probe, self, ownSysmetric)
+  if (canRun) return reply(probe, self, ownSysmetric, gossip.config.c)
   return { kind: 'decline', reason: 'cannot-meet-requirements' }
 }
 
-function reply (probe: Probe, self: string, ownSysmetric: number): PropagateDecision {
+function reply (probe: Probe, self: string, ownSysmetric: number, c: number): PropagateDecision {
+  if (!beatsOrigin(probe, ownSysmetric, c)) return { kind: 'decline', reason: 'not-better-than-origin' }
   return { kind: 'reply', reply: { id: probe.id, target: self, sysmetric: ownSysmetric, path: [...probe.path, self] } }
 }
 
@@ -140,15 +143,22 @@ export function acceptReply (ownSysmetric: number, reply: ProbeReply, c: number 
 }
 
 /**
- * A node relaying PR back toward the origin (beyond the paper). The probe
- * was routed by gossip up to a delay old; the reply carries the target's
- * fresh value, and this node knows its own fresh value too. If it is now
- * better than the target — a burst of probes has just loaded the target —
- * it offers itself instead: the job then runs one hop nearer, on fresher
- * information. `probe` is the probe as this node forwarded it.
+ * A node relaying the answer to a probe it forwarded (beyond the paper). The
+ * probe was routed by gossip up to a delay old; the reply carries the
+ * target's fresh value, and this node knows its own fresh value too. If it
+ * is now better than the target — a burst of probes has just loaded it — or
+ * the probe came back declined (`reply` undefined), it offers itself, as
+ * long as it can run the job and beats the origin: the job then runs one hop
+ * nearer, on fresher information. `forwarded` is the probe as this node sent it on.
  */
-export function relayReply (self: string, ownSysmetric: number, reply: ProbeReply, forwarded: Probe, meets: (r?: JobRequirements) => boolean): ProbeReply {
-  if (!validMetric(ownSysmetric) || !validMetric(reply.sysmetric)) return reply
-  if (ownSysmetric <= reply.sysmetric || !meets(forwarded.requirements)) return reply
-  return { id: reply.id, target: self, sysmetric: ownSysmetric, path: [...forwarded.path] }
+export function relayReply (self: string, ownSysmetric: number, reply: ProbeReply | undefined, forwarded: Probe, meets: (r?: JobRequirements) => boolean, c: number = DEFAULT_C): ProbeReply | undefined {
+  if (!validMetric(ownSysmetric)) return reply
+  if (reply != null && (!validMetric(reply.sysmetric) || ownSysmetric <= reply.sysmetric)) return reply
+  if (!meets(forwarded.requirements) || !beatsOrigin(forwarded, ownSysmetric, c)) return reply
+  return { id: forwarded.id, target: self, sysmetric: ownSysmetric, path: [...forwarded.path] }
+}
+
+/** Would running here beat running at the origin, by the same test the origin applies (acceptReply)? */
+function beatsOrigin (probe: Probe, ownSysmetric: number, c: number): boolean {
+  return probe.originSysmetric === undefined || ownSysmetric - c > probe.originSysmetric
 }

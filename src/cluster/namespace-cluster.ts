@@ -5,9 +5,9 @@
  * pairing, and a teardown that also runs when the owning process is
  * interrupted or exits.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process'
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
-import { accessSync, constants, rmSync, readdirSync } from 'node:fs'
+import { accessSync, constants, existsSync, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -252,6 +252,25 @@ export class NamespaceClusterImpl implements NamespaceCluster {
     this.init.log?.(line)
   }
 
+  /**
+   * The static score S is the hardware's speed (the paper benchmarks at
+   * boot). Measured inside a node's CPU quota it would count the quota a
+   * second time (the CPU share already does): benchmark once here, outside
+   * the quotas, and give every home that cached score.
+   */
+  private async seedBenchmark (homes: string): Promise<void> {
+    if (this.init.nodes.every(n => n.metricOverride != null)) return
+    const scratch = join(this.dir, 'benchmark-home')
+    const r = spawnSync(process.execPath, [MAIN, 'metric', '--home', scratch, '--window', '100', '--json'], { encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`benchmark before start-up failed: ${r.stderr.trim()}`)
+    const cached = await readFile(join(scratch, 'benchmark.json'))
+    for (const spec of this.init.nodes) {
+      const target = join(homes, spec.name, 'benchmark.json')
+      if (!existsSync(target)) await writeFile(target, cached, { mode: 0o600 })
+    }
+    this.log(`benchmark: S = ${Number(JSON.parse(r.stdout).static).toFixed(1)} for every node (measured outside the quotas)`)
+  }
+
   private async bringUp (): Promise<void> {
     const init = this.init
     const port = init.port ?? DEFAULT_PORT
@@ -282,6 +301,7 @@ export class NamespaceClusterImpl implements NamespaceCluster {
       this.nodes.push(new ClusterNode(this, spec.name, net.ip, home, net.ns, net.veth, cgroup, enter))
     }
 
+    await this.seedBenchmark(homes)
     for (const [i, spec] of init.nodes.entries()) {
       const args = ['--listen', `/ip4/${this.nodes[i].ip}/tcp/${port}`, '--alias', spec.name, '--no-mdns']
       if (init.delayMs != null) args.push('--delay', String(init.delayMs))

@@ -144,6 +144,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const nearby = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
   nearby.start()
   const reconnector = new Reconnector({ libp2p, trust })
+  let migrationRef: Migration | undefined
   const overlay = createOverlay({
     libp2p,
     trust,
@@ -151,7 +152,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     events,
     tickets,
     ownMetric,
-    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB)
+    // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
+    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
   if (metricOverride == null) startSampler()
@@ -176,6 +178,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     bwrap
   })
   await migration.start()
+  migrationRef = migration
 
   // connection events for paired peers; a stranger's idle connection is closed
   libp2p.addEventListener('peer:connect', (evt) => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { JobRunner } from './target.js'
 import { JobSender, absoluteCwd } from './origin.js'
 import { UserError } from '../cli/errors.js'
@@ -29,7 +30,7 @@ export interface MigrationComponents {
 }
 
 export interface MigrationInit {
-  /** jobs run here at once for others; more are refused */
+  /** jobs run here at once for others; more are refused (default twice the CPUs, at least 4) */
   maxJobs?: number
   /** wall-time limit of a job run here */
   wallMs?: number
@@ -78,12 +79,14 @@ export interface Migration {
   /** the control socket's streaming `run` method */
   serveRun (params: Record<string, unknown>, socket: Socket, rest: Buffer): Promise<void>
   jobs (): { in: JobView[], out: JobView[], counters: MigrationCounters }
+  /** room for one more job here, counting promised ones (tickets out): a full node does not offer itself in probes */
+  hasFreeSlot (): boolean
 }
 
 export function createMigration (components: MigrationComponents, init: MigrationInit = {}): Migration {
   const counters: MigrationCounters = { jobsIn: 0, jobsOut: 0, refused: 0, exeBytesSent: 0, exeBytesReceived: 0, exeCacheHits: 0 }
   const runner = new JobRunner(components, {
-    maxJobs: init.maxJobs ?? 4,
+    maxJobs: init.maxJobs ?? Math.max(4, 2 * availableParallelism()),
     wallMs: init.wallMs ?? DEFAULT_JOB_WALL_MS,
     memoryBytes: init.memoryBytes,
     allowNetwork: init.allowNetwork ?? false,
@@ -104,6 +107,9 @@ export function createMigration (components: MigrationComponents, init: Migratio
     },
     async serveRun (params, socket, rest) {
       await sender.serve(parseRunParams(params), socket, rest)
+    },
+    hasFreeSlot () {
+      return runner.running.size + components.tickets.outstanding() < (init.maxJobs ?? Math.max(4, 2 * availableParallelism()))
     },
     jobs () {
       return {

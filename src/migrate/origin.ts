@@ -87,6 +87,19 @@ class ClientLink {
 export class JobSender {
   readonly running = new Map<string, JobView>()
   private seq = 0
+  /**
+   * Placement decisions are taken one at a time: each probe then sees the
+   * jobs the previous ones placed (pending work here and at the targets),
+   * and a burst (make -j30) is spread like list scheduling instead of all
+   * reading the same values at once. A probe takes milliseconds on a LAN.
+   */
+  private placing: Promise<unknown> = Promise.resolve()
+
+  private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
+    const result = this.placing.then(fn)
+    this.placing = result.catch(() => {})
+    return await result
+  }
 
   constructor (private readonly components: MigrationComponents, private readonly counters: MigrationCounters) {}
 
@@ -146,10 +159,13 @@ export class JobSender {
       target = peer.id
       addrs = peer.addrs
     } else {
-      const outcome = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote')
+      const outcome = await this.oneAtATime(async () => {
+        const o = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote')
+        if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
+        return o
+      })
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
-        this.components.onLocalPlacement?.()
         this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, own: outcome.own, best: outcome.best, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
         await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
         return

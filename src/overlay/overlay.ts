@@ -181,12 +181,14 @@ export class KappaOverlay implements Overlay {
       // run elsewhere even if no neighbour looks better: probe the best one
       const best = this.gossip.best(now)
       if (best != null) {
+        // no originSysmetric: any node that can run it may answer
         const probe: Probe = { id, origin: this.self, sender: this.self, path: [this.self], ttl: this.ttl - 1 }
         if (requirements != null) probe.requirements = requirements
         decision = { kind: 'probe', to: best.id, probe }
       }
     }
     if (decision.kind === 'local') return { local: true, reason: decision.reason, own, best: this.gossip.best(now) }
+    if (force) delete decision.probe.originSysmetric
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
     try {
@@ -194,13 +196,17 @@ export class KappaOverlay implements Overlay {
     } catch (err) {
       return { local: true, reason: `no probe reply: ${errorMessage(err)}` }
     }
-    if (response.status !== ProbeResponse.Status.REPLY) return { local: true, reason: `probe declined: ${response.reason}` }
+    if (response.status !== ProbeResponse.Status.REPLY) {
+      return { local: true, reason: response.reason === 'not-better-than-origin' ? 'no node is better than this one' : `probe declined: ${response.reason}`, own }
+    }
     const reply: ProbeReply = { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path }
     const problem = validateReply(reply, decision.probe, decision.to)
     if (problem != null) return { local: true, reason: `bad probe reply (${problem})` }
     const target = { id: reply.target, sysmetric: reply.sysmetric }
-    if (!force && acceptReply(own ?? 0, reply, this.gossip.config.c) === 'local') {
-      return { local: true, reason: 'the target is no better than this node', path: reply.path, target }
+    // our own value may have changed while the probe was out (a burst placing jobs here)
+    const ownNow = this.components.ownMetric() ?? own ?? 0
+    if (!force && acceptReply(ownNow, reply, this.gossip.config.c) === 'local') {
+      return { local: true, reason: 'the target is no better than this node', own: ownNow, path: reply.path, target }
     }
     const addrs = response.addrs.slice(0, MAX_ADDRS_PER_PEER).flatMap(b => { try { return [multiaddr(b).toString()] } catch { return [] } })
     return { local: false, path: reply.path, target: { ...target, addrs }, ticket: response.ticket, ticketTtlMs: response.ticketTtlMs }
@@ -257,12 +263,12 @@ export class KappaOverlay implements Overlay {
       // relay the next hop's answer back along the path
       response = await this.sendProbe(decision.to, decision.probe, deadline)
     } catch (err) {
-      return declined(request.id, `next hop ${decision.to} did not answer: ${errorMessage(err)}`)
+      response = declined(request.id, `next hop ${decision.to} did not answer: ${errorMessage(err)}`)
     }
-    if (response.status === ProbeResponse.Status.REPLY && this.relayOffers) {
-      const reply = { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path }
-      const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, decision.probe, this.components.meets)
-      if (offered.target === this.self) return this.offer(offered, probe.origin)
+    if (this.relayOffers) {
+      const reply = response.status === ProbeResponse.Status.REPLY ? { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path } : undefined
+      const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, decision.probe, this.components.meets, this.gossip.config.c)
+      if (offered?.target === this.self) return this.offer(offered, probe.origin)
     }
     return response
   }
@@ -298,12 +304,14 @@ function toWire (probe: Probe, timeoutMs: number): ProbeRequest {
     requirements: probe.requirements == null
       ? undefined
       : { arch: probe.requirements.arch ?? '', interpreter: probe.requirements.interpreter ?? '', minFreeMemKib: BigInt(probe.requirements.minFreeMemKiB ?? 0) },
-    timeoutMs: Math.max(0, Math.floor(timeoutMs))
+    timeoutMs: Math.max(0, Math.floor(timeoutMs)),
+    originSysmetric: probe.originSysmetric
   }
 }
 
 function fromWire (request: ProbeRequest): Probe {
   const probe: Probe = { id: request.id, origin: request.origin, sender: request.sender, path: request.path, ttl: request.ttl }
+  if (request.originSysmetric != null) probe.originSysmetric = request.originSysmetric
   const r = request.requirements
   if (r != null) {
     probe.requirements = {}

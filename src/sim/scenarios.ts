@@ -14,7 +14,7 @@ export interface ChainScenarioResult {
     jobs: JobRecord[]
     /** jobs that ended up on C (must be none: the reply carries C's fresh 20) */
     placedOnC: number
-    /** jobs whose probe still ended at C */
+    /** jobs whose probe still went all the way to C */
     probesToC: number
     loops: number
     /** most hops any probe took */
@@ -80,7 +80,8 @@ export function chainScenario (splitHorizon: boolean, relayOffers = false): Chai
     return i === jobs.length ? Infinity : delays(jobs[i].startMs, repinnedAt)
   }
   const onB = (j: JobRecord): boolean => j.outcome === 'remote' && j.runsOn === 'B'
-  const reachedC = (j: JobRecord): boolean => j.reply?.target === 'C'
+  // the probe went A → B → C, whether C replied or declined (no longer better than A)
+  const reachedC = (j: JobRecord): boolean => j.reply?.target === 'C' || (j.reply == null && j.hops === 2)
 
   // Kill B; A must drop it within 3 delays.
   const killedAt = sim.now

@@ -743,7 +743,7 @@ export class Simulator {
           for (let i = reply.path.length - 2; i >= 1; i--) {
             const r = this.indexOf.get(reply.path[i])
             if (r == null || this.up[r] === 0) break
-            const offered = relayReply(this.ids[r], this.sysmetricAt(r), reply, { ...probe, path: reply.path.slice(0, i + 1) }, req => this.meets(r, req))
+            const offered = relayReply(this.ids[r], this.sysmetricAt(r), reply, { ...probe, path: reply.path.slice(0, i + 1) }, req => this.meets(r, req), this.config.c) ?? reply
             if (offered.target !== reply.target) {
               reply = offered
               token = this.issuePending(r) // the target's unused ticket expires on its own
@@ -758,8 +758,23 @@ export class Simulator {
         return
       }
       case 'decline': {
-        // The decline travels back along the path the probe came by.
+        // The decline travels back along the path the probe came by; a relay on the way may offer itself.
         const path = Array.isArray(probe.path) ? [...probe.path, this.ids[k]] : [this.ids[j], this.ids[k]]
+        if (this.config.relayOffers && Array.isArray(probe.path)) {
+          for (let i = path.length - 2; i >= 1; i--) {
+            const r = this.indexOf.get(path[i])
+            if (r == null || this.up[r] === 0) break
+            const offered = relayReply(this.ids[r], this.sysmetricAt(r), undefined, { ...probe, path: path.slice(0, i + 1) }, req => this.meets(r, req), this.config.c)
+            if (offered != null) {
+              const token = this.issuePending(r)
+              const back = this.returnTrip(offered.path, offered.path.length - 1)
+              this.countMessage('reply', offered.path.length - 1)
+              if (back < 0) return
+              this.queue.push(this.now + back, Ev.Reply, job.originIndex, 0, { job, reply: offered, token } satisfies InFlightReply)
+              return
+            }
+          }
+        }
         const back = this.returnTrip(path, path.length - 1)
         this.countMessage('decline', path.length - 1)
         if (back < 0) return

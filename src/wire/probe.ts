@@ -146,6 +146,7 @@ export interface ProbeRequest {
   ttl: number
   requirements?: Requirements
   timeoutMs: number
+  originSysmetric?: number
 }
 
 export namespace ProbeRequest {
@@ -193,6 +194,11 @@ export namespace ProbeRequest {
         if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
           w.uint32(56)
           w.uint32(obj.timeoutMs)
+        }
+
+        if (obj.originSysmetric != null) {
+          w.uint32(65)
+          w.double(obj.originSysmetric)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -246,6 +252,10 @@ export namespace ProbeRequest {
             }
             case 7: {
               obj.timeoutMs = reader.uint32()
+              break
+            }
+            case 8: {
+              obj.originSysmetric = reader.double()
               break
             }
             default: {
@@ -324,6 +334,13 @@ export namespace ProbeRequest {
               }
               break
             }
+            case 8: {
+              yield {
+                field: `${prefix}.originSysmetric`,
+                value: reader.double()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -382,6 +399,11 @@ export namespace ProbeRequest {
     value: number
   }
 
+  export interface ProbeRequestOriginSysmetricFieldEvent {
+    field: '$.originSysmetric'
+    value: number
+  }
+
   export function encode (obj: Partial<ProbeRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ProbeRequest.codec())
   }
@@ -390,7 +412,7 @@ export namespace ProbeRequest {
     return decodeMessage(buf, ProbeRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestTimeoutMsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestTimeoutMsFieldEvent | ProbeRequestOriginSysmetricFieldEvent> {
     return streamMessage(buf, ProbeRequest.codec(), opts)
   }
 }

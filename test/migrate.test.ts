@@ -219,18 +219,25 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     const cwd = await tmpDir()
     const long = startJob(a, ['--', 'sleep', '30.75'], { cwd })
     await until('the first job on B', async () => (await b.json(['status'])).jobs.in.length === 1)
+    // a full node does not even offer itself to probes: A runs the job, quietly
     const local = await runJob(a, ['--', 'sh', '-c', 'echo ran'], { cwd })
     assert.equal(local.code, 0)
     assert.equal(local.stdout.toString(), 'ran\n')
-    assert.match(local.stderr, /running locally: b .* refused: busy: 1 jobs running here \(limit 1\)/)
-    assert.equal(local.stderr.trim().split('\n').length, 1)
+    assert.equal(local.stderr, '')
+    assert.match((await a.waitForEvent(e => e.type === 'job-placed' && e.where === 'local')).reason, /busy: 1 jobs running here \(limit 1\)/)
+    // asked for by name, B refuses the job itself: A runs it, with one line saying why
+    const named = await runJob(a, ['--peer', 'b', '--', 'sh', '-c', 'echo ran'], { cwd })
+    assert.equal(named.code, 0)
+    assert.equal(named.stdout.toString(), 'ran\n')
+    assert.match(named.stderr, /running locally: b .* refused: busy: 1 jobs running here \(limit 1\)/)
+    assert.equal(named.stderr.trim().split('\n').length, 1)
     const remote = await runJob(a, ['--remote', '--', 'sh', '-c', 'echo ran'], { cwd })
     assert.equal(remote.code, 1)
     assert.equal(remote.stdout.toString(), '')
-    assert.match(remote.stderr, /refused: busy/)
+    assert.match(remote.stderr, /busy: 1 jobs running here/)
     long.proc.kill('SIGINT')
     await long.done
-    assert.equal((await jobLog(b)).filter(j => /busy/.test(j.refused ?? '')).length, 2)
+    assert.equal((await jobLog(b)).filter(j => /busy/.test(j.refused ?? '')).length, 1)
   })
 
   it('make -j4 over four wrapped commands runs them through kappa with identical results', async () => {

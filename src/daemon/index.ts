@@ -153,7 +153,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     tickets,
     ownMetric,
     // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
-    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false
+    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
+    busy: () => migrationRef?.busy()
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
   if (metricOverride == null) startSampler()

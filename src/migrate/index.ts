@@ -81,12 +81,15 @@ export interface Migration {
   jobs (): { in: JobView[], out: JobView[], counters: MigrationCounters }
   /** room for one more job here, counting promised ones (tickets out): a full node does not offer itself in probes */
   hasFreeSlot (): boolean
+  /** "busy: N jobs running here (limit M)" when full */
+  busy (): string | undefined
 }
 
 export function createMigration (components: MigrationComponents, init: MigrationInit = {}): Migration {
   const counters: MigrationCounters = { jobsIn: 0, jobsOut: 0, refused: 0, exeBytesSent: 0, exeBytesReceived: 0, exeCacheHits: 0 }
+  const maxJobs = init.maxJobs ?? Math.max(4, 2 * availableParallelism())
   const runner = new JobRunner(components, {
-    maxJobs: init.maxJobs ?? Math.max(4, 2 * availableParallelism()),
+    maxJobs,
     wallMs: init.wallMs ?? DEFAULT_JOB_WALL_MS,
     memoryBytes: init.memoryBytes,
     allowNetwork: init.allowNetwork ?? false,
@@ -109,7 +112,10 @@ export function createMigration (components: MigrationComponents, init: Migratio
       await sender.serve(parseRunParams(params), socket, rest)
     },
     hasFreeSlot () {
-      return runner.running.size + components.tickets.outstanding() < (init.maxJobs ?? Math.max(4, 2 * availableParallelism()))
+      return runner.running.size + components.tickets.outstanding() < maxJobs
+    },
+    busy () {
+      return this.hasFreeSlot() ? undefined : `busy: ${runner.running.size} jobs running here (limit ${maxJobs})`
     },
     jobs () {
       return {

@@ -20,8 +20,10 @@ export interface OverlayComponents {
   tickets: TicketBook
   /** this node's current sysmetric (pinned or measured); undefined until known */
   ownMetric: () => number | undefined
-  /** can this node run a job with these needs (architecture, interpreter, memory) */
+  /** can this node run a job with these needs (architecture, interpreter, memory, a free job slot) */
   meets: (requirements?: JobRequirements) => boolean
+  /** why this node is full, if it is (said instead of "cannot meet requirements") */
+  busy?: () => string | undefined
 }
 
 export interface OverlayInit {

@@ -256,7 +256,10 @@ export class KappaOverlay implements Overlay {
     if (own == null) return declined(request.id, 'metric not measured yet')
     const probe = fromWire(request)
     const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets)
-    if (decision.kind === 'decline') return declined(request.id, decision.reason)
+    if (decision.kind === 'decline') {
+      const full = decision.reason === 'cannot-meet-requirements' ? this.components.busy?.() : undefined
+      return declined(request.id, full ?? decision.reason)
+    }
     if (decision.kind === 'reply') return this.offer(decision.reply, probe.origin)
     let response: ProbeResponse
     try {

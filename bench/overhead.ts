@@ -8,7 +8,8 @@
 import { execFile } from 'node:child_process'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, until, tmpDir, MAIN, REPO } from '../test/helpers/node.js'
+import { cleanup, tmpDir, REPO } from '../test/helpers/node.js'
+import { busyAndIdle } from './lib/loopback.js'
 import { startSshd } from './lib/sshd.js'
 import { percentile, timeIt, fmt } from './lib/stats.js'
 
@@ -31,12 +32,7 @@ async function series (name: string, fn: () => Promise<unknown>): Promise<number
 async function main (): Promise<void> {
   const sshd = await startSshd()
   try {
-    const [a, b] = await Promise.all([
-      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
-      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
-    ])
-    await pairNodes(a, b)
-    await until('B live on A', async () => (await a.json(['status'])).neighbours[0]?.live === true, 10_000)
+    const [a, b] = await busyAndIdle()
     const cwd = await tmpDir()
     const launcher = join(REPO, 'bin/kappa-node')
     // the executable is cached on B after the warm-up runs
@@ -64,7 +60,6 @@ async function main (): Promise<void> {
     process.stdout.write(lines.join('\n'))
     await mkdir(join(REPO, 'bench/results'), { recursive: true })
     await writeFile(join(REPO, 'bench/results/overhead.md'), lines.join('\n'))
-    void MAIN
   } finally {
     await cleanup()
     await sshd.stop()

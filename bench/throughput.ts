@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, until, tmpDir, REPO } from '../test/helpers/node.js'
+import { cleanup, tmpDir, REPO } from '../test/helpers/node.js'
+import { busyAndIdle } from './lib/loopback.js'
 import { startSshd } from './lib/sshd.js'
 import { percentile, fmt } from './lib/stats.js'
 
@@ -38,12 +39,7 @@ async function series (name: string, fn: () => Promise<number>): Promise<number[
 async function main (): Promise<void> {
   const sshd = await startSshd()
   try {
-    const [a, b] = await Promise.all([
-      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
-      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
-    ])
-    await pairNodes(a, b)
-    await until('B live on A', async () => (await a.json(['status'])).neighbours[0]?.live === true, 10_000)
+    const [a, b] = await busyAndIdle()
     const cwd = await tmpDir()
     const launcher = join(REPO, 'bin/kappa-node')
     const produce = ['head', '-c', String(BYTES), '/dev/zero']

@@ -96,14 +96,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const sampler = createMetricSampler({
     cacheFile: homeFile(home, 'benchmark'),
     procRoot: init.procRoot,
-    log: (line) => { events.emit({ type: 'info', message: `metric: ${line}` }) },
-    onProgress: (p) => { events.emit({ type: 'info', message: `benchmarking CPU: ${p.kernel} (${p.done}/${p.total})` }) }
+    log: (line) => { events.emit({ type: 'info', message: line }) },
+    // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result
+    onProgress: (p) => { if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, first start since boot, under 2 s)…` }) }
   })
   let samplerStarted = false
   const startSampler = (): void => {
     if (samplerStarted) return
     samplerStarted = true
-    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${err.message}` }) })
+    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${String(err.message).replace(/^metric: /, '')}` }) })
   }
   const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
   // pending-work accounting: an issued ticket counts as a running job until used or expired

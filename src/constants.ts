@@ -9,6 +9,8 @@ export const PROTOCOL_MIGRATE = '/kappa/migrate/1'
 
 /** Default TCP port a node listens on (all interfaces). */
 export const DEFAULT_PORT = 4747
+/** The read-only dashboard and Prometheus /metrics: localhost only by default. */
+export const DEFAULT_HTTP = '127.0.0.1:4748'
 /** mDNS service tag: only kappa nodes answer it, so a suggestion is a kappa node. */
 export const MDNS_SERVICE_TAG = '_kappa._udp.local'
 export const MDNS_INTERVAL_MS = 10_000

@@ -6,7 +6,7 @@
  */
 import { Command, Option } from 'commander'
 import { UserError, errorMessage } from './errors.js'
-import { DEFAULT_PORT, VERSION } from '../constants.js'
+import { DEFAULT_HTTP, DEFAULT_PORT, VERSION } from '../constants.js'
 
 const commands = async () => await import('./commands.js')
 
@@ -61,6 +61,8 @@ common(program.command('start'))
   .option('--no-pair-requests', 'refuse pairing requests from strangers (invites still work)')
   .option('--delay <ms>', 'gossip period of the metric exchange', intArg('--delay'))
   .option('--metric-override <n>', 'pin the advertised sysmetric (experiments, tests)', intArg('--metric-override'))
+  .option('--http <host:port>', `read-only dashboard and Prometheus /metrics (default ${DEFAULT_HTTP})`)
+  .option('--no-http', 'no dashboard')
   .option('--no-split-horizon', 'paper-faithful gossip: also send a neighbour what was learned from it')
   .option('--hop-cost <c>', 'per-hop overhead c subtracted from a neighbour\'s metric (default 15, the paper\'s)', intArg('--hop-cost'))
   .option('--max-jobs <n>', 'jobs run here at once for other nodes (default twice the CPUs, at least 4)', intArg('--max-jobs'))

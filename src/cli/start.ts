@@ -24,6 +24,7 @@ export interface StartOptions {
   ticketTtl?: number
   hopCost?: number
   pendingAccounting?: boolean
+  http?: string | false
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -49,9 +50,10 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     noSandbox: opts.sandbox === false,
     ticketTtlMs: opts.ticketTtl,
     hopCost: opts.hopCost,
-    pendingAccounting: opts.pendingAccounting
+    pendingAccounting: opts.pendingAccounting,
+    http: opts.http
   })
-  if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home)
+  if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home, daemon.dashboard)
 
   const interactive = !json && process.stdin.isTTY === true && process.stdout.isTTY === true
   if (interactive) {
@@ -79,9 +81,9 @@ export async function startCommand (opts: StartOptions): Promise<number> {
   })
 }
 
-function printBanner (id: string, addrs: string[], invite: string, home: string): void {
+function printBanner (id: string, addrs: string[], invite: string, home: string, dashboard?: string): void {
   const lines = [
-    `kappa-node ${VERSION} running (home ${home})`,
+    `kappa-node ${VERSION} running (home ${home})${dashboard != null ? `, dashboard ${dashboard}` : ''}`,
     `peer id   ${id}`,
     'listening',
     ...addrs.map(a => `  ${a}`),

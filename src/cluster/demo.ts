@@ -71,7 +71,7 @@ async function json (node: DemoNode, args: string[]): Promise<any> {
 
 async function startNode (name: string, metric: number): Promise<DemoNode> {
   const home = join(root as string, name.toLowerCase())
-  const proc = spawn(process.execPath, [MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--json',
+  const proc = spawn(process.execPath, [MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--no-http', '--json',
     '--delay', String(GOSSIP_MS), '--metric-override', String(metric)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   let stderr = ''

@@ -3,7 +3,7 @@
  * object per line with `start --json`.
  */
 export type DaemonEvent =
-  | { type: 'ready', id: string, addrs: string[], invite: string, inviteExpiresAt: number, alias?: string, home: string }
+  | { type: 'ready', id: string, addrs: string[], invite: string, inviteExpiresAt: number, alias?: string, home: string, dashboard?: string }
   | { type: 'paired', id: string, alias?: string, via: 'invite' | 'request' | 'accept' }
   | { type: 'unpaired', id: string, alias?: string, by: 'us' | 'peer' }
   | { type: 'pair-request', id: string, alias?: string, addrs: string[] }

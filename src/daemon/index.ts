@@ -17,7 +17,8 @@ import { createMetricSampler, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError } from '../cli/errors.js'
-import { DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
+import { startHttp, type HttpEndpoint } from '../http/index.js'
+import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
 import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
@@ -55,6 +56,8 @@ export interface DaemonInit {
   hopCost?: number
   /** count promised and just-started jobs in the metric (default true; off for experiments) */
   pendingAccounting?: boolean
+  /** read-only dashboard and Prometheus /metrics, host:port (default 127.0.0.1:4748); false for none */
+  http?: string | false
 }
 
 export interface Daemon {
@@ -68,6 +71,8 @@ export interface Daemon {
   readonly migration: Migration
   readonly events: DaemonEvents
   readonly home: string
+  /** the dashboard's URL, if it runs */
+  readonly dashboard?: string
   invite (ttlMs?: number): { invite: string, expiresAt: number }
   stop (): Promise<void>
 }
@@ -213,25 +218,28 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0
   }))
 
+  /** what `status` prints, the dashboard shows and /metrics exports */
+  const statusDocument = (): unknown => {
+    const o = overlay.status()
+    return {
+      id: libp2p.peerId.toString(),
+      alias: init.alias ?? null,
+      addrs: libp2p.getMultiaddrs().map(String),
+      sysmetric: o.sysmetric,
+      sendProbe: o.sendProbe,
+      metricOverride: metricOverride ?? null,
+      metric: sampler.current() ?? null,
+      gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
+      neighbours: o.neighbours,
+      jobs: migration.jobs(),
+      sandbox: bwrap != null ? 'bwrap' : 'none'
+    }
+  }
+
   const methods: Record<string, ControlMethod> = {
     id: async () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
     peers: async () => peersView(),
-    status: async () => {
-      const o = overlay.status()
-      return {
-        id: libp2p.peerId.toString(),
-        alias: init.alias ?? null,
-        addrs: libp2p.getMultiaddrs().map(String),
-        sysmetric: o.sysmetric,
-        sendProbe: o.sendProbe,
-        metricOverride: metricOverride ?? null,
-        metric: sampler.current() ?? null,
-        gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
-        neighbours: o.neighbours,
-        jobs: migration.jobs(),
-        sandbox: bwrap != null ? 'bwrap' : 'none'
-      }
-    },
+    status: async () => statusDocument(),
     probe: async () => {
       const outcome = await overlay.probe()
       if (outcome.local) return outcome
@@ -283,6 +291,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     throw err
   }
   reconnector.start()
+  let http: HttpEndpoint | undefined
+  if (init.http !== false) {
+    http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP)
+  }
 
   const first = invite()
   events.emit({
@@ -292,7 +304,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     invite: first.invite,
     inviteExpiresAt: first.expiresAt,
     alias: init.alias,
-    home
+    home,
+    dashboard: http != null ? `http://${http.address}/` : undefined
   })
 
   let stopped = false
@@ -307,11 +320,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     migration,
     events,
     home,
+    dashboard: http != null ? `http://${http.address}/` : undefined,
     invite,
     async stop () {
       if (stopped) return
       stopped = true
       reconnector.stop()
+      await http?.close()
       sampler.stop()
       await migration.stop().catch(() => {})
       await overlay.stop().catch(() => {})

@@ -89,7 +89,7 @@ export interface StartOptions {
 
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
-  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
+  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   const events: any[] = []

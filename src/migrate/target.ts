@@ -95,8 +95,15 @@ export class JobRunner {
     } finally {
       if (reserved) this.running.delete(id)
       if (jobDir != null) await rm(jobDir, { recursive: true, force: true }).catch(() => {})
-      await appendFile(this.logFile, JSON.stringify({ ...log, endedAt: new Date().toISOString() }) + '\n', { mode: 0o600 }).catch(() => {})
+      await this.writeLog(log)
     }
+  }
+
+  /** One JSON line per job in `$KAPPA_HOME/jobs.log`, written once. */
+  private async writeLog (log: Record<string, unknown>): Promise<void> {
+    if (log.endedAt != null) return
+    log.endedAt = new Date().toISOString()
+    await appendFile(this.logFile, JSON.stringify(log) + '\n', { mode: 0o600 }).catch(() => {})
   }
 
   /** Why this job cannot run here, or undefined. Redeems the ticket it carries. */
@@ -220,8 +227,10 @@ export class JobRunner {
     channel.stream.removeEventListener('close', onGone)
     if (timedOut) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: job killed after the ${Math.round(this.init.wallMs / 1000)} s wall-time limit of this node\n`) })
     const sent = await this.sendOutputs(channel, job, workDir, inputs, exeInWork)
-    await channel.write({ type: Frame.Type.EXIT, code: code ?? 0, signal: signal ?? '' })
     Object.assign(log, { exit: code, signal, durationMs: Date.now() - started, outputs: sent, sandbox: this.init.bwrap != null ? 'bwrap' : 'none', timedOut })
+    // in the log before the origin hears the end: whoever reads it after `run` returns finds the job
+    await this.writeLog(log)
+    await channel.write({ type: Frame.Type.EXIT, code: code ?? 0, signal: signal ?? '' })
     await channel.close(AbortSignal.timeout(5000)).catch(() => {})
     void reading
   }

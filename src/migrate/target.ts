@@ -66,6 +66,7 @@ export class JobRunner {
       if (refusal != null) {
         this.counters.refused++
         Object.assign(log, { refused: refusal })
+        await this.writeLog(log)
         await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
         await channel.close(setup).catch(() => {})
         return

@@ -202,7 +202,9 @@ export class JobSender {
         outputs: params.outputs.map(o => insideCwd(params.cwd, o) as string),
         arch: exe.arch ?? '',
         interpreter: exe.interpreter ?? '',
-        stdin: params.stdin
+        stdin: params.stdin,
+        // nothing to send after the request: a target that has the executable starts at once
+        eager: inputs.length === 0
       }
       await channel.write({ type: Frame.Type.REQUEST, job }, setup)
       const answer = await channel.read(setup)
@@ -220,7 +222,7 @@ export class JobSender {
           await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer }, setup)
         }
       }
-      await channel.write({ type: Frame.Type.START }, setup)
+      if (answer.needExe || !job.eager) await channel.write({ type: Frame.Type.START }, setup)
       const first = await channel.read(setup)
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)

@@ -86,8 +86,11 @@ export class JobRunner {
       const workDir = join(jobDir, 'work')
       await mkdir(workDir, { recursive: true })
       const inputs = await this.receiveInputs(channel, job, workDir, setup)
-      const start = await channel.read(setup)
-      if (start.type !== Frame.Type.START) throw new Error('expected START')
+      // an eager job with its executable already here has nothing more to wait for
+      if (needExe || !job.eager || job.inputs.length > 0) {
+        const start = await channel.read(setup)
+        if (start.type !== Frame.Type.START) throw new Error('expected START')
+      }
 
       await this.run(channel, job, id, cachedExe, workDir, inputs, log)
     } catch (err) {

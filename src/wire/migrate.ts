@@ -263,6 +263,7 @@ export interface Job {
   arch: string
   interpreter: string
   stdin: boolean
+  eager: boolean
 }
 
 export namespace Job {
@@ -343,6 +344,11 @@ export namespace Job {
           w.bool(obj.stdin)
         }
 
+        if ((obj.eager != null && obj.eager !== false)) {
+          w.uint32(104)
+          w.bool(obj.eager)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -359,7 +365,8 @@ export namespace Job {
           outputs: [],
           arch: '',
           interpreter: '',
-          stdin: false
+          stdin: false,
+          eager: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -434,6 +441,10 @@ export namespace Job {
             }
             case 12: {
               obj.stdin = reader.bool()
+              break
+            }
+            case 13: {
+              obj.eager = reader.bool()
               break
             }
             default: {
@@ -580,6 +591,13 @@ export namespace Job {
               }
               break
             }
+            case 13: {
+              yield {
+                field: `${prefix}.eager`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -674,6 +692,11 @@ export namespace Job {
     value: boolean
   }
 
+  export interface JobEagerFieldEvent {
+    field: '$.eager'
+    value: boolean
+  }
+
   export function encode (obj: Partial<Job>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Job.codec())
   }
@@ -682,7 +705,7 @@ export namespace Job {
     return decodeMessage(buf, Job.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobExeSha256FieldEvent | JobExeSizeFieldEvent | JobExePathFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobInputsPathFieldEvent | JobInputsSizeFieldEvent | JobInputsModeFieldEvent | JobOutputsFieldEvent | JobArchFieldEvent | JobInterpreterFieldEvent | JobStdinFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobExeSha256FieldEvent | JobExeSizeFieldEvent | JobExePathFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobInputsPathFieldEvent | JobInputsSizeFieldEvent | JobInputsModeFieldEvent | JobOutputsFieldEvent | JobArchFieldEvent | JobInterpreterFieldEvent | JobStdinFieldEvent | JobEagerFieldEvent> {
     return streamMessage(buf, Job.codec(), opts)
   }
 }
@@ -1036,6 +1059,11 @@ export namespace Frame {
     value: boolean
   }
 
+  export interface FrameJobEagerFieldEvent {
+    field: '$.job.eager'
+    value: boolean
+  }
+
   export interface FrameMessageFieldEvent {
     field: '$.message'
     value: string
@@ -1084,7 +1112,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobExeSha256FieldEvent | FrameJobExeSizeFieldEvent | FrameJobExePathFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobInputsPathFieldEvent | FrameJobInputsSizeFieldEvent | FrameJobInputsModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobArchFieldEvent | FrameJobInterpreterFieldEvent | FrameJobStdinFieldEvent | FrameMessageFieldEvent | FrameNeedExeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameFilePathFieldEvent | FrameFileSizeFieldEvent | FrameFileModeFieldEvent | FrameJobIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobExeSha256FieldEvent | FrameJobExeSizeFieldEvent | FrameJobExePathFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobInputsPathFieldEvent | FrameJobInputsSizeFieldEvent | FrameJobInputsModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobArchFieldEvent | FrameJobInterpreterFieldEvent | FrameJobStdinFieldEvent | FrameJobEagerFieldEvent | FrameMessageFieldEvent | FrameNeedExeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameFilePathFieldEvent | FrameFileSizeFieldEvent | FrameFileModeFieldEvent | FrameJobIdFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -14,6 +14,25 @@ import { percentile, fmt } from './lib/stats.js'
 const BYTES = Number(process.env.BYTES ?? 1_000_000_000)
 const RUNS = Number(process.env.RUNS ?? 3)
 
+/** The transport alone: a server process sends BYTES on one stream, a client process counts them. */
+async function rawStream (): Promise<number> {
+  const script = join(REPO, 'dist/bench/lib/raw-stream.js')
+  const server = spawn(process.execPath, [script, 'serve', String(BYTES)], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const addr = await new Promise<string>((resolve, reject) => {
+      server.stdout.once('data', (d: Buffer) => { resolve(d.toString().trim()) })
+      server.once('exit', (code) => { reject(new Error(`raw stream server exited ${code}`)) })
+    })
+    const client = spawn(process.execPath, [script, 'fetch', addr], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    client.stdout.on('data', (d: Buffer) => { out += String(d) })
+    await new Promise(resolve => client.once('close', resolve))
+    return Number(out)
+  } finally {
+    server.kill()
+  }
+}
+
 /** Run `cmd` and count its stdout bytes; returns MB/s. */
 async function measure (cmd: string, args: string[], cwd?: string): Promise<number> {
   return await new Promise<number>((resolve, reject) => {
@@ -46,6 +65,7 @@ async function main (): Promise<void> {
     const kappa = await series('kappa run (remote)', async () => await measure(launcher, ['run', '--home', a.home, '--remote', '--', ...produce], cwd))
     const ssh = await series('ssh (ControlMaster)', async () => await measure('ssh', [...sshd.sshArgs, produce.join(' ')]))
     const pipe = await series('local pipe', async () => await measure(produce[0], produce.slice(1)))
+    const raw = await series('one raw libp2p stream', async () => await rawStream())
     const med = (r: number[]): number => percentile(r, 0.5)
     const lines = [
       `# bench/throughput — ${new Date().toISOString()}`,
@@ -57,6 +77,7 @@ async function main (): Promise<void> {
       `| kappa-node run (placed on B) | ${fmt(med(kappa), 0)} | ${fmt(med(kappa) / med(ssh), 2)} |`,
       `| ssh -o ControlPath=… | ${fmt(med(ssh), 0)} | 1.00 |`,
       `| local pipe | ${fmt(med(pipe), 0)} | ${fmt(med(pipe) / med(ssh), 2)} |`,
+      `| one raw libp2p stream (TCP + Noise + Yamux, 256 KiB writes, no job) | ${fmt(med(raw), 0)} | ${fmt(med(raw) / med(ssh), 2)} |`,
       '',
       `Target: kappa ≥ 1.0 × ssh → ${med(kappa) >= med(ssh) ? 'met' : 'not met'}.`,
       ''

@@ -72,7 +72,7 @@ export async function runTable3 (log: (line: string) => void = (l) => { process.
   const rows: string[] = []
   let cluster: NamespaceCluster | undefined
   try {
-    log('table 3: A–B–C, 0.5 CPU each, A and B loaded with 5 processes, C idle; 10 loops started on A one by one')
+    log('table 3: A–B–C (0.5, 0.5 and 1 CPU), A and B loaded with 5 processes, C idle; 10 loops started on A one by one')
     cluster = await loadedChain(true, log)
     const [a, b] = [cluster.node('a'), cluster.node('b')]
     const seenBy: Array<{ a: number, bOnA: number, b: number, cOnB: number }> = []

@@ -225,3 +225,19 @@ describe('metric sampler with bad /proc files', () => {
     }
   })
 })
+
+describe('pending work of a job that has started', () => {
+  it('stops counting once a sample\'s window covers the job', async () => {
+    const { createPendingWork } = await import('../src/metric/pending.js')
+    let t = 1000
+    const pending = createPendingWork({ now: () => t })
+    pending.add('ticket', 60_000)
+    pending.add('started', 60_000, 1500)
+    assert.equal(pending.count(), 2)
+    pending.sampled(1400) // the window began before the job started: it is not in the numbers yet
+    assert.equal(pending.count(), 2)
+    t = 7000
+    pending.sampled(1600) // the window covers the job from its start: count it once, in the sample
+    assert.equal(pending.count(), 1)
+  })
+})

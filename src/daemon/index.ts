@@ -115,7 +115,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // pending-work accounting: an issued ticket counts as a running job until used or expired
   // A job that started keeps counting until the sampler's window has seen it run.
   const accounting = init.pendingAccounting !== false
-  const countUntilSampled = (id: string): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS) }
+  const countUntilSampled = (id: string): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS, Date.now()) }
   const tickets = new TicketBook({
     ttlMs: init.ticketTtlMs,
     onIssue: (t) => { if (accounting) sampler.pending.add(t.id, t.expiresAt) },

@@ -92,8 +92,12 @@ export interface MetricBreakdown {
 }
 
 export interface PendingWork {
-  /** A ticket was issued for job `id`: count it as running until consumed or `expiresAt` (epoch ms). */
-  add (id: string, expiresAt: number): void
+  /**
+   * A ticket was issued for job `id`: count it as running until consumed or
+   * `expiresAt` (epoch ms). With `startedAt`, the job is already running:
+   * it stops counting here as soon as a sample's window covers it.
+   */
+  add (id: string, expiresAt: number, startedAt?: number): void
   /** The job started (or was refused): stop counting it. Unknown ids are ignored. */
   consume (id: string): void
   /** Jobs still pending (at `now`, default the clock's now). */

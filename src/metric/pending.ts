@@ -16,31 +16,48 @@ export interface PendingWorkInit {
 export interface PendingWorkTracker extends PendingWork {
   /** The earliest expiry still pending (epoch ms), to schedule a recount. */
   nextExpiry (): number | undefined
+  /**
+   * A sample whose window began at `windowStart` has seen the jobs that had
+   * already started by then: stop counting them here, or they count twice.
+   */
+  sampled (windowStart: number): void
 }
 
 export function createPendingWork (init: PendingWorkInit = {}): PendingWorkTracker {
   const now = init.now ?? Date.now
   const tickets = new Map<string, number>()
+  /** when a job counted here started running, for those that have */
+  const startedAt = new Map<string, number>()
 
   /** Drop expired tickets; true when any was dropped. */
   const expire = (at: number): boolean => {
     let dropped = false
     for (const [id, expiresAt] of tickets) {
-      if (expiresAt <= at) { tickets.delete(id); dropped = true }
+      if (expiresAt <= at) { tickets.delete(id); startedAt.delete(id); dropped = true }
     }
     return dropped
   }
 
   return {
-    add (id, expiresAt) {
+    add (id, expiresAt, started) {
       if (!Number.isFinite(expiresAt)) throw new RangeError(`pending work ${id}: expiry must be a finite epoch-ms time`)
       const at = now()
       expire(at)
       if (expiresAt <= at) return // already expired: it would never count
       tickets.set(id, expiresAt)
+      if (started !== undefined) startedAt.set(id, started)
+      else startedAt.delete(id)
       init.onChange?.()
     },
+    sampled (windowStart) {
+      let dropped = false
+      for (const [id, started] of startedAt) {
+        if (started <= windowStart) { tickets.delete(id); startedAt.delete(id); dropped = true }
+      }
+      if (dropped) init.onChange?.()
+    },
     consume (id) {
+      startedAt.delete(id)
       const had = tickets.delete(id)
       const dropped = expire(now())
       if (had || dropped) init.onChange?.()

@@ -145,6 +145,8 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
       windowMs: window,
       sampledAt: cur.at
     }
+    // jobs running since before this window are in its numbers now: stop counting them as pending
+    if (base !== undefined) pending.sampled(base.at)
     return publish(compute(s, inputs))
   }
 

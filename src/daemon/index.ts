@@ -98,11 +98,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
 
   // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
   let metricOverride = init.metricOverride
+  let overlayRef: Overlay | undefined
   const sampler = createMetricSampler({
     cacheFile: homeFile(home, 'benchmark'),
     procRoot: init.procRoot,
     log: (line) => { events.emit({ type: 'info', message: line }) },
     // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result
+    onSample: () => { overlayRef?.changed() },
     onProgress: (p) => { if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, first start since boot, under 2 s)…` }) }
   })
   let samplerStarted = false
@@ -163,6 +165,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     busy: () => migrationRef?.busy()
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
+  overlayRef = overlay
   if (metricOverride == null) startSampler()
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
@@ -254,6 +257,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         startSampler()
       } else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
         metricOverride = value
+        overlay.changed()
       } else {
         throw new UserError(`bad metric value '${String(value)}': a non-negative number, or off`)
       }

@@ -61,6 +61,8 @@ export interface Overlay {
   start (): Promise<void>
   stop (): Promise<void>
   status (): OverlayStatus
+  /** this node's own value changed: gossip it now (rate-limited) rather than at the next tick */
+  changed (): void
   /**
    * Algorithm II now: where should a job with these needs run? With `force`
    * (`run --remote`), take the best answer even if it is not better than here.

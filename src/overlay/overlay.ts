@@ -17,6 +17,9 @@ import { errorMessage } from '../cli/errors.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
+/** Triggered updates go out at most this often. */
+const TRIGGERED_MIN_GAP_MS = 25
+
 /** An inbound metric stream silent this long (in delays, at least 10 s) is dropped. */
 const METRIC_IDLE_DELAYS = 10
 const METRIC_IDLE_MIN_MS = 10_000
@@ -34,6 +37,8 @@ export class KappaOverlay implements Overlay {
   /** the neighbour's current inbound metric stream; a newer one replaces it */
   private readonly receivers = new Map<string, Stream>()
   private timer?: NodeJS.Timeout
+  private triggered?: NodeJS.Timeout
+  private lastSent = 0
 
   constructor (private readonly components: OverlayComponents, init: OverlayInit) {
     this.delayMs = init.delayMs ?? DEFAULT_DELAY_MS
@@ -61,7 +66,23 @@ export class KappaOverlay implements Overlay {
     this.tick()
   }
 
+  /**
+   * Something this node gossips changed (its own value, after a sample or a
+   * ticket; or a neighbour's, which changes what it passes on): send at once
+   * instead of at the next tick — a triggered update, rate-limited — so a
+   * burst of probes is routed on values milliseconds old, not a delay old.
+   */
+  changed (): void {
+    if (this.triggered != null || this.timer == null) return
+    const wait = Math.max(0, this.lastSent + TRIGGERED_MIN_GAP_MS - Date.now())
+    this.triggered = setTimeout(() => {
+      this.triggered = undefined
+      this.tick()
+    }, wait)
+  }
+
   async stop (): Promise<void> {
+    clearTimeout(this.triggered)
     clearInterval(this.timer)
     for (const { stream } of this.senders.values()) stream.abort(new Error('stopping'))
     this.senders.clear()
@@ -86,6 +107,7 @@ export class KappaOverlay implements Overlay {
     }
     const own = this.components.ownMetric()
     if (own == null) return
+    this.lastSent = now
     for (const { to, msg } of this.gossip.outgoing(own, now)) {
       void this.send(to, { sendProbe: msg.sendProbe, sysmetric: msg.sysmetric, seq: BigInt(msg.seq), delayMs: this.delayMs })
     }
@@ -131,7 +153,11 @@ export class KappaOverlay implements Overlay {
         // the connection may outlive the pairing: re-check on every message
         if (!this.components.trust.has(remote)) throw new Error('no longer paired')
         const seq = update.seq > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(update.seq)
-        this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, Date.now())
+        const now = Date.now()
+        const own = this.components.ownMetric() ?? 0
+        const before = this.gossip.sendProbe(own, now)
+        this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, now)
+        if (this.gossip.sendProbe(own, now) !== before) this.changed()
       }
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

@@ -48,19 +48,7 @@ async function cleanup (): Promise<void> {
 }
 
 function cli (args: string[], opts: { cwd?: string } = {}): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const started = performance.now()
-    const proc = spawn(process.execPath, [MAIN, ...args], { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
-    processes.add(proc)
-    let stdout = ''
-    let stderr = ''
-    proc.stdout.on('data', (d) => { stdout += String(d) })
-    proc.stderr.on('data', (d) => { stderr += String(d) })
-    proc.on('close', (code) => {
-      processes.delete(proc)
-      resolve({ code, stdout, stderr, seconds: (performance.now() - started) / 1000 })
-    })
-  })
+  return timed([process.execPath, MAIN, ...args], opts.cwd)
 }
 
 async function json (node: DemoNode, args: string[]): Promise<any> {
@@ -173,10 +161,10 @@ async function demo (): Promise<void> {
   say('  npm run keys && docker compose up    the same cluster in containers')
 }
 
-function timed (argv: string[], cwd: string): Promise<Outcome> {
+function timed (argv: string[], cwd?: string): Promise<Outcome> {
   return new Promise((resolve) => {
     const started = performance.now()
-    const proc = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(argv[0], argv.slice(1), { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
     processes.add(proc)
     let stdout = ''
     let stderr = ''

@@ -113,7 +113,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     samplerStarted = true
     sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${String(err.message).replace(/^metric: /, '')}` }) })
   }
-  const ownMetric = (): number | undefined => metricOverride ?? sampler.current()?.sysmetric
+  const ownMetric = (): number | undefined => metricOverride ?? sampler.fresh()?.sysmetric
   // pending-work accounting: an issued ticket counts as a running job until used or expired
   // A job that started keeps counting until the sampler's window has seen it run.
   const accounting = init.pendingAccounting !== false

@@ -27,7 +27,7 @@ export function formatBreakdown (b: MetricBreakdown, s?: Pick<StaticScore, 'meas
       ? [`           share = min(1, C·f_idle + C·f_busy/(n+1)) = ${b.share.toFixed(3)}`]
       : [
           `cgroup     v${b.cgroup.version} quota Q = ${fmt(b.cgroup.quotaCores, 2)} CPUs   busy ${b.cgroup.fBusy.toFixed(3)} of it   runnable in it ${b.cgroup.runnable} + pending ${b.pending}`,
-          `           share = min(machine's C·f_idle + C·f_busy/(n+1), Q·(1−busy) + Q·busy/(n_cg+1)) = ${b.share.toFixed(3)}`
+          `           share = min(1, Q·(1−busy) + Q·busy/(n_cg+1)) = ${b.share.toFixed(3)}   (the quota, not the shared machine)`
         ]),
     `memory     MemAvailable ${gib(b.memAvailableKiB)} of ${gib(b.memTotalKiB)} (${memPct.toFixed(1)} %), threshold ${fmt(100 * b.memThreshold, 1)} %   m = ${b.memFactor.toFixed(3)}`,
     `dynamic    D = ${DYNAMIC_SCALE} · share · m = ${b.dynamic.toFixed(1)}`,

@@ -138,6 +138,12 @@ export interface MetricSampler {
   stop (): void
   /** The last good value. */
   current (): MetricBreakdown | undefined
+  /**
+   * The last sample with the runnable processes of this moment (read at most
+   * every 100 ms): what placement decisions use, so a job that started a
+   * moment ago already counts, once.
+   */
+  fresh (): MetricBreakdown | undefined
   /** Sample now (delta since the reading closest to windowMs ago; the first sample waits one window). */
   sample (): Promise<MetricBreakdown>
   /** The static score in use, once known. */

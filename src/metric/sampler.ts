@@ -15,6 +15,11 @@ import type { MetricBreakdown, MetricSampler, MetricSamplerInit, StaticScore } f
 
 interface Reading { at: number, stat: StatReading, cgroup?: CgroupCpuReading }
 
+/** fresh() reads the runnable processes at most this often */
+const FRESH_MS = 100
+/** a job that started this long ago is a runnable process by now */
+const STARTED_VISIBLE_MS = 250
+
 /** The cgroup's CPU quota and how busy it was over the window. */
 interface CgroupInputs { version: 1 | 2, quotaCores: number, fBusy: number, runnable: number }
 
@@ -30,6 +35,8 @@ interface Inputs {
   windowMs: number
   sampledAt: number
   cgroup?: CgroupInputs
+  /** runnable processes right now (fresh()), between samples */
+  now?: { at: number, procsRunning: number, cgroupRunnable?: number }
 }
 
 export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
@@ -152,14 +159,24 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
 
   function compute (s: StaticScore, i: Inputs): MetricBreakdown {
     const pendingJobs = pending.count()
-    const runningProcs = Math.max(0, i.procsRunning - 1) + pendingJobs // minus the sampler, which read the file
+    const cores = Math.max(1, i.cores)
+    // processes running now (fresh()) count at once: a job that has just started is busy time
+    // before the window's average shows it; the window's busy time stays until it has passed
+    const runningNow = i.now == null ? undefined : Math.max(0, i.now.procsRunning - 1)
+    const fIdle = runningNow == null ? i.fIdle : Math.min(i.fIdle, 1 - Math.min(1, runningNow / cores))
+    const runningProcs = (runningNow ?? Math.max(0, i.procsRunning - 1)) + pendingJobs // minus the sampler, which read the file
     // a pending job will keep a core busy: count it as busy time as well as a runnable process,
     // or an idle node would look idle however many jobs it has just promised to take
-    const hostShare = cpuShare(i.cores, Math.max(0, i.fIdle - pendingJobs / Math.max(1, i.cores)), runningProcs)
-    // under a CPU quota, what the cgroup leaves free bounds what the machine leaves free
-    const share = i.cgroup == null
-      ? hostShare
-      : Math.min(hostShare, cgroupShare(i.cgroup.quotaCores, Math.min(1, i.cgroup.fBusy + pendingJobs / i.cgroup.quotaCores), i.cgroup.runnable + pendingJobs))
+    const hostShare = cpuShare(i.cores, Math.max(0, fIdle - pendingJobs / cores), runningProcs)
+    // under a CPU quota the cgroup is the machine: /proc/stat counts every container or
+    // emulated host sharing this kernel, and the quota is what this node may use
+    let share = hostShare
+    if (i.cgroup != null) {
+      const q = i.cgroup.quotaCores
+      const runnable = i.now?.cgroupRunnable ?? i.cgroup.runnable
+      const busy = i.now?.cgroupRunnable == null ? i.cgroup.fBusy : Math.max(i.cgroup.fBusy, Math.min(1, runnable / q))
+      share = cgroupShare(q, Math.min(1, busy + pendingJobs / q), runnable + pendingJobs)
+    }
     const m = memFactor(i.mem.availableKiB, i.mem.totalKiB, memThreshold)
     const dynamic = dynamicMetric(share, m)
     return {
@@ -277,6 +294,19 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
     },
     current () {
       return latest
+    },
+    fresh () {
+      if (score === undefined || inputs === undefined) return latest
+      const at = now()
+      if (inputs.now != null && at - inputs.now.at < FRESH_MS) return latest
+      try {
+        inputs.now = { at, procsRunning: proc.stat().procsRunning, cgroupRunnable: inputs.cgroup != null ? cgroups.read()?.runnable : undefined }
+      } catch {
+        return latest // the next sample reports the problem
+      }
+      // jobs that started a moment ago are among the runnable processes now
+      pending.sampled(at - STARTED_VISIBLE_MS)
+      return publish(compute(score, inputs))
     },
     async sample () {
       return await serialised(windowMs)

@@ -78,3 +78,5 @@ export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ
  * window (5 s, sampled every 5 s) has seen it run.
  */
 export const METRIC_SETTLE_MS = 10_000
+/** A job the origin tells its client to run locally is assumed running (and visible) this long after. */
+export const LOCAL_START_GRACE_MS = 2_000

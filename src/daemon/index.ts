@@ -18,7 +18,7 @@ import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError } from '../cli/errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
-import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
+import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
 import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
@@ -117,7 +117,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // pending-work accounting: an issued ticket counts as a running job until used or expired
   // A job that started keeps counting until the sampler's window has seen it run.
   const accounting = init.pendingAccounting !== false
-  const countUntilSampled = (id: string): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS, Date.now()) }
+  // `startsBy`: when the job is surely running (and counted by the metric itself)
+  const countUntilSampled = (id: string, startsBy = Date.now()): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS, startsBy) }
   const tickets = new TicketBook({
     ttlMs: init.ticketTtlMs,
     onIssue: (t) => { if (accounting) sampler.pending.add(t.id, t.expiresAt) },
@@ -179,7 +180,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     events,
     home,
     // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
-    onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`) }
+    // the client starts a local job itself, a moment later (longer on a loaded machine)
+    onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
   }, {
     maxJobs: init.maxJobs,
     wallMs: init.jobWallMs,

@@ -5,6 +5,7 @@
 import { callDaemon } from '../control/client.js'
 import { resolveHome } from '../home/index.js'
 import { UserError } from './errors.js'
+import { label, shortId } from './names.js'
 
 export interface CommonOptions { home?: string, json?: boolean }
 
@@ -12,12 +13,8 @@ function print (opts: CommonOptions, data: unknown, human: () => string): void {
   process.stdout.write(opts.json === true ? JSON.stringify(data, null, 2) + '\n' : human() + '\n')
 }
 
-function short (id: string): string {
-  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
-}
-
 function name (p: { id: string, alias?: string | null }): string {
-  return p.alias != null ? `${p.alias} (${short(p.id)})` : short(p.id)
+  return label(p.id, p.alias)
 }
 
 function table (rows: string[][]): string {
@@ -70,7 +67,7 @@ export async function unpairCommand (peer: string, opts: CommonOptions): Promise
 
 export async function aliasCommand (peer: string, alias: string | undefined, opts: CommonOptions): Promise<void> {
   const r = await callDaemon(resolveHome(opts.home), 'alias', { peer, alias })
-  print(opts, r, () => r.alias != null ? `${short(r.id)} is now '${r.alias}'` : `alias of ${short(r.id)} removed`)
+  print(opts, r, () => r.alias != null ? `${shortId(r.id)} is now '${r.alias}'` : `alias of ${shortId(r.id)} removed`)
 }
 
 export async function requestsCommand (opts: CommonOptions): Promise<void> {
@@ -121,8 +118,8 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
 export async function probeCommand (opts: CommonOptions): Promise<void> {
   const r = await callDaemon(resolveHome(opts.home), 'probe')
   print(opts, r, () => r.local === true
-    ? `run here: ${r.reason}${r.target != null ? ` (best found: ${short(r.target.id)} at ${num(r.target.sysmetric, 1)})` : ''}`
-    : `run on ${short(r.target.id)} (sysmetric ${num(r.target.sysmetric, 1)}), path ${r.path.map(short).join(' → ')}`)
+    ? `run here: ${r.reason}${r.target != null ? ` (best found: ${shortId(r.target.id)} at ${num(r.target.sysmetric, 1)})` : ''}`
+    : `run on ${shortId(r.target.id)} (sysmetric ${num(r.target.sysmetric, 1)}), path ${r.path.map(shortId).join(' → ')}`)
 }
 
 export async function pinCommand (value: string, opts: CommonOptions): Promise<void> {

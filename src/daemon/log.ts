@@ -1,4 +1,4 @@
-import { shortId, label } from '../pairing/service.js'
+import { shortId, label } from '../cli/names.js'
 import type { DaemonEvent, DaemonEvents } from './events.js'
 
 /** Human lines (`HH:MM:SS text`) or, with --json, one JSON object per line. */

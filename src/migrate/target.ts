@@ -3,14 +3,13 @@ import { createReadStream, existsSync } from 'node:fs'
 import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
-import { constants as osConstants } from 'node:os'
 import { Frame, type Job } from '../wire/migrate.js'
 import { FrameChannel } from './channel.js'
 import { IncomingFile, listFiles, safeRelative, type JobFile } from './files.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { findExecutable, machineArch } from '../overlay/requirements.js'
 import { errorMessage } from '../cli/errors.js'
-import { shortId } from '../pairing/service.js'
+import { shortId } from '../cli/names.js'
 import {
   MAX_EXE_BYTES, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES
 } from '../constants.js'
@@ -335,7 +334,4 @@ export function killGroup (child: ChildProcess | undefined, signal: NodeJS.Signa
   }
 }
 
-export function signalNumber (name: string): number {
-  return (osConstants.signals as Record<string, number>)[name] ?? 0
-}
 

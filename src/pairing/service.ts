@@ -4,6 +4,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
 import { UserError, errorMessage } from '../cli/errors.js'
+import { shortId, label } from '../cli/names.js'
 import { checkAlias } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
 import {
@@ -364,14 +365,6 @@ function sanitizeAlias (alias: string): string | undefined {
 
 function oneLine (text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200).trim()
-}
-
-export function shortId (id: string): string {
-  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
-}
-
-export function label (id: string, alias?: string): string {
-  return alias != null ? `${alias} (${shortId(id)})` : shortId(id)
 }
 
 /** The useful part of a libp2p dial error, on one line. */

@@ -8,9 +8,8 @@
 import { execFile } from 'node:child_process'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cleanup, tmpDir, REPO } from '../test/helpers/node.js'
-import { busyAndIdle } from './lib/loopback.js'
-import { startSshd } from './lib/sshd.js'
+import { REPO } from '../test/helpers/node.js'
+import { withKappaAndSsh } from './lib/loopback.js'
 import { percentile, timeIt, fmt } from './lib/stats.js'
 
 const RUNS = Number(process.env.RUNS ?? 40)
@@ -30,11 +29,7 @@ async function series (name: string, fn: () => Promise<unknown>): Promise<number
 }
 
 async function main (): Promise<void> {
-  const sshd = await startSshd()
-  try {
-    const [a, b] = await busyAndIdle()
-    const cwd = await tmpDir()
-    const launcher = join(REPO, 'bin/kappa-node')
+  await withKappaAndSsh(async ({ a, b, cwd, launcher, sshd }) => {
     // the executable is cached on B after the warm-up runs
     const remote = await series('kappa remote true', async () => { await exec(launcher, ['run', '--home', a.home, '--', 'true'], cwd) })
     const viaKappaLocal = await series('kappa --local true', async () => { await exec(launcher, ['run', '--home', a.home, '--local', '--', 'true'], cwd) })
@@ -60,10 +55,7 @@ async function main (): Promise<void> {
     process.stdout.write(lines.join('\n'))
     await mkdir(join(REPO, 'bench/results'), { recursive: true })
     await writeFile(join(REPO, 'bench/results/overhead.md'), lines.join('\n'))
-  } finally {
-    await cleanup()
-    await sshd.stop()
-  }
+  })
 }
 
 main().catch((err) => { console.error(err); process.exitCode = 1 })

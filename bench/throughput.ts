@@ -6,9 +6,8 @@
 import { spawn } from 'node:child_process'
 import { writeFile, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { cleanup, tmpDir, REPO } from '../test/helpers/node.js'
-import { busyAndIdle } from './lib/loopback.js'
-import { startSshd } from './lib/sshd.js'
+import { REPO } from '../test/helpers/node.js'
+import { withKappaAndSsh } from './lib/loopback.js'
 import { percentile, fmt } from './lib/stats.js'
 
 const BYTES = Number(process.env.BYTES ?? 1_000_000_000)
@@ -56,11 +55,7 @@ async function series (name: string, fn: () => Promise<number>): Promise<number[
 }
 
 async function main (): Promise<void> {
-  const sshd = await startSshd()
-  try {
-    const [a, b] = await busyAndIdle()
-    const cwd = await tmpDir()
-    const launcher = join(REPO, 'bin/kappa-node')
+  await withKappaAndSsh(async ({ a, cwd, launcher, sshd }) => {
     const produce = ['head', '-c', String(BYTES), '/dev/zero']
     const kappa = await series('kappa run (remote)', async () => await measure(launcher, ['run', '--home', a.home, '--remote', '--', ...produce], cwd))
     const ssh = await series('ssh (ControlMaster)', async () => await measure('ssh', [...sshd.sshArgs, produce.join(' ')]))
@@ -85,11 +80,7 @@ async function main (): Promise<void> {
     process.stdout.write(lines.join('\n'))
     await mkdir(join(REPO, 'bench/results'), { recursive: true })
     await writeFile(join(REPO, 'bench/results/throughput.md'), lines.join('\n'))
-    void b
-  } finally {
-    await cleanup()
-    await sshd.stop()
-  }
+  })
 }
 
 main().catch((err) => { console.error(err); process.exitCode = 1 })

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, until, tmpDir, cli, type TestNode } from './helpers/node.js'
+import { startNode, pairNodes, cleanup, until, tmpDir, cli, gossipLive, type TestNode } from './helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from './helpers/run.js'
 import { libp2pClient } from './helpers/client.js'
 import { Frame } from '../src/wire/migrate.js'
@@ -17,13 +17,7 @@ import { FrameChannel } from '../src/migrate/channel.js'
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
 
-async function live (x: TestNode, y: TestNode): Promise<void> {
-  await until(`${x.name} and ${y.name} to hear each other`, async () => {
-    const sx = await x.json(['status'])
-    const sy = await y.json(['status'])
-    return sx.neighbours.find((n: any) => n.id === y.id)?.live === true && sy.neighbours.find((n: any) => n.id === x.id)?.live === true
-  }, 10_000, 50)
-}
+const live = gossipLive
 
 /** A busy (37), B better (148), paired, gossiping every 100 ms. */
 async function busyAndBetter (bArgs: string[] = []): Promise<[TestNode, TestNode]> {

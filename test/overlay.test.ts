@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, until, type TestNode } from './helpers/node.js'
+import { startNode, pairNodes, cleanup, until, neighbour, gossipLive, type TestNode } from './helpers/node.js'
 import { libp2pClient } from './helpers/client.js'
 import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
 import { MetricUpdate } from '../src/wire/metric.js'
@@ -19,14 +19,9 @@ async function chain (delay: number, extra: string[] = []): Promise<[TestNode, T
   return [a, b, c]
 }
 
-function neighbour (status: any, id: string): any {
-  return status.neighbours.find((n: any) => n.id === id)
-}
-
-/** Both ends have heard each other's gossip (a probe is only taken from a live neighbour). */
+/** Both ends have heard each other's gossip within 5 s. */
 async function live (x: TestNode, y: TestNode): Promise<void> {
-  await until(`${x.name} and ${y.name} to hear each other`, async () =>
-    neighbour(await x.json(['status']), y.id)?.live === true && neighbour(await y.json(['status']), x.id)?.live === true, 5000, 20)
+  await gossipLive(x, y, 5000)
 }
 
 describe('load balancing over libp2p (Algorithms I–III, three processes)', function () {

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { cpus } from 'node:os'
-import { REPO } from '../../test/helpers/node.js'
+import { REPO, until } from '../../test/helpers/node.js'
 import type { NamespaceNode } from '../../src/cluster/index.js'
 
 export const LAUNCHER = join(REPO, 'bin/kappa-node')
@@ -35,18 +35,10 @@ export function viaKappa (node: NamespaceNode, argv: string[], extra: string[] =
   return [LAUNCHER, 'run', '--home', node.home, ...extra, '--', ...argv]
 }
 
+/** Metrics move slowly: poll every 500 ms, a failed status call is just "not yet". */
 export async function settle (what: string, check: () => Promise<boolean>, timeoutMs = 90_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 500))
-  }
+  await until(what, async () => await check().catch(() => false), timeoutMs, 500)
 }
 
-export function neighbour (status: any, id: string): any {
-  return status.neighbours.find((n: any) => n.id === id)
-}
-
-export function fmt (n: number | undefined | null, digits = 1): string {
-  return n == null || !Number.isFinite(n) ? '-' : n.toFixed(digits)
-}
+export { neighbour } from '../../test/helpers/node.js'
+export { fmt } from './stats.js'

@@ -14,6 +14,6 @@ export async function timeIt (fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - start) / 1e6
 }
 
-export function fmt (n: number, digits = 1): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '-'
+export function fmt (n: number | undefined | null, digits = 1): string {
+  return n == null || !Number.isFinite(n) ? '-' : n.toFixed(digits)
 }

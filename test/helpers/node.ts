@@ -146,3 +146,14 @@ export async function until<T> (what: string, fn: () => Promise<T | undefined | 
     await new Promise(resolve => setTimeout(resolve, everyMs))
   }
 }
+
+/** A neighbour's entry in a `status --json` document. */
+export function neighbour (status: any, id: string): any {
+  return status.neighbours.find((n: any) => n.id === id)
+}
+
+/** Both ends have heard each other's gossip (a probe is only taken from a live neighbour). */
+export async function gossipLive (x: TestNode, y: TestNode, timeoutMs = 10_000): Promise<void> {
+  await until(`${x.name} and ${y.name} to hear each other`, async () =>
+    neighbour(await x.json(['status']), y.id)?.live === true && neighbour(await y.json(['status']), x.id)?.live === true, timeoutMs, 20)
+}

@@ -275,10 +275,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       const peer = trust.find(String(params.peer ?? ''))
       if (peer == null) throw new UserError(`not paired with '${String(params.peer)}'; see kappa-node peers`)
       const alias = optionalString(params.alias)
-      if (alias != null) {
-        checkAlias(alias)
-        if (trust.aliasTaken(alias, peer.id)) throw new UserError(`alias '${alias}' is already used by another peer`)
-      }
+      if (alias != null) trust.checkFreeAlias(alias, peer.id)
       await trust.update(peer.id, { alias })
       return { id: peer.id, alias: alias ?? null }
     }

@@ -163,7 +163,7 @@ export class PairingService implements Pairing {
     const target = parsePairTarget(arg)
     const id = target.peerId.toString()
     const { libp2p, trust } = this.components
-    if (alias != null) this.checkFreeAlias(checkAlias(alias), id)
+    if (alias != null) trust.checkFreeAlias(alias, id)
     if (id === libp2p.peerId.toString()) throw new UserError('that is this node\'s own address')
     const existing = trust.get(id)
     if (existing != null) throw new UserError(`already paired with ${label(id, existing.alias)}`)
@@ -208,7 +208,7 @@ export class PairingService implements Pairing {
       if (paired != null) throw new UserError(`already paired with ${label(paired.id, paired.alias)}`)
       throw new UserError(`no pending pairing request from '${ref}'; see kappa-node requests`)
     }
-    if (alias != null) this.checkFreeAlias(checkAlias(alias), request.id)
+    if (alias != null) this.components.trust.checkFreeAlias(alias, request.id)
     const peerId = peerIdFromString(request.id)
     const addrs = request.addrs.map(a => multiaddr(a))
     let response: PairResponse
@@ -313,9 +313,6 @@ export class PairingService implements Pairing {
     }).catch(() => {})
   }
 
-  private checkFreeAlias (alias: string, id: string): void {
-    if (this.components.trust.aliasTaken(alias, id)) throw new UserError(`alias '${alias}' is already used by another peer`)
-  }
 
   private ownAddrs (): Uint8Array<ArrayBuffer>[] {
     return this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => stripP2p(a).bytes as Uint8Array<ArrayBuffer>)

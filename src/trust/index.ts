@@ -76,6 +76,13 @@ export class TrustStore {
     return [...this.peers.values()].some(p => p.alias === alias && p.id !== exceptId)
   }
 
+  /** A well-formed alias no other peer has, or a one-line error. */
+  checkFreeAlias (alias: string, forId: string): string {
+    checkAlias(alias)
+    if (this.aliasTaken(alias, forId)) throw new UserError(`alias '${alias}' is already used by another peer`)
+    return alias
+  }
+
   async add (peer: PairedPeer): Promise<void> {
     this.peers.set(peer.id, { ...peer, addrs: peer.addrs.slice(0, MAX_ADDRS_PER_PEER) })
     await this.save()

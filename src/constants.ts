@@ -67,6 +67,25 @@ export const MAX_JOB_FILES = 10_000
 export const MAX_ARGV_BYTES = 256 * 1024
 /** Setting up a job (request, executable, inputs) must finish within this. */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
+/**
+ * Bulk connections (src/bulk): a job that has moved this much over its
+ * /kappa/migrate/1 stream is offered a direct TCP connection for the rest,
+ * keyed inside the stream; small jobs never pay for the extra connection.
+ */
+export const BULK_MIN_BYTES = 1024 * 1024
+/** An offer not taken up within this is forgotten. */
+export const BULK_OFFER_TTL_MS = 30_000
+/** A connection to the bulk port must name its offer and prove its key within this. */
+export const BULK_HELLO_TIMEOUT_MS = 5_000
+/** Connections to the bulk port that have not yet proved an offer, at most. */
+export const BULK_MAX_UNPROVEN = 32
+/** A side that announced SWITCH must have its bulk connection up within this. */
+export const BULK_SWITCH_TIMEOUT_MS = 10_000
+/** Largest record on a bulk connection (one frame). */
+export const BULK_MAX_RECORD_BYTES = MIGRATE_MAX_FRAME_BYTES + 64 * 1024
+/** Each read of a bulk connection lands in one reused buffer of this size (no allocation per read). */
+export const BULK_READ_BUFFER_BYTES = 1024 * 1024
+
 /** Default wall-time limit of a job run for someone else. */
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
 /** Environment variables that travel with a job by default (plus `run --env NAME`). */

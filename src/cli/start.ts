@@ -25,6 +25,8 @@ export interface StartOptions {
   hopCost?: number
   pendingAccounting?: boolean
   http?: string | false
+  bulkPort?: number
+  bulk?: boolean
 }
 
 /** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
@@ -51,7 +53,8 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     ticketTtlMs: opts.ticketTtl,
     hopCost: opts.hopCost,
     pendingAccounting: opts.pendingAccounting,
-    http: opts.http
+    http: opts.http,
+    bulkPort: opts.bulk === false ? false : opts.bulkPort
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home, daemon.dashboard)
 

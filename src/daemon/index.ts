@@ -16,9 +16,10 @@ import { machineMeets } from '../overlay/requirements.js'
 import { createMetricSampler, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
-import { UserError } from '../cli/errors.js'
+import { UserError, errorMessage } from '../cli/errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
+import { createBulkListener, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
@@ -58,6 +59,8 @@ export interface DaemonInit {
   pendingAccounting?: boolean
   /** read-only dashboard and Prometheus /metrics, host:port (default 127.0.0.1:4748); false for none */
   http?: string | false
+  /** port of the bulk connections (src/bulk) on the first --listen address; 0 any free port (default); false for none */
+  bulkPort?: number | false
 }
 
 export interface Daemon {
@@ -170,6 +173,18 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   if (metricOverride == null) startSampler()
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
+  let bulk: BulkListener | undefined
+  if (init.bulkPort !== false) {
+    const host = bulkListenHost(listen)
+    if (host != null) {
+      try {
+        bulk = await createBulkListener({ host, port: init.bulkPort ?? 0, log: (message) => { events.emit({ type: 'warning', message }) } })
+      } catch (err) {
+        // a busy --bulk-port costs speed, not function: big jobs stay on their streams
+        events.emit({ type: 'warning', message: `no bulk port on ${host}:${init.bulkPort ?? 0} (${errorMessage(err)}): big jobs use their libp2p streams only` })
+      }
+    }
+  }
   let localJobs = 0
   const migration = createMigration({
     libp2p,
@@ -179,6 +194,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     overlay,
     events,
     home,
+    bulk,
     // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
     // the client starts a local job itself, a moment later (longer on a loaded machine)
     onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
@@ -332,6 +348,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await http?.close()
       sampler.stop()
       await migration.stop().catch(() => {})
+      await bulk?.close().catch(() => {})
       await overlay.stop().catch(() => {})
       await control.close()
       await pairing.stop().catch(() => {})
@@ -339,6 +356,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await trust.save().catch(() => {})
     }
   }
+}
+
+/** The host of the first TCP --listen address: the bulk port listens beside libp2p, on the same interfaces. */
+function bulkListenHost (listen: string[]): string | undefined {
+  for (const a of listen) {
+    const parts = multiaddr(a).getComponents()
+    if ((parts[0]?.name === 'ip4' || parts[0]?.name === 'ip6') && parts[1]?.name === 'tcp') return parts[0].value
+  }
+  return undefined
 }
 
 function optionalString (v: unknown): string | undefined {

@@ -1,65 +1,218 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { Frame } from '../wire/migrate.js'
-import { MAX_JOB_FILES, MIGRATE_MAX_FRAME_BYTES } from '../constants.js'
+import { BULK_MIN_BYTES, BULK_SWITCH_TIMEOUT_MS, MAX_JOB_FILES, MIGRATE_MAX_FRAME_BYTES } from '../constants.js'
 import type { Stream } from '@libp2p/interface'
+import type { BulkConnection, BulkOfferData, BulkOfferHandle } from '../bulk/index.js'
 
 /** A frame to send: only `type` is required; `data` may be any byte view (a Buffer from a pipe). */
 export type FrameInput = Omit<Partial<Frame>, 'data'> & Pick<Frame, 'type'> & { data?: Uint8Array }
 
-/** Above this much unread data the stream is paused (yamux stops granting window); below LOW it resumes. */
+/** Above this much unread data the sources are paused (yamux stops granting window); below LOW they resume. */
 const HIGH_WATER = 4 * 1024 * 1024
 const LOW_WATER = 1024 * 1024
 /** A paused yamux stream still receives up to its window (16 MiB): room for that. */
 const STREAM_READ_BUFFER = 32 * 1024 * 1024
+const DECODE_LIMITS = { limits: { job: { argv: 4096, env: 256, inputs: MAX_JOB_FILES, outputs: 1000 } } }
 
 export class EndOfStreamError extends Error {
   override name = 'EndOfStreamError'
 }
 
+/** How a channel may move to a bulk connection (src/bulk); without it, everything stays on the stream. */
+export interface BulkUpgrade {
+  /** target side: a fresh offer, made once the job has moved BULK_MIN_BYTES */
+  offer?: () => BulkOfferHandle
+  /** origin side: take the target's offer */
+  connect?: (offer: BulkOfferData) => Promise<BulkConnection>
+}
+
 /**
  * A job's frames over one libp2p stream, both directions at once, as
- * varint-length-prefixed protobuf. Reading applies backpressure: a consumer
- * that falls behind pauses the stream, so a fast producer on the other side
- * waits instead of filling memory. Writes are queued in order and wait for
- * the stream to drain when its buffer is full.
+ * varint-length-prefixed protobuf; optionally moved, one direction at a time,
+ * to a bulk connection (each side announces SWITCH on the stream, then sends
+ * the rest of its frames there, so order is kept). Frames are decoded as they
+ * arrive; reading applies backpressure: a consumer that falls behind pauses
+ * the sources, so a fast producer on the other side waits instead of filling
+ * memory. Writes are queued in order and wait for the transport to drain.
  */
 export class FrameChannel {
-  private readonly buffer = new Uint8ArrayList()
-  private ended = false
+  private readonly streamBuffer = new Uint8ArrayList()
+  private readonly frames: Frame[] = []
+  private queuedBytes = 0
+  /** frames that came over the bulk connection before the remote's SWITCH was read from the stream */
+  private early: Frame[] = []
+  private earlyBytes = 0
+  private readingBulk = false
+  private streamEnded = false
+  private bulkEnded = false
   private failure?: Error
   private wake?: () => void
   private writing: Promise<void> = Promise.resolve()
+  private bulk?: BulkConnection
+  private writingBulk = false
+  private bytesMoved = 0
+  private offered?: BulkOfferHandle
+  private connecting = false
+  private switchTimer?: NodeJS.Timeout
+  private finished = false
+  private readonly closeListeners = new Set<() => void>()
 
-  constructor (readonly stream: Stream) {
+  constructor (readonly stream: Stream, private readonly upgrade: BulkUpgrade = {}) {
     stream.maxReadBufferLength = STREAM_READ_BUFFER
     stream.addEventListener('message', (evt) => {
-      this.buffer.append(evt.data)
-      // deferred: pausing inside the dispatch that resume() triggers would be undone by
-      // resume()'s own window update that follows it, and the sender would not stop
-      if (this.buffer.byteLength > HIGH_WATER) queueMicrotask(() => { this.maybePause() })
-      this.wake?.()
+      this.streamBuffer.append(evt.data)
+      this.decodeStream()
     })
-    stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake?.() })
+    stream.addEventListener('remoteCloseWrite', () => { this.streamEnded = true; this.wake?.() })
     stream.addEventListener('close', (evt) => {
-      this.ended = true
-      if (evt.error != null) this.failure = evt.error
+      this.streamEnded = true
+      if (evt.error != null) this.fail(evt.error)
+      this.closed()
       this.wake?.()
     })
   }
 
+  /** Which transport each direction is on (for the job log). */
+  get transport (): { send: 'stream' | 'bulk', receive: 'stream' | 'bulk' } {
+    return { send: this.writingBulk ? 'bulk' : 'stream', receive: this.readingBulk ? 'bulk' : 'stream' }
+  }
+
+  /** Either transport closed (the peer went away, or the job is over); returns a function that removes the listener. */
+  onClose (listener: () => void): () => void {
+    this.closeListeners.add(listener)
+    return () => { this.closeListeners.delete(listener) }
+  }
+
+  private closed (): void {
+    for (const l of [...this.closeListeners]) l()
+    this.closeListeners.clear()
+  }
+
+  private fail (err: Error): void {
+    this.failure ??= err
+    this.wake?.()
+  }
+
+  private decodeStream (): void {
+    try {
+      for (;;) {
+        const body = takeFrame(this.streamBuffer)
+        if (body == null) return
+        const frame = Frame.decode(body, DECODE_LIMITS)
+        if (this.readingBulk) throw new Error('frame on the stream after the peer switched to its bulk connection')
+        if (frame.type === Frame.Type.BULK) this.takeOffer(frame.bulk)
+        else if (frame.type === Frame.Type.SWITCH) this.remoteSwitched()
+        else this.enqueue(frame)
+      }
+    } catch (err) {
+      this.fail(err instanceof Error ? err : new Error(String(err)))
+      this.stream.abort(this.failure as Error)
+    }
+  }
+
+  private enqueue (frame: Frame): void {
+    this.frames.push(frame)
+    this.queuedBytes += frame.data.byteLength
+    this.moved(frame.data.byteLength)
+    // deferred: pausing inside the dispatch that resume() triggers would be undone by
+    // resume()'s own window update that follows it, and the sender would not stop
+    if (this.queuedBytes > HIGH_WATER) queueMicrotask(() => { this.maybePause() })
+    this.wake?.()
+  }
+
   private maybePause (): void {
-    if (this.buffer.byteLength > HIGH_WATER && this.stream.readStatus === 'readable') this.stream.pause()
+    if (this.queuedBytes <= HIGH_WATER) return
+    if (this.stream.readStatus === 'readable') this.stream.pause()
+    this.bulk?.pause()
+  }
+
+  private maybeResume (): void {
+    if (this.queuedBytes >= LOW_WATER) return
+    if (this.stream.readStatus === 'paused') this.stream.resume()
+    this.bulk?.resume()
+  }
+
+  /** Counts the job's traffic; a target offers its bulk port once a job proves big enough. */
+  private moved (bytes: number): void {
+    this.bytesMoved += bytes
+    if (this.bytesMoved < BULK_MIN_BYTES || this.offered != null || this.upgrade.offer == null || this.finished) return
+    const handle = this.upgrade.offer()
+    this.offered = handle
+    void this.enqueueWrite(async () => { await this.sendOnStream(encodeFrame({ type: Frame.Type.BULK, bulk: handle.offer as Frame['bulk'] })) }).catch(() => {})
+    handle.connection.then((conn) => { this.attach(conn) }, () => {})
+  }
+
+  /** Origin side: the target offered its bulk port; connect in the background, stay on the stream meanwhile. */
+  private takeOffer (offer: BulkOfferData | undefined): void {
+    if (offer == null || this.upgrade.connect == null || this.connecting || this.bulk != null || this.finished) return
+    this.connecting = true
+    this.upgrade.connect(offer).then((conn) => { this.attach(conn) }, () => {})
+  }
+
+  /** A proved bulk connection: read what comes over it, and switch our sending direction to it. */
+  private attach (conn: BulkConnection): void {
+    if (this.finished || this.bulk != null) {
+      conn.destroy()
+      return
+    }
+    this.bulk = conn
+    conn.onRecords((record) => {
+      let frame: Frame
+      try {
+        frame = Frame.decode(record, DECODE_LIMITS)
+      } catch (err) {
+        this.fail(err instanceof Error ? err : new Error(String(err)))
+        conn.destroy()
+        return
+      }
+      if (this.readingBulk) {
+        this.enqueue(frame)
+      } else {
+        // held apart: they cannot be read before the SWITCH that the stream still has to bring
+        this.early.push(frame)
+        this.earlyBytes += frame.data.byteLength
+        if (this.earlyBytes > HIGH_WATER) conn.pause()
+      }
+    })
+    conn.onEnd(() => { this.bulkEnded = true; this.wake?.() })
+    conn.onClose((err) => {
+      this.bulkEnded = true
+      // gone before the job was over: what it still carried is lost
+      if (!this.finished) this.fail(err ?? new EndOfStreamError('bulk connection closed'))
+      this.closed()
+      this.wake?.()
+    })
+    if (this.switchTimer != null) clearTimeout(this.switchTimer)
+    void this.enqueueWrite(async () => {
+      await this.sendOnStream(encodeFrame({ type: Frame.Type.SWITCH }))
+      this.writingBulk = true
+    }).catch(() => {})
+    this.wake?.()
+  }
+
+  /** The peer's frames continue on the bulk connection (which may still be on its way here). */
+  private remoteSwitched (): void {
+    this.readingBulk = true
+    const early = this.early
+    this.early = []
+    this.earlyBytes = 0
+    for (const f of early) this.enqueue(f)
+    if (this.bulk == null) {
+      this.switchTimer = setTimeout(() => { this.fail(new Error('the peer switched to a bulk connection that never came')) }, BULK_SWITCH_TIMEOUT_MS)
+      this.switchTimer.unref()
+    }
   }
 
   async read (signal?: AbortSignal): Promise<Frame> {
     for (;;) {
-      const frame = this.decode()
+      const frame = this.frames.shift()
       if (frame != null) {
-        if (this.buffer.byteLength < LOW_WATER && this.stream.readStatus === 'paused') this.stream.resume()
+        this.queuedBytes -= frame.data.byteLength
+        this.maybeResume()
         return frame
       }
       if (this.failure != null) throw this.failure
-      if (this.ended) throw new EndOfStreamError('stream ended')
+      if (this.readingBulk ? this.bulkEnded : this.streamEnded) throw new EndOfStreamError('stream ended')
       signal?.throwIfAborted()
       await new Promise<void>((resolve, reject) => {
         const onAbort = (): void => { reject(signal?.reason) }
@@ -73,44 +226,109 @@ export class FrameChannel {
     }
   }
 
-  /** One whole frame from the buffer, or undefined if it has not all arrived. */
-  private decode (): Frame | undefined {
-    let length = 0
-    let shift = 0
-    let offset = 0
-    for (;;) {
-      if (offset >= this.buffer.byteLength) return undefined
-      const byte = this.buffer.get(offset++)
-      length += (byte & 0x7f) * 2 ** shift
-      if ((byte & 0x80) === 0) break
-      shift += 7
-      if (shift > 28) throw new Error('frame length prefix too long')
-    }
-    if (length > MIGRATE_MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is over the ${MIGRATE_MAX_FRAME_BYTES} limit`)
-    if (this.buffer.byteLength < offset + length) return undefined
-    const body = this.buffer.sublist(offset, offset + length)
-    this.buffer.consume(offset + length)
-    return Frame.decode(body, { limits: { job: { argv: 4096, env: 256, inputs: MAX_JOB_FILES, outputs: 1000 } } })
+  /** Queue a frame; resolves once it is handed to the transport (after a drain if needed). */
+  async write (frame: FrameInput, signal?: AbortSignal): Promise<void> {
+    await this.send(encodeFrame(frame), signal)
   }
 
-  /** Queue a frame; resolves once it is handed to the stream (after a drain if needed). */
-  async write (frame: FrameInput, signal?: AbortSignal): Promise<void> {
-    const body = Frame.encode(frame as unknown as Frame)
-    const next = this.writing.then(async () => {
-      if (!this.stream.send(new Uint8ArrayList(varint(body.byteLength), body))) await this.stream.onDrain({ signal })
+  /**
+   * A data frame (STDOUT, STDIN, DATA…) from several buffers, sent without
+   * joining them. `borrowed`: the caller reuses the buffers once this
+   * resolves (a bulk connection seals them at once; the stream, which may
+   * hold on to what it was given, gets a copy).
+   */
+  async writeData (type: Frame.Type, pieces: readonly Uint8Array[], opts: { signal?: AbortSignal, borrowed?: boolean } = {}): Promise<void> {
+    await this.send(encodeDataFrame(type, pieces), opts.signal, opts.borrowed === true)
+  }
+
+  private async send (pieces: Uint8Array[], signal?: AbortSignal, borrowed = false): Promise<void> {
+    let length = 0
+    for (const p of pieces) length += p.byteLength
+    await this.enqueueWrite(async () => {
+      this.moved(length)
+      if (this.writingBulk && this.bulk != null) {
+        if (!this.bulk.send(pieces)) await this.bulk.drained(signal)
+      } else {
+        await this.sendOnStream(borrowed ? [Buffer.concat(pieces, length)] : pieces, signal)
+      }
     })
+  }
+
+  private async sendOnStream (pieces: Uint8Array[], signal?: AbortSignal): Promise<void> {
+    let length = 0
+    for (const p of pieces) length += p.byteLength
+    if (!this.stream.send(new Uint8ArrayList(varint(length), ...pieces))) await this.stream.onDrain({ signal })
+  }
+
+  private async enqueueWrite (fn: () => Promise<void>): Promise<void> {
+    const next = this.writing.then(fn)
     this.writing = next.catch(() => {})
     await next
   }
 
+  /** Our side is done: flush, end the bulk connection, close the stream. */
   async close (signal?: AbortSignal): Promise<void> {
     await this.writing
+    this.finish()
+    await this.bulk?.end()
     await this.stream.close({ signal })
   }
 
   abort (err: Error): void {
+    this.finish()
     this.stream.abort(err)
+    this.bulk?.destroy(err)
   }
+
+  private finish (): void {
+    this.finished = true
+    this.offered?.cancel()
+    if (this.switchTimer != null) clearTimeout(this.switchTimer)
+  }
+}
+
+/** One whole varint-prefixed frame body from the front of `buffer` (consumed), or undefined. */
+function takeFrame (buffer: Uint8ArrayList): Uint8ArrayList | undefined {
+  let length = 0
+  let shift = 0
+  let offset = 0
+  for (;;) {
+    if (offset >= buffer.byteLength) return undefined
+    const byte = buffer.get(offset++)
+    length += (byte & 0x7f) * 2 ** shift
+    if ((byte & 0x80) === 0) break
+    shift += 7
+    if (shift > 28) throw new Error('frame length prefix too long')
+  }
+  if (length > MIGRATE_MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is over the ${MIGRATE_MAX_FRAME_BYTES} limit`)
+  if (buffer.byteLength < offset + length) return undefined
+  const body = buffer.sublist(offset, offset + length)
+  buffer.consume(offset + length)
+  return body
+}
+
+function encodeFrame (frame: FrameInput): Uint8Array[] {
+  return [Frame.encode(frame as unknown as Frame)]
+}
+
+/** The encoded `type` field of each frame type (what protobuf writes before the data field). */
+const typeFields = new Map<Frame.Type, Uint8Array>()
+
+/**
+ * Frame{type, data} as protobuf writes it (the type field, then field 2,
+ * length-delimited), with the data left in its own buffers instead of
+ * copied into one.
+ */
+function encodeDataFrame (type: Frame.Type, pieces: readonly Uint8Array[]): Uint8Array[] {
+  let typeField = typeFields.get(type)
+  if (typeField == null) {
+    typeField = Frame.encode({ type } as unknown as Frame)
+    typeFields.set(type, typeField)
+  }
+  let length = 0
+  for (const p of pieces) length += p.byteLength
+  if (length === 0) return [typeField]
+  return [typeField, Uint8Array.of(0x12, ...varint(length)), ...pieces.filter(p => p.byteLength > 0)]
 }
 
 function varint (n: number): Uint8Array {

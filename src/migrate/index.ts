@@ -2,12 +2,14 @@ import { availableParallelism } from 'node:os'
 import { JobRunner } from './target.js'
 import { JobSender, absoluteCwd } from './origin.js'
 import { UserError } from '../cli/errors.js'
+import { parseClientPipes, type ClientPipes } from './direct.js'
 import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS } from '../constants.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
 import type { Overlay } from '../overlay/index.js'
 import type { DaemonEvents } from '../daemon/events.js'
+import type { BulkListener } from '../bulk/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Socket } from 'node:net'
 
@@ -25,6 +27,8 @@ export interface MigrationComponents {
   overlay: Overlay
   events: DaemonEvents
   home: string
+  /** this node's bulk port (src/bulk); without it every job stays on its stream */
+  bulk?: BulkListener
   /** the client was told to run a job here (pending-work accounting) */
   onLocalPlacement?: () => void
 }
@@ -71,6 +75,8 @@ export interface RunParams {
   mode: 'auto' | 'remote' | 'peer'
   peer?: string
   stdin: boolean
+  /** the client's stdout / stderr pipes, which the daemon may write into itself */
+  pipes?: ClientPipes
 }
 
 export interface Migration {
@@ -150,6 +156,7 @@ export function parseRunParams (p: Record<string, unknown>): RunParams {
     outputs: strings(p.outputs, 'outputs'),
     mode,
     peer: typeof p.peer === 'string' ? p.peer : undefined,
-    stdin: p.stdin === true
+    stdin: p.stdin === true,
+    pipes: parseClientPipes(p.stdio)
   }
 }

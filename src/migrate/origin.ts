@@ -13,13 +13,23 @@ import { UserError, errorMessage } from '../cli/errors.js'
 import { dialReason } from '../pairing/service.js'
 import { label } from '../cli/names.js'
 import { peerIdOf } from '../pairing/invites.js'
-import { MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
+import { connectBulk } from '../bulk/index.js'
+import { openClientPipe, type ClientPipes } from './direct.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams } from './index.js'
 import type { Socket } from 'node:net'
-import type { Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 /** Output queued for a `run` client before the relay waits for it to catch up. */
 const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
+
+async function drainedOrClosed (socket: Socket): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
+    socket.on('drain', done)
+    socket.on('close', done)
+  })
+}
 
 /** Thrown before the job started: the client runs it locally (unless --remote). */
 class BeforeStart extends Error {}
@@ -30,6 +40,9 @@ class ClientLink {
   onFrame: (type: RunFrame, payload: Buffer) => Promise<void> | void = () => {}
   closed = false
   private readonly closeListeners: Array<() => void> = []
+  private readonly pipes = new Map<1 | 2, Socket>()
+  private readonly brokenPipes = new Set<1 | 2>()
+  private onBroken: (fd: 1 | 2) => void = () => {}
 
   constructor (readonly socket: Socket, rest: Buffer) {
     socket.on('data', (chunk: Buffer) => { void this.receive(chunk) })
@@ -62,12 +75,56 @@ class ClientLink {
   async send (type: RunFrame, payload?: Uint8Array): Promise<void> {
     if (this.closed) return
     this.socket.write(encodeRunFrame(type, payload))
-    if (this.socket.writableLength > CLIENT_BUFFER_BYTES) {
-      await new Promise<void>(resolve => {
-        this.socket.once('drain', resolve)
-        this.onClose(resolve)
+    if (this.socket.writableLength > CLIENT_BUFFER_BYTES) await drainedOrClosed(this.socket)
+  }
+
+  /**
+   * The job's stdout (1) or stderr (2): straight into the client's pipe when
+   * the daemon could open it, else through the client. `onBroken` hears once
+   * that the reader of that pipe has gone.
+   */
+  openPipes (pipes: ClientPipes | undefined, onBroken: (fd: 1 | 2) => void): void {
+    this.onBroken = onBroken
+    if (pipes == null) return
+    for (const fd of [1, 2] as const) {
+      const pipe = openClientPipe(pipes, fd)
+      if (pipe == null) continue
+      pipe.on('error', (err: NodeJS.ErrnoException) => {
+        pipe.destroy()
+        if (err.code === 'EPIPE') this.broken(fd)
       })
+      this.pipes.set(fd, pipe)
     }
+  }
+
+  async output (fd: 1 | 2, data: Uint8Array): Promise<void> {
+    if (this.brokenPipes.has(fd)) return
+    const pipe = this.pipes.get(fd)
+    if (pipe == null) {
+      await this.send(fd === 1 ? RunFrame.STDOUT : RunFrame.STDERR, data)
+      return
+    }
+    if (pipe.destroyed) return
+    pipe.write(data)
+    if (pipe.writableLength > CLIENT_BUFFER_BYTES) await drainedOrClosed(pipe)
+  }
+
+  broken (fd: 1 | 2): void {
+    if (this.brokenPipes.has(fd)) return
+    this.brokenPipes.add(fd)
+    this.onBroken(fd)
+  }
+
+  /** Everything written into the client's pipes has reached them, and they are closed here (their reader sees EOF once the client exits). */
+  async closePipes (): Promise<void> {
+    await Promise.all([...this.pipes.values()].map(async (pipe) => {
+      if (pipe.destroyed) return
+      await new Promise<void>((resolve) => {
+        pipe.once('close', () => { resolve() })
+        pipe.end()
+      })
+    }))
+    this.pipes.clear()
   }
 
   async json (type: RunFrame, value: unknown): Promise<void> {
@@ -185,7 +242,11 @@ export class JobSender {
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     let channel: FrameChannel
     try {
-      channel = new FrameChannel(await this.openStream(target, addrs, ticketTtlMs, setup))
+      const stream = await this.openStream(target, addrs, ticketTtlMs, setup)
+      const host = bulkHost(this.components.libp2p, target)
+      channel = new FrameChannel(stream, host != null && this.components.bulk != null
+        ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }
+        : {})
     } catch (err) {
       throw new BeforeStart(`could not reach ${who}: ${dialReason(err)}`)
     }
@@ -213,14 +274,14 @@ export class JobSender {
       if (answer.type !== Frame.Type.ACCEPT) throw new BeforeStart(`${who} answered ${answer.type}`)
       if (answer.needExe) {
         for await (const chunk of createReadStream(exePath, { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-          await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer }, setup)
+          await channel.writeData(Frame.Type.DATA, [chunk as Buffer], { signal: setup })
           this.counters.exeBytesSent += (chunk as Buffer).length
         }
       }
       for (const f of inputs) {
         await channel.write({ type: Frame.Type.FILE, file: { path: f.path, size: BigInt(f.size), mode: f.mode } }, setup)
         for await (const chunk of createReadStream(join(params.cwd, f.path), { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-          await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer }, setup)
+          await channel.writeData(Frame.Type.DATA, [chunk as Buffer], { signal: setup })
         }
       }
       if (answer.needExe || !job.eager) await channel.write({ type: Frame.Type.START }, setup)
@@ -258,10 +319,13 @@ export class JobSender {
     let exited = false
     client.onFrame = async (type, payload) => {
       if (exited) return
-      if (type === RunFrame.STDIN) await channel.write({ type: Frame.Type.STDIN, data: payload }).catch(() => {})
+      if (type === RunFrame.STDIN) await channel.writeData(Frame.Type.STDIN, [payload]).catch(() => {})
       else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(() => {})
       else if (type === RunFrame.SIGNAL) await channel.write({ type: Frame.Type.SIGNAL, signal: payload.toString('utf8') }).catch(() => {})
+      else if (type === RunFrame.OUTPUT_CLOSED) client.broken(payload.toString('utf8') === '2' ? 2 : 1)
     }
+    // the job's output goes straight into the client's pipes where it can; a reader that goes away is a broken pipe there
+    client.openPipes(params.pipes, (fd) => { void channel.write({ type: Frame.Type.CLOSE_OUTPUT, code: fd }).catch(() => {}) })
     // the client went away (killed): reset the stream, the target kills the job
     client.onClose(() => { if (!exited) channel.abort(new Error('client gone')) })
     let incoming: IncomingFile | undefined
@@ -275,8 +339,8 @@ export class JobSender {
           throw new Error(`lost the connection to ${who} while the job was running (${errorMessage(err)})`)
         }
         switch (frame.type) {
-          case Frame.Type.STDOUT: await client.send(RunFrame.STDOUT, frame.data); break
-          case Frame.Type.STDERR: await client.send(RunFrame.STDERR, frame.data); break
+          case Frame.Type.STDOUT: await client.output(1, frame.data); break
+          case Frame.Type.STDERR: await client.output(2, frame.data); break
           case Frame.Type.FILE: {
             if (incoming != null) throw new Error('output file cut short')
             const rel = safeRelative(frame.file?.path ?? '')
@@ -296,6 +360,7 @@ export class JobSender {
           }
           case Frame.Type.EXIT:
             exited = true
+            await client.closePipes()
             await client.json(RunFrame.EXIT, { code: frame.code, signal: frame.signal === '' ? null : frame.signal })
             await channel.close(AbortSignal.timeout(5000)).catch(() => {})
             return
@@ -307,8 +372,19 @@ export class JobSender {
       }
     } finally {
       await incoming?.discard()
+      await client.closePipes()
     }
   }
+}
+
+/** The IP address our TCP connection to `target` reached it at, where its bulk port listens too; undefined for relayed or non-TCP connections. */
+function bulkHost (libp2p: Libp2p, target: string): string | undefined {
+  for (const connection of libp2p.getConnections(peerIdFromString(target))) {
+    const parts = connection.remoteAddr.getComponents()
+    if (parts.some(p => p.name === 'p2p-circuit')) continue
+    if ((parts[0]?.name === 'ip4' || parts[0]?.name === 'ip6') && parts[1]?.name === 'tcp') return parts[0].value
+  }
+  return undefined
 }
 
 export function absoluteCwd (cwd: unknown): string {

@@ -7,6 +7,7 @@ import { Frame, type Job } from '../wire/migrate.js'
 import { FrameChannel } from './channel.js'
 import { IncomingFile, listFiles, safeRelative, type JobFile } from './files.js'
 import { bubblewrapArgs } from './sandbox.js'
+import { JobOutput } from './output.js'
 import { findExecutable, machineArch } from '../overlay/requirements.js'
 import { errorMessage } from '../cli/errors.js'
 import { shortId } from '../cli/names.js'
@@ -50,7 +51,8 @@ export class JobRunner {
 
   async onStream (stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer.toString()
-    const channel = new FrameChannel(stream)
+    const bulk = this.components.bulk
+    const channel = new FrameChannel(stream, bulk != null ? { offer: () => bulk.offer() } : {})
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     const id = randomBytes(6).toString('hex')
     let jobDir: string | undefined
@@ -91,7 +93,7 @@ export class JobRunner {
         if (start.type !== Frame.Type.START) throw new Error('expected START')
       }
 
-      await this.run(channel, job, id, cachedExe, workDir, inputs, log)
+      await this.run(channel, job, id, cachedExe, jobDir, workDir, inputs, log)
     } catch (err) {
       Object.assign(log, { error: errorMessage(err) })
       channel.abort(err instanceof Error ? err : new Error(String(err)))
@@ -181,7 +183,7 @@ export class JobRunner {
     return received
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, cachedExe: string, workDir: string, inputs: Map<string, JobFile>, log: Record<string, unknown>): Promise<void> {
+  private async run (channel: FrameChannel, job: Job, id: string, cachedExe: string, jobDir: string, workDir: string, inputs: Map<string, JobFile>, log: Record<string, unknown>): Promise<void> {
     const env: Record<string, string> = { PATH: PATH_IN_JOB, HOME: '/tmp', TMPDIR: '/tmp' }
     for (const { name, value } of job.env) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && name !== 'PATH') env[name] = value
     let command: string
@@ -201,7 +203,11 @@ export class JobRunner {
       args = [`--as=${this.init.memoryBytes}`, '--', command, ...args]
       command = 'prlimit'
     }
-    const child = spawn(command, args, { cwd: workDir, env, detached: true, stdio: ['pipe', 'pipe', 'pipe'], argv0: this.init.bwrap == null ? job.argv[0] : undefined })
+    // beside the work directory, not in it: the sandbox sees neither socket
+    const [stdout, stderr] = await Promise.all([JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
+    const child = spawn(command, args, { cwd: workDir, env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd], argv0: this.init.bwrap == null ? job.argv[0] : undefined })
+    stdout.releaseChildEnd()
+    stderr.releaseChildEnd()
     const entry = this.running.get(id)
     if (entry != null) entry.child = child
     const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
@@ -212,25 +218,28 @@ export class JobRunner {
     // the origin vanishing (reset, lost connection) kills the job at once
     let finished = false
     const onGone = (): void => { if (!finished) killGroup(child, 'SIGKILL') }
-    channel.stream.addEventListener('close', onGone)
+    const offGone = channel.onClose(onGone)
     let timedOut = false
     const wall = setTimeout(() => { timedOut = true; killGroup(child, 'SIGKILL') }, this.init.wallMs)
 
     await channel.write({ type: Frame.Type.STARTED, jobId: id })
     this.components.events.emit({ type: 'info', message: `running ${job.argv[0]} for ${shortId(String(log.origin))} (job ${id})` })
     const started = Date.now()
-    const reading = this.readControl(channel, child)
-    const pumps = Promise.all([this.pump(channel, child.stdout, Frame.Type.STDOUT), this.pump(channel, child.stderr, Frame.Type.STDERR)])
+    const reading = this.readControl(channel, child, { 1: stdout, 2: stderr })
+    const pumps = Promise.all([
+      stdout.pump(async (data) => { await channel.writeData(Frame.Type.STDOUT, [data], { borrowed: true }) }),
+      stderr.pump(async (data) => { await channel.writeData(Frame.Type.STDERR, [data], { borrowed: true }) })
+    ])
     const { code, signal } = await exited
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch {}
     await pumps
     clearTimeout(wall)
     finished = true
-    channel.stream.removeEventListener('close', onGone)
+    offGone()
     if (timedOut) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: job killed after the ${Math.round(this.init.wallMs / 1000)} s wall-time limit of this node\n`) })
     const sent = await this.sendOutputs(channel, job, workDir, inputs, exeInWork)
-    Object.assign(log, { exit: code, signal, durationMs: Date.now() - started, outputs: sent, sandbox: this.init.bwrap != null ? 'bwrap' : 'none', timedOut })
+    Object.assign(log, { exit: code, signal, durationMs: Date.now() - started, outputs: sent, sandbox: this.init.bwrap != null ? 'bwrap' : 'none', timedOut, transport: channel.transport })
     // in the log before the origin hears the end: whoever reads it after `run` returns finds the job
     await this.writeLog(log)
     await channel.write({ type: Frame.Type.EXIT, code: code ?? 0, signal: signal ?? '' })
@@ -239,7 +248,7 @@ export class JobRunner {
   }
 
   /** stdin, stdin EOF and signals from the origin while the job runs. */
-  private async readControl (channel: FrameChannel, child: ChildProcess): Promise<void> {
+  private async readControl (channel: FrameChannel, child: ChildProcess, outputs: Record<1 | 2, JobOutput>): Promise<void> {
     try {
       for (;;) {
         const frame = await channel.read()
@@ -251,46 +260,14 @@ export class JobRunner {
           child.stdin?.end()
         } else if (frame.type === Frame.Type.SIGNAL) {
           if (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].includes(frame.signal)) killGroup(child, frame.signal as NodeJS.Signals)
+        } else if (frame.type === Frame.Type.CLOSE_OUTPUT) {
+          // the reader on the origin went away: the job's next write meets a broken pipe, as it would there
+          if (frame.code === 1 || frame.code === 2) outputs[frame.code].destroy()
         }
       }
     } catch {
       // the origin closed its side (done) or vanished (the close listener kills the job)
     }
-  }
-
-  /**
-   * Child output → frames. Chunks are batched into writes of up to
-   * MIGRATE_CHUNK_BYTES (large writes are what makes the stream fast); a
-   * partial batch goes out at the end of the event-loop turn, so interactive
-   * output is not held back. The stream's backpressure pauses the child.
-   */
-  private async pump (channel: FrameChannel, readable: NodeJS.ReadableStream, type: Frame.Type): Promise<void> {
-    await new Promise<void>((resolve) => {
-      let batch: Buffer[] = []
-      let size = 0
-      let flushing: Promise<void> = Promise.resolve()
-      let scheduled = false
-      let failed = false
-      const flush = (): void => {
-        scheduled = false
-        if (size === 0 || failed) return
-        const data = batch.length === 1 ? batch[0] : Buffer.concat(batch, size)
-        batch = []
-        size = 0
-        readable.pause()
-        flushing = flushing
-          .then(async () => { await channel.write({ type, data }) })
-          .then(() => { readable.resume() }, () => { failed = true; readable.resume() })
-      }
-      readable.on('data', (chunk: Buffer) => {
-        batch.push(chunk)
-        size += chunk.length
-        if (size >= MIGRATE_CHUNK_BYTES) flush()
-        else if (!scheduled) { scheduled = true; setImmediate(flush) }
-      })
-      readable.on('end', () => { flush(); void flushing.then(resolve) })
-      readable.on('error', () => { void flushing.then(resolve) })
-    })
   }
 
   /** Files the job created or changed, plus those asked for with --output. */
@@ -312,7 +289,7 @@ export class JobRunner {
       }
       await channel.write({ type: Frame.Type.FILE, file: { path: f.path, size: BigInt(f.size), mode: f.mode } })
       for await (const chunk of createReadStream(join(workDir, f.path), { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-        await channel.write({ type: Frame.Type.DATA, data: chunk as Buffer })
+        await channel.writeData(Frame.Type.DATA, [chunk as Buffer])
       }
       sent++
     }

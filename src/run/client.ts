@@ -10,6 +10,7 @@ import { resolveHome } from '../home/paths.js'
 import { UserError, errorMessage } from '../cli/errors.js'
 import { DEFAULT_JOB_ENV } from '../constants.js'
 import { RunFrame, RunFrameDecoder, encodeRunFrame } from './frames.js'
+import { pipeIdentity } from '../migrate/direct.js'
 import type { Socket } from 'node:net'
 
 export interface RunOptions {
@@ -63,7 +64,9 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       outputs: opts.output ?? [],
       mode: opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
       peer: opts.peer,
-      stdin: forwardStdin
+      stdin: forwardStdin,
+      // pipes the daemon may write the job's output into itself (the fast path)
+      stdio: { pid: process.pid, pipes: clientPipes() }
     }
   }
   socket.write(JSON.stringify(request) + '\n')
@@ -117,10 +120,10 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
             startStdin()
             break
           case RunFrame.STDOUT:
-            writeAll(process.stdout, payload, socket)
+            writeAll(process.stdout, payload, socket, '1')
             break
           case RunFrame.STDERR:
-            writeAll(process.stderr, payload, socket)
+            writeAll(process.stderr, payload, socket, '2')
             break
           case RunFrame.EXIT: {
             const { code, signal } = JSON.parse(payload.toString('utf8'))
@@ -164,9 +167,28 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
 }
 
 const blocked = new Set<NodeJS.WriteStream>()
+const broken = new Set<NodeJS.WriteStream>()
+
+function clientPipes (): Record<string, string> {
+  const pipes: Record<string, string> = {}
+  for (const fd of [1, 2]) {
+    const id = pipeIdentity(fd)
+    if (id != null) pipes[fd] = id
+  }
+  return pipes
+}
 
 /** Output as it comes; a slow terminal or pipe holds back the socket (and so the remote job). */
-function writeAll (out: NodeJS.WriteStream, data: Buffer, socket: Socket): void {
+function writeAll (out: NodeJS.WriteStream, data: Buffer, socket: Socket, fd: '1' | '2'): void {
+  if (broken.has(out)) return
+  if (out.listenerCount('error') === 0) {
+    // its reader went away: the job meets a broken pipe, as it would here
+    out.on('error', () => {
+      if (broken.has(out)) return
+      broken.add(out)
+      socket.write(encodeRunFrame(RunFrame.OUTPUT_CLOSED, Buffer.from(fd)))
+    })
+  }
   if (!out.write(data) && !blocked.has(out)) {
     blocked.add(out)
     socket.pause()

@@ -8,6 +8,7 @@ export enum RunFrame {
   STDIN = 1,
   STDIN_EOF = 2,
   SIGNAL = 3,
+  OUTPUT_CLOSED = 4, // '1' or '2': the reader of that output went away (a broken pipe)
   // daemon → client
   STARTED = 10, // JSON {target, path}
   STDOUT = 11,

@@ -710,6 +710,141 @@ export namespace Job {
   }
 }
 
+export interface BulkOffer {
+  port: number
+  id: Uint8Array<ArrayBuffer>
+  secret: Uint8Array<ArrayBuffer>
+}
+
+export namespace BulkOffer {
+  let _codec: Codec<BulkOffer>
+
+  export const codec = (): Codec<BulkOffer> => {
+    if (_codec == null) {
+      _codec = message<BulkOffer>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.port != null && obj.port !== 0)) {
+          w.uint32(8)
+          w.uint32(obj.port)
+        }
+
+        if ((obj.id != null && obj.id.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.id)
+        }
+
+        if ((obj.secret != null && obj.secret.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.secret)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          port: 0,
+          id: uint8ArrayAlloc(0),
+          secret: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.port = reader.uint32()
+              break
+            }
+            case 2: {
+              obj.id = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.secret = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.port`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.id`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.secret`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface BulkOfferPortFieldEvent {
+    field: '$.port'
+    value: number
+  }
+
+  export interface BulkOfferIdFieldEvent {
+    field: '$.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BulkOfferSecretFieldEvent {
+    field: '$.secret'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<BulkOffer>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, BulkOffer.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BulkOffer>): BulkOffer {
+    return decodeMessage(buf, BulkOffer.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BulkOffer>): Generator<BulkOfferPortFieldEvent | BulkOfferIdFieldEvent | BulkOfferSecretFieldEvent> {
+    return streamMessage(buf, BulkOffer.codec(), opts)
+  }
+}
+
 export interface Frame {
   type: Frame.Type
   data: Uint8Array<ArrayBuffer>
@@ -720,6 +855,7 @@ export interface Frame {
   code: number
   file?: FileMeta
   jobId: string
+  bulk?: BulkOffer
 }
 
 export namespace Frame {
@@ -737,7 +873,10 @@ export namespace Frame {
     STDERR = 'STDERR',
     SIGNAL = 'SIGNAL',
     EXIT = 'EXIT',
-    ERROR = 'ERROR'
+    ERROR = 'ERROR',
+    BULK = 'BULK',
+    SWITCH = 'SWITCH',
+    CLOSE_OUTPUT = 'CLOSE_OUTPUT'
   }
 
   enum __TypeValues {
@@ -754,7 +893,10 @@ export namespace Frame {
     STDERR = 10,
     SIGNAL = 11,
     EXIT = 12,
-    ERROR = 13
+    ERROR = 13,
+    BULK = 14,
+    SWITCH = 15,
+    CLOSE_OUTPUT = 16
   }
 
   export namespace Type {
@@ -817,6 +959,11 @@ export namespace Frame {
           w.string(obj.jobId)
         }
 
+        if (obj.bulk != null) {
+          w.uint32(82)
+          BulkOffer.codec().encode(obj.bulk, w)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -875,6 +1022,12 @@ export namespace Frame {
             }
             case 9: {
               obj.jobId = reader.string()
+              break
+            }
+            case 10: {
+              obj.bulk = BulkOffer.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.bulk
+              })
               break
             }
             default: {
@@ -953,6 +1106,13 @@ export namespace Frame {
                 field: `${prefix}.jobId`,
                 value: reader.string()
               }
+              break
+            }
+            case 10: {
+              yield * BulkOffer.codec().stream(reader, reader.uint32(), `${prefix}.bulk`, {
+                limits: opts.limits?.bulk
+              })
+
               break
             }
             default: {
@@ -1104,6 +1264,21 @@ export namespace Frame {
     value: string
   }
 
+  export interface FrameBulkPortFieldEvent {
+    field: '$.bulk.port'
+    value: number
+  }
+
+  export interface FrameBulkIdFieldEvent {
+    field: '$.bulk.id'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameBulkSecretFieldEvent {
+    field: '$.bulk.secret'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -1112,7 +1287,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobExeSha256FieldEvent | FrameJobExeSizeFieldEvent | FrameJobExePathFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobInputsPathFieldEvent | FrameJobInputsSizeFieldEvent | FrameJobInputsModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobArchFieldEvent | FrameJobInterpreterFieldEvent | FrameJobStdinFieldEvent | FrameJobEagerFieldEvent | FrameMessageFieldEvent | FrameNeedExeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameFilePathFieldEvent | FrameFileSizeFieldEvent | FrameFileModeFieldEvent | FrameJobIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobExeSha256FieldEvent | FrameJobExeSizeFieldEvent | FrameJobExePathFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobInputsPathFieldEvent | FrameJobInputsSizeFieldEvent | FrameJobInputsModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobArchFieldEvent | FrameJobInterpreterFieldEvent | FrameJobStdinFieldEvent | FrameJobEagerFieldEvent | FrameMessageFieldEvent | FrameNeedExeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameFilePathFieldEvent | FrameFileSizeFieldEvent | FrameFileModeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, until, tmpDir, cli, gossipLive, type TestNode } from './helpers/node.js'
+import { startNode, pairNodes, cleanup, until, tmpDir, cli, gossipLive, MAIN, type TestNode } from './helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from './helpers/run.js'
 import { libp2pClient } from './helpers/client.js'
 import { Frame } from '../src/wire/migrate.js'
@@ -63,7 +63,57 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     assert.equal(echoed.stdout.toString().split(' ')[0], sha(data))
     const piped = await runJob(a, ['--', 'cat'], { cwd, stdin: data })
     assert.equal(sha(piped.stdout), sha(data))
-    assert.equal((await jobLog(b)).filter(j => j.exit === 0).length, 3)
+    const log = await jobLog(b)
+    assert.equal(log.filter(j => j.exit === 0).length, 3)
+    // past the first MiB (output from B, stdin to B, both) each job moved to a bulk connection, both ways
+    assert.deepEqual(log.map(j => j.transport), Array(3).fill({ send: 'bulk', receive: 'bulk' }))
+  })
+
+  it('with bulk connections off, 50 MB of stdout and stdin stay on the libp2p stream, byte-exact', async () => {
+    const [a, b] = await busyAndBetter(['--no-bulk'])
+    const cwd = await tmpDir()
+    const data = randomBytes(50 * 1024 * 1024)
+    await writeFile(join(cwd, 'big.bin'), data)
+    const out = await runJob(a, ['--', 'cat', 'big.bin'], { cwd })
+    assert.equal(out.code, 0, out.stderr)
+    assert.equal(sha(out.stdout), sha(data))
+    const piped = await runJob(a, ['--', 'cat'], { cwd, stdin: data })
+    assert.equal(sha(piped.stdout), sha(data))
+    assert.deepEqual((await jobLog(b)).map(j => j.transport), [{ send: 'stream', receive: 'stream' }, { send: 'stream', receive: 'stream' }])
+    assert.equal((await b.json(['status'])).bulkPort, null)
+  })
+
+  it('in a shell pipeline the output goes straight into the pipe; to a file through the client; a reader that leaves breaks the job\'s pipe', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const data = randomBytes(20 * 1024 * 1024)
+    await writeFile(join(cwd, 'big.bin'), data)
+    const kappa = `'${process.execPath}' '${MAIN}' run --home '${a.home}' --`
+    const sh = (script: string): string => execFileSync('sh', ['-c', script], { cwd, timeout: 60_000 }).toString()
+    assert.equal(sh(`${kappa} cat big.bin | sha256sum`).split(' ')[0], sha(data))
+    sh(`${kappa} cat big.bin > copy.bin; echo done >> copy.bin`)
+    assert.equal(sha(await readFile(join(cwd, 'copy.bin'))), sha(Buffer.concat([data, Buffer.from('done\n')])))
+    // `yes` runs until its reader goes: here as locally, `head` leaving ends it (SIGPIPE)
+    assert.equal(sh(`${kappa} yes kappa | head -n 2`), 'kappa\nkappa\n')
+    const log = await jobLog(b)
+    assert.equal(log.length, 3)
+    // killed by SIGPIPE (bubblewrap reports it as 128 + 13)
+    assert.ok(log[2].signal === 'SIGPIPE' || log[2].exit === 141, JSON.stringify(log[2]))
+    assert.deepEqual(await processesMatching('yes kappa'), [])
+  })
+
+  it('a target killed while its output streams over a bulk connection: the client exits 255 with one line', async () => {
+    const [a, b] = await busyAndBetter()
+    const cwd = await tmpDir()
+    const job = startJob(a, ['--', 'sh', '-c', 'while :; do head -c 1048576 /dev/zero; done'], { cwd })
+    let seen = 0
+    job.proc.stdout?.on('data', (d: Buffer) => { seen += d.length })
+    await until('output to flow past the first MiB', async () => seen > 8 * 1024 * 1024, 20_000)
+    await b.kill('SIGKILL')
+    const r = await job.done
+    assert.equal(r.code, 255)
+    assert.match(r.stderr, /lost the connection to b .* while the job was running/)
+    assert.equal(r.stderr.trim().split('\n').length, 1)
   })
 
   it('an input file in the cwd is read remotely, and an output file written remotely appears in the cwd', async () => {

@@ -1,4 +1,4 @@
-import { createConnection, type Socket } from 'node:net'
+import { createConnection, type OnReadOpts, type Socket } from 'node:net'
 import { homeFile } from '../home/paths.js'
 import { UserError } from '../cli/errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
@@ -9,11 +9,11 @@ export function notRunningMessage (home: string): string {
   return `the node is not running (home ${home}); start it with: kappa-node start${flag}`
 }
 
-/** Connect to the daemon's socket; a missing or dead socket is "not running". */
-export async function openDaemonSocket (home: string): Promise<Socket> {
+/** Connect to the daemon's socket; a missing or dead socket is "not running". `onread`: read into one reused buffer. */
+export async function openDaemonSocket (home: string, onread?: OnReadOpts): Promise<Socket> {
   const path = homeFile(home, 'control')
   return await new Promise<Socket>((resolve, reject) => {
-    const socket = createConnection(path)
+    const socket = createConnection({ path, onread })
     socket.once('connect', () => { socket.removeAllListeners('error'); resolve(socket) })
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED' || err.code === 'ENOTSOCK') reject(new UserError(notRunningMessage(home)))

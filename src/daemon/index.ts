@@ -253,7 +253,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
       neighbours: o.neighbours,
       jobs: migration.jobs(),
-      sandbox: bwrap != null ? 'bwrap' : 'none'
+      sandbox: bwrap != null ? 'bwrap' : 'none',
+      bulkPort: bulk?.port ?? null
     }
   }
 

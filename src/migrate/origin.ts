@@ -8,7 +8,7 @@ import { FrameChannel } from './channel.js'
 import { collectInputs, IncomingFile, insideCwd, safeRelative } from './files.js'
 import { inspectExecutable, type ExecutableInfo } from './exe.js'
 import { findExecutable } from '../overlay/requirements.js'
-import { RunFrame, RunFrameDecoder, encodeRunFrame, encodeJsonFrame } from '../run/frames.js'
+import { RunFrame, RunFrameParser, runFrameHeader, encodeJsonFrame } from '../run/frames.js'
 import { UserError, errorMessage } from '../cli/errors.js'
 import { dialReason } from '../pairing/service.js'
 import { label } from '../cli/names.js'
@@ -36,7 +36,8 @@ class BeforeStart extends Error {}
 
 /** The control-socket side of a `run`: frames to and from the thin client. */
 class ClientLink {
-  private readonly decoder = new RunFrameDecoder()
+  private readonly parsed: Array<{ type: RunFrame, payload: Buffer }> = []
+  private readonly parser = new RunFrameParser((type, payload) => { this.parsed.push({ type, payload }) })
   onFrame: (type: RunFrame, payload: Buffer) => Promise<void> | void = () => {}
   closed = false
   private readonly closeListeners: Array<() => void> = []
@@ -52,13 +53,13 @@ class ClientLink {
   }
 
   private async receive (chunk: Buffer): Promise<void> {
-    let frames
     try {
-      frames = this.decoder.push(chunk)
+      this.parser.push(chunk)
     } catch {
       this.socket.destroy()
       return
     }
+    const frames = this.parsed.splice(0)
     for (const f of frames) {
       // a slow target pauses the client's stdin here
       this.socket.pause()
@@ -74,7 +75,11 @@ class ClientLink {
   /** Output for the client; waits only when a few MiB are queued, so the two ends do not ping-pong on every chunk. */
   async send (type: RunFrame, payload?: Uint8Array): Promise<void> {
     if (this.closed) return
-    this.socket.write(encodeRunFrame(type, payload))
+    // header and payload as they are: no copy of the payload
+    this.socket.cork()
+    this.socket.write(runFrameHeader(type, payload?.byteLength ?? 0))
+    if (payload != null && payload.byteLength > 0) this.socket.write(payload)
+    this.socket.uncork()
     if (this.socket.writableLength > CLIENT_BUFFER_BYTES) await drainedOrClosed(this.socket)
   }
 

@@ -14,7 +14,7 @@ const MAX_SOCKET_PATH = 100
  * handed to it as its descriptor, ours read into one reused buffer and
  * batched into two reused batch buffers. Output then costs a copy, not an
  * allocation per read (the garbage collector was a third of a target's CPU
- * at full speed). Destroying our end gives the job a broken pipe.
+ * at full speed).
  */
 export class JobOutput {
   private batches?: [Buffer, Buffer]
@@ -93,7 +93,7 @@ export class JobOutput {
     })
   }
 
-  /** The reader went away: the job's next write fails (EPIPE), as with a closed pipe. */
+  /** No more reading: the job's writes fail from now on. */
   destroy (): void {
     this.ours.destroy()
   }

@@ -261,8 +261,12 @@ export class JobRunner {
         } else if (frame.type === Frame.Type.SIGNAL) {
           if (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].includes(frame.signal)) killGroup(child, frame.signal as NodeJS.Signals)
         } else if (frame.type === Frame.Type.CLOSE_OUTPUT) {
-          // the reader on the origin went away: the job's next write meets a broken pipe, as it would there
-          if (frame.code === 1 || frame.code === 2) outputs[frame.code].destroy()
+          // the reader on the origin went away: as with a pipe there, the job gets SIGPIPE, and nothing
+          // more is read (closing a socket with unread data would give the writer ECONNRESET, not EPIPE)
+          if (frame.code === 1 || frame.code === 2) {
+            killGroup(child, 'SIGPIPE')
+            outputs[frame.code].destroy()
+          }
         }
       }
     } catch {

@@ -5,11 +5,12 @@
  * the command itself, exactly as the shell would have.
  */
 import { constants as osConstants } from 'node:os'
+import { writeSync } from 'node:fs'
 import { openDaemonSocket } from '../control/client.js'
 import { resolveHome } from '../home/paths.js'
 import { UserError, errorMessage } from '../cli/errors.js'
 import { DEFAULT_JOB_ENV } from '../constants.js'
-import { RunFrame, RunFrameDecoder, encodeRunFrame } from './frames.js'
+import { RunFrame, RunFrameParser, encodeRunFrame } from './frames.js'
 import { pipeIdentity } from '../migrate/direct.js'
 import type { Socket } from 'node:net'
 
@@ -40,8 +41,13 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
   if ([opts.local, opts.remote, opts.peer != null].filter(Boolean).length > 1) throw new UserError('use only one of --local, --remote, --peer')
   if (opts.local === true) return await runHere(argv)
   let socket: Socket
+  // the daemon's frames land in one reused buffer; output is written from it, never copied
+  let received: (data: Buffer) => void = () => {}
   try {
-    socket = await openDaemonSocket(resolveHome(opts.home))
+    socket = await openDaemonSocket(resolveHome(opts.home), {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      callback: (n, buf) => { received((buf as Buffer).subarray(0, n)); return true }
+    })
   } catch (err) {
     if (opts.remote === true || opts.peer != null) throw err
     note(`${errorMessage(err)}; running locally`)
@@ -71,9 +77,10 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
   }
   socket.write(JSON.stringify(request) + '\n')
   return await new Promise<number>((resolve) => {
-    const decoder = new RunFrameDecoder()
     let started = false
     let settled = false
+    /** the outcome is known; what is left is writing out what was already received */
+    let ending = false
     const finish = (code: number): void => {
       if (settled) return
       settled = true
@@ -104,52 +111,50 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       process.stdin.on('error', () => { socket.write(encodeRunFrame(RunFrame.STDIN_EOF)) })
     }
 
-    socket.on('data', (chunk: Buffer) => {
-      let frames
+    const output = new OutputSink(socket)
+    const onFrame = (type: RunFrame, payload: Buffer): void => {
+      if (settled || ending) return
+      switch (type) {
+        case RunFrame.STARTED:
+          started = true
+          startStdin()
+          break
+        case RunFrame.EXIT: {
+          const { code, signal } = JSON.parse(payload.toString('utf8'))
+          ending = true
+          output.flush(() => { finish(exitStatus(code, signal)) })
+          return
+        }
+        case RunFrame.LOCAL: {
+          const { reason, quiet } = JSON.parse(payload.toString('utf8'))
+          if (quiet !== true) note(`running locally: ${String(reason)}`)
+          settled = true
+          for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+          socket.destroy()
+          runHere(argv).then(resolve, () => { resolve(127) })
+          return
+        }
+        case RunFrame.ERROR: {
+          const { message, code } = JSON.parse(payload.toString('utf8'))
+          ending = true
+          output.flush(() => {
+            note(String(message))
+            finish(typeof code === 'number' ? code : 255)
+          })
+        }
+      }
+    }
+    const parser = new RunFrameParser(onFrame, OUTPUT_FRAMES, (type, piece) => { if (!settled) output.write(type === RunFrame.STDOUT ? 1 : 2, piece) })
+    received = (data) => {
       try {
-        frames = decoder.push(chunk)
+        parser.push(data, true)
       } catch (err) {
         note(errorMessage(err))
         finish(255)
-        return
       }
-      for (const { type, payload } of frames) {
-        switch (type) {
-          case RunFrame.STARTED:
-            started = true
-            startStdin()
-            break
-          case RunFrame.STDOUT:
-            writeAll(process.stdout, payload, socket, '1')
-            break
-          case RunFrame.STDERR:
-            writeAll(process.stderr, payload, socket, '2')
-            break
-          case RunFrame.EXIT: {
-            const { code, signal } = JSON.parse(payload.toString('utf8'))
-            finish(exitStatus(code, signal))
-            return
-          }
-          case RunFrame.LOCAL: {
-            const { reason, quiet } = JSON.parse(payload.toString('utf8'))
-            if (quiet !== true) note(`running locally: ${String(reason)}`)
-            settled = true
-            for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
-            socket.destroy()
-            runHere(argv).then(resolve, () => { resolve(127) })
-            return
-          }
-          case RunFrame.ERROR: {
-            const { message, code } = JSON.parse(payload.toString('utf8'))
-            note(String(message))
-            finish(typeof code === 'number' ? code : 255)
-            return
-          }
-        }
-      }
-    })
+    }
     socket.on('close', () => {
-      if (settled) return
+      if (settled || ending) return
       if (started) {
         note('lost the connection to the local kappa-node daemon while the job was running')
         finish(255)
@@ -166,8 +171,8 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
   })
 }
 
-const blocked = new Set<NodeJS.WriteStream>()
-const broken = new Set<NodeJS.WriteStream>()
+const OUTPUT_FRAMES: ReadonlySet<RunFrame> = new Set([RunFrame.STDOUT, RunFrame.STDERR])
+const READ_BUFFER_BYTES = 1024 * 1024
 
 function clientPipes (): Record<string, string> {
   const pipes: Record<string, string> = {}
@@ -178,24 +183,56 @@ function clientPipes (): Record<string, string> {
   return pipes
 }
 
-/** Output as it comes; a slow terminal or pipe holds back the socket (and so the remote job). */
-function writeAll (out: NodeJS.WriteStream, data: Buffer, socket: Socket, fd: '1' | '2'): void {
-  if (broken.has(out)) return
-  if (out.listenerCount('error') === 0) {
-    // its reader went away: the job meets a broken pipe, as it would here
-    out.on('error', () => {
-      if (broken.has(out)) return
-      broken.add(out)
-      socket.write(encodeRunFrame(RunFrame.OUTPUT_CLOSED, Buffer.from(fd)))
-    })
+/**
+ * The job's output on our stdout and stderr, written as it comes straight
+ * from the read buffer: blocking writes, as Node's own stdout does to pipes
+ * and files, so a slow reader holds back the socket (and so the remote job).
+ * A descriptor that turns out non-blocking goes through its stream instead
+ * (with a copy); a reader that goes away is reported once as a broken pipe.
+ */
+class OutputSink {
+  private readonly streamed = new Set<1 | 2>()
+  private readonly broken = new Set<1 | 2>()
+  private waiting = 0
+
+  constructor (private readonly socket: Socket) {}
+
+  write (fd: 1 | 2, piece: Buffer): void {
+    if (this.broken.has(fd)) return
+    if (this.streamed.has(fd)) { this.viaStream(fd, piece); return }
+    let offset = 0
+    while (offset < piece.length) {
+      try {
+        offset += writeSync(fd, piece, offset, piece.length - offset)
+      } catch (err: any) {
+        if (err.code === 'EAGAIN') {
+          this.streamed.add(fd)
+          this.viaStream(fd, piece.subarray(offset))
+        } else {
+          // EPIPE (its reader went away) or worse: the job meets a broken pipe, as it would here
+          this.broken.add(fd)
+          this.socket.write(encodeRunFrame(RunFrame.OUTPUT_CLOSED, Buffer.from(String(fd))))
+        }
+        return
+      }
+    }
   }
-  if (!out.write(data) && !blocked.has(out)) {
-    blocked.add(out)
-    socket.pause()
-    out.once('drain', () => {
-      blocked.delete(out)
-      if (blocked.size === 0) socket.resume()
-    })
+
+  private viaStream (fd: 1 | 2, piece: Buffer): void {
+    const out = fd === 1 ? process.stdout : process.stderr
+    if (out.listenerCount('error') === 0) out.on('error', () => { this.broken.add(fd) })
+    if (!out.write(Buffer.from(piece))) {
+      if (this.waiting++ === 0) this.socket.pause()
+      out.once('drain', () => { if (--this.waiting === 0) this.socket.resume() })
+    }
+  }
+
+  /** `then` once whatever went through a stream has been written. */
+  flush (then: () => void): void {
+    const pending = [...this.streamed].map(fd => fd === 1 ? process.stdout : process.stderr).filter(s => s.writableLength > 0)
+    if (pending.length === 0) { then(); return }
+    let left = pending.length
+    for (const s of pending) s.write('', () => { if (--left === 0) then() })
   }
 }
 

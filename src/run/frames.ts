@@ -21,33 +21,74 @@ export enum RunFrame {
 export const RUN_FRAME_HEADER = 5
 export const RUN_FRAME_MAX = 4 * 1024 * 1024
 
-export function encodeRunFrame (type: RunFrame, payload: Uint8Array = new Uint8Array(0)): Buffer {
+export function runFrameHeader (type: RunFrame, length: number): Buffer {
   const header = Buffer.allocUnsafe(RUN_FRAME_HEADER)
   header.writeUInt8(type, 0)
-  header.writeUInt32BE(payload.length, 1)
-  return Buffer.concat([header, payload])
+  header.writeUInt32BE(length, 1)
+  return header
+}
+
+export function encodeRunFrame (type: RunFrame, payload: Uint8Array = new Uint8Array(0)): Buffer {
+  return Buffer.concat([runFrameHeader(type, payload.length), payload])
 }
 
 export function encodeJsonFrame (type: RunFrame, value: unknown): Buffer {
   return encodeRunFrame(type, Buffer.from(JSON.stringify(value)))
 }
 
-export interface DecodedRunFrame { type: RunFrame, payload: Buffer }
+/**
+ * Incremental parser: feed socket bytes cut anywhere, get whole frames. The
+ * payloads of the types in `streamed` are handed out piece by piece as they
+ * arrive instead (`onPiece`, which must use the bytes before it returns: the
+ * buffer may be a reused read buffer), so output is neither joined nor held
+ * back; every other payload is copied out whole.
+ */
+export class RunFrameParser {
+  private readonly header = Buffer.alloc(RUN_FRAME_HEADER)
+  private headerFill = 0
+  private type = RunFrame.STDIN
+  private remaining = -1
+  private pieces: Buffer[] = []
+  private streaming = false
 
-/** Incremental decoder: feed socket chunks, get whole frames. */
-export class RunFrameDecoder {
-  private buffered: Buffer = Buffer.alloc(0)
+  constructor (
+    private readonly onFrame: (type: RunFrame, payload: Buffer) => void,
+    private readonly streamed: ReadonlySet<RunFrame> = new Set(),
+    private readonly onPiece: (type: RunFrame, piece: Buffer) => void = () => {}
+  ) {}
 
-  push (chunk: Buffer): DecodedRunFrame[] {
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk])
-    const frames: DecodedRunFrame[] = []
-    while (this.buffered.length >= RUN_FRAME_HEADER) {
-      const length = this.buffered.readUInt32BE(1)
-      if (length > RUN_FRAME_MAX) throw new Error(`control frame of ${length} bytes is over the ${RUN_FRAME_MAX} limit`)
-      if (this.buffered.length < RUN_FRAME_HEADER + length) break
-      frames.push({ type: this.buffered.readUInt8(0), payload: this.buffered.subarray(RUN_FRAME_HEADER, RUN_FRAME_HEADER + length) })
-      this.buffered = this.buffered.subarray(RUN_FRAME_HEADER + length)
+  /** Throws on a frame over RUN_FRAME_MAX. `copy`: the bytes are a reused buffer, keep copies only. */
+  push (data: Buffer, copy = false): void {
+    let i = 0
+    while (i < data.length) {
+      if (this.remaining < 0) {
+        const n = Math.min(RUN_FRAME_HEADER - this.headerFill, data.length - i)
+        data.copy(this.header, this.headerFill, i, i + n)
+        this.headerFill += n
+        i += n
+        if (this.headerFill < RUN_FRAME_HEADER) return
+        this.headerFill = 0
+        this.type = this.header.readUInt8(0)
+        this.remaining = this.header.readUInt32BE(1)
+        if (this.remaining > RUN_FRAME_MAX) throw new Error(`control frame of ${this.remaining} bytes is over the ${RUN_FRAME_MAX} limit`)
+        this.streaming = this.streamed.has(this.type)
+      }
+      const n = Math.min(this.remaining, data.length - i)
+      if (n > 0) {
+        const piece = data.subarray(i, i + n)
+        if (this.streaming) this.onPiece(this.type, piece)
+        else this.pieces.push(copy ? Buffer.from(piece) : piece)
+        this.remaining -= n
+        i += n
+      }
+      if (this.remaining === 0) {
+        this.remaining = -1
+        if (!this.streaming) {
+          const payload = this.pieces.length === 1 ? this.pieces[0] : Buffer.concat(this.pieces)
+          this.pieces = []
+          this.onFrame(this.type, payload)
+        }
+      }
     }
-    return frames
   }
 }

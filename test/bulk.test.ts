@@ -15,7 +15,7 @@ function openAll (opener: RecordOpener, bytes: Buffer, seed: number): Buffer[] {
   while (i < bytes.length) {
     x = (x * 1103515245 + 12345) % 2 ** 31
     const n = 1 + (x % 70_000)
-    opener.push(bytes.subarray(i, i + n), (r) => { out.push(Buffer.from(r)) })
+    opener.push(bytes.subarray(i, i + n), (r) => { out.push(Buffer.concat(r)) })
     i += n
   }
   return out
@@ -64,7 +64,7 @@ describe('bulk port: offers, proofs and strangers', function () {
 
   const received = (conn: BulkConnection): Buffer[] => {
     const got: Buffer[] = []
-    conn.onRecords((r) => { got.push(r) })
+    conn.onRecords((r) => { got.push(Buffer.concat(r)) })
     return got
   }
 

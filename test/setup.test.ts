@@ -4,6 +4,7 @@ import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO } from './helpers/node.js'
+import { DAEMON_NODE_FLAGS } from '../src/constants.js'
 
 async function run (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise((resolve) => {
@@ -23,6 +24,24 @@ describe('set-up on a machine whose node is older than 22', function () {
     const ci = await readFile(join(REPO, '.ci/run'), 'utf8')
     assert.match(ci, /^npm ci\b/m)
     assert.match(ci, /^npm test$/m)
+  })
+
+  it('a daemon started through bin/kappa-node gets the Node flags every daemon starts with', async () => {
+    const home = await mkdtemp(join(tmpdir(), 'kappa-setup-'))
+    const { spawn } = await import('node:child_process')
+    const proc = spawn(join(REPO, 'bin/kappa-node'), ['start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-http', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        proc.stdout.on('data', (d: Buffer) => { if (String(d).includes('"ready"')) resolve() })
+        proc.once('exit', (code) => { reject(new Error(`start exited ${code}`)) })
+      })
+      const argv = (await readFile(`/proc/${proc.pid}/cmdline`, 'utf8')).split('\0')
+      assert.ok(argv.indexOf(DAEMON_NODE_FLAGS[0]) > 0, argv.join(' '))
+      assert.ok(DAEMON_NODE_FLAGS.every(f => argv.includes(f)) && argv.indexOf(DAEMON_NODE_FLAGS[0]) < argv.findIndex(a => a.endsWith('main.js')))
+    } finally {
+      proc.kill('SIGKILL')
+      await rm(home, { recursive: true, force: true })
+    }
   })
 
   it('package.json requires Node >= 22 and brings it as a dependency', async () => {

@@ -11,9 +11,9 @@ const WRITE_QUEUE_BYTES = 4 * 1024 * 1024
  * creator set up); each verified record goes to `onRecord`.
  */
 export class RecordConnection implements BulkConnection {
-  private handler?: (plaintext: Buffer) => void
+  private handler?: (plaintext: Buffer[]) => void
   /** records that came before anyone took them (between the proof and the channel's attach) */
-  private backlog: Buffer[] = []
+  private backlog: Buffer[][] = []
   private readonly endListeners = new Set<() => void>()
   private readonly closeListeners = new Set<(err?: Error) => void>()
   private error?: Error
@@ -50,9 +50,9 @@ export class RecordConnection implements BulkConnection {
     }
   }
 
-  onRecords (handler: ((plaintext: Buffer) => void) | undefined): void {
+  onRecords (handler: ((plaintext: Buffer[]) => void) | undefined): void {
     this.handler = handler
-    while (this.handler === handler && handler != null && this.backlog.length > 0) handler(this.backlog.shift() as Buffer)
+    while (this.handler === handler && handler != null && this.backlog.length > 0) handler(this.backlog.shift() as Buffer[])
   }
 
   send (pieces: readonly Uint8Array[]): boolean {
@@ -100,9 +100,13 @@ export class RecordConnection implements BulkConnection {
     this.socket.destroy()
   }
 
-  onEnd (listener: () => void): void {
-    if (this.ended) listener()
-    else this.endListeners.add(listener)
+  onEnd (listener: () => void): () => void {
+    if (this.ended) {
+      listener()
+      return () => {}
+    }
+    this.endListeners.add(listener)
+    return () => { this.endListeners.delete(listener) }
   }
 
   onClose (listener: (err?: Error) => void): () => void {

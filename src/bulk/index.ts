@@ -21,8 +21,8 @@ export interface BulkOfferData {
 
 /** One sealed-record connection, proved by both ends. */
 export interface BulkConnection {
-  /** each verified record (one frame) goes to `handler`; records that come while there is none wait for one */
-  onRecords (handler: ((plaintext: Buffer) => void) | undefined): void
+  /** each verified record (one frame, in the pieces it was decrypted in) goes to `handler`; records that come while there is none wait for one */
+  onRecords (handler: ((plaintext: Buffer[]) => void) | undefined): void
   /** queues one record; false when the sender should wait for `drained` */
   send (pieces: readonly Uint8Array[]): boolean
   drained (signal?: AbortSignal): Promise<void>
@@ -31,8 +31,8 @@ export interface BulkConnection {
   /** flushes and half-closes our side */
   end (): Promise<void>
   destroy (err?: Error): void
-  /** the remote side finished cleanly */
-  onEnd (listener: () => void): void
+  /** the remote side finished cleanly; returns a function that removes the listener */
+  onEnd (listener: () => void): () => void
   /** the connection is gone (for any reason); returns a function that removes the listener */
   onClose (listener: (err?: Error) => void): () => void
 }

@@ -106,14 +106,17 @@ export class TcpBulkListener implements BulkListener {
       clearTimeout(pending.timer)
       const conn = newRecordConnection(socket, pending.keys.targetToOrigin, pending.keys.originToTarget, BULK_MAX_RECORD_BYTES, true)
       const offClose = conn.onClose((err) => { pending.reject(err ?? new Error('bulk connection closed before it was proved')) })
+      // half-open sockets: an end before the proof is a failure, not a pause
+      const offEnd = conn.onEnd(() => { conn.destroy() })
       conn.onRecords((record) => {
-        if (!record.equals(HELLO)) {
+        if (!Buffer.concat(record).equals(HELLO)) {
           conn.destroy(new Error('bulk connection did not prove its offer'))
           return
         }
         // what follows waits for the channel
         conn.onRecords(undefined)
         offClose()
+        offEnd()
         proven()
         socket.setTimeout(0)
         conn.send([HELLO])
@@ -168,6 +171,8 @@ export async function connectBulk (host: string, offer: BulkOfferData, signal: A
       const onAbort = (): void => { connection.destroy(); reject(signal.reason) }
       signal.addEventListener('abort', onAbort, { once: true })
       const offClose = connection.onClose((err) => { reject(err ?? new Error('bulk connection closed')) })
+      // half-open sockets: the port ending the connection before its proof is a refusal
+      const offEnd = connection.onEnd(() => { connection.destroy(new Error('the bulk port closed the connection')) })
       socket.once('connect', () => {
         socket.write(offer.id)
         connection.send([HELLO])
@@ -175,7 +180,8 @@ export async function connectBulk (host: string, offer: BulkOfferData, signal: A
       connection.onRecords((record) => {
         signal.removeEventListener('abort', onAbort)
         offClose()
-        if (!record.equals(HELLO)) {
+        offEnd()
+        if (!Buffer.concat(record).equals(HELLO)) {
           connection.destroy()
           reject(new Error('the bulk port did not prove the offer'))
           return

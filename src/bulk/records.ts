@@ -71,12 +71,15 @@ export class RecordOpener {
   private remaining = -1
   private decipher?: DecipherGCM
   private plaintext: Buffer[] = []
-  private plaintextLength = 0
 
   constructor (private readonly key: Buffer, private readonly maxRecordBytes: number) {}
 
-  /** Feeds bytes; calls `onRecord` with each verified record's plaintext. Throws RecordError on a bad record. */
-  push (data: Uint8Array, onRecord: (plaintext: Buffer) => void): void {
+  /**
+   * Feeds bytes; calls `onRecord` with each verified record's plaintext, in
+   * the pieces it was decrypted in (joining them would be one more copy, and
+   * garbage). Throws RecordError on a bad record.
+   */
+  push (data: Uint8Array, onRecord: (plaintext: Buffer[]) => void): void {
     let i = 0
     while (i < data.byteLength) {
       if (this.remaining < 0) {
@@ -94,7 +97,7 @@ export class RecordOpener {
       } else if (this.remaining > 0) {
         const n = Math.min(this.remaining, data.byteLength - i)
         const out = this.decipher!.update(data.subarray(i, i + n))
-        if (out.byteLength > 0) { this.plaintext.push(out); this.plaintextLength += out.byteLength }
+        if (out.byteLength > 0) this.plaintext.push(out)
         this.remaining -= n
         i += n
       } else {
@@ -113,9 +116,8 @@ export class RecordOpener {
         } catch {
           throw new RecordError('record failed authentication')
         }
-        const record = this.plaintext.length === 1 ? this.plaintext[0] : Buffer.concat(this.plaintext, this.plaintextLength)
+        const record = this.plaintext
         this.plaintext = []
-        this.plaintextLength = 0
         onRecord(record)
       }
     }

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
 import { errorMessage } from '../cli/errors.js'
+import { DAEMON_NODE_FLAGS } from '../constants.js'
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** the paper's Table II scale: a loaded machine ≈ 37–45, an idle one ≈ 140–150 */
@@ -59,7 +60,7 @@ async function json (node: DemoNode, args: string[]): Promise<any> {
 
 async function startNode (name: string, metric: number): Promise<DemoNode> {
   const home = join(root as string, name.toLowerCase())
-  const proc = spawn(process.execPath, [MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--no-http', '--json',
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--no-http', '--json',
     '--delay', String(GOSSIP_MS), '--metric-override', String(metric)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   let stderr = ''

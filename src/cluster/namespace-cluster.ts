@@ -16,7 +16,7 @@ import { createRunCgroups, detectCgroups, type CgroupLayout, type NodeCgroup, ty
 import { createNetwork, ip, listNamespaces, nodeIp, type ClusterNetwork } from './netns.js'
 import { checkTopology, ipAddresses, writeClusterKeys } from './keys.js'
 import { UserError } from '../cli/errors.js'
-import { DEFAULT_PORT } from '../constants.js'
+import { DEFAULT_PORT, DAEMON_NODE_FLAGS } from '../constants.js'
 import type { ExecOptions, ExecResult, NamespaceCluster, NamespaceClusterInit, NamespaceNode } from './index.js'
 
 export const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
@@ -133,7 +133,7 @@ class ClusterNode implements NamespaceNode {
   ) {}
 
   startDaemon (args: string[]): void {
-    this.daemon = spawn(this.enter, [process.execPath, MAIN, 'start', '--home', this.home, '--json', ...args], {
+    this.daemon = spawn(this.enter, [process.execPath, ...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', this.home, '--json', ...args], {
       // its own process group: a Ctrl-C at the terminal reaches only the owner, which then stops nodes in order
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

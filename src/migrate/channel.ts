@@ -10,6 +10,13 @@ export type FrameInput = Omit<Partial<Frame>, 'data'> & Pick<Frame, 'type'> & { 
 /** Above this much unread data the sources are paused (yamux stops granting window); below LOW they resume. */
 const HIGH_WATER = 4 * 1024 * 1024
 const LOW_WATER = 1024 * 1024
+/**
+ * A bulk connection pauses at once (no window to wait out), so it keeps far
+ * less queued: buffers held for long outlive the young generation and make
+ * the garbage collector scan the whole heap, over and over, at full speed.
+ */
+const BULK_HIGH_WATER = 1024 * 1024
+const BULK_LOW_WATER = 256 * 1024
 /** A paused yamux stream still receives up to its window (16 MiB): room for that. */
 const STREAM_READ_BUFFER = 32 * 1024 * 1024
 const DECODE_LIMITS = { limits: { job: { argv: 4096, env: 256, inputs: MAX_JOB_FILES, outputs: 1000 } } }
@@ -112,24 +119,23 @@ export class FrameChannel {
 
   private enqueue (frame: Frame): void {
     this.frames.push(frame)
-    this.queuedBytes += frame.data.byteLength
-    this.moved(frame.data.byteLength)
+    const size = frameSize(frame)
+    this.queuedBytes += size
+    this.moved(size)
     // deferred: pausing inside the dispatch that resume() triggers would be undone by
     // resume()'s own window update that follows it, and the sender would not stop
-    if (this.queuedBytes > HIGH_WATER) queueMicrotask(() => { this.maybePause() })
+    if (this.queuedBytes > BULK_HIGH_WATER) queueMicrotask(() => { this.maybePause() })
     this.wake?.()
   }
 
   private maybePause (): void {
-    if (this.queuedBytes <= HIGH_WATER) return
-    if (this.stream.readStatus === 'readable') this.stream.pause()
-    this.bulk?.pause()
+    if (this.queuedBytes > BULK_HIGH_WATER) this.bulk?.pause()
+    if (this.queuedBytes > HIGH_WATER && this.stream.readStatus === 'readable') this.stream.pause()
   }
 
   private maybeResume (): void {
-    if (this.queuedBytes >= LOW_WATER) return
-    if (this.stream.readStatus === 'paused') this.stream.resume()
-    this.bulk?.resume()
+    if (this.queuedBytes < BULK_LOW_WATER) this.bulk?.resume()
+    if (this.queuedBytes < LOW_WATER && this.stream.readStatus === 'paused') this.stream.resume()
   }
 
   /** Counts the job's traffic; a target offers its bulk port once a job proves big enough. */
@@ -159,7 +165,7 @@ export class FrameChannel {
     conn.onRecords((record) => {
       let frame: Frame
       try {
-        frame = Frame.decode(record, DECODE_LIMITS)
+        frame = decodeRecord(record)
       } catch (err) {
         this.fail(err instanceof Error ? err : new Error(String(err)))
         conn.destroy()
@@ -170,8 +176,8 @@ export class FrameChannel {
       } else {
         // held apart: they cannot be read before the SWITCH that the stream still has to bring
         this.early.push(frame)
-        this.earlyBytes += frame.data.byteLength
-        if (this.earlyBytes > HIGH_WATER) conn.pause()
+        this.earlyBytes += frameSize(frame)
+        if (this.earlyBytes > BULK_HIGH_WATER) conn.pause()
       }
     })
     conn.onEnd(() => { this.bulkEnded = true; this.wake?.() })
@@ -207,7 +213,7 @@ export class FrameChannel {
     for (;;) {
       const frame = this.frames.shift()
       if (frame != null) {
-        this.queuedBytes -= frame.data.byteLength
+        this.queuedBytes -= frameSize(frame)
         this.maybeResume()
         return frame
       }
@@ -285,6 +291,60 @@ export class FrameChannel {
     this.offered?.cancel()
     if (this.switchTimer != null) clearTimeout(this.switchTimer)
   }
+}
+
+/** Data frames decoded from several pieces keep them: their `data` is joined only if someone asks for it. */
+const pieced = new WeakMap<Frame, { pieces: Uint8Array[], size: number }>()
+
+/** The data of a frame as the pieces it arrived in (one copy fewer than `frame.data` for output). */
+export function framePieces (frame: Frame): Uint8Array[] {
+  return pieced.get(frame)?.pieces ?? [frame.data]
+}
+
+function frameSize (frame: Frame): number {
+  return pieced.get(frame)?.size ?? frame.data.byteLength
+}
+
+/**
+ * One bulk record (a frame in the pieces it was decrypted in). A data frame
+ * as `encodeDataFrame` writes it (type field, then the data field to the
+ * end) keeps its pieces; anything else is joined and decoded as protobuf.
+ */
+function decodeRecord (pieces: Buffer[]): Frame {
+  if (pieces.length === 1) return Frame.decode(pieces[0], DECODE_LIMITS)
+  const first = pieces[0]
+  const header = first.length >= 16 ? dataFrameHeader(first) : undefined
+  let total = 0
+  for (const p of pieces) total += p.length
+  if (header == null || header.dataStart + header.length !== total) return Frame.decode(Buffer.concat(pieces, total), DECODE_LIMITS)
+  const frame = Frame.decode(first.subarray(0, header.typeEnd), DECODE_LIMITS)
+  const data = [first.subarray(header.dataStart), ...pieces.slice(1)].filter(p => p.length > 0)
+  let joined: Uint8Array | undefined
+  Object.defineProperty(frame, 'data', { get: () => (joined ??= Buffer.concat(data, header.length)), enumerable: true })
+  pieced.set(frame, { pieces: data, size: header.length })
+  return frame
+}
+
+/** Where the type field ends and the data starts, if `b` begins with [type field][field 2, length-delimited]. */
+function dataFrameHeader (b: Buffer): { typeEnd: number, dataStart: number, length: number } | undefined {
+  let i = 0
+  if (b[i] === 0x08) {
+    i++
+    while (i < 6 && (b[i] & 0x80) !== 0) i++
+    i++
+  }
+  const typeEnd = i
+  if (b[i++] !== 0x12) return undefined
+  let length = 0
+  let shift = 0
+  for (;;) {
+    if (i >= b.length || shift > 28) return undefined
+    const byte = b[i++]
+    length += (byte & 0x7f) * 2 ** shift
+    if ((byte & 0x80) === 0) break
+    shift += 7
+  }
+  return { typeEnd, dataStart: i, length }
 }
 
 /** One whole varint-prefixed frame body from the front of `buffer` (consumed), or undefined. */

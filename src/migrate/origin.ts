@@ -4,7 +4,7 @@ import { lstat } from 'node:fs/promises'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { Frame, type Job } from '../wire/migrate.js'
-import { FrameChannel } from './channel.js'
+import { FrameChannel, framePieces } from './channel.js'
 import { collectInputs, IncomingFile, insideCwd, safeRelative } from './files.js'
 import { inspectExecutable, type ExecutableInfo } from './exe.js'
 import { findExecutable } from '../overlay/requirements.js'
@@ -22,6 +22,8 @@ import type { Libp2p, Stream } from '@libp2p/interface'
 
 /** Output queued for a `run` client before the relay waits for it to catch up. */
 const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
+/** Output queued for a pipe the daemon writes itself: little (a pipe holds 64 KiB), so buffers do not live long. */
+const PIPE_BUFFER_BYTES = 256 * 1024
 
 async function drainedOrClosed (socket: Socket): Promise<void> {
   await new Promise<void>((resolve) => {
@@ -102,16 +104,18 @@ class ClientLink {
     }
   }
 
-  async output (fd: 1 | 2, data: Uint8Array): Promise<void> {
+  async output (fd: 1 | 2, pieces: Uint8Array[]): Promise<void> {
     if (this.brokenPipes.has(fd)) return
     const pipe = this.pipes.get(fd)
     if (pipe == null) {
-      await this.send(fd === 1 ? RunFrame.STDOUT : RunFrame.STDERR, data)
+      for (const p of pieces) await this.send(fd === 1 ? RunFrame.STDOUT : RunFrame.STDERR, p)
       return
     }
     if (pipe.destroyed) return
-    pipe.write(data)
-    if (pipe.writableLength > CLIENT_BUFFER_BYTES) await drainedOrClosed(pipe)
+    pipe.cork()
+    for (const p of pieces) pipe.write(p)
+    pipe.uncork()
+    if (pipe.writableLength > PIPE_BUFFER_BYTES) await drainedOrClosed(pipe)
   }
 
   broken (fd: 1 | 2): void {
@@ -344,8 +348,8 @@ export class JobSender {
           throw new Error(`lost the connection to ${who} while the job was running (${errorMessage(err)})`)
         }
         switch (frame.type) {
-          case Frame.Type.STDOUT: await client.output(1, frame.data); break
-          case Frame.Type.STDERR: await client.output(2, frame.data); break
+          case Frame.Type.STDOUT: await client.output(1, framePieces(frame)); break
+          case Frame.Type.STDERR: await client.output(2, framePieces(frame)); break
           case Frame.Type.FILE: {
             if (incoming != null) throw new Error('output file cut short')
             const rel = safeRelative(frame.file?.path ?? '')

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
+import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
@@ -90,7 +91,7 @@ export interface StartOptions {
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
   const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   const events: any[] = []
   const waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()

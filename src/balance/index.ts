@@ -117,10 +117,13 @@ export interface Probe {
   ttl: number
   requirements?: JobRequirements
   /**
-   * The origin's own fresh sysmetric when it sent the probe (beyond the
-   * paper): the node that would reply declines instead when it is not
-   * better by more than c, so it issues no ticket — and counts no pending
-   * job — for a reply the origin would refuse. Absent for `run --remote`.
+   * The value to beat (beyond the paper): the origin's own fresh sysmetric
+   * when it sent the probe, raised by each relay that would offer itself
+   * instead (to its own value − c, see PropagateOptions.relayOffers). The
+   * node that would reply declines instead when it is not better by more
+   * than c, so it issues no ticket — and counts no pending job — for a
+   * reply the origin or a relay would refuse. Absent for `run --remote`
+   * until a relay that offers itself sets it.
    */
   originSysmetric?: number
 }
@@ -179,4 +182,13 @@ export interface PropagateOptions {
   avoidPath?: boolean
   /** largest TTL accepted, default MAX_TTL */
   maxTtl?: number
+  /**
+   * This node offers itself on the way back when the reply it relays is
+   * worse than its own value (relayReply; default false, the paper's relay
+   * only passes replies on). A probe it forwards then asks the next node to
+   * beat this one as well (originSysmetric raised to own − c), so no node
+   * issues a ticket, and counts a promised job, for a reply this one would
+   * replace.
+   */
+  relayOffers?: boolean
 }

@@ -1,5 +1,6 @@
 import { createGossip, decideOrigin, propagate, acceptReply, relayReply, DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL } from '../balance/index.js'
 import type { Gossip, JobRequirements, MetricMessage, Probe, ProbeReply } from '../balance/index.js'
+import { PENDING_TICKET_MS } from '../metric/constants.js'
 import { sysmetricOf } from './load.js'
 import { MaxTree } from './maxtree.js'
 import { EventQueue } from './queue.js'
@@ -76,6 +77,7 @@ export interface SimConfig {
   pendingAccounting: boolean
   /** relays offer themselves on the way back when fresher and better (relayReply) */
   relayOffers: boolean
+  /** an unused ticket counts as pending this long (the node's PENDING_TICKET_MS) */
   ticketMs: number
   warmupPeriods: number
   measurePeriods: number
@@ -103,7 +105,7 @@ export function defaultSimConfig (overrides: Partial<SimConfig> = {}): SimConfig
     otherArchFraction: 0,
     pendingAccounting: true,
     relayOffers: true,
-    ticketMs: 30_000,
+    ticketMs: PENDING_TICKET_MS,
     warmupPeriods: 12,
     measurePeriods: 20,
     kHopSamples: 500,

@@ -237,7 +237,31 @@ describe('balance: Algorithm I (gossip)', () => {
     assert.throws(() => createGossip({ delayMs: 0 }), RangeError)
     assert.throws(() => createGossip({ c: -1 }), RangeError)
     assert.throws(() => createGossip({ expiryFactor: NaN }), RangeError)
-    assert.deepEqual(createGossip().config, { c: 15, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
+    assert.throws(() => createGossip({ minRelayCost: -1 }), RangeError)
+    assert.deepEqual(createGossip().config, { c: 15, minRelayCost: 5, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
+  })
+
+  it('c = 0 on a triangle: an old value of A dies out instead of circulating (passed-on values lose at least minRelayCost per hop)', () => {
+    const triangle = (minRelayCost?: number): Rounds => new Rounds({ A: 153, B: 83, C: 48 }, [['A', 'B'], ['B', 'C'], ['A', 'C']], { c: 0, minRelayCost })
+    for (const [minRelayCost, dies] of [[0, false], [undefined, true]] as const) {
+      const net = triangle(minRelayCost)
+      net.rounds(4)
+      // A gets busy: 153 → 20
+      net.metric.set('A', 20)
+      // one hop per round here (triggered updates make a round milliseconds): 153 → 83 at 5 a hop
+      net.rounds(20)
+      const best = net.g('A').best(net.now)
+      if (dies) {
+        assert.deepEqual(best, { id: 'B', dismetric: 83 }, 'A sees B as it is: nothing better is left over from its own past')
+        assert.equal(net.g('C').best(net.now)?.dismetric, 83)
+      } else {
+        assert.equal(best?.dismetric, 153, 'without a floor, A\'s 153 comes back to it round the triangle forever')
+      }
+    }
+    // a node two hops away is still seen, minRelayCost lower (c = 0)
+    const line = new Rounds({ A: 20, B: 30, C: 148 }, [['A', 'B'], ['B', 'C']], { c: 0 })
+    line.rounds(4)
+    assert.deepEqual(line.g('A').best(line.now), { id: 'B', dismetric: 148 - 5 })
   })
 })
 

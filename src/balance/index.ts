@@ -43,6 +43,12 @@ export interface GossipInit {
   expiryFactor?: number
   /** default true; false is paper-faithful */
   splitHorizon?: boolean
+  /**
+   * what a value passed on loses per hop at least, default 5
+   * (DEFAULT_MIN_RELAY_COST): max(c, this) is subtracted when relaying, so
+   * that values cannot circulate round a cycle when c is 0
+   */
+  minRelayCost?: number
 }
 
 export interface NeighbourView {
@@ -80,7 +86,7 @@ export interface Gossip {
   expire (now: number): string[]
   /** live neighbour with the highest dismetric, skipping `exclude`; ties go to the earliest added */
   best (now: number, exclude?: ReadonlySet<string> | readonly string[]): { id: string, dismetric: number } | undefined
-  /** max_dist of Algorithm I: highest dismetric over live neighbours, 0 when there is none (the paper's initial value) */
+  /** max_dist of Algorithm I: highest value passed on (advertised − max(c, minRelayCost)) over live neighbours, 0 when there is none (the paper's initial value) */
   maxDist (now: number): number
   /** send_probe as the paper defines it: max(own, maxDist) */
   sendProbe (ownSysmetric: number, now: number): number

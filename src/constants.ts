@@ -102,10 +102,11 @@ export const DEFAULT_JOB_WALL_MS = 60 * 60_000
 export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TERM']
 
 /**
- * Pending-work accounting: a job placed here (a used ticket, or a local run)
- * keeps counting as a running process this long, until the metric's sampling
- * window (5 s, sampled every 5 s) has seen it run.
+ * Pending-work accounting (src/metric/pending.ts): a job placed here (a used
+ * ticket, or a local run) counts as a runnable process until a reading of
+ * the runnable processes has risen for it, and at most this long after it
+ * has surely started (a job too short for any reading to catch).
  */
-export const METRIC_SETTLE_MS = 10_000
-/** A job the origin tells its client to run locally is assumed running (and visible) this long after. */
+export const METRIC_SETTLE_MS = 2_000
+/** A job the origin tells its client to run locally has surely started this long after (longer on a loaded machine). */
 export const LOCAL_START_GRACE_MS = 2_000

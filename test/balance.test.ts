@@ -237,7 +237,31 @@ describe('balance: Algorithm I (gossip)', () => {
     assert.throws(() => createGossip({ delayMs: 0 }), RangeError)
     assert.throws(() => createGossip({ c: -1 }), RangeError)
     assert.throws(() => createGossip({ expiryFactor: NaN }), RangeError)
-    assert.deepEqual(createGossip().config, { c: 15, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
+    assert.throws(() => createGossip({ minRelayCost: -1 }), RangeError)
+    assert.deepEqual(createGossip().config, { c: 15, minRelayCost: 5, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
+  })
+
+  it('c = 0 on a triangle: an old value of A dies out instead of circulating (passed-on values lose at least minRelayCost per hop)', () => {
+    const triangle = (minRelayCost?: number): Rounds => new Rounds({ A: 153, B: 83, C: 48 }, [['A', 'B'], ['B', 'C'], ['A', 'C']], { c: 0, minRelayCost })
+    for (const [minRelayCost, dies] of [[0, false], [undefined, true]] as const) {
+      const net = triangle(minRelayCost)
+      net.rounds(4)
+      // A gets busy: 153 → 20
+      net.metric.set('A', 20)
+      // one hop per round here (triggered updates make a round milliseconds): 153 → 83 at 5 a hop
+      net.rounds(20)
+      const best = net.g('A').best(net.now)
+      if (dies) {
+        assert.deepEqual(best, { id: 'B', dismetric: 83 }, 'A sees B as it is: nothing better is left over from its own past')
+        assert.equal(net.g('C').best(net.now)?.dismetric, 83)
+      } else {
+        assert.equal(best?.dismetric, 153, 'without a floor, A\'s 153 comes back to it round the triangle forever')
+      }
+    }
+    // a node two hops away is still seen, minRelayCost lower (c = 0)
+    const line = new Rounds({ A: 20, B: 30, C: 148 }, [['A', 'B'], ['B', 'C']], { c: 0 })
+    line.rounds(4)
+    assert.deepEqual(line.g('A').best(line.now), { id: 'B', dismetric: 148 - 5 })
   })
 })
 
@@ -420,7 +444,8 @@ describe('balance: Algorithms II–III (probe)', () => {
 })
 
 describe('relayReply: a relay offers itself when the reply it carries is worse (beyond the paper)', () => {
-  const probe = { id: 'p', origin: 'A', sender: 'B', path: ['A', 'B'], ttl: 6 }
+  // the probe as B received it from A
+  const probe = { id: 'p', origin: 'A', sender: 'A', path: ['A'], ttl: 7 }
   const reply = { id: 'p', target: 'C', sysmetric: 20, path: ['A', 'B', 'C'] }
   it('B (60) replaces C\'s fresh 20; the path ends at B', () => {
     const offered = relayReply('B', 60, reply, probe, () => true)
@@ -436,6 +461,43 @@ describe('relayReply: a relay offers itself when the reply it carries is worse (
     assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 50 }, () => true), undefined)
     assert.equal(relayReply('B', 60, reply, { ...probe, originSysmetric: 50 }, () => true), reply)
   })
+  it('a relay that offers itself asks the next node to beat it too: no ticket is spent on a reply it would replace', () => {
+    const net = chain()
+    net.rounds(4)
+    // C's gossip still says 148, but C has just dropped to 50: B (60) would replace its reply
+    net.metric.set('C', 50)
+    const received: Probe = { id: 'p', origin: 'A', sender: 'A', path: ['A'], ttl: 7, originSysmetric: 37 }
+    const at = (node: string, from: string, probe: Probe, opts: PropagateOptions, meets = always): PropagateDecision =>
+      propagate(net.g(node), node, from, probe, net.m(node), net.now, meets, opts)
+    const paper = at('B', 'A', received, {})
+    assert.equal(paper.kind === 'forward' && paper.probe.originSysmetric, 37, 'a relay that only passes replies on keeps the origin\'s bar')
+    const cannot = at('B', 'A', received, { relayOffers: true }, () => false)
+    assert.equal(cannot.kind === 'forward' && cannot.probe.originSysmetric, 37, 'a relay that cannot run the job does not offer itself')
+    const d = at('B', 'A', received, { relayOffers: true })
+    assert.ok(d.kind === 'forward')
+    assert.equal(d.probe.originSysmetric, 60 - C, 'raised to B − c')
+    // C (50 − c = 35 < 45) declines without a ticket, and B offers itself on the way back
+    assert.deepEqual(at('C', 'B', d.probe, { relayOffers: true }), { kind: 'decline', reason: 'not-better-than-origin' })
+    assert.deepEqual(relayReply('B', 60, undefined, received, always), { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
+    // a C that does beat B still answers, and B passes its reply on
+    net.metric.set('C', 80)
+    const r = at('C', 'B', d.probe, { relayOffers: true })
+    assert.ok(r.kind === 'reply')
+    assert.equal(relayReply('B', 60, r.reply, received, always), r.reply)
+    // `run --remote` (no bar from the origin): the relay's own value becomes the bar
+    const forced = at('B', 'A', { ...received, originSysmetric: undefined }, { relayOffers: true })
+    assert.equal(forced.kind === 'forward' && forced.probe.originSysmetric, 60 - C)
+  })
+
+  it('acceptReply(asked): a reply that beats the value the probe asked for is taken though the origin\'s value rose meanwhile', () => {
+    const reply: ProbeReply = { id: 'p', target: 'C', sysmetric: 55, path: ['A', 'C'] }
+    assert.equal(acceptReply(50, reply), 'local', 'against the new value alone')
+    assert.equal(acceptReply(50, reply, C, 37), 'remote', 'the target promised the job against 37')
+    assert.equal(acceptReply(30, { ...reply, sysmetric: 50 }, C, 37), 'remote', 'an origin that got busier takes it all the more')
+    assert.equal(acceptReply(50, { ...reply, sysmetric: 52 }, C, 37), 'local', '52 − c does not beat 37')
+    assert.equal(acceptReply(50, reply, C, Number.NaN), 'local', 'a bad bar is ignored')
+  })
+
   it('in the simulator, B takes the jobs at once after C is re-pinned', () => {
     const without = chainScenario(true, false)
     const withOffers = chainScenario(true, true)

@@ -227,17 +227,74 @@ describe('metric sampler with bad /proc files', () => {
 })
 
 describe('pending work of a job that has started', () => {
-  it('stops counting once a sample\'s window covers the job', async () => {
+  it('a rise in the runnable processes is promised jobs that started, oldest first; an unused ticket cannot have started', async () => {
     const { createPendingWork } = await import('../src/metric/pending.js')
     let t = 1000
     const pending = createPendingWork({ now: () => t })
-    pending.add('ticket', 60_000)
-    pending.add('started', 60_000, 1500)
+    pending.observe(4, t, 'host') // the baseline
+    pending.add('ticket', 60_000) // issued, not used yet
+    pending.add('local-1', 60_000, 1000)
+    pending.add('local-2', 60_000, 1000)
+    assert.equal(pending.count(), 3)
+    t = 1100
+    assert.equal(pending.observe(5, t, 'host'), true, 'one job started')
     assert.equal(pending.count(), 2)
-    pending.sampled(1400) // the window began before the job started: it is not in the numbers yet
+    t = 1200
+    assert.equal(pending.observe(4, t, 'host'), false, 'a fall (another process ended) explains nothing')
     assert.equal(pending.count(), 2)
-    t = 7000
-    pending.sampled(1600) // the window covers the job from its start: count it once, in the sample
-    assert.equal(pending.count(), 1)
+    t = 1300
+    assert.equal(pending.observe(7, t, 'host'), true)
+    assert.equal(pending.count(), 1, 'three more runnable: local-2 is among them, the unused ticket is not')
+    pending.add('ticket', 60_000, 1300) // now it is used: the job may start
+    t = 1400
+    pending.observe(8, t, 'host')
+    assert.equal(pending.count(), 0)
+  })
+
+  it('a job not yet allowed to start, or a reading of another source, matches nothing; expiry still applies', async () => {
+    const { createPendingWork } = await import('../src/metric/pending.js')
+    let t = 1000
+    const pending = createPendingWork({ now: () => t })
+    pending.observe(1, t, 'host')
+    pending.add('later', 3000, 2000)
+    t = 1500
+    pending.observe(2, t, 'host')
+    assert.equal(pending.count(), 1, 'it may start only from 2000')
+    pending.observe(9, t, 'cgroup')
+    assert.equal(pending.count(), 1, 'a cgroup count after a host count is a new baseline, not a rise')
+    t = 3000
+    assert.equal(pending.observe(9, t, 'cgroup'), true, 'expired')
+    assert.equal(pending.count(), 0)
+  })
+})
+
+describe('the sampler counts a promised job once', () => {
+  afterEach(removeTempDirs)
+
+  it('as pending until a reading shows it running, then as a runnable process', async () => {
+    const { sampler, root, clock } = await fixtureSampler('one-core-four-busy')
+    const stat = async (running: number): Promise<void> => {
+      await writeFile(join(root, 'stat'), `cpu  2669 0 1404 29703 15 0 13 4 0 0\ncpu0 2669 0 1404 29703 15 0 13 4 0 0\nprocs_running ${running}\n`)
+    }
+    const first = await sampler.sample()
+    assert.equal(first.running, 4)
+    sampler.pending.add('local-1', clock.t + 60_000, clock.t) // a client told to run it here
+    sampler.pending.add('ticket', clock.t + 60_000) // an offer the origin has not taken up yet
+    let b = sampler.fresh() as MetricBreakdown
+    assert.equal(b.pending, 2)
+    assert.equal(b.running, 6)
+    close(b.share, 1 / 7, 'share with two promised jobs')
+    // the local job starts: one more runnable process, and one less pending
+    await stat(6)
+    clock.t += 200
+    b = sampler.fresh() as MetricBreakdown
+    assert.equal(b.pending, 1)
+    assert.equal(b.running, 6, 'the started job counts once')
+    // it keeps running; the unused ticket still counts
+    clock.t += 200
+    b = sampler.fresh() as MetricBreakdown
+    assert.equal(b.running, 6)
+    assert.equal(b.pending, 1)
+    sampler.stop()
   })
 })

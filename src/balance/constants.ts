@@ -1,6 +1,18 @@
 /** Per-hop overhead c: dismetric = advertised − c (paper eq. 6; 148 → 133). */
 export const DEFAULT_C = 15
 
+/**
+ * A value passed on through a neighbour loses c per hop (paper eq. 6), but
+ * never less than this: with c = 0 (a LAN where moving a job costs nothing)
+ * a value that goes round a cycle of the overlay — any triangle — would come
+ * back undiminished, and a node's old, higher value would circulate forever
+ * after the node got busy (split horizon only stops two-node echoes). With
+ * this floor an echo loses at least 3 × 5 per trip round a triangle and dies
+ * out in a few triggered updates; a node two hops away is seen 5 lower than
+ * it is. Decisions still subtract c alone from what a neighbour advertises.
+ */
+export const DEFAULT_MIN_RELAY_COST = 5
+
 /** Gossip period of Algorithm I (paper: 5 s, the metric sampling window). */
 export const DEFAULT_DELAY_MS = 5000
 

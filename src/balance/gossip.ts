@@ -1,4 +1,4 @@
-import { DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_SPLIT_HORIZON, MAX_METRIC } from './constants.js'
+import { DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_MIN_RELAY_COST, DEFAULT_SPLIT_HORIZON, MAX_METRIC } from './constants.js'
 import type { Gossip, GossipInit, MetricMessage, NeighbourView } from './index.js'
 
 /** What this node knows about one neighbour. */
@@ -35,18 +35,24 @@ export class MetricGossip implements Gossip {
   /** the same entries in insertion order; iterating an array is what the hot paths do */
   private list: Neighbour[] = []
   private readonly expiryMs: number
+  /** what a value loses per hop when it is passed on: c, but never less than minRelayCost */
+  private readonly relayCost: number
   private seq = -1
 
   constructor (init: GossipInit = {}) {
     const c = init.c ?? DEFAULT_C
     if (!Number.isFinite(c) || c < 0) throw new RangeError(`c must be a non-negative number, got ${c}`)
+    const minRelayCost = init.minRelayCost ?? DEFAULT_MIN_RELAY_COST
+    if (!Number.isFinite(minRelayCost) || minRelayCost < 0) throw new RangeError(`minRelayCost must be a non-negative number, got ${minRelayCost}`)
     this.config = Object.freeze({
       c,
+      minRelayCost,
       delayMs: checkPositive('delayMs', init.delayMs ?? DEFAULT_DELAY_MS),
       expiryFactor: checkPositive('expiryFactor', init.expiryFactor ?? DEFAULT_EXPIRY_FACTOR),
       splitHorizon: init.splitHorizon ?? DEFAULT_SPLIT_HORIZON
     })
     this.expiryMs = this.config.delayMs * this.config.expiryFactor
+    this.relayCost = Math.max(c, minRelayCost)
   }
 
   addNeighbour (id: string): void {
@@ -105,7 +111,10 @@ export class MetricGossip implements Gossip {
     // Sequence numbers follow the clock so that a restarted node (same peer id,
     // fresh state) is not ignored by neighbours that remember its old numbers.
     this.seq = Math.max(this.seq + 1, Math.floor(now))
-    const c = this.config.c
+    // What we pass on loses relayCost per hop (c, at least minRelayCost): with nothing lost
+    // per hop a value that goes round a cycle of the overlay comes back as it left, and keeps
+    // circulating after its source has dropped (count to infinity that never counts).
+    const c = this.relayCost
     // Top two live dismetrics: with split horizon the value for the neighbour
     // that holds the maximum is the runner-up, for everyone else the maximum.
     let top: Neighbour | undefined
@@ -164,7 +173,7 @@ export class MetricGossip implements Gossip {
   maxDist (now: number): number {
     let max = 0
     for (const entry of this.list) {
-      if (this.live(entry, now)) max = Math.max(max, entry.advertised - this.config.c)
+      if (this.live(entry, now)) max = Math.max(max, entry.advertised - this.relayCost)
     }
     return max
   }

@@ -43,6 +43,12 @@ export interface GossipInit {
   expiryFactor?: number
   /** default true; false is paper-faithful */
   splitHorizon?: boolean
+  /**
+   * what a value passed on loses per hop at least, default 5
+   * (DEFAULT_MIN_RELAY_COST): max(c, this) is subtracted when relaying, so
+   * that values cannot circulate round a cycle when c is 0
+   */
+  minRelayCost?: number
 }
 
 export interface NeighbourView {
@@ -80,7 +86,7 @@ export interface Gossip {
   expire (now: number): string[]
   /** live neighbour with the highest dismetric, skipping `exclude`; ties go to the earliest added */
   best (now: number, exclude?: ReadonlySet<string> | readonly string[]): { id: string, dismetric: number } | undefined
-  /** max_dist of Algorithm I: highest dismetric over live neighbours, 0 when there is none (the paper's initial value) */
+  /** max_dist of Algorithm I: highest value passed on (advertised − max(c, minRelayCost)) over live neighbours, 0 when there is none (the paper's initial value) */
   maxDist (now: number): number
   /** send_probe as the paper defines it: max(own, maxDist) */
   sendProbe (ownSysmetric: number, now: number): number
@@ -117,10 +123,13 @@ export interface Probe {
   ttl: number
   requirements?: JobRequirements
   /**
-   * The origin's own fresh sysmetric when it sent the probe (beyond the
-   * paper): the node that would reply declines instead when it is not
-   * better by more than c, so it issues no ticket — and counts no pending
-   * job — for a reply the origin would refuse. Absent for `run --remote`.
+   * The value to beat (beyond the paper): the origin's own fresh sysmetric
+   * when it sent the probe, raised by each relay that would offer itself
+   * instead (to its own value − c, see PropagateOptions.relayOffers). The
+   * node that would reply declines instead when it is not better by more
+   * than c, so it issues no ticket — and counts no pending job — for a
+   * reply the origin or a relay would refuse. Absent for `run --remote`
+   * until a relay that offers itself sets it.
    */
   originSysmetric?: number
 }
@@ -179,4 +188,13 @@ export interface PropagateOptions {
   avoidPath?: boolean
   /** largest TTL accepted, default MAX_TTL */
   maxTtl?: number
+  /**
+   * This node offers itself on the way back when the reply it relays is
+   * worse than its own value (relayReply; default false, the paper's relay
+   * only passes replies on). A probe it forwards then asks the next node to
+   * beat this one as well (originSysmetric raised to own − c), so no node
+   * issues a ticket, and counts a promised job, for a reply this one would
+   * replace.
+   */
+  relayOffers?: boolean
 }

@@ -113,16 +113,22 @@ export function propagate (
   if (probe.path.includes(self)) return { kind: 'decline', reason: 'loop' }
 
   const canRun = meets(probe.requirements)
+  const c = gossip.config.c
   // The paper's Algorithm III (avoidPath false) weighs every neighbour, even those already visited.
   const next = gossip.best(now, opts.avoidPath === false ? undefined : probe.path)
-  if (canRun && (next == null || ownSysmetric >= next.dismetric)) return reply(probe, self, ownSysmetric, gossip.config.c)
+  if (canRun && (next == null || ownSysmetric >= next.dismetric)) return reply(probe, self, ownSysmetric, c)
   if (next != null && probe.ttl > 0) {
     const forwarded: Probe = { id: probe.id, origin: probe.origin, sender: self, path: [...probe.path, self], ttl: probe.ttl - 1 }
     if (probe.requirements != null) forwarded.requirements = probe.requirements
-    if (probe.originSysmetric !== undefined) forwarded.originSysmetric = probe.originSysmetric
+    // A relay that will offer itself on the way back (relayReply) raises the bar to its own
+    // value: the next node then answers only if it beats this one too, and issues no ticket
+    // (no promised job it would count) for a reply that this node would throw away.
+    const bar = canRun && opts.relayOffers === true && validMetric(ownSysmetric) ? ownSysmetric - c : undefined
+    const ask = bar === undefined || bar < 0 ? probe.originSysmetric : Math.max(bar, probe.originSysmetric ?? bar)
+    if (ask !== undefined) forwarded.originSysmetric = ask
     return { kind: 'forward', to: next.id, probe: forwarded }
   }
-  if (canRun) return reply(probe, self, ownSysmetric, gossip.config.c)
+  if (canRun) return reply(probe, self, ownSysmetric, c)
   return { kind: 'decline', reason: 'cannot-meet-requirements' }
 }
 
@@ -136,10 +142,18 @@ function reply (probe: Probe, self: string, ownSysmetric: number, c: number): Pr
  * target's fresh sysmetric, which may have dropped since it was gossiped.
  * Migrate only when it still beats running here after the per-hop overhead,
  * the same test Algorithm II applies to a neighbour's dismetric.
+ *
+ * `asked` is the value the probe asked the target to beat (its
+ * originSysmetric, the origin's own value when it sent the probe). A reply
+ * that clears it is taken even if this node's value has risen since: the
+ * target has already issued a ticket and counts the job as pending, and a
+ * refused offer would leave it looking busier than it is until the ticket's
+ * count lapses. A value that dropped since only makes the reply better.
  */
-export function acceptReply (ownSysmetric: number, reply: ProbeReply, c: number = DEFAULT_C): 'remote' | 'local' {
+export function acceptReply (ownSysmetric: number, reply: ProbeReply, c: number = DEFAULT_C, asked?: number): 'remote' | 'local' {
   if (reply == null || !validMetric(reply.sysmetric)) return 'local'
-  return reply.sysmetric - c > ownSysmetric ? 'remote' : 'local'
+  const bar = asked !== undefined && validMetric(asked) ? Math.min(ownSysmetric, asked) : ownSysmetric
+  return reply.sysmetric - c > bar ? 'remote' : 'local'
 }
 
 /**
@@ -149,13 +163,15 @@ export function acceptReply (ownSysmetric: number, reply: ProbeReply, c: number 
  * is now better than the target — a burst of probes has just loaded it — or
  * the probe came back declined (`reply` undefined), it offers itself, as
  * long as it can run the job and beats the origin: the job then runs one hop
- * nearer, on fresher information. `forwarded` is the probe as this node sent it on.
+ * nearer, on fresher information. `received` is the probe as it reached this
+ * node (its bar is the one to beat; the copy sent on may carry a higher one,
+ * see propagate's `relayOffers`).
  */
-export function relayReply (self: string, ownSysmetric: number, reply: ProbeReply | undefined, forwarded: Probe, meets: (r?: JobRequirements) => boolean, c: number = DEFAULT_C): ProbeReply | undefined {
+export function relayReply (self: string, ownSysmetric: number, reply: ProbeReply | undefined, received: Probe, meets: (r?: JobRequirements) => boolean, c: number = DEFAULT_C): ProbeReply | undefined {
   if (!validMetric(ownSysmetric)) return reply
   if (reply != null && (!validMetric(reply.sysmetric) || ownSysmetric <= reply.sysmetric)) return reply
-  if (!meets(forwarded.requirements) || !beatsOrigin(forwarded, ownSysmetric, c)) return reply
-  return { id: forwarded.id, target: self, sysmetric: ownSysmetric, path: [...forwarded.path] }
+  if (!meets(received.requirements) || !beatsOrigin(received, ownSysmetric, c)) return reply
+  return { id: received.id, target: self, sysmetric: ownSysmetric, path: [...received.path, self] }
 }
 
 /** Would running here beat running at the origin, by the same test the origin applies (acceptReply)? */

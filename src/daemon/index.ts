@@ -13,7 +13,7 @@ import { Reconnector } from './reconnect.js'
 import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../overlay/requirements.js'
-import { createMetricSampler, type MetricSampler } from '../metric/index.js'
+import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError, errorMessage } from '../cli/errors.js'
@@ -117,14 +117,15 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${String(err.message).replace(/^metric: /, '')}` }) })
   }
   const ownMetric = (): number | undefined => metricOverride ?? sampler.fresh()?.sysmetric
-  // pending-work accounting: an issued ticket counts as a running job until used or expired
-  // A job that started keeps counting until the sampler's window has seen it run.
+  // pending-work accounting: an issued ticket counts as a running job until used, or until it
+  // is clear that the origin dropped the offer. A job that may have started counts until a
+  // reading of the runnable processes shows it (src/metric/pending.ts).
   const accounting = init.pendingAccounting !== false
-  // `startsBy`: when the job is surely running (and counted by the metric itself)
-  const countUntilSampled = (id: string, startsBy = Date.now()): void => { if (accounting) sampler.pending.add(id, Date.now() + METRIC_SETTLE_MS, startsBy) }
+  // `startsBy`: when the job has surely started; it counts at most METRIC_SETTLE_MS longer
+  const countUntilSampled = (id: string, startsBy = Date.now()): void => { if (accounting) sampler.pending.add(id, Math.max(startsBy, Date.now()) + METRIC_SETTLE_MS, Date.now()) }
   const tickets = new TicketBook({
     ttlMs: init.ticketTtlMs,
-    onIssue: (t) => { if (accounting) sampler.pending.add(t.id, t.expiresAt) },
+    onIssue: (t) => { if (accounting) sampler.pending.add(t.id, Math.min(t.expiresAt, Date.now() + PENDING_TICKET_MS)) },
     onSettle: (t, how) => { if (how === 'used') countUntilSampled(t.id); else sampler.pending.consume(t.id) }
   })
 

@@ -18,6 +18,15 @@ export const FIRST_WINDOW_MS = 1000
 /** Shorter windows see too few jiffies (USER_HZ is 100) to mean anything. */
 export const MIN_WINDOW_MS = 100
 
+/**
+ * Pending-work accounting: an origin that takes a probe's offer uses the
+ * ticket at once (its probe deadline is 2 s); a ticket not used this long
+ * after it was issued is an offer that was dropped — a reply that came too
+ * late, or one the origin turned down — and stops counting as a promised job
+ * (it stays valid for its full TTL).
+ */
+export const PENDING_TICKET_MS = 3000
+
 /** Memory counts only when MemAvailable/MemTotal drops below this (eq. 4). */
 export const DEFAULT_MEM_THRESHOLD = 0.10
 

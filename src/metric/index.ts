@@ -93,9 +93,11 @@ export interface MetricBreakdown {
 
 export interface PendingWork {
   /**
-   * A ticket was issued for job `id`: count it as running until consumed or
-   * `expiresAt` (epoch ms). With `startedAt`, the job is already running:
-   * it stops counting here as soon as a sample's window covers it.
+   * Job `id` was promised (a ticket issued, a local run): count it as a
+   * runnable process until consumed or `expiresAt` (epoch ms). With
+   * `startedAt`, the job may be running from then on: it stops counting
+   * here as soon as a reading of the runnable processes has risen for it
+   * (see pending.ts). Adding an id again replaces its times.
    */
   add (id: string, expiresAt: number, startedAt?: number): void
   /** The job started (or was refused): stop counting it. Unknown ids are ignored. */

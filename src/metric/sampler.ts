@@ -17,8 +17,6 @@ interface Reading { at: number, stat: StatReading, cgroup?: CgroupCpuReading }
 
 /** fresh() reads the runnable processes at most this often */
 const FRESH_MS = 100
-/** a job that started this long ago is a runnable process by now */
-const STARTED_VISIBLE_MS = 250
 
 /** The cgroup's CPU quota and how busy it was over the window. */
 interface CgroupInputs { version: 1 | 2, quotaCores: number, fBusy: number, runnable: number }
@@ -152,8 +150,9 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
       windowMs: window,
       sampledAt: cur.at
     }
-    // jobs running since before this window are in its numbers now: stop counting them as pending
-    if (base !== undefined) pending.sampled(base.at)
+    // promised jobs that have started since the last reading are among its runnable processes now
+    if (cur.cgroup != null) pending.observe(cur.cgroup.runnable, cur.at, 'cgroup')
+    else pending.observe(cur.stat.procsRunning - 1, cur.at, 'host')
     return publish(compute(s, inputs))
   }
 
@@ -304,8 +303,9 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
       } catch {
         return latest // the next sample reports the problem
       }
-      // jobs that started a moment ago are among the runnable processes now
-      pending.sampled(at - STARTED_VISIBLE_MS)
+      // jobs that started a moment ago are among the runnable processes now: they count once
+      if (inputs.cgroup == null) pending.observe(inputs.now.procsRunning - 1, at, 'host')
+      else if (inputs.now.cgroupRunnable != null) pending.observe(inputs.now.cgroupRunnable, at, 'cgroup')
       return publish(compute(score, inputs))
     },
     async sample () {

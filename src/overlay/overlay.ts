@@ -229,9 +229,10 @@ export class KappaOverlay implements Overlay {
     const problem = validateReply(reply, decision.probe, decision.to)
     if (problem != null) return { local: true, reason: `bad probe reply (${problem})` }
     const target = { id: reply.target, sysmetric: reply.sysmetric }
-    // our own value may have changed while the probe was out (a burst placing jobs here)
+    // our own value may have changed while the probe was out; a reply that beats the value
+    // the probe asked for is taken all the same (the target has promised the job, see acceptReply)
     const ownNow = this.components.ownMetric() ?? own ?? 0
-    if (!force && acceptReply(ownNow, reply, this.gossip.config.c) === 'local') {
+    if (!force && acceptReply(ownNow, reply, this.gossip.config.c, decision.probe.originSysmetric) === 'local') {
       return { local: true, reason: 'the target is no better than this node', own: ownNow, path: reply.path, target }
     }
     const addrs = response.addrs.slice(0, MAX_ADDRS_PER_PEER).flatMap(b => { try { return [multiaddr(b).toString()] } catch { return [] } })
@@ -281,7 +282,7 @@ export class KappaOverlay implements Overlay {
     const own = this.components.ownMetric()
     if (own == null) return declined(request.id, 'metric not measured yet')
     const probe = fromWire(request)
-    const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets)
+    const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets, { relayOffers: this.relayOffers })
     if (decision.kind === 'decline') {
       const full = decision.reason === 'cannot-meet-requirements' ? this.components.busy?.() : undefined
       return declined(request.id, full ?? decision.reason)
@@ -296,7 +297,7 @@ export class KappaOverlay implements Overlay {
     }
     if (this.relayOffers) {
       const reply = response.status === ProbeResponse.Status.REPLY ? { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path } : undefined
-      const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, decision.probe, this.components.meets, this.gossip.config.c)
+      const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, probe, this.components.meets, this.gossip.config.c)
       if (offered?.target === this.self) return this.offer(offered, probe.origin)
     }
     return response

@@ -1,5 +1,6 @@
 import { createGossip, decideOrigin, propagate, acceptReply, relayReply, DEFAULT_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL } from '../balance/index.js'
 import type { Gossip, JobRequirements, MetricMessage, Probe, ProbeReply } from '../balance/index.js'
+import { PENDING_TICKET_MS } from '../metric/constants.js'
 import { sysmetricOf } from './load.js'
 import { MaxTree } from './maxtree.js'
 import { EventQueue } from './queue.js'
@@ -76,6 +77,7 @@ export interface SimConfig {
   pendingAccounting: boolean
   /** relays offer themselves on the way back when fresher and better (relayReply) */
   relayOffers: boolean
+  /** an unused ticket counts as pending this long (the node's PENDING_TICKET_MS) */
   ticketMs: number
   warmupPeriods: number
   measurePeriods: number
@@ -103,7 +105,7 @@ export function defaultSimConfig (overrides: Partial<SimConfig> = {}): SimConfig
     otherArchFraction: 0,
     pendingAccounting: true,
     relayOffers: true,
-    ticketMs: 30_000,
+    ticketMs: PENDING_TICKET_MS,
     warmupPeriods: 12,
     measurePeriods: 20,
     kHopSamples: 500,
@@ -188,10 +190,13 @@ interface Job extends JobRecord {
   durationMs: number
   measured: boolean
   done: boolean
+  /** the value its probe asked a target to beat (the origin's own when it sent it) */
+  asked?: number
 }
 
 interface PendingToken { node: number, epoch: number, active: boolean }
-interface InFlightProbe { job: Job, probe: Probe }
+/** `received`: the probe as each relay before the receiver got it (path[1], path[2], …), for relayReply */
+interface InFlightProbe { job: Job, probe: Probe, received: Probe[] }
 interface InFlightReply { job: Job, reply: ProbeReply, token?: PendingToken }
 interface InFlightDecline { job: Job, reason: string, hops: number }
 
@@ -716,23 +721,24 @@ export class Simulator {
         if (job.measured) this.stats.probes++
         const to = this.index(d.to)
         this.countMessage('probe')
-        this.queue.push(this.now + this.latency(o, to), Ev.ProbeHop, to, o, { job, probe: d.probe } satisfies InFlightProbe)
+        job.asked = d.probe.originSysmetric
+        this.queue.push(this.now + this.latency(o, to), Ev.ProbeHop, to, o, { job, probe: d.probe, received: [] } satisfies InFlightProbe)
         this.queue.push(this.now + this.config.deadlineMs, Ev.Deadline, o, 0, job)
       }
     }
   }
 
   /** Algorithm III at node k, from neighbour j. */
-  private onProbe (k: number, j: number, { job, probe }: InFlightProbe): void {
+  private onProbe (k: number, j: number, { job, probe, received }: InFlightProbe): void {
     if (this.up[k] === 0) return // lost; the origin's deadline runs out
     const g = this.gossip[k] as Gossip
     this.drain(k)
-    const d = propagate(g, this.ids[k], this.ids[j], probe, this.sysmetricAt(k), this.now, r => this.meets(k, r), { avoidPath: this.config.avoidPath })
+    const d = propagate(g, this.ids[k], this.ids[j], probe, this.sysmetricAt(k), this.now, r => this.meets(k, r), { avoidPath: this.config.avoidPath, relayOffers: this.config.relayOffers })
     switch (d.kind) {
       case 'forward': {
         const to = this.index(d.to)
         this.countMessage('probe')
-        this.queue.push(this.now + this.latency(k, to), Ev.ProbeHop, to, k, { job, probe: d.probe } satisfies InFlightProbe)
+        this.queue.push(this.now + this.latency(k, to), Ev.ProbeHop, to, k, { job, probe: d.probe, received: [...received, probe] } satisfies InFlightProbe)
         return
       }
       case 'reply': {
@@ -743,7 +749,7 @@ export class Simulator {
           for (let i = reply.path.length - 2; i >= 1; i--) {
             const r = this.indexOf.get(reply.path[i])
             if (r == null || this.up[r] === 0) break
-            const offered = relayReply(this.ids[r], this.sysmetricAt(r), reply, { ...probe, path: reply.path.slice(0, i + 1) }, req => this.meets(r, req), this.config.c) ?? reply
+            const offered = relayReply(this.ids[r], this.sysmetricAt(r), reply, received[i - 1], req => this.meets(r, req), this.config.c) ?? reply
             if (offered.target !== reply.target) {
               reply = offered
               token = this.issuePending(r) // the target's unused ticket expires on its own
@@ -764,7 +770,7 @@ export class Simulator {
           for (let i = path.length - 2; i >= 1; i--) {
             const r = this.indexOf.get(path[i])
             if (r == null || this.up[r] === 0) break
-            const offered = relayReply(this.ids[r], this.sysmetricAt(r), undefined, { ...probe, path: path.slice(0, i + 1) }, req => this.meets(r, req), this.config.c)
+            const offered = relayReply(this.ids[r], this.sysmetricAt(r), undefined, received[i - 1], req => this.meets(r, req), this.config.c)
             if (offered != null) {
               const token = this.issuePending(r)
               const back = this.returnTrip(offered.path, offered.path.length - 1)
@@ -801,7 +807,7 @@ export class Simulator {
     const o = job.originIndex
     job.reply = reply
     this.probeEnded(job, reply.path.length - 1)
-    if (acceptReply(this.sysmetricAt(o), reply, this.config.c) === 'remote') {
+    if (acceptReply(this.sysmetricAt(o), reply, this.config.c, job.asked) === 'remote') {
       // The job arrives: its pending count turns into a running process.
       if (token != null) this.releasePending(token)
       this.decide(job, 'remote', this.index(reply.target))

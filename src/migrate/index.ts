@@ -106,7 +106,6 @@ export function createMigration (components: MigrationComponents, init: Migratio
     async start () {
       await runner.start()
       await components.libp2p.handle(PROTOCOL_MIGRATE, components.access.guard(PROTOCOL_MIGRATE, 'paired-or-ticket', async (stream, connection) => {
-        counters.jobsIn++
         await runner.onStream(stream, connection)
       }), { maxInboundStreams: 64, maxOutboundStreams: 64 })
     },

@@ -220,6 +220,8 @@ export class JobSender {
     let ticketTtlMs = 0
     let targetSysmetric: number | undefined
     let path: string[] = []
+    let early: { to: string, stream: Promise<Stream> } | undefined
+    let opened: Promise<Stream> | undefined
     if (params.mode === 'peer') {
       const peer = trust.find(params.peer ?? '')
       if (peer == null) throw new BeforeStart(`--peer ${params.peer ?? ''}: not a paired peer`)
@@ -227,10 +229,21 @@ export class JobSender {
       addrs = peer.addrs
     } else {
       const outcome = await this.oneAtATime(async () => {
-        const o = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote')
+        const o = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote', (to) => {
+          // the job's stream opens while the probe is out: the neighbour asked is usually the target
+          const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
+          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS), negotiateFully: false }) }
+        })
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
       })
+      const spare = early as { to: string, stream: Promise<Stream> } | undefined
+      if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
+        // went elsewhere: nothing was written on it, the neighbour never hears of it
+        void spare.stream.then(async (s) => { await s.close() }).catch(() => {})
+      } else if (spare != null) {
+        opened = spare.stream
+      }
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
         this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, own: outcome.own, best: outcome.best, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
@@ -251,7 +264,7 @@ export class JobSender {
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     let channel: FrameChannel
     try {
-      const stream = await this.openStream(target, addrs, ticketTtlMs, setup)
+      const stream = await (opened ?? this.openStream(target, addrs, ticketTtlMs, setup))
       const host = bulkHost(this.components.libp2p, target)
       channel = new FrameChannel(stream, host != null && this.components.bulk != null
         ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }

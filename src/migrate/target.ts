@@ -4,7 +4,7 @@ import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Frame, type Job } from '../wire/migrate.js'
-import { FrameChannel } from './channel.js'
+import { FrameChannel, EndOfStreamError } from './channel.js'
 import { IncomingFile, listFiles, safeRelative, type JobFile } from './files.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { JobOutput } from './output.js'
@@ -59,8 +59,16 @@ export class JobRunner {
     let reserved = false
     const log: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
     try {
-      const first = await channel.read(setup)
+      let first: Frame
+      try {
+        first = await channel.read(setup)
+      } catch (err) {
+        // a stream the origin opened while its probe was out, for a job that went elsewhere: nothing happened
+        if (err instanceof EndOfStreamError) { channel.abort(err); return }
+        throw err
+      }
       if (first.type !== Frame.Type.REQUEST || first.job == null) throw new Error('expected a job request')
+      this.counters.jobsIn++
       const job = first.job
       Object.assign(log, { argv: job.argv, cwd: job.cwd, exeSha256: Buffer.from(job.exeSha256).toString('hex') })
       const refusal = this.admit(remote, job)

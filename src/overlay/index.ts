@@ -67,7 +67,8 @@ export interface Overlay {
    * Algorithm II now: where should a job with these needs run? With `force`
    * (`run --remote`), take the best answer even if it is not better than here.
    */
-  probe (requirements?: JobRequirements, force?: boolean): Promise<ProbeOutcome>
+  /** `onProbe` hears which neighbour the probe went to (the likeliest target), before the answer */
+  probe (requirements?: JobRequirements, force?: boolean, onProbe?: (to: string) => void): Promise<ProbeOutcome>
 }
 
 export function createOverlay (components: OverlayComponents, init: OverlayInit = {}): Overlay {

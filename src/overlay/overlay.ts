@@ -197,7 +197,7 @@ export class KappaOverlay implements Overlay {
 
   // ---- Algorithms II and III -------------------------------------------------
 
-  async probe (requirements?: JobRequirements, force = false): Promise<ProbeOutcome> {
+  async probe (requirements?: JobRequirements, force = false, onProbe?: (to: string) => void): Promise<ProbeOutcome> {
     const own = this.components.ownMetric()
     if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
     const now = Date.now()
@@ -218,7 +218,9 @@ export class KappaOverlay implements Overlay {
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
     try {
-      response = await this.sendProbe(decision.to, decision.probe, deadline)
+      const sent = this.sendProbe(decision.to, decision.probe, deadline)
+      onProbe?.(decision.to)
+      response = await sent
     } catch (err) {
       return { local: true, reason: `no probe reply: ${errorMessage(err)}` }
     }

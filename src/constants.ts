@@ -96,6 +96,9 @@ export const BULK_MAX_RECORD_BYTES = MIGRATE_MAX_FRAME_BYTES + 64 * 1024
 /** Each read of a bulk connection lands in one reused buffer of this size (no allocation per read). */
 export const BULK_READ_BUFFER_BYTES = 1024 * 1024
 
+/** Jobs run for others are niced (as distccd and iceccd do): the node's own daemon and its owner come first. */
+export const JOB_NICENESS = 10
+
 /** Default wall-time limit of a job run for someone else. */
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
 /** Environment variables that travel with a job by default (plus `run --env NAME`). */

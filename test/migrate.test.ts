@@ -47,6 +47,8 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     assert.deepEqual(log[0].argv, ['sh', '-c', 'echo out; echo err >&2; exit 3'])
     assert.equal(log[0].exit, 3)
     assert.deepEqual(await jobLog(a), [])
+    // jobs for others run below the node itself
+    assert.equal((await runJob(a, ['--', 'nice'], { cwd })).stdout.toString(), '10\n')
   })
 
   it('50 MB of binary stdout and of stdin pass through byte-exact', async () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { setPriority } from 'node:os'
 import { createReadStream, existsSync } from 'node:fs'
 import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
@@ -12,7 +13,7 @@ import { findExecutable, machineArch } from '../overlay/requirements.js'
 import { errorMessage } from '../cli/errors.js'
 import { shortId } from '../cli/names.js'
 import {
-  MAX_EXE_BYTES, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES
+  MAX_EXE_BYTES, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS
 } from '../constants.js'
 import type { MigrationComponents, MigrationInit, JobView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -216,6 +217,9 @@ export class JobRunner {
     const child = spawn(command, args, { cwd: workDir, env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd], argv0: this.init.bwrap == null ? job.argv[0] : undefined })
     stdout.releaseChildEnd()
     stderr.releaseChildEnd()
+    // below the node itself: a machine full of jobs for others must still answer its peers
+    // (spawn returns once the sandbox has exec'd, before it forks the job)
+    if (child.pid != null) try { setPriority(child.pid, JOB_NICENESS) } catch {}
     const entry = this.running.get(id)
     if (entry != null) entry.child = child
     const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {

@@ -56,6 +56,27 @@ export class RecordSealer {
   }
 }
 
+/** A fixed-size field (header, tag) gathered from input cut anywhere. */
+class FixedField {
+  readonly bytes: Buffer
+  filled = 0
+
+  constructor (size: number) {
+    this.bytes = Buffer.alloc(size)
+  }
+
+  /** Copies what fits from `data` at `offset`; returns how many bytes it took. */
+  take (data: Uint8Array, offset: number): number {
+    const n = Math.min(this.bytes.length - this.filled, data.byteLength - offset)
+    this.bytes.set(data.subarray(offset, offset + n), this.filled)
+    this.filled += n
+    return n
+  }
+
+  get full (): boolean { return this.filled === this.bytes.length }
+  clear (): void { this.filled = 0 }
+}
+
 /**
  * Opens incoming records from a byte stream cut anywhere. `push` may be given
  * a buffer that is reused after it returns: nothing of it is kept but copies
@@ -63,10 +84,8 @@ export class RecordSealer {
  */
 export class RecordOpener {
   private counter = 0
-  private readonly header = Buffer.alloc(RECORD_HEADER_BYTES)
-  private headerFill = 0
-  private readonly tag = Buffer.alloc(RECORD_TAG_BYTES)
-  private tagFill = 0
+  private readonly header = new FixedField(RECORD_HEADER_BYTES)
+  private readonly tag = new FixedField(RECORD_TAG_BYTES)
   /** ciphertext bytes still to come in the current record; -1 between records */
   private remaining = -1
   private decipher?: DecipherGCM
@@ -83,17 +102,14 @@ export class RecordOpener {
     let i = 0
     while (i < data.byteLength) {
       if (this.remaining < 0) {
-        const n = Math.min(RECORD_HEADER_BYTES - this.headerFill, data.byteLength - i)
-        this.header.set(data.subarray(i, i + n), this.headerFill)
-        this.headerFill += n
-        i += n
-        if (this.headerFill < RECORD_HEADER_BYTES) return
-        this.headerFill = 0
-        const length = this.header.readUInt32BE(0)
+        i += this.header.take(data, i)
+        if (!this.header.full) return
+        const length = this.header.bytes.readUInt32BE(0)
         if (length > this.maxRecordBytes) throw new RecordError(`record of ${length} bytes is over the ${this.maxRecordBytes} limit`)
         this.remaining = length
         this.decipher = createDecipheriv(ALGORITHM, this.key, nonce(this.counter++), { authTagLength: RECORD_TAG_BYTES }) as DecipherGCM
-        this.decipher.setAAD(this.header)
+        this.decipher.setAAD(this.header.bytes)
+        this.header.clear()
       } else if (this.remaining > 0) {
         const n = Math.min(this.remaining, data.byteLength - i)
         const out = this.decipher!.update(data.subarray(i, i + n))
@@ -101,16 +117,13 @@ export class RecordOpener {
         this.remaining -= n
         i += n
       } else {
-        const n = Math.min(RECORD_TAG_BYTES - this.tagFill, data.byteLength - i)
-        this.tag.set(data.subarray(i, i + n), this.tagFill)
-        this.tagFill += n
-        i += n
-        if (this.tagFill < RECORD_TAG_BYTES) return
-        this.tagFill = 0
+        i += this.tag.take(data, i)
+        if (!this.tag.full) return
         this.remaining = -1
         const decipher = this.decipher!
         this.decipher = undefined
-        decipher.setAuthTag(this.tag)
+        decipher.setAuthTag(this.tag.bytes)
+        this.tag.clear()
         try {
           decipher.final()
         } catch {
@@ -125,6 +138,6 @@ export class RecordOpener {
 
   /** Bytes of a record begun but not finished (a connection that ends here was cut short). */
   get midRecord (): boolean {
-    return this.remaining >= 0 || this.headerFill > 0
+    return this.remaining >= 0 || this.header.filled > 0
   }
 }

@@ -12,6 +12,7 @@
  * its stream: the bulk path only ever makes a job faster.
  */
 import { TcpBulkListener, connectBulk as connectTcpBulk } from './listener.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface BulkOfferData {
   port: number
@@ -65,4 +66,15 @@ export async function createBulkListener (init: BulkListenerInit): Promise<BulkL
 /** The origin's side of an offer, at the address it reached the target's libp2p node at. */
 export async function connectBulk (host: string, offer: BulkOfferData, signal: AbortSignal): Promise<BulkConnection> {
   return await connectTcpBulk(host, offer, signal)
+}
+
+/**
+ * The IP of a direct TCP multiaddr (`/ip4|ip6/…/tcp/…`), where a bulk port
+ * listens beside libp2p or is reached; undefined for relayed or other transports.
+ */
+export function tcpHost (ma: Multiaddr): string | undefined {
+  const parts = ma.getComponents()
+  if (parts.some(p => p.name === 'p2p-circuit')) return undefined
+  if ((parts[0]?.name === 'ip4' || parts[0]?.name === 'ip6') && parts[1]?.name === 'tcp') return parts[0].value
+  return undefined
 }

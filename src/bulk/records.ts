@@ -9,8 +9,8 @@ import { createCipheriv, createDecipheriv, hkdfSync, type DecipherGCM } from 'no
  * after its record's tag has been verified.
  */
 const ALGORITHM = 'aes-256-gcm'
-export const RECORD_HEADER_BYTES = 4
-export const RECORD_TAG_BYTES = 16
+const RECORD_HEADER_BYTES = 4
+const RECORD_TAG_BYTES = 16
 
 export interface BulkKeys {
   originToTarget: Buffer

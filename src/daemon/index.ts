@@ -19,7 +19,7 @@ import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError, errorMessage } from '../cli/errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
-import { createBulkListener, type BulkListener } from '../bulk/index.js'
+import { createBulkListener, tcpHost, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from './events.js'
 
 export type { DaemonEvent, DaemonEvents } from './events.js'
@@ -175,8 +175,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
   let bulk: BulkListener | undefined
+  // the bulk port listens beside libp2p, on the host of the first TCP --listen address
   if (init.bulkPort !== false) {
-    const host = bulkListenHost(listen)
+    const host = listen.map(a => tcpHost(multiaddr(a))).find(h => h != null)
     if (host != null) {
       try {
         bulk = await createBulkListener({ host, port: init.bulkPort ?? 0, log: (message) => { events.emit({ type: 'warning', message }) } })
@@ -358,15 +359,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await trust.save().catch(() => {})
     }
   }
-}
-
-/** The host of the first TCP --listen address: the bulk port listens beside libp2p, on the same interfaces. */
-function bulkListenHost (listen: string[]): string | undefined {
-  for (const a of listen) {
-    const parts = multiaddr(a).getComponents()
-    if ((parts[0]?.name === 'ip4' || parts[0]?.name === 'ip6') && parts[1]?.name === 'tcp') return parts[0].value
-  }
-  return undefined
 }
 
 function optionalString (v: unknown): string | undefined {

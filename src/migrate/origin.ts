@@ -13,12 +13,12 @@ import { UserError, errorMessage } from '../cli/errors.js'
 import { dialReason } from '../pairing/service.js'
 import { label } from '../cli/names.js'
 import { peerIdOf } from '../pairing/invites.js'
-import { connectBulk } from '../bulk/index.js'
+import { connectBulk, tcpHost } from '../bulk/index.js'
 import { openClientPipe, type ClientPipes } from './direct.js'
 import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams } from './index.js'
 import type { Socket } from 'node:net'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 
 /** Output queued for a `run` client before the relay waits for it to catch up. */
 const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
@@ -265,7 +265,8 @@ export class JobSender {
     let channel: FrameChannel
     try {
       const stream = await (opened ?? this.openStream(target, addrs, ticketTtlMs, setup))
-      const host = bulkHost(this.components.libp2p, target)
+      // the target's bulk port is on the address our connection reached it at
+      const host = this.components.libp2p.getConnections(peerIdFromString(target)).map(c => tcpHost(c.remoteAddr)).find(h => h != null)
       channel = new FrameChannel(stream, host != null && this.components.bulk != null
         ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }
         : {})
@@ -397,16 +398,6 @@ export class JobSender {
       await client.closePipes()
     }
   }
-}
-
-/** The IP address our TCP connection to `target` reached it at, where its bulk port listens too; undefined for relayed or non-TCP connections. */
-function bulkHost (libp2p: Libp2p, target: string): string | undefined {
-  for (const connection of libp2p.getConnections(peerIdFromString(target))) {
-    const parts = connection.remoteAddr.getComponents()
-    if (parts.some(p => p.name === 'p2p-circuit')) continue
-    if ((parts[0]?.name === 'ip4' || parts[0]?.name === 'ip6') && parts[1]?.name === 'tcp') return parts[0].value
-  }
-  return undefined
 }
 
 export function absoluteCwd (cwd: unknown): string {

@@ -152,17 +152,24 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
   it('SIGINT reaches the remote job (exit 130); a killed client leaves no remote process; a killed target gives 255', async () => {
     const [a, b] = await busyAndBetter()
     const cwd = await tmpDir()
-    const runningOnB = async (): Promise<boolean> => (await b.json(['status'])).jobs.in.length > 0
+    // the job prints once it runs: output at the client proves it started there (B lists a job from admission on)
+    const startRemote = (seconds: string): ReturnType<typeof startJob> => {
+      const job = startJob(a, ['--', 'sh', '-c', `echo started; exec sleep ${seconds}`], { cwd })
+      job.proc.stdout?.on('data', (d: Buffer) => { if (String(d).includes('started')) started.add(job) })
+      return job
+    }
+    const started = new Set<ReturnType<typeof startJob>>()
+    const runningOnB = async (job: ReturnType<typeof startJob>): Promise<boolean> => started.has(job) && (await b.json(['status'])).jobs.in.length > 0
 
-    const first = startJob(a, ['--', 'sleep', '100.125'], { cwd })
-    await until('the job to run on B', runningOnB)
+    const first = startRemote('100.125')
+    await until('the job to run on B', async () => await runningOnB(first))
     first.proc.kill('SIGINT')
     const r1 = await first.done
     assert.equal(r1.code, 130)
     await until('the remote sleep to be gone', async () => (await processesMatching('sleep 100.125')).length === 0, 2000)
 
-    const second = startJob(a, ['--', 'sleep', '100.25'], { cwd })
-    await until('the job to run on B', runningOnB)
+    const second = startRemote('100.25')
+    await until('the job to run on B', async () => await runningOnB(second))
     assert.ok((await processesMatching('sleep 100.25')).length > 1)
     second.proc.kill('SIGKILL')
     await second.done
@@ -171,8 +178,8 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     const gone = Date.now() - killedAt
     assert.ok(gone <= 1000, `remote process lived ${gone} ms after the client was killed`)
 
-    const third = startJob(a, ['--', 'sleep', '100.5'], { cwd })
-    await until('the job to run on B', runningOnB)
+    const third = startRemote('100.5')
+    await until('the job to run on B', async () => await runningOnB(third))
     await b.kill('SIGKILL')
     const r3 = await third.done
     assert.equal(r3.code, 255)

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { parseRunArgs } from '../src/run/main.js'
+import { parseRunArgs } from '../src/cli/run-main.js'
 
 describe('kappa-node run: the lean argument parser', function () {
   it('parses the same options as the full CLI', () => {

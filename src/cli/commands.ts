@@ -4,8 +4,8 @@
  */
 import { callDaemon } from '../control/client.js'
 import { resolveHome } from '../home/index.js'
-import { UserError } from './errors.js'
-import { label, shortId } from './names.js'
+import { UserError } from '../errors.js'
+import { label, shortId } from '../names.js'
 
 export interface CommonOptions { home?: string, json?: boolean }
 

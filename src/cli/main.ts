@@ -5,7 +5,7 @@
  * other subcommands start fast.
  */
 import { Command, Option } from 'commander'
-import { UserError, errorMessage } from './errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, VERSION } from '../constants.js'
 
 const commands = async () => await import('./commands.js')

@@ -1,5 +1,5 @@
 import confirm from '@inquirer/confirm'
-import { errorMessage } from './errors.js'
+import { errorMessage } from '../errors.js'
 import type { Daemon, DaemonEvent } from '../daemon/index.js'
 
 /**

@@ -1,7 +1,7 @@
 import { resolveHome } from '../home/index.js'
 import { startDaemon, type DaemonEvent } from '../daemon/index.js'
 import { VERSION } from '../constants.js'
-import { errorMessage } from './errors.js'
+import { errorMessage } from '../errors.js'
 
 export interface StartOptions {
   home?: string

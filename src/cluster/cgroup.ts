@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 
 /** The CFS period used for every quota: 100 ms, the kernel's default. */
 export const CPU_PERIOD_US = 100_000

@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander'
 import { fileURLToPath } from 'node:url'
 import { resolve } from 'node:path'
-import { UserError, errorMessage } from '../cli/errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_PORT } from '../constants.js'
 import { chainLinks, checkTopology, composeAddresses, loopbackAddresses, writeClusterKeys, type AddressScheme } from './keys.js'
 import { BIN } from './namespace-cluster.js'

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
-import { errorMessage } from '../cli/errors.js'
+import { errorMessage } from '../errors.js'
 import { DAEMON_NODE_FLAGS } from '../constants.js'
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))

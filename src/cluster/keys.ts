@@ -9,7 +9,7 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ensureHome, homeFile, writeFileAtomic } from '../home/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { DEFAULT_PORT } from '../constants.js'
 
 /** Node names double as aliases, DNS names, netns and cgroup path parts: keep them short and plain. */

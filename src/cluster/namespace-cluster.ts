@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline'
 import { createRunCgroups, detectCgroups, type CgroupLayout, type NodeCgroup, type RunCgroups } from './cgroup.js'
 import { createNetwork, ip, listNamespaces, nodeIp, type ClusterNetwork } from './netns.js'
 import { checkTopology, ipAddresses, writeClusterKeys } from './keys.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { DEFAULT_PORT, DAEMON_NODE_FLAGS } from '../constants.js'
 import type { ExecOptions, ExecResult, NamespaceCluster, NamespaceClusterInit, NamespaceNode } from './index.js'
 

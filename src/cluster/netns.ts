@@ -8,7 +8,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 
 export const BRIDGE = 'kappa-br'
 

@@ -1,6 +1,6 @@
 import { createConnection, type OnReadOpts, type Socket } from 'node:net'
 import { homeFile } from '../home/paths.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
 import type { ControlResponse } from './index.js'
 

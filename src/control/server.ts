@@ -1,6 +1,6 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
-import { UserError, errorMessage } from '../cli/errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
 import type { ControlMethod, ControlRequest, ControlResponse } from './index.js'
 

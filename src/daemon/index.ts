@@ -12,17 +12,17 @@ import { createEventLog } from './log.js'
 import { Reconnector } from './reconnect.js'
 import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
-import { machineMeets } from '../overlay/requirements.js'
+import { machineMeets } from '../host/requirements.js'
 import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
-import { UserError, errorMessage } from '../cli/errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
 import { createBulkListener, tcpHost, type BulkListener } from '../bulk/index.js'
-import type { DaemonEvents } from './events.js'
+import type { DaemonEvents } from '../events.js'
 
-export type { DaemonEvent, DaemonEvents } from './events.js'
+export type { DaemonEvent, DaemonEvents } from '../events.js'
 
 export interface DaemonInit {
   home: string

@@ -1,5 +1,5 @@
-import { shortId, label } from '../cli/names.js'
-import type { DaemonEvent, DaemonEvents } from './events.js'
+import { shortId, label } from '../names.js'
+import type { DaemonEvent, DaemonEvents } from '../events.js'
 
 /** Human lines (`HH:MM:SS text`) or, with --json, one JSON object per line. */
 export function createEventLog (json: boolean, out: NodeJS.WritableStream = process.stdout): DaemonEvents {

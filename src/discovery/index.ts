@@ -1,6 +1,6 @@
 import type { Libp2p, PeerInfo } from '@libp2p/interface'
 import type { TrustStore } from '../trust/index.js'
-import type { DaemonEvents } from '../daemon/events.js'
+import type { DaemonEvents } from '../events.js'
 
 export interface NearbyPeer {
   id: string

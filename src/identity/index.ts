@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { homeFile, writeFileAtomic } from '../home/index.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import type { PrivateKey, PeerId } from '@libp2p/interface'
 
 export interface Identity {

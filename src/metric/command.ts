@@ -4,7 +4,7 @@
  * cache in $KAPPA_HOME when this boot already ran it.
  */
 import { existsSync } from 'node:fs'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { ensureHome, homeFile, resolveHome } from '../home/index.js'
 import { MIN_WINDOW_MS } from './constants.js'
 import { formatBreakdown } from './format.js'

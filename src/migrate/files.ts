@@ -1,7 +1,7 @@
 import { lstat, readdir, mkdir, open, rename, unlink, stat } from 'node:fs/promises'
 import { isAbsolute, join, normalize, relative, resolve, sep, dirname } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { MAX_INPUT_BYTES, MAX_JOB_FILES } from '../constants.js'
 
 export interface JobFile {

@@ -1,6 +1,6 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
 import { basename } from 'node:path'
-import { findExecutable } from '../overlay/requirements.js'
+import { findExecutable } from '../host/requirements.js'
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']

@@ -9,9 +9,9 @@ import { FrameChannel, EndOfStreamError } from './channel.js'
 import { IncomingFile, listFiles, safeRelative, type JobFile } from './files.js'
 import { bubblewrapArgs } from './sandbox.js'
 import { JobOutput } from './output.js'
-import { findExecutable, machineArch } from '../overlay/requirements.js'
-import { errorMessage } from '../cli/errors.js'
-import { shortId } from '../cli/names.js'
+import { findExecutable, machineArch } from '../host/requirements.js'
+import { errorMessage } from '../errors.js'
+import { shortId } from '../names.js'
 import {
   MAX_EXE_BYTES, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS
 } from '../constants.js'

@@ -2,7 +2,7 @@ import { KappaOverlay } from './overlay.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
-import type { DaemonEvents } from '../daemon/events.js'
+import type { DaemonEvents } from '../events.js'
 import type { JobRequirements, NeighbourView } from '../balance/index.js'
 import type { Libp2p } from '@libp2p/interface'
 

@@ -13,7 +13,7 @@ import {
   METRIC_MAX_MESSAGE_BYTES, PROBE_HOP_MARGIN_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH,
   PROTOCOL_METRIC, PROTOCOL_PROBE, MAX_ADDRS_PER_PEER
 } from '../constants.js'
-import { errorMessage } from '../cli/errors.js'
+import { errorMessage } from '../errors.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 

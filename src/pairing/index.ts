@@ -3,7 +3,7 @@ import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { InviteBook } from './invites.js'
 import type { Libp2p } from '@libp2p/interface'
-import type { DaemonEvents } from '../daemon/events.js'
+import type { DaemonEvents } from '../events.js'
 
 export { InviteBook, formatInvite, parsePairTarget, peerIdOf } from './invites.js'
 export type { PairTarget } from './invites.js'

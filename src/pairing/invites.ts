@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { INVITE_MEMORY_MS, INVITE_TOKEN_BYTES } from '../constants.js'
 import type { PeerId } from '@libp2p/interface'
 

@@ -8,10 +8,10 @@ import { constants as osConstants } from 'node:os'
 import { writeSync } from 'node:fs'
 import { openDaemonSocket } from '../control/client.js'
 import { resolveHome } from '../home/paths.js'
-import { UserError, errorMessage } from '../cli/errors.js'
+import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_JOB_ENV } from '../constants.js'
-import { RunFrame, RunFrameParser, encodeRunFrame } from './frames.js'
-import { pipeIdentity } from '../migrate/direct.js'
+import { RunFrame, RunFrameParser, encodeRunFrame } from '../control/frames.js'
+import { pipeIdentity } from '../control/direct.js'
 import type { Socket } from 'node:net'
 
 export interface RunOptions {

@@ -2,9 +2,9 @@ import { chmod, mkdir, realpath } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { resolveHome } from '../home/index.js'
-import { findExecutable } from '../overlay/requirements.js'
+import { findExecutable } from '../host/requirements.js'
 import { writeFileAtomic } from '../home/atomic.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 
 /**
  * Masquerade shims, as distcc and icecream do with compiler symlinks: a

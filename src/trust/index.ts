@@ -2,7 +2,7 @@ import { readFile, readdir, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { writeFileAtomic } from '../home/index.js'
-import { UserError } from '../cli/errors.js'
+import { UserError } from '../errors.js'
 import { MAX_ADDRS_PER_PEER, MAX_ALIAS_LENGTH } from '../constants.js'
 
 /** One edge of the overlay: a peer both owners agreed to pair with. */

@@ -4,8 +4,8 @@
  * command (make -j with kappa shims) pays as little start-up as possible.
  * Anything it does not recognise goes to the full CLI, which explains it.
  */
-import { runCommand, type RunOptions } from './client.js'
-import { UserError } from '../cli/errors.js'
+import { runCommand, type RunOptions } from '../run/client.js'
+import { UserError } from '../errors.js'
 
 const FLAGS = new Set(['--local', '--remote', '--stdin'])
 const VALUED = new Set(['--home', '--peer', '--input', '--output', '--env'])
@@ -43,7 +43,7 @@ export function parseRunArgs (args: string[]): { opts: RunOptions, command: stri
 async function main (): Promise<void> {
   const parsed = parseRunArgs(process.argv.slice(3))
   if (parsed == null) {
-    await import('../cli/main.js')
+    await import('./main.js')
     return
   }
   try {

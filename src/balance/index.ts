@@ -35,7 +35,7 @@ export interface MetricMessage {
 }
 
 export interface GossipInit {
-  /** per-hop overhead constant, default 15 */
+  /** per-hop overhead constant, default DEFAULT_C (0; the paper's is PAPER_C, 15) */
   c?: number
   /** gossip period in ms, default 5000 */
   delayMs?: number

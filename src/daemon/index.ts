@@ -53,7 +53,7 @@ export interface DaemonInit {
   noSandbox?: boolean
   /** life of a migration ticket (tests shorten it) */
   ticketTtlMs?: number
-  /** per-hop overhead constant c of the distribution metric (default 15, the paper's) */
+  /** per-hop overhead constant c of the distribution metric (default DEFAULT_C, 0; the paper's is 15) */
   hopCost?: number
   /** count promised and just-started jobs in the metric (default true; off for experiments) */
   pendingAccounting?: boolean

@@ -151,18 +151,26 @@ program.command('run')
   .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
   .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
   .option('--stdin', 'forward stdin even when it is a terminal')
+  .option('--retry-local', 'if kappa fails the job (target lost, sandbox, a remote compiler\'s failure), run it here once more (docs/builds.md)')
   .argument('<command...>', 'the command and its arguments, after --')
   .passThroughOptions()
   .action(async (command: string[], opts) => {
     await run(async () => {
-      const { runCommand } = await import('../run/client.js')
-      return await runCommand(command, opts)
+      const { runParsed } = await import('./run-main.js')
+      const { retryLocal, ...rest } = opts
+      return await runParsed(command, rest, retryLocal === true)
     })
   })
 
 common(program.command('wrap'), false)
   .description('make shims so unmodified tools start these commands through kappa (put the directory first on PATH)')
   .option('--dir <dir>', 'where to put the shims (default $KAPPA_HOME/wrap)')
+  .option('--remote', 'the shims run the commands on another node, never here')
+  .option('--peer <peer>', 'the shims run the commands on this paired peer (here if it fails)')
+  .option('--input <path>', 'every wrapped run also sends this file or directory (repeatable)', collect, [])
+  .option('--output <path>', 'every wrapped run also brings back this file (repeatable)', collect, [])
+  .option('--env <name>', 'every wrapped run passes this environment variable (repeatable)', collect, [])
+  .option('--stdin', 'forward stdin even when it is a terminal')
   .argument('<command...>')
   .action(async (command: string[], opts) => {
     await run(async () => {

@@ -11,15 +11,10 @@
  */
 import { basename } from 'node:path'
 import { runHere, runJob, type RunOptions, type RunOutcome } from './client.js'
+import { isCompilerDriver } from '../host/toolchain.js'
 
-/**
- * gcc, g++, cc, c++, clang, clang++, with a target prefix or a version
- * suffix (x86_64-linux-gnu-gcc-12, clang++-15): a compile is a function of
- * its inputs, so running one again is safe. Not distcc, icecc or ccache.
- */
-export function isCompilerDriver (argv0: string): boolean {
-  return /^(?:[A-Za-z0-9_.]+-)*(?:gcc|g\+\+|cc|c\+\+|clang|clang\+\+)(?:-\d+(?:\.\d+)*)?$/.test(basename(argv0))
-}
+// a compile is a function of its inputs, so running one again is safe
+export { isCompilerDriver }
 
 /** What to do after a run: keep its status, or run the command here once more (and what to say). */
 export type RetryDecision =

@@ -141,16 +141,21 @@ common(program.command('pin'))
   .argument('<value>', 'a number, or off')
   .action(async (value, opts) => { await run(async () => { await (await commands()).pinCommand(value, opts) }) })
 
-program.command('run')
+/** What a job takes along, for `run` and for every shim `wrap` writes (which passes them on to `run`). */
+function jobOptions (cmd: Command): Command {
+  return cmd
+    .option('--input <path>', 'also send this file or directory (repeatable)', collect, [])
+    .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
+    .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
+    .option('--stdin', 'forward stdin even when it is a terminal')
+}
+
+jobOptions(program.command('run')
   .description('run a program on the best node (like `nice` or `time`): same output, exit status and files')
   .addOption(new Option('--home <dir>', 'kappa home directory (default $KAPPA_HOME or ~/.kappa)'))
   .option('--local', 'run here, without asking the overlay')
   .option('--remote', 'run on another node, never here (fail instead)')
-  .option('--peer <peer>', 'run on this paired peer (id or alias)')
-  .option('--input <path>', 'also send this file or directory (repeatable)', collect, [])
-  .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
-  .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
-  .option('--stdin', 'forward stdin even when it is a terminal')
+  .option('--peer <peer>', 'run on this paired peer (id or alias)'))
   .option('--retry-local', 'if kappa fails the job (target lost, sandbox, a remote compiler\'s failure), run it here once more (docs/builds.md)')
   .argument('<command...>', 'the command and its arguments, after --')
   .passThroughOptions()
@@ -162,15 +167,11 @@ program.command('run')
     })
   })
 
-common(program.command('wrap'), false)
-  .description('make shims so unmodified tools start these commands through kappa (put the directory first on PATH)')
+jobOptions(common(program.command('wrap'), false)
+  .description('make shims so unmodified tools start these commands through kappa (put the directory first on PATH); run\'s options given here pass on to every call')
   .option('--dir <dir>', 'where to put the shims (default $KAPPA_HOME/wrap)')
   .option('--remote', 'the shims run the commands on another node, never here')
-  .option('--peer <peer>', 'the shims run the commands on this paired peer (here if it fails)')
-  .option('--input <path>', 'every wrapped run also sends this file or directory (repeatable)', collect, [])
-  .option('--output <path>', 'every wrapped run also brings back this file (repeatable)', collect, [])
-  .option('--env <name>', 'every wrapped run passes this environment variable (repeatable)', collect, [])
-  .option('--stdin', 'forward stdin even when it is a terminal')
+  .option('--peer <peer>', 'the shims run the commands on this paired peer (here if it fails)'))
   .argument('<command...>')
   .action(async (command: string[], opts) => {
     await run(async () => {

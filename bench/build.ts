@@ -249,7 +249,7 @@ export async function runBuildBench (): Promise<string> {
       const fell = mine.reduce((n, r) => n + r.fellBack, 0)
       const remote = mine.reduce((n, r) => n + r.remote, 0)
       notes.push(`${remote} compiles placed on B/C; ${fell} of them failed there and ran on A (one line each)`)
-      if (fell > 0) notes.push('NOT A VALID KAPPA FIGURE: remote compiles do not see the project\'s headers until the workspace branch (issue 10) lands, and the bubblewrap sandbox cannot mount /usr/bin/gcc (a symlink) — both fixed there; every such compile fell back to A')
+      if (fell > 0) notes.push('NOT A VALID KAPPA FIGURE: every compile placed on B/C failed there (exit 1: a job sees only the files named on its command line inside its cwd, not the project\'s sources and headers, until the workspace branch, issue 10, lands) and was compiled again on A')
     }
     rows.push(`| ${name} | ${good.map(r => fmt(r.seconds)).join(', ') || '-'} | ${fmt(m)} | ${fmt(localMedian / m, 2)}× | ${compare(reference, good[good.length - 1]?.objects ?? new Map())}${notes.length > 0 ? `; ${notes.join('; ')}` : ''} |`)
   }

@@ -178,6 +178,8 @@ describe('builds: wrap and retry with real daemons', function () {
     })
     const cc1OnB = async (): Promise<boolean> => (await processesMatching('cc1')).some(pid => (readlinkSafe(`/proc/${pid}/cwd`) ?? '').startsWith(b.home))
     await until('the compile to run on B', cc1OnB, 30_000)
+    // and A to know it started there (else its loss is a failure before the start: "running locally")
+    await until('A to see the job started on B', async () => a.events.some(e => e.type === 'job-placed' && e.where === 'remote'), 30_000)
     // B's machine goes away: the daemon and everything it ran (unsandboxed, its job outlives it)
     await b.kill('SIGKILL')
     const orphans = await inB()

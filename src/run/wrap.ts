@@ -89,7 +89,7 @@ export function shimScript (name: string, spec: ShimSpec): string {
     'IFS=:',
     'set -f',
     'for x in $PATH; do',
-    '  [ "$x" = "$d" ] || p=${p:+$p:}$x',
+    '  [ "$x" = "$d" ] || [ "$x" = "$d/" ] || p=${p:+$p:}$x',
     'done',
     'unset IFS',
     'set +f',

@@ -92,7 +92,8 @@ function source (): string {
 /** configure once (and the subdirectories make would configure during the build), untimed; each run copies this tree. */
 function configured (src: string): void {
   const marker = join(PRISTINE, '.kappa-configured')
-  const wanted = JSON.stringify(CONFIGURE)
+  // configure records the tree's absolute path: a tree configured elsewhere does not count
+  const wanted = JSON.stringify({ configure: CONFIGURE, tree: TREE })
   if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return
   log('configuring once (untimed; several minutes on a busy machine)…')
   // in the build directory itself: configure records absolute paths

@@ -7,7 +7,7 @@
 import { pathToFileURL } from 'node:url'
 import { join } from 'node:path'
 import { createNamespaceCluster, type NamespaceCluster } from '../src/cluster/index.js'
-import { HOG, PROGRAMS, fmt, machine, neighbour, requireRoot, settle, timed, viaKappa } from './lib/paper.js'
+import { HOG, PAPER_ARGS, PROGRAMS, fmt, machine, neighbour, requireRoot, settle, timed, viaKappa } from './lib/paper.js'
 
 const PAPER: Record<string, { a: number, b: number, bOnA: number, aOnB: number }> = {
   'brute force': { a: 37, b: 148, bOnA: 133, aOnB: 22 },
@@ -23,7 +23,7 @@ export async function runTable2 (log: (line: string) => void = (l) => { process.
   let cluster: NamespaceCluster | undefined
   try {
     log('table 2: starting A and B (1 CPU each), A loaded with 4 CPU-bound processes')
-    cluster = await createNamespaceCluster({ nodes: [{ name: 'a', cpus: 1 }, { name: 'b', cpus: 1 }], links: [['a', 'b']], delayMs: 1000, log })
+    cluster = await createNamespaceCluster({ nodes: [{ name: 'a', cpus: 1 }, { name: 'b', cpus: 1 }].map(n => ({ ...n, args: PAPER_ARGS })), links: [['a', 'b']], delayMs: 1000, log })
     const a = cluster.node('a')
     const b = cluster.node('b')
     for (let i = 0; i < 4; i++) a.spawn(HOG)

@@ -8,7 +8,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { createNamespaceCluster, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
-import { HOG, fmt, machine, neighbour, requireRoot, settle, viaKappa } from './lib/paper.js'
+import { HOG, PAPER_ARGS, fmt, machine, neighbour, requireRoot, settle, viaKappa } from './lib/paper.js'
 
 const PAPER_ROWS = [
   'No migration: the probe reply wasn\'t received before the process ran',
@@ -22,7 +22,7 @@ const PAPER_ROWS = [
 interface Placement { where: string, sysmetric?: number, reason?: string, path?: string[] }
 
 async function loadedChain (pendingAccounting: boolean, log: (l: string) => void): Promise<NamespaceCluster> {
-  const extra = pendingAccounting ? [] : ['--no-pending-accounting']
+  const extra = pendingAccounting ? [...PAPER_ARGS] : [...PAPER_ARGS, '--no-pending-accounting']
   const cluster = await createNamespaceCluster({
     // A and B half a CPU each, C a whole one: the two CPUs of this machine, shared as three hosts
     nodes: [['a', 0.5], ['b', 0.5], ['c', 1]].map(([name, cpus]) => ({ name: name as string, cpus: cpus as number, args: extra })),

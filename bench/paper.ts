@@ -10,6 +10,7 @@ import { machine, requireRoot, fmt } from './lib/paper.js'
 import { runTable2 } from './paper-table2.js'
 import { runTable3 } from './paper-table3.js'
 import { runMakespan } from './makespan.js'
+import { keptSections } from './lib/results.js'
 
 async function main (): Promise<void> {
   requireRoot('npm run bench:paper')
@@ -36,7 +37,8 @@ async function main (): Promise<void> {
   ].join('\n')
   await mkdir(join(REPO, 'bench/results'), { recursive: true })
   await writeFile(join(REPO, 'bench/results/makespan.svg'), ms.svg)
-  await writeFile(join(REPO, 'bench/RESULTS.md'), doc)
+  // sections other benches keep in RESULTS.md (bench/build) stay
+  await writeFile(join(REPO, 'bench/RESULTS.md'), doc + await keptSections(join(REPO, 'bench/RESULTS.md')))
   process.stdout.write(doc)
 }
 

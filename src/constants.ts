@@ -113,3 +113,12 @@ export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ
 export const METRIC_SETTLE_MS = 2_000
 /** A job the origin tells its client to run locally has surely started this long after (longer on a loaded machine). */
 export const LOCAL_START_GRACE_MS = 2_000
+
+/**
+ * The placement hint (src/daemon/hint.ts, docs/builds.md): at most this many
+ * wrapped commands start here on one published hint without asking the
+ * daemon; the next one asks, and the daemon publishes a new hint.
+ */
+export const HINT_MAX_SLOTS = 16
+/** The hint follows every sample, gossip message and placement, rewritten at most this often. */
+export const HINT_MIN_GAP_MS = 20

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import {
   createGossip, decideOrigin, propagate, acceptReply, relayReply, validateProbe, validateReply,
-  DEFAULT_TTL, MAX_METRIC, MAX_TTL
+  DEFAULT_C, DEFAULT_TTL, MAX_METRIC, MAX_TTL
 } from '../src/balance/index.js'
 import { chainScenario } from '../src/sim/scenarios.js'
 import type { Gossip, GossipInit, Probe, ProbeReply, PropagateDecision, PropagateOptions, JobRequirements } from '../src/balance/index.js'
@@ -238,7 +238,7 @@ describe('balance: Algorithm I (gossip)', () => {
     assert.throws(() => createGossip({ c: -1 }), RangeError)
     assert.throws(() => createGossip({ expiryFactor: NaN }), RangeError)
     assert.throws(() => createGossip({ minRelayCost: -1 }), RangeError)
-    assert.deepEqual(createGossip().config, { c: 15, minRelayCost: 5, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
+    assert.deepEqual(createGossip().config, { c: DEFAULT_C, minRelayCost: 5, delayMs: 5000, expiryFactor: 3, splitHorizon: true })
   })
 
   it('c = 0 on a triangle: an old value of A dies out instead of circulating (passed-on values lose at least minRelayCost per hop)', () => {
@@ -283,7 +283,7 @@ describe('balance: Algorithms II–III (probe)', () => {
       const result = net.probe('A')
       assert.deepEqual(result.hops, ['B', 'C'])
       assert.deepEqual(result.reply, { id: 'p1', target: 'C', sysmetric: 148, path: ['A', 'B', 'C'] })
-      assert.equal(acceptReply(37, result.reply), 'remote')
+      assert.equal(acceptReply(37, result.reply, C), 'remote')
     })
 
     it(`re-pin C to 20: no probe from A picks C; A ends up local or on B (split horizon ${splitHorizon ? 'on' : 'off'})`, () => {
@@ -296,7 +296,7 @@ describe('balance: Algorithms II–III (probe)', () => {
         // C, no longer better than A, declines rather than spending a ticket on a reply A would refuse
         assert.ok(r.decline === undefined || r.decline === 'not-better-than-origin', r.decline)
         assert.ok(r.hops.length <= DEFAULT_TTL)
-        const choice = r.reply == null ? 'local' : acceptReply(37, r.reply) === 'remote' ? r.reply.target : 'local'
+        const choice = r.reply == null ? 'local' : acceptReply(37, r.reply, C) === 'remote' ? r.reply.target : 'local'
         assert.notEqual(choice, 'C')
         outcomes.push(choice)
         net.round()
@@ -415,14 +415,14 @@ describe('balance: Algorithms II–III (probe)', () => {
 
   it('acceptReply(): migrate only if the target still beats local after c', () => {
     const reply = (sysmetric: number): ProbeReply => ({ id: 'p', target: 'C', sysmetric, path: ['A', 'B', 'C'] })
-    assert.equal(acceptReply(37, reply(148)), 'remote')
-    assert.equal(acceptReply(37, reply(20)), 'local')
-    assert.equal(acceptReply(37, reply(52)), 'local', '52 − c = 37 is not better')
-    assert.equal(acceptReply(37, reply(60)), 'remote')
+    assert.equal(acceptReply(37, reply(148), C), 'remote')
+    assert.equal(acceptReply(37, reply(20), C), 'local')
+    assert.equal(acceptReply(37, reply(52), C), 'local', '52 − c = 37 is not better')
+    assert.equal(acceptReply(37, reply(60), C), 'remote')
     assert.equal(acceptReply(37, reply(60), 30), 'local', 'a larger c')
-    assert.equal(acceptReply(37, reply(NaN)), 'local')
-    assert.equal(acceptReply(37, reply(Infinity)), 'local')
-    assert.equal(acceptReply(37, reply(MAX_METRIC * 10)), 'local')
+    assert.equal(acceptReply(37, reply(NaN), C), 'local')
+    assert.equal(acceptReply(37, reply(Infinity), C), 'local')
+    assert.equal(acceptReply(37, reply(MAX_METRIC * 10), C), 'local')
   })
 
   it('validateReply(): the reply must extend the path the probe was sent on', () => {
@@ -448,18 +448,18 @@ describe('relayReply: a relay offers itself when the reply it carries is worse (
   const probe = { id: 'p', origin: 'A', sender: 'A', path: ['A'], ttl: 7 }
   const reply = { id: 'p', target: 'C', sysmetric: 20, path: ['A', 'B', 'C'] }
   it('B (60) replaces C\'s fresh 20; the path ends at B', () => {
-    const offered = relayReply('B', 60, reply, probe, () => true)
+    const offered = relayReply('B', 60, reply, probe, () => true, C)
     assert.deepEqual(offered, { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
   })
   it('keeps a better target, and never offers a node that cannot run the job', () => {
-    assert.equal(relayReply('B', 60, { ...reply, sysmetric: 148 }, probe, () => true)?.target, 'C')
-    assert.equal(relayReply('B', 60, reply, probe, () => false)?.target, 'C')
-    assert.equal(relayReply('B', Number.NaN, reply, probe, () => true)?.target, 'C')
+    assert.equal(relayReply('B', 60, { ...reply, sysmetric: 148 }, probe, () => true, C)?.target, 'C')
+    assert.equal(relayReply('B', 60, reply, probe, () => false, C)?.target, 'C')
+    assert.equal(relayReply('B', Number.NaN, reply, probe, () => true, C)?.target, 'C')
   })
   it('offers itself when the probe came back declined, but only if it beats the origin', () => {
-    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 37 }, () => true)?.target, 'B')
-    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 50 }, () => true), undefined)
-    assert.equal(relayReply('B', 60, reply, { ...probe, originSysmetric: 50 }, () => true), reply)
+    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 37 }, () => true, C)?.target, 'B')
+    assert.equal(relayReply('B', 60, undefined, { ...probe, originSysmetric: 50 }, () => true, C), undefined)
+    assert.equal(relayReply('B', 60, reply, { ...probe, originSysmetric: 50 }, () => true, C), reply)
   })
   it('a relay that offers itself asks the next node to beat it too: no ticket is spent on a reply it would replace', () => {
     const net = chain()
@@ -478,12 +478,12 @@ describe('relayReply: a relay offers itself when the reply it carries is worse (
     assert.equal(d.probe.originSysmetric, 60 - C, 'raised to B − c')
     // C (50 − c = 35 < 45) declines without a ticket, and B offers itself on the way back
     assert.deepEqual(at('C', 'B', d.probe, { relayOffers: true }), { kind: 'decline', reason: 'not-better-than-origin' })
-    assert.deepEqual(relayReply('B', 60, undefined, received, always), { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
+    assert.deepEqual(relayReply('B', 60, undefined, received, always, C), { id: 'p', target: 'B', sysmetric: 60, path: ['A', 'B'] })
     // a C that does beat B still answers, and B passes its reply on
     net.metric.set('C', 80)
     const r = at('C', 'B', d.probe, { relayOffers: true })
     assert.ok(r.kind === 'reply')
-    assert.equal(relayReply('B', 60, r.reply, received, always), r.reply)
+    assert.equal(relayReply('B', 60, r.reply, received, always, C), r.reply)
     // `run --remote` (no bar from the origin): the relay's own value becomes the bar
     const forced = at('B', 'A', { ...received, originSysmetric: undefined }, { relayOffers: true })
     assert.equal(forced.kind === 'forward' && forced.probe.originSysmetric, 60 - C)
@@ -491,7 +491,7 @@ describe('relayReply: a relay offers itself when the reply it carries is worse (
 
   it('acceptReply(asked): a reply that beats the value the probe asked for is taken though the origin\'s value rose meanwhile', () => {
     const reply: ProbeReply = { id: 'p', target: 'C', sysmetric: 55, path: ['A', 'C'] }
-    assert.equal(acceptReply(50, reply), 'local', 'against the new value alone')
+    assert.equal(acceptReply(50, reply, C), 'local', 'against the new value alone')
     assert.equal(acceptReply(50, reply, C, 37), 'remote', 'the target promised the job against 37')
     assert.equal(acceptReply(30, { ...reply, sysmetric: 50 }, C, 37), 'remote', 'an origin that got busier takes it all the more')
     assert.equal(acceptReply(50, { ...reply, sysmetric: 52 }, C, 37), 'local', '52 − c does not beat 37')

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { DEFAULT_C, DEFAULT_MIN_RELAY_COST } from '../src/balance/index.js'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
@@ -9,7 +10,9 @@ import { processesMatching } from './helpers/run.js'
 import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
 import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../src/cluster/cgroup.js'
 
-const C = 15
+// the daemons run with the default hop cost; a value passed on through B loses the relay cost
+const C = DEFAULT_C
+const RELAY = Math.max(DEFAULT_C, DEFAULT_MIN_RELAY_COST)
 const CLUSTER_CLI = join(REPO, 'dist/src/cluster/cli.js')
 
 function neighbour (status: any, id: string): any {
@@ -122,12 +125,12 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     assert.deepEqual(await connected(b), ['a', 'c'])
     assert.deepEqual(await connected(c), ['b'])
 
-    // C's value reaches A through B: 148 − 2c
+    // C's value reaches A through B: 148 − relay − c
     const viaB = await until('A to see C\'s value through B', async () => {
       const n = neighbour(await a.json(['status']), b.id)
-      return n?.dismetric === 148 - 2 * C && n.live === true ? n : undefined
+      return n?.dismetric === 148 - RELAY - C && n.live === true ? n : undefined
     }, 10_000, 50)
-    assert.equal(viaB.advertised, 148 - C)
+    assert.equal(viaB.advertised, 148 - RELAY)
 
     // cut B off at the bridge: no FIN, no RST, its gossip just stops arriving
     await b.cutLink()
@@ -174,7 +177,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     const status = await until('A to see C through B', async () => {
       const r = await cli(['status', '--home', home, '--json'])
       const s = JSON.parse(r.stdout)
-      return s.neighbours[0]?.dismetric === 148 - 2 * C ? s : undefined
+      return s.neighbours[0]?.dismetric === 148 - RELAY - C ? s : undefined
     }, 10_000, 100)
     assert.equal(status.neighbours[0].alias, 'b')
     assert.equal(status.id, rows[0]?.[3])

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { startNode, pairNodes, cleanup, until } from './helpers/node.js'
+import { DEFAULT_C } from '../src/balance/index.js'
 
 describe('read-only dashboard and Prometheus /metrics on localhost', function () {
   afterEach(cleanup)
@@ -15,7 +16,7 @@ describe('read-only dashboard and Prometheus /metrics on localhost', function ()
     const base = ready.dashboard as string
     const metrics = await until('B\'s value in /metrics', async () => {
       const text = await (await fetch(`${base}metrics`)).text()
-      return text.includes(`kappa_neighbour_dismetric{peer="${b.id}",alias="b"} 133`) ? text : undefined
+      return text.includes(`kappa_neighbour_dismetric{peer="${b.id}",alias="b"} ${148 - DEFAULT_C}`) ? text : undefined
     })
     assert.match(metrics, /^kappa_sysmetric 37$/m)
     assert.match(metrics, /^# TYPE kappa_jobs_total counter$/m)

@@ -145,6 +145,19 @@ describe('metric sampler on /proc fixtures', () => {
     sampler.stop()
   })
 
+  it('whatIf(k): the sysmetric with k more jobs, as pending work would give it, without changing anything', async () => {
+    const { sampler } = await fixtureSampler('idle')
+    assert.equal(sampler.whatIf(1), undefined, 'no sample yet')
+    const idle = await sampler.sample()
+    close(sampler.whatIf(0) as number, idle.sysmetric, 'no extra job')
+    const two = sampler.whatIf(2) as number
+    sampler.pending.add('a', Date.now() + 60_000)
+    sampler.pending.add('b', Date.now() + 60_000)
+    close(two, (sampler.current() as MetricBreakdown).sysmetric, 'two extra jobs are two pending jobs')
+    assert.ok((sampler.whatIf(1) as number) <= two, 'one more on top of them is no better')
+    sampler.stop()
+  })
+
   it('formats every input and intermediate value', async () => {
     const { sampler } = await fixtureSampler('one-core-four-busy')
     const text = formatBreakdown(await sampler.sample())

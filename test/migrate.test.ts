@@ -325,7 +325,8 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     assert.deepEqual(viaKappa, local)
     assert.deepEqual(local, ['MAKE ME DISTRIBUTED\n', 'make me distributed\n', 'detubirtsiD eM ekaM\n', '20\n'])
     const log = await jobLog(b)
-    assert.deepEqual(log.map(j => j.argv[0]).sort(), ['kcount', 'klower', 'krev', 'kupper'].map(t => join(bin, t)).sort())
+    // a shim keeps the name it was called by (distcc's masquerade)
+    assert.deepEqual(log.map(j => j.argv[0]).sort(), ['kcount', 'klower', 'krev', 'kupper'])
     assert.ok(log.every(j => j.exit === 0 && j.outputs === 1))
   })
 

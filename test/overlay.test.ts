@@ -7,12 +7,14 @@ import { libp2pClient } from './helpers/client.js'
 import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
 import { MetricUpdate } from '../src/wire/metric.js'
 import { PROTOCOL_METRIC, PROTOCOL_PROBE } from '../src/constants.js'
+import { PAPER_C } from '../src/balance/index.js'
 
-const C = 15
+// the paper's chain: these tests pin its c (the default is DEFAULT_C)
+const C = PAPER_C
 
 /** A–B–C chain, A not paired with C, metrics pinned as in the paper's Table II/III scale. */
 async function chain (delay: number, extra: string[] = []): Promise<[TestNode, TestNode, TestNode]> {
-  const args = (m: number): string[] => ['--delay', String(delay), '--metric-override', String(m), ...extra]
+  const args = (m: number): string[] => ['--delay', String(delay), '--metric-override', String(m), '--hop-cost', String(C), ...extra]
   const [a, b, c] = await Promise.all([startNode('a', { args: args(37) }), startNode('b', { args: args(60) }), startNode('c', { args: args(148) })])
   await pairNodes(a, b)
   await pairNodes(c, b)

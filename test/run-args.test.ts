@@ -5,7 +5,8 @@ describe('kappa-node run: the lean argument parser', function () {
   it('parses the same options as the full CLI', () => {
     assert.deepEqual(parseRunArgs(['--home', '/h', '--remote', '--input', 'a', '--input=b', '--output', 'o', '--env', 'CC', '--', 'make', '-j4']), {
       opts: { home: '/h', remote: true, input: ['a', 'b'], output: ['o'], env: ['CC'] },
-      command: ['make', '-j4']
+      command: ['make', '-j4'],
+      retryLocal: false
     })
     assert.deepEqual(parseRunArgs(['--peer', 'b', 'ls', '-l', '--', 'x'])?.command, ['ls', '-l', '--', 'x'])
     assert.equal(parseRunArgs(['--local', '--stdin', '--', 'cat'])?.opts.stdin, true)

@@ -7,10 +7,13 @@ import { join } from 'node:path'
 import { cpus } from 'node:os'
 import { REPO, until } from '../../test/helpers/node.js'
 import type { NamespaceNode } from '../../src/cluster/index.js'
+import { PAPER_C } from '../../src/balance/index.js'
 
 export const LAUNCHER = join(REPO, 'bin/kappa-node')
 export const PROGRAMS = join(REPO, 'bench/programs')
 export const HOG = ['sh', '-c', 'while :; do :; done']
+/** The paper's tables are reproduced with its hop cost c = 15 (the daemon's default is 0). */
+export const PAPER_ARGS = ['--hop-cost', String(PAPER_C)]
 
 export function machine (): string {
   return `${cpus()[0]?.model ?? '?'} × ${cpus().length} cores, Node ${process.version}`

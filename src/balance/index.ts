@@ -22,6 +22,7 @@
 import { MetricGossip } from './gossip.js'
 
 export * from './constants.js'
+export { localSlots } from './hint.js'
 export { decideOrigin, propagate, acceptReply, relayReply, validateProbe, validateReply, validateRequirements } from './probe.js'
 
 /** Algorithm I payload: the sender's send_probe, its own sysmetric, a sequence number. */
@@ -35,7 +36,7 @@ export interface MetricMessage {
 }
 
 export interface GossipInit {
-  /** per-hop overhead constant, default 15 */
+  /** per-hop overhead constant, default DEFAULT_C (0; the paper's is PAPER_C, 15) */
   c?: number
   /** gossip period in ms, default 5000 */
   delayMs?: number

@@ -64,7 +64,7 @@ common(program.command('start'))
   .option('--http <host:port>', `read-only dashboard and Prometheus /metrics (default ${DEFAULT_HTTP})`)
   .option('--no-http', 'no dashboard')
   .option('--no-split-horizon', 'paper-faithful gossip: also send a neighbour what was learned from it')
-  .option('--hop-cost <c>', 'per-hop overhead c subtracted from a neighbour\'s metric (default 15, the paper\'s)', intArg('--hop-cost'))
+  .option('--hop-cost <c>', 'per-hop overhead c subtracted from a neighbour\'s metric (default 0; the paper\'s tables use 15)', intArg('--hop-cost'))
   .option('--max-jobs <n>', 'jobs run here at once for other nodes (default twice the CPUs, at least 4)', intArg('--max-jobs'))
   .option('--job-timeout <seconds>', 'wall-time limit of a job run here (default 3600)', intArg('--job-timeout'))
   .option('--job-memory <bytes>', 'address-space limit of a job run here (default none)', intArg('--job-memory'))
@@ -141,28 +141,37 @@ common(program.command('pin'))
   .argument('<value>', 'a number, or off')
   .action(async (value, opts) => { await run(async () => { await (await commands()).pinCommand(value, opts) }) })
 
-program.command('run')
+/** What a job takes along, for `run` and for every shim `wrap` writes (which passes them on to `run`). */
+function jobOptions (cmd: Command): Command {
+  return cmd
+    .option('--input <path>', 'also send this file or directory (repeatable)', collect, [])
+    .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
+    .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
+    .option('--stdin', 'forward stdin even when it is a terminal')
+}
+
+jobOptions(program.command('run')
   .description('run a program on the best node (like `nice` or `time`): same output, exit status and files')
   .addOption(new Option('--home <dir>', 'kappa home directory (default $KAPPA_HOME or ~/.kappa)'))
   .option('--local', 'run here, without asking the overlay')
   .option('--remote', 'run on another node, never here (fail instead)')
-  .option('--peer <peer>', 'run on this paired peer (id or alias)')
-  .option('--input <path>', 'also send this file or directory (repeatable)', collect, [])
-  .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
-  .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
-  .option('--stdin', 'forward stdin even when it is a terminal')
+  .option('--peer <peer>', 'run on this paired peer (id or alias)'))
+  .option('--retry-local', 'if kappa fails the job (target lost, sandbox, a remote compiler\'s failure), run it here once more (docs/builds.md)')
   .argument('<command...>', 'the command and its arguments, after --')
   .passThroughOptions()
   .action(async (command: string[], opts) => {
     await run(async () => {
-      const { runCommand } = await import('../run/client.js')
-      return await runCommand(command, opts)
+      const { runParsed } = await import('./run-main.js')
+      const { retryLocal, ...rest } = opts
+      return await runParsed(command, rest, retryLocal === true)
     })
   })
 
-common(program.command('wrap'), false)
-  .description('make shims so unmodified tools start these commands through kappa (put the directory first on PATH)')
+jobOptions(common(program.command('wrap'), false)
+  .description('make shims so unmodified tools start these commands through kappa (put the directory first on PATH); run\'s options given here pass on to every call')
   .option('--dir <dir>', 'where to put the shims (default $KAPPA_HOME/wrap)')
+  .option('--remote', 'the shims run the commands on another node, never here')
+  .option('--peer <peer>', 'the shims run the commands on this paired peer (here if it fails)'))
   .argument('<command...>')
   .action(async (command: string[], opts) => {
     await run(async () => {

@@ -7,12 +7,13 @@
 import { runCommand, type RunOptions } from '../run/client.js'
 import { UserError } from '../errors.js'
 
-const FLAGS = new Set(['--local', '--remote', '--stdin'])
+const FLAGS = new Set(['--local', '--remote', '--stdin', '--retry-local'])
 const VALUED = new Set(['--home', '--peer', '--input', '--output', '--env'])
 
 /** The run options and the command, or undefined when the full CLI should handle it (help, odd syntax). */
-export function parseRunArgs (args: string[]): { opts: RunOptions, command: string[] } | undefined {
+export function parseRunArgs (args: string[]): { opts: RunOptions, command: string[], retryLocal: boolean } | undefined {
   const opts: RunOptions = { input: [], output: [], env: [] }
+  let retryLocal = false
   let i = 0
   for (; i < args.length; i++) {
     const arg = args[i]
@@ -23,6 +24,7 @@ export function parseRunArgs (args: string[]): { opts: RunOptions, command: stri
     if (FLAGS.has(name) && eq < 0) {
       if (name === '--local') opts.local = true
       else if (name === '--remote') opts.remote = true
+      else if (name === '--retry-local') retryLocal = true
       else opts.stdin = true
       continue
     }
@@ -37,7 +39,15 @@ export function parseRunArgs (args: string[]): { opts: RunOptions, command: stri
   }
   const command = args.slice(i)
   if (command.length === 0) return undefined
-  return { opts, command }
+  return { opts, command, retryLocal }
+}
+
+/** `run`, or `run --retry-local` (every wrapped command): the exit status. */
+export async function runParsed (command: string[], opts: RunOptions, retryLocal: boolean): Promise<number> {
+  if (!retryLocal) return await runCommand(command, opts)
+  if (opts.remote === true || opts.local === true) throw new UserError('--retry-local goes with neither --remote (never here) nor --local (only here)')
+  const { runWithRetry } = await import('../run/retry.js')
+  return await runWithRetry(command, opts)
 }
 
 async function main (): Promise<void> {
@@ -47,11 +57,12 @@ async function main (): Promise<void> {
     return
   }
   try {
-    process.exitCode = await runCommand(parsed.command, parsed.opts)
+    process.exitCode = await runParsed(parsed.command, parsed.opts, parsed.retryLocal)
   } catch (err) {
     process.stderr.write(`kappa-node: ${err instanceof UserError ? err.message : `unexpected error: ${(err as Error).message}`}\n`)
     process.exitCode = err instanceof UserError ? err.exitCode : 1
   }
 }
 
-if (process.argv[2] === 'run') await main()
+// only as the entry point (bin/kappa-node): the full CLI imports runParsed from here
+if (process.argv[2] === 'run' && /[\\/]run-main\.js$/.test(process.argv[1] ?? '')) await main()

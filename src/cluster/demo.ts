@@ -6,6 +6,7 @@
  * CPU-bound program run from A through kappa and the same program run
  * locally, with where it ran and how long each took.
  */
+import { DEFAULT_MIN_RELAY_COST } from '../balance/index.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
@@ -111,13 +112,15 @@ async function demo (): Promise<void> {
   say('  (one machine cannot make one node busy and another idle, so the metrics are pinned, as in the paper\'s tables)')
   say()
 
-  // A learns C's value through B: 148 − 2 × 15, the per-hop cost c
+  // A learns C's value through B: B passes it on less the relay cost max(c, 5), A rates B at that less c
+  let relay = DEFAULT_MIN_RELAY_COST
   const seen = await until('A to hear C\'s value through B', async () => {
     const status = await json(a, ['status'])
+    relay = Math.max(status.gossip.c, DEFAULT_MIN_RELAY_COST)
     const viaB = status.neighbours.find((n: any) => n.id === b.id)
-    return viaB?.live === true && viaB.dismetric === NODES[2].metric - 2 * status.gossip.c ? viaB : undefined
+    return viaB?.live === true && viaB.dismetric === NODES[2].metric - relay - status.gossip.c ? viaB : undefined
   })
-  say(`A's only neighbour is B; B advertises ${seen.advertised as number} (C's ${NODES[2].metric} − 15), so A rates B at ${seen.dismetric as number} > its own ${NODES[0].metric}.`)
+  say(`A's only neighbour is B; B advertises ${seen.advertised as number} (C's ${NODES[2].metric} − ${relay}), so A rates B at ${seen.dismetric as number} > its own ${NODES[0].metric}.`)
   // B must hear C too before a probe can be forwarded there
   const probe = await until('a probe from A to reach C', async () => {
     const p = await json(a, ['probe'])

@@ -10,6 +10,7 @@ import { startControlServer, type ControlMethod, type ControlServer } from '../c
 import { createKappaLibp2p, type KappaLibp2p } from './node.js'
 import { createEventLog } from './log.js'
 import { Reconnector } from './reconnect.js'
+import { LocalHint } from './hint.js'
 import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../host/requirements.js'
@@ -53,7 +54,7 @@ export interface DaemonInit {
   noSandbox?: boolean
   /** life of a migration ticket (tests shorten it) */
   ticketTtlMs?: number
-  /** per-hop overhead constant c of the distribution metric (default 15, the paper's) */
+  /** per-hop overhead constant c of the distribution metric (default DEFAULT_C, 0; the paper's is 15) */
   hopCost?: number
   /** count promised and just-started jobs in the metric (default true; off for experiments) */
   pendingAccounting?: boolean
@@ -107,7 +108,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     procRoot: init.procRoot,
     log: (line) => { events.emit({ type: 'info', message: line }) },
     // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result
-    onSample: () => { overlayRef?.changed() },
+    onSample: () => { overlayRef?.changed(); hintRef?.publish() },
     onProgress: (p) => { if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, first start since boot, under 2 s)…` }) }
   })
   let samplerStarted = false
@@ -116,7 +117,12 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     samplerStarted = true
     sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${String(err.message).replace(/^metric: /, '')}` }) })
   }
-  const ownMetric = (): number | undefined => metricOverride ?? sampler.fresh()?.sysmetric
+  // jobs wrapped commands started here on the placement hint count before any decision reads the metric
+  let hintRef: LocalHint | undefined
+  const ownMetric = (): number | undefined => {
+    hintRef?.sweep()
+    return metricOverride ?? sampler.fresh()?.sysmetric
+  }
   // pending-work accounting: an issued ticket counts as a running job until used, or until it
   // is clear that the origin dropped the offer. A job that may have started counts until a
   // reading of the runnable processes shows it (src/metric/pending.ts).
@@ -167,7 +173,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     ownMetric,
     // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
     meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
-    busy: () => migrationRef?.busy()
+    busy: () => migrationRef?.busy(),
+    onNeighbourChange: () => { hintRef?.publish() }
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
   overlayRef = overlay
@@ -209,6 +216,14 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   })
   await migration.start()
   migrationRef = migration
+  const hint = new LocalHint({
+    home,
+    ownWith: (k) => metricOverride ?? (k === 0 ? sampler.fresh()?.sysmetric : sampler.whatIf(k)),
+    best: () => overlay.bestNeighbour()?.dismetric,
+    // a job a wrapped command started here on the hint: counted like a local placement
+    onClaim: (id) => { countUntilSampled(`hint-${id}`) },
+    log: (line) => { events.emit({ type: 'warning', message: line }) }
+  })
 
   // connection events for paired peers; a stranger's idle connection is closed
   libp2p.addEventListener('peer:connect', (evt) => {
@@ -256,6 +271,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       neighbours: o.neighbours,
       jobs: migration.jobs(),
       sandbox: bwrap != null ? 'bwrap' : 'none',
+      hint: hintRef?.view() ?? null,
       bulkPort: bulk?.port ?? null
     }
   }
@@ -279,6 +295,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       } else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
         metricOverride = value
         overlay.changed()
+        hint.publish()
       } else {
         throw new UserError(`bad metric value '${String(value)}': a non-negative number, or off`)
       }
@@ -313,6 +330,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     throw err
   }
   reconnector.start()
+  // published once the control socket answers: a shim without a free slot asks the daemon
+  hint.start()
+  hintRef = hint
   let http: HttpEndpoint | undefined
   if (init.http !== false) {
     http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP)
@@ -348,6 +368,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       if (stopped) return
       stopped = true
       reconnector.stop()
+      hint.stop()
       await http?.close()
       sampler.stop()
       await migration.stop().catch(() => {})

@@ -7,7 +7,11 @@ export const HOME_FILES = {
   trust: 'trust.json',
   control: 'control.sock',
   benchmark: 'benchmark.json',
-  jobs: 'jobs'
+  jobs: 'jobs',
+  /** the placement hint wrapped commands read (docs/builds.md): `<generation> <slots>` */
+  localHint: 'local-hint',
+  /** one empty file `<generation>.<slot>` per job a wrapped command started here on the hint */
+  localClaims: 'local-claims'
 } as const
 
 /** `--home` wins, then `$KAPPA_HOME`, then `~/.kappa`. */

@@ -150,6 +150,12 @@ export interface MetricSampler {
   sample (): Promise<MetricBreakdown>
   /** The static score in use, once known. */
   staticScore (): StaticScore | undefined
+  /**
+   * The sysmetric fresh() would give with `extraJobs` more jobs started here
+   * (counted as pending work is); undefined until a first sample. For the
+   * placement hint: how many more jobs this node is still the best place for.
+   */
+  whatIf (extraJobs: number): number | undefined
   /** n counts pending jobs too; sysmetric is recomputed at once when pending work changes. */
   readonly pending: PendingWork
 }

@@ -156,8 +156,8 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
     return publish(compute(s, inputs))
   }
 
-  function compute (s: StaticScore, i: Inputs): MetricBreakdown {
-    const pendingJobs = pending.count()
+  function compute (s: StaticScore, i: Inputs, extraJobs = 0): MetricBreakdown {
+    const pendingJobs = pending.count() + extraJobs
     const cores = Math.max(1, i.cores)
     // processes running now (fresh()) count at once: a job that has just started is busy time
     // before the window's average shows it; the window's busy time stays until it has passed
@@ -313,6 +313,10 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
     },
     staticScore () {
       return score
+    },
+    whatIf (extraJobs) {
+      if (score === undefined || inputs === undefined) return undefined
+      return compute(score, inputs, Math.max(0, extraJobs)).sysmetric
     }
   }
 }

@@ -24,6 +24,8 @@ export interface OverlayComponents {
   meets: (requirements?: JobRequirements) => boolean
   /** why this node is full, if it is (said instead of "cannot meet requirements") */
   busy?: () => string | undefined
+  /** a neighbour's value arrived or a neighbour expired (the placement hint follows them) */
+  onNeighbourChange?: () => void
 }
 
 export interface OverlayInit {
@@ -61,6 +63,8 @@ export interface Overlay {
   start (): Promise<void>
   stop (): Promise<void>
   status (): OverlayStatus
+  /** the live neighbour with the best distribution metric (what Algorithm II compares with), if any */
+  bestNeighbour (): { id: string, dismetric: number } | undefined
   /** this node's own value changed: gossip it now (rate-limited) rather than at the next tick */
   changed (): void
   /**

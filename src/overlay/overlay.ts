@@ -104,6 +104,7 @@ export class KappaOverlay implements Overlay {
     const now = Date.now()
     for (const id of this.gossip.expire(now)) {
       this.components.events.emit({ type: 'neighbour-expired', id, alias: this.components.trust.get(id)?.alias })
+      this.components.onNeighbourChange?.()
     }
     const own = this.components.ownMetric()
     if (own == null) return
@@ -156,7 +157,7 @@ export class KappaOverlay implements Overlay {
         const now = Date.now()
         const own = this.components.ownMetric() ?? 0
         const before = this.gossip.sendProbe(own, now)
-        this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, now)
+        if (this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, now)) this.components.onNeighbourChange?.()
         if (this.gossip.sendProbe(own, now) !== before) this.changed()
       }
     } catch (err) {
@@ -164,6 +165,10 @@ export class KappaOverlay implements Overlay {
     } finally {
       if (this.receivers.get(remote) === stream) this.receivers.delete(remote)
     }
+  }
+
+  bestNeighbour (): { id: string, dismetric: number } | undefined {
+    return this.gossip.best(Date.now())
   }
 
   status (): OverlayStatus {

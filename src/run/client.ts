@@ -12,6 +12,7 @@ import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_JOB_ENV } from '../constants.js'
 import { RunFrame, RunFrameParser, encodeRunFrame } from '../control/frames.js'
 import { pipeIdentity } from '../control/direct.js'
+import { HeldOutput } from './held.js'
 import type { Socket } from 'node:net'
 
 export interface RunOptions {
@@ -23,7 +24,33 @@ export interface RunOptions {
   output?: string[]
   env?: string[]
   stdin?: boolean
+  /**
+   * The caller may run the command here again when kappa fails it (src/run/retry.ts):
+   * the job's output is held back until it ends (up to HOLD_MAX_BYTES), and such
+   * a failure is reported in the outcome instead of on stderr.
+   */
+  retry?: boolean
 }
+
+/** How a run ended, for a caller that may run the command again (RunOptions.retry). */
+export interface RunOutcome {
+  status: number
+  /** 'program': the program's own status (it ran to its end); 'kappa': kappa failed it (job lost, target or daemon failed) */
+  verdict: 'program' | 'kappa'
+  where: 'local' | 'remote'
+  /** what failed, for a 'kappa' verdict */
+  reason?: string
+  /** the job's output, held back (RunOptions.retry): write it out, or drop it for a re-run */
+  held: HeldOutput
+  /** stdin was forwarded to the job: a re-run would not see it again */
+  stdinUsed: boolean
+  /** a signal from here (Ctrl-C, kill) was passed on to the job: its status answers that */
+  interrupted: boolean
+}
+
+/** Output held back (a 64 MiB bound: a compiler's diagnostics, not a video). */
+export const HOLD_MAX_BYTES = 64 * 1024 * 1024
+export { HeldOutput }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
 
@@ -37,9 +64,15 @@ function exitStatus (code: number | null, signal: string | null): number {
 }
 
 export async function runCommand (argv: string[], opts: RunOptions): Promise<number> {
+  return (await runJob(argv, opts)).status
+}
+
+export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutcome> {
+  const held = new HeldOutput(opts.retry === true ? HOLD_MAX_BYTES : 0)
+  const here = async (): Promise<RunOutcome> => ({ status: await runHere(argv), verdict: 'program', where: 'local', held, stdinUsed: false, interrupted: false })
   if (argv.length === 0) throw new UserError('nothing to run: kappa-node run [options] -- command args…')
   if ([opts.local, opts.remote, opts.peer != null].filter(Boolean).length > 1) throw new UserError('use only one of --local, --remote, --peer')
-  if (opts.local === true) return await runHere(argv)
+  if (opts.local === true) return await here()
   let socket: Socket
   // the daemon's frames land in one reused buffer; output is written from it, never copied
   let received: (data: Buffer) => void = () => {}
@@ -49,9 +82,10 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       callback: (n, buf) => { received((buf as Buffer).subarray(0, n)); return true }
     })
   } catch (err) {
+    if (opts.retry === true && opts.peer != null) return { status: 1, verdict: 'kappa', where: 'remote', reason: errorMessage(err), held, stdinUsed: false, interrupted: false }
     if (opts.remote === true || opts.peer != null) throw err
     note(`${errorMessage(err)}; running locally`)
-    return await runHere(argv)
+    return await here()
   }
   const env: Record<string, string> = {}
   for (const name of [...DEFAULT_JOB_ENV, ...(opts.env ?? [])]) {
@@ -71,26 +105,36 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       mode: opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
       peer: opts.peer,
       stdin: forwardStdin,
-      // pipes the daemon may write the job's output into itself (the fast path)
-      stdio: { pid: process.pid, pipes: clientPipes() }
+      // pipes the daemon may write the job's output into itself (the fast path); not when it is held here
+      stdio: { pid: process.pid, pipes: opts.retry === true ? {} : clientPipes() }
     }
   }
   socket.write(JSON.stringify(request) + '\n')
-  return await new Promise<number>((resolve) => {
+  let stdinUsed = false
+  let interrupted = false
+  return await new Promise<RunOutcome>((resolve) => {
     let started = false
     let settled = false
     /** the outcome is known; what is left is writing out what was already received */
     let ending = false
-    const finish = (code: number): void => {
+    const finish = (code: number, failed?: string): void => {
       if (settled) return
       settled = true
       for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
       process.stdin.pause()
       socket.destroy()
-      resolve(code)
+      if (failed != null && opts.retry !== true) note(failed)
+      resolve({ status: code, verdict: failed == null ? 'program' : 'kappa', where: 'remote', reason: failed, held, stdinUsed, interrupted })
+    }
+    const runHereInstead = (): void => {
+      settled = true
+      for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
+      socket.destroy()
+      here().then(resolve, () => { resolve({ status: 127, verdict: 'program', where: 'local', held, stdinUsed, interrupted }) })
     }
     const onSignal = (signal: NodeJS.Signals): void => {
       if (started) {
+        interrupted = true
         socket.write(encodeRunFrame(RunFrame.SIGNAL, Buffer.from(signal)))
       } else {
         // still choosing a node: nothing runs yet, just stop
@@ -102,6 +146,7 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
     const startStdin = (): void => {
       if (!forwardStdin) return
       process.stdin.on('data', (chunk: Buffer) => {
+        stdinUsed = true
         if (!socket.write(encodeRunFrame(RunFrame.STDIN, chunk))) {
           process.stdin.pause()
           socket.once('drain', () => { process.stdin.resume() })
@@ -111,7 +156,7 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       process.stdin.on('error', () => { socket.write(encodeRunFrame(RunFrame.STDIN_EOF)) })
     }
 
-    const output = new OutputSink(socket)
+    const output = new OutputSink(socket, held)
     const onFrame = (type: RunFrame, payload: Buffer): void => {
       if (settled || ending) return
       switch (type) {
@@ -128,19 +173,13 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
         case RunFrame.LOCAL: {
           const { reason, quiet } = JSON.parse(payload.toString('utf8'))
           if (quiet !== true) note(`running locally: ${String(reason)}`)
-          settled = true
-          for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
-          socket.destroy()
-          runHere(argv).then(resolve, () => { resolve(127) })
+          runHereInstead()
           return
         }
         case RunFrame.ERROR: {
           const { message, code } = JSON.parse(payload.toString('utf8'))
           ending = true
-          output.flush(() => {
-            note(String(message))
-            finish(typeof code === 'number' ? code : 255)
-          })
+          output.flush(() => { finish(typeof code === 'number' ? code : 255, String(message)) })
         }
       }
     }
@@ -149,22 +188,18 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       try {
         parser.push(data, true)
       } catch (err) {
-        note(errorMessage(err))
-        finish(255)
+        finish(255, errorMessage(err))
       }
     }
     socket.on('close', () => {
       if (settled || ending) return
       if (started) {
-        note('lost the connection to the local kappa-node daemon while the job was running')
-        finish(255)
+        finish(255, 'lost the connection to the local kappa-node daemon while the job was running')
       } else if (opts.remote === true) {
-        note('the kappa-node daemon closed the connection before the job started')
-        finish(1)
+        finish(1, 'the kappa-node daemon closed the connection before the job started')
       } else {
         note('the kappa-node daemon closed the connection; running locally')
-        settled = true
-        runHere(argv).then(resolve, () => { resolve(127) })
+        runHereInstead()
       }
     })
     socket.on('error', () => {})
@@ -195,9 +230,10 @@ class OutputSink {
   private readonly broken = new Set<1 | 2>()
   private waiting = 0
 
-  constructor (private readonly socket: Socket) {}
+  constructor (private readonly socket: Socket, private readonly held: HeldOutput) {}
 
   write (fd: 1 | 2, piece: Buffer): void {
+    if (this.held.hold(fd, piece)) return
     if (this.broken.has(fd)) return
     if (this.streamed.has(fd)) { this.viaStream(fd, piece); return }
     let offset = 0

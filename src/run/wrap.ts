@@ -1,37 +1,120 @@
-import { chmod, mkdir, realpath } from 'node:fs/promises'
+import { chmod, mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { resolveHome } from '../home/index.js'
+import { HOME_FILES, resolveHome } from '../home/paths.js'
 import { findExecutable } from '../host/requirements.js'
 import { writeFileAtomic } from '../home/atomic.js'
 import { UserError } from '../errors.js'
 
+export interface WrapOptions {
+  home?: string
+  dir?: string
+  /** `run` options every shim passes on */
+  env?: string[]
+  input?: string[]
+  output?: string[]
+  peer?: string
+  remote?: boolean
+  local?: boolean
+  stdin?: boolean
+}
+
 /**
  * Masquerade shims, as distcc and icecream do with compiler symlinks: a
- * directory of small scripts named after the commands, each starting the
- * real command through `kappa-node run`. With that directory first on PATH,
- * `make -j8` and friends place those commands without knowing it.
+ * directory of small POSIX-sh scripts named after the commands. With it
+ * first on PATH, `make -j8` and friends start those commands through kappa
+ * without knowing it. A shim keeps the name it was called by: it takes its
+ * own directory off PATH (as distcc does) and starts the command by that
+ * name, so `c++` is the next `c++` on PATH, not the binary it resolves to.
+ * While the daemon's placement hint says this node is the best place for
+ * the next few jobs, a shim starts the command here itself, with shell
+ * builtins only: no Node start, no daemon round trip (docs/builds.md).
+ * Otherwise it runs `kappa-node run --retry-local` with the wrap's options.
  */
-export async function wrapCommand (commands: string[], opts: { home?: string, dir?: string }): Promise<void> {
+export async function wrapCommand (commands: string[], opts: WrapOptions): Promise<void> {
+  if (opts.local === true) throw new UserError('wrap --local would make shims that only run the commands here: leave them unwrapped')
+  if (opts.remote === true && opts.peer != null) throw new UserError('use only one of --remote and --peer')
   const home = resolveHome(opts.home)
   const dir = resolve(opts.dir ?? join(home, 'wrap'))
   await mkdir(dir, { recursive: true })
   const launcher = fileURLToPath(new URL('../../../bin/kappa-node', import.meta.url))
-  // find the real commands on PATH without our own shims
+  // the real commands on PATH without our own shims
   const path = (process.env.PATH ?? '').split(':').filter(d => d !== '' && resolve(d) !== dir).join(':')
   for (const name of commands) {
-    if (name.includes('/')) throw new UserError(`wrap takes command names, not paths: '${name}'`)
-    const found = findExecutable(name, path)
-    if (found == null) throw new UserError(`${name}: not found on PATH`)
-    const real = await realpath(found)
-    const homeFlag = opts.home != null ? ` --home ${shellQuote(home)}` : ''
-    const script = `#!/bin/sh\n# kappa-node shim: runs ${name} on the best node of the overlay\nexec ${shellQuote(launcher)} run${homeFlag} -- ${shellQuote(real)} "$@"\n`
-    await writeFileAtomic(join(dir, name), script, 0o755)
+    if (name.includes('/') || name === '' || name === '.' || name === '..') throw new UserError(`wrap takes command names, not paths: '${name}'`)
+    if (findExecutable(name, path) == null) throw new UserError(`${name}: not found on PATH`)
+  }
+  for (const name of commands) {
+    await writeFileAtomic(join(dir, name), shimScript(name, { dir, launcher, home: opts.home != null ? home : undefined, runArgs: runArgs(opts) }), 0o755)
     await chmod(join(dir, name), 0o755)
   }
   process.stdout.write(`wrapped ${commands.join(', ')} in ${dir}; use them with:\n  export PATH=${dir}:$PATH\n`)
 }
 
+/** The `run` options a shim passes on (the wrap's own, plus --retry-local: a wrapped command never breaks a build). */
+export function runArgs (opts: WrapOptions): string[] {
+  const args: string[] = []
+  if (opts.remote === true) args.push('--remote')
+  else args.push('--retry-local')
+  if (opts.peer != null) args.push('--peer', opts.peer)
+  for (const e of opts.env ?? []) args.push('--env', e)
+  for (const f of opts.input ?? []) args.push('--input', resolve(f))
+  for (const f of opts.output ?? []) args.push('--output', f)
+  if (opts.stdin === true) args.push('--stdin')
+  return args
+}
+
+export interface ShimSpec {
+  /** the shim directory, taken off PATH */
+  dir: string
+  /** bin/kappa-node */
+  launcher: string
+  /** the home given to wrap; else the shim uses $KAPPA_HOME or ~/.kappa when it runs, as `run` would */
+  home?: string
+  runArgs: string[]
+}
+
+/** The shim for `name`: POSIX sh, builtins only on the way to a local start. */
+export function shimScript (name: string, spec: ShimSpec): string {
+  const q = shellQuote
+  // the hint is only for placement by the overlay: a shim sent to one peer or to any remote node always asks
+  const hinted = !spec.runArgs.includes('--remote') && !spec.runArgs.includes('--peer')
+  return [
+    '#!/bin/sh',
+    `# kappa-node shim (kappa-node wrap): runs ${name} through kappa under its own name.`,
+    `# This directory comes off PATH, so ${name} is the next one on PATH (as distcc's masquerade).`,
+    `d=${q(spec.dir)}`,
+    spec.home != null ? `h=${q(spec.home)}` : `h=\${KAPPA_HOME:-$HOME/.kappa}`,
+    'p=',
+    'IFS=:',
+    'set -f',
+    'for x in $PATH; do',
+    '  [ "$x" = "$d" ] || [ "$x" = "$d/" ] || p=${p:+$p:}$x',
+    'done',
+    'unset IFS',
+    'set +f',
+    'PATH=$p',
+    'export PATH',
+    ...(hinted
+      ? [
+          '# the daemon\'s placement hint: this node is the best place for the next <n> jobs; take a slot (O_EXCL) and start here',
+          `if read -r g n 2>/dev/null <"$h/${HOME_FILES.localHint}"; then`,
+          '  case $n in \'\'|*[!0-9]*) n=0 ;; esac',
+          '  i=0',
+          '  set -C',
+          '  while [ "$i" -lt "$n" ]; do',
+          `    if true 2>/dev/null >"$h/${HOME_FILES.localClaims}/$g.$i"; then set +C; exec ${q(name)} "$@"; fi`,
+          '    i=$((i + 1))',
+          '  done',
+          '  set +C',
+          'fi'
+        ]
+      : []),
+    `exec ${q(spec.launcher)} run --home "$h" ${spec.runArgs.map(q).join(' ')} -- ${q(name)} "$@"`,
+    ''
+  ].join('\n')
+}
+
 function shellQuote (s: string): string {
-  return /^[A-Za-z0-9_./=:-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`
+  return /^[A-Za-z0-9_./=:+@%,-]+$/.test(s) ? s : `'${s.replace(/'/g, "'\\''")}'`
 }

@@ -1,0 +1,287 @@
+/**
+ * bench/build (issue 13): a real C build that no one here wrote — GNU
+ * binutils 2.40 from Debian's `binutils-source` (libiberty, zlib, libsframe,
+ * BFD and opcodes: ~150 C files, ~2 minutes of one CPU at -O2) — built from
+ * A with `make -jN` on three namespaced hosts with equal CPU quotas:
+ * locally on A alone; with distcc (distccd in each namespace, plain mode);
+ * with icecream (icecc-scheduler on A, iceccd in each namespace); with kappa
+ * through `kappa-node wrap` shims. Same source, same flags, same directory,
+ * a clean configured tree each time (configure runs once, untimed), runs
+ * alternating between the four, medians; every build's object files are
+ * compared with the first local build's.
+ *
+ *   npm run bench:build              3 runs of each, the full build
+ *   npm run bench:build -- --quick   libiberty only, 1 run of each
+ *
+ * Env: BUILD_CPUS (quota per host, default 0.5: three hosts must fit the
+ * machine), BUILD_JOBS (make -j, default 6), BUILD_CACHE (source and
+ * configured tree, default /var/tmp/kappa-bench-build). Needs root. Installs
+ * distcc and icecc with apt-get when missing, and says which peer could not
+ * run and why.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { join, relative } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { createNamespaceCluster, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
+import { REPO } from '../test/helpers/node.js'
+import { LAUNCHER, fmt, machine, requireRoot, settle } from './lib/paper.js'
+import { updateResultsSection } from './lib/results.js'
+
+const QUICK = process.argv.includes('--quick')
+const RUNS = QUICK ? 1 : Number(process.env.RUNS ?? 3)
+const CPUS = Number(process.env.BUILD_CPUS ?? 0.5)
+const JOBS = Number(process.env.BUILD_JOBS ?? 6)
+const CACHE = process.env.BUILD_CACHE ?? '/var/tmp/kappa-bench-build'
+const VERSION = 'binutils-2.40'
+const TARGETS = QUICK ? ['all-libiberty'] : ['all-libiberty', 'all-zlib', 'all-libsframe', 'all-bfd', 'all-opcodes']
+/** the flags of every build (configure's CFLAGS; no -g, so objects do not record where they were compiled) */
+const CFLAGS = '-O2'
+const CONFIGURE = ['--disable-nls', '--disable-werror', '--disable-shared', '--disable-gdb', '--disable-gdbserver', '--disable-sim', '--disable-gprofng', '--without-zstd', `CFLAGS=${CFLAGS}`]
+/** every build runs in this one directory (configure records it): objects are compared file by file */
+const TREE = join(CACHE, 'b')
+/** the tree as configure left it, copied to TREE before each build */
+const PRISTINE = join(CACHE, 'b.pristine')
+const COMPILERS = ['gcc', 'cc', 'g++', 'c++']
+
+const log = (line: string): void => { process.stderr.write(`${line}\n`) }
+
+function sh (cmd: string, args: string[], opts: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): string {
+  return execFileSync(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 })
+}
+
+function have (command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0
+}
+
+/** distcc and icecc from Debian when missing; what is still missing afterwards, per peer. */
+function ensurePeers (): Record<string, string | undefined> {
+  const need = [['distcc', ['distcc', 'distccd']], ['icecc', ['icecc', 'iceccd', 'icecc-scheduler']]] as const
+  const missing = need.filter(([, cmds]) => cmds.some(c => !have(c))).map(([pkg]) => pkg)
+  if (missing.length > 0) {
+    log(`installing ${missing.join(', ')} (apt-get)…`)
+    const r = spawnSync('sh', ['-c', `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' })
+    if (r.status !== 0) log(`apt-get failed: ${(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? ''}`)
+  }
+  const why: Record<string, string | undefined> = {}
+  for (const [pkg, cmds] of need) {
+    const absent = cmds.filter(c => !have(c))
+    why[pkg] = absent.length > 0 ? `${absent.join(', ')} not installed (Debian package ${pkg}; apt-get install failed or is not available)` : undefined
+  }
+  if (!existsSync('/usr/lib/distcc/gcc') && have('update-distcc-symlinks')) spawnSync('update-distcc-symlinks', { stdio: 'ignore' })
+  return why
+}
+
+/** The source: Debian's binutils-source (a tarball inside), fetched once with apt-get download (no build dependencies). */
+function source (): string {
+  const src = join(CACHE, 'src', VERSION)
+  if (existsSync(join(src, 'configure'))) return src
+  const deb = join(CACHE, 'deb')
+  execFileSync('mkdir', ['-p', deb, join(CACHE, 'src')])
+  log('fetching binutils-source (apt-get download, ~24 MB)…')
+  sh('apt-get', ['download', 'binutils-source'], { cwd: deb })
+  const file = readdirSync(deb).find(f => f.startsWith('binutils-source_') && f.endsWith('.deb'))
+  if (file == null) throw new Error('apt-get download binutils-source gave no .deb')
+  sh('dpkg-deb', ['-x', join(deb, file), join(deb, 'x')])
+  sh('tar', ['-C', join(CACHE, 'src'), '-xf', join(deb, 'x/usr/src/binutils', `${VERSION}.tar.xz`)])
+  return src
+}
+
+/** configure once (and the subdirectories make would configure during the build), untimed; each run copies this tree. */
+function configured (src: string): void {
+  const marker = join(PRISTINE, '.kappa-configured')
+  // configure records the tree's absolute path: a tree configured elsewhere does not count
+  const wanted = JSON.stringify({ configure: CONFIGURE, tree: TREE })
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return
+  log('configuring once (untimed; several minutes on a busy machine)…')
+  // in the build directory itself: configure records absolute paths
+  execFileSync('rm', ['-rf', PRISTINE, TREE])
+  execFileSync('mkdir', ['-p', TREE])
+  sh(join(src, 'configure'), CONFIGURE, { cwd: TREE })
+  sh('make', ['configure-libiberty', 'configure-zlib', 'configure-libsframe', 'configure-bfd', 'configure-opcodes', 'MAKEINFO=true'], { cwd: TREE })
+  execFileSync('cp', ['-a', TREE, PRISTINE])
+  execFileSync('sh', ['-c', `printf '%s' '${wanted}' > ${marker}`])
+}
+
+/** sha256 of every object file under the tree, by relative path. */
+function objects (): Map<string, string> {
+  const out = new Map<string, string>()
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      const st = statSync(path, { throwIfNoEntry: false })
+      if (st == null) continue
+      if (st.isDirectory()) walk(path)
+      else if (name.endsWith('.o')) out.set(relative(TREE, path), createHash('sha256').update(readFileSync(path)).digest('hex'))
+    }
+  }
+  walk(TREE)
+  return out
+}
+
+interface Leg {
+  name: string
+  /** why it cannot run here, if it cannot */
+  unavailable?: string
+  env: NodeJS.ProcessEnv
+}
+
+interface Run { leg: string, seconds: number, ok: boolean, note: string, objects: Map<string, string>, remote: number, fellBack: number }
+
+async function startDistcc (cluster: NamespaceCluster): Promise<void> {
+  for (const n of cluster.nodes) {
+    n.spawn(['distccd', '--daemon', '--no-detach', '--listen', n.ip, '--allow', cluster.subnet, '--jobs', '2', '--log-stderr', '--log-level', 'error', '--user', 'nobody'])
+  }
+  await new Promise(resolve => setTimeout(resolve, 1500))
+}
+
+/** A private /var/run/icecc for a node's iceccd: the daemons share one filesystem, and each needs its own socket there. */
+async function startIcecream (cluster: NamespaceCluster): Promise<void> {
+  const a = cluster.node('a')
+  a.spawn(['icecc-scheduler', '-l', join(CACHE, 'icecc-scheduler.log')])
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  for (const n of cluster.nodes) {
+    const base = join(CACHE, `icecc-${n.name}`)
+    await mkdir(base, { recursive: true })
+    const iceccd = `iceccd -s ${a.ip} -m 2 -b ${base} -N ${n.name} -l ${join(CACHE, `iceccd-${n.name}.log`)}`
+    if (n.name === 'a') {
+      await mkdir('/var/run/icecc', { recursive: true })
+      n.spawn(['sh', '-c', `exec ${iceccd}`])
+    } else {
+      n.spawn(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mkdir -p /var/run/icecc && mount -t tmpfs none /var/run/icecc && exec ${iceccd}`])
+    }
+  }
+  await new Promise(resolve => setTimeout(resolve, 3000))
+}
+
+async function buildOnce (a: NamespaceNode, leg: Leg): Promise<Run> {
+  await rm(TREE, { recursive: true, force: true })
+  execFileSync('cp', ['-a', PRISTINE, TREE])
+  const placedBefore = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length
+  const start = process.hrtime.bigint()
+  const r = await a.exec(['make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
+  const fellBack = kappaLines.filter(l => /here instead|but succeeded here/.test(l)).length
+  const remote = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length - placedBefore
+  const ok = r.code === 0
+  const note = ok ? '' : `make exited ${String(r.code ?? r.signal)}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`
+  if (kappaLines.length > 0) await writeFile(join(CACHE, `kappa-stderr-${Date.now()}.log`), kappaLines.join('\n') + '\n')
+  return { leg: leg.name, seconds, ok, note, objects: ok ? objects() : new Map(), remote, fellBack }
+}
+
+function median (xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y)
+  return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
+}
+
+function compare (reference: Map<string, string>, got: Map<string, string>): string {
+  if (got.size === 0) return '-'
+  const differ = [...reference].filter(([p, h]) => got.get(p) !== h).map(([p]) => p)
+  return differ.length === 0 ? `all ${reference.size} identical` : `${differ.length} of ${reference.size} differ (e.g. ${differ.slice(0, 2).join(', ')})`
+}
+
+export async function runBuildBench (): Promise<string> {
+  const started = new Date()
+  const why = ensurePeers()
+  for (const c of ['make', 'gcc', 'dpkg-deb', 'tar', 'xz']) if (!have(c)) throw new Error(`${c} is not installed (apt-get install ${c === 'xz' ? 'xz-utils' : c})`)
+  const src = source()
+  configured(src)
+  await mkdir(CACHE, { recursive: true })
+  let cluster: NamespaceCluster | undefined
+  const runs: Run[] = []
+  try {
+    log(`bench/build: ${VERSION} ${TARGETS.join(' ')}, make -j${JOBS}, three hosts of ${CPUS} CPU${QUICK ? ', quick (one run each)' : `, ${RUNS} runs each`}`)
+    cluster = await createNamespaceCluster({
+      nodes: ['a', 'b', 'c'].map(name => ({ name, cpus: CPUS })),
+      links: [['a', 'b'], ['b', 'c'], ['a', 'c']],
+      log
+    })
+    await settle('metrics on every node', async () => {
+      for (const n of cluster!.nodes) {
+        const s = await n.json(['status'])
+        if (s.sysmetric == null || s.neighbours.some((x: any) => x.live !== true)) return false
+      }
+      return true
+    })
+    const a = cluster.node('a')
+    const [b, c] = [cluster.node('b'), cluster.node('c')]
+    const PATH = process.env.PATH ?? '/usr/bin:/bin'
+    const shims = join(CACHE, 'kappa-shims')
+    await rm(shims, { recursive: true, force: true })
+    const wrapped = await a.exec([LAUNCHER, 'wrap', '--home', a.home, '--dir', shims, ...COMPILERS])
+    if (wrapped.code !== 0) throw new Error(`kappa-node wrap failed: ${wrapped.stderr}`)
+    if (why.distcc == null) await startDistcc(cluster)
+    if (why.icecc == null) await startIcecream(cluster)
+    const legs: Leg[] = [
+      { name: 'local (A alone)', env: { PATH } },
+      { name: 'distcc', unavailable: why.distcc, env: { PATH: `/usr/lib/distcc:${PATH}`, DISTCC_HOSTS: `${a.ip}/2 ${b.ip}/2 ${c.ip}/2`, DISTCC_DIR: join(CACHE, 'distcc-home') } },
+      { name: 'icecream', unavailable: why.icecc, env: { PATH: `/usr/lib/icecc/bin:${PATH}`, HOME: join(CACHE, 'icecc-home') } },
+      { name: 'kappa (wrap)', env: { PATH: `${shims}:${PATH}` } }
+    ]
+    for (let i = 0; i < RUNS; i++) {
+      for (const leg of legs) {
+        if (leg.unavailable != null) continue
+        log(`  run ${i + 1}/${RUNS}: ${leg.name}…`)
+        const r = await buildOnce(a, leg)
+        runs.push(r)
+        log(`    ${fmt(r.seconds)} s${r.ok ? '' : ` FAILED: ${r.note}`}${leg.name.startsWith('kappa') ? ` (${r.remote} placed on B/C, ${r.fellBack} ran on A after a remote failure)` : ''}`)
+      }
+    }
+  } finally {
+    await cluster?.stop()
+  }
+  const reference = runs.find(r => r.leg.startsWith('local') && r.ok)?.objects ?? new Map<string, string>()
+  const localMedian = median(runs.filter(r => r.leg.startsWith('local') && r.ok).map(r => r.seconds))
+  const rows: string[] = []
+  const medians: Record<string, number> = {}
+  for (const name of ['local (A alone)', 'distcc', 'icecream', 'kappa (wrap)']) {
+    const mine = runs.filter(r => r.leg === name)
+    const unavailable = name === 'distcc' ? why.distcc : name === 'icecream' ? why.icecc : undefined
+    if (mine.length === 0) { rows.push(`| ${name} | - | - | - | could not run: ${unavailable ?? 'not run'} |`); continue }
+    const good = mine.filter(r => r.ok)
+    const m = median(good.map(r => r.seconds))
+    medians[name] = m
+    const notes: string[] = []
+    if (good.length < mine.length) notes.push(`${mine.length - good.length} of ${mine.length} failed: ${mine.find(r => !r.ok)?.note ?? ''}`)
+    if (name.startsWith('kappa')) {
+      const fell = mine.reduce((n, r) => n + r.fellBack, 0)
+      const remote = mine.reduce((n, r) => n + r.remote, 0)
+      notes.push(`${remote} compiles placed on B/C; ${fell} of them failed there and ran on A (one line each)`)
+      if (fell > 0) notes.push('NOT A VALID KAPPA FIGURE: every compile placed on B/C failed there (exit 1: a job sees only the files named on its command line inside its cwd, not the project\'s sources and headers, until the workspace branch, issue 10, lands) and was compiled again on A')
+    }
+    rows.push(`| ${name} | ${good.map(r => fmt(r.seconds)).join(', ') || '-'} | ${fmt(m)} | ${fmt(localMedian / m, 2)}× | ${compare(reference, good[good.length - 1]?.objects ?? new Map())}${notes.length > 0 ? `; ${notes.join('; ')}` : ''} |`)
+  }
+  const kappa = medians['kappa (wrap)']
+  const goals = [
+    `kappa's speedup over local ${fmt(localMedian / kappa, 2)}× (goal ≥ 2.0×)`,
+    medians.distcc != null ? `kappa / distcc ${fmt(kappa / medians.distcc, 2)} (goal ≤ 1)` : 'distcc did not run',
+    medians.icecream != null ? `kappa / icecream ${fmt(kappa / medians.icecream, 2)} (goal ≤ 1)` : 'icecream did not run'
+  ]
+  const markdown = [
+    `## Builds — ${VERSION} (Debian binutils-source) with make -j${JOBS}${QUICK ? ' (--quick: libiberty only, one run)' : ''}`,
+    '',
+    `Run ${started.toISOString()} on ${machine()}. Three namespaced hosts A, B, C with ${CPUS} CPU each (cgroup quotas), all paired; built from A in one directory, a fresh copy of a tree configured once (\`${['configure', ...CONFIGURE].join(' ')}\`), \`make -j${JOBS} ${TARGETS.join(' ')} MAKEINFO=true\`, runs alternating between the ways; times are wall seconds of the make, medians over ${RUNS} run${RUNS === 1 ? '' : 's'}. distcc: distccd on every host, plain mode, \`DISTCC_HOSTS="A/2 B/2 C/2"\`, its masquerade directory first on PATH. icecream: icecc-scheduler on A, iceccd -m 2 on every host, its masquerade directory first on PATH. kappa: \`kappa-node wrap ${COMPILERS.join(' ')}\` shims first on PATH, every daemon with its defaults. Objects: every \`.o\` compared with the first local build's.`,
+    '',
+    '| way | runs (s) | median (s) | speedup | objects vs local; notes |',
+    '| --- | --- | ---: | ---: | --- |',
+    ...rows,
+    '',
+    `Goals (issue 13): ${goals.join('; ')}.`,
+    ''
+  ].join('\n')
+  return markdown
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  requireRoot('bench/build')
+  runBuildBench().then(async (markdown) => {
+    process.stdout.write(markdown)
+    await mkdir(join(REPO, 'bench/results'), { recursive: true })
+    await writeFile(join(REPO, 'bench/results/build.md'), `# bench/build\n\n${markdown}`)
+    await updateResultsSection(join(REPO, 'bench/RESULTS.md'), 'build', markdown)
+  }, (err) => { console.error(err); process.exitCode = 1 })
+}
+

@@ -7,7 +7,11 @@ export const HOME_FILES = {
   trust: 'trust.json',
   control: 'control.sock',
   benchmark: 'benchmark.json',
-  jobs: 'jobs'
+  jobs: 'jobs',
+  /** finished jobs, one JSON line each (src/jobs); the previous file is kept as jobs.jsonl.1 */
+  jobLog: 'jobs.jsonl',
+  /** settings of `start` (TOML); flags and KAPPA_* variables win */
+  config: 'config.toml'
 } as const
 
 /** `--home` wins, then `$KAPPA_HOME`, then `~/.kappa`. */

@@ -60,7 +60,7 @@ export function fakeStaticScore (score = 100, cached = true): StaticScore {
     kernelsRun: 0,
     othersBusy: 0,
     busy: false,
-    clock: 'thread-cpu',
+    clock: 'on-cpu',
     durationMs: 0
   }
 }

@@ -45,7 +45,7 @@ interface CacheFile {
   durationMs: number
   othersBusy: number
   busy: boolean
-  clock: 'thread-cpu' | 'wall'
+  clock: 'on-cpu' | 'wall'
 }
 
 /**
@@ -174,7 +174,7 @@ function cacheProblem (data: unknown, plan: MeasurePlan): string | undefined {
     if (k.refMs !== KERNEL_REFERENCE_MS[k.name] * plan.scale) return `reference time of ${k.name} changed`
   }
   if (typeof c.durationMs !== 'number') return 'no duration'
-  if (typeof c.othersBusy !== 'number' || typeof c.busy !== 'boolean' || (c.clock !== 'thread-cpu' && c.clock !== 'wall')) return 'no load figures'
+  if (typeof c.othersBusy !== 'number' || typeof c.busy !== 'boolean' || (c.clock !== 'on-cpu' && c.clock !== 'wall')) return 'no load figures'
   return undefined
 }
 

@@ -57,7 +57,7 @@ export interface StaticScore {
   /** Taken on a busy machine (othersBusy over BENCHMARK_BUSY_SHARE): the daemon measures again when idle. */
   busy: boolean
   /** What the kernel times measure (see Measurement.clock). */
-  clock: 'thread-cpu' | 'wall'
+  clock: 'on-cpu' | 'wall'
 }
 
 /** Benchmark options of one call. */

@@ -67,6 +67,8 @@ export interface DaemonInit {
   bulkPort?: number | false
   /** the CPU benchmark's progress (the first start since boot takes a few seconds): `start` draws it on a terminal */
   onBenchmarkProgress?: (p: { done: number, total: number } | undefined) => void
+  /** where the log goes (default stdout) */
+  logTo?: NodeJS.WritableStream
 }
 
 export interface Daemon {
@@ -106,7 +108,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
-  const events = createEventLog({ json: init.json === true })
+  const events = createEventLog({ json: init.json === true, out: init.logTo })
   const jobs = createJobs({ events, file: homeFile(home, 'jobLog'), log: (line) => { events.emit({ type: 'warning', message: line }) } })
   await jobs.start()
   const invites = new InviteBook()

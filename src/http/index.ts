@@ -93,6 +93,8 @@ export async function startHttp (components: HttpComponents, listen: string): Pr
       send('text/css; charset=utf-8', DASHBOARD_STYLE)
     } else if (Object.hasOwn(MODULES, path)) {
       readFile(MODULES[path]).then(body => { send('text/javascript; charset=utf-8', body) }, fail)
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204).end()
     } else if (path === '/events') {
       if (clients.size >= DASHBOARD_MAX_CLIENTS) {
         res.writeHead(503, { 'retry-after': '10' }).end('too many dashboards open\n')

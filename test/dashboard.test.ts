@@ -87,7 +87,7 @@ describe('dashboard in headless Chromium', function () {
       console.log('      (skipped: needs job events from src/migrate (branch workspace): none arrived)')
       this.skip()
     }
-    await page.waitForFunction("document.querySelector('#jobs tbody')?.textContent?.includes('echo dashboard-job') === true")
+    await page.waitForFunction(() => (globalThis as any).document.querySelector('#jobs tbody')?.textContent?.includes('echo dashboard-job') === true)
     const rows = await jobRows(page)
     const row = rows.find(r => r[0].includes('dashboard-job')) as string[]
     assert.equal(row[1], 'on b')

@@ -131,7 +131,7 @@ function renderNodes (s) {
     el('td', { title: nb.id }, nb.alias ?? shortId(nb.id)),
     el('td', {}, nb.addrs[0] ?? '–'),
     el('td', {}, connection(nb)),
-    el('td', { class: 'num' }, nb.live ? score(nb.dismetric) : '–'),
+    el('td', { class: 'num' }, nb.live && nb.connected ? score(nb.dismetric) : '–'),
     el('td', {}, nb.lastSeenMs == null ? 'never' : formatAge(nb.lastSeenMs)))))
   const g = $('graph')
   const cx = 130, cy = 100, r = 72, k = s.neighbours.length
@@ -201,6 +201,7 @@ function setLost (isLost) {
     const st = $('state')
     st.className = 'pill lost'
     st.textContent = 'node stopped / connection lost'
+    $('footer').textContent = $('footer').textContent.replace(' · live (server-sent events)', ' · not live: reconnecting')
   }
 }
 

@@ -11,9 +11,10 @@ export type PeerNamer = (id: string) => string
 
 export const defaultNamer: PeerNamer = (id) => label(id)
 
-/** "here", "on desk", "for laptop" */
-export function jobWhere (job: Pick<JobRecord, 'direction' | 'origin' | 'target'>, name: PeerNamer = defaultNamer): string {
+/** "here", "on desk", "for laptop", "here, not on desk" (fell back) */
+export function jobWhere (job: Pick<JobRecord, 'direction' | 'origin' | 'target' | 'outcome'>, name: PeerNamer = defaultNamer): string {
   if (job.direction === 'local') return 'here'
+  if (job.outcome === 'fell-back' && job.direction === 'out') return `here, not on ${name(job.target)}`
   if (job.direction === 'out') return `on ${name(job.target)}`
   return `for ${name(job.origin)}`
 }

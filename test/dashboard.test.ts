@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { cleanup, startNode, pairNodes, gossipLive, tmpDir, until, cliJson } from './helpers/node.js'
+import { cleanup, startNode, tmpDir, until, cliJson, busyAndIdlePair } from './helpers/node.js'
 import { runJob } from './helpers/run.js'
 import { launchChromium, CHROMIUM } from './helpers/browser.js'
 import { inProcessDaemon, jobRecord } from './helpers/inprocess.js'
@@ -68,12 +68,7 @@ describe('dashboard in headless Chromium', function () {
   })
 
   it('lists a job that really ran (acceptance 2)', async function () {
-    const [a, b] = await Promise.all([
-      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
-      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
-    ])
-    await pairNodes(a, b)
-    await gossipLive(a, b)
+    const [a] = await busyAndIdlePair()
     const page = await (browser as Browser).newPage()
     const base = a.events.find(e => e.type === 'ready').dashboard as string
     await page.goto(base)

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { cleanup, cliJson, pairNodes, startNode, gossipLive, tmpDir, until } from './helpers/node.js'
+import { cleanup, cliJson, tmpDir, until, busyAndIdlePair } from './helpers/node.js'
 import { runJob } from './helpers/run.js'
 import { inProcessDaemon, jobRecord } from './helpers/inprocess.js'
 
@@ -83,12 +83,7 @@ describe('jobs and /metrics from job events', function () {
   })
 
   it('a real remote job and a real local job appear in jobs --json and /metrics (acceptance 1)', async function () {
-    const [a, b] = await Promise.all([
-      startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
-      startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
-    ])
-    await pairNodes(a, b)
-    await gossipLive(a, b)
+    const [a, b] = await busyAndIdlePair()
     const cwd = await tmpDir('kappa-jobs-cwd-')
     const remote = await runJob(a, ['--remote', '--', 'sh', '-c', 'echo remote; exit 3'], { cwd })
     assert.equal(remote.code, 3, remote.stderr)

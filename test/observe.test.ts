@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { cleanup, cliJson, tmpDir, until, busyAndIdlePair } from './helpers/node.js'
+import { MAIN, cleanup, cliJson, onCleanup, tmpDir, until, busyAndIdlePair } from './helpers/node.js'
+import { createInterface } from 'node:readline'
 import { runJob } from './helpers/run.js'
 import { inProcessDaemon, jobRecord } from './helpers/inprocess.js'
 
@@ -73,6 +74,33 @@ describe('jobs and /metrics from job events', function () {
     assert.equal(sample(text, 'kappa_job_bytes_received_total{kind="stdio",path="bulk"}'), 77)
     assert.equal(sample(text, 'kappa_jobs_running{direction="out"}'), 0)
     await checkMetricsText(this, text)
+  })
+
+  it('jobs --follow --json prints what runs, then each start and end as a JSON line; the human form one line each', async () => {
+    const a = await inProcessDaemon('a')
+    const early = jobRecord(a, { argv: ['sleep', '5'] })
+    a.events.emit({ type: 'job-started', job: early })
+    const follow = (json: boolean): { lines: string[], proc: ReturnType<typeof spawn> } => {
+      const proc = spawn(process.execPath, [MAIN, 'jobs', '--follow', '--home', a.home, ...(json ? ['--json'] : [])], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const lines: string[] = []
+      createInterface({ input: proc.stdout }).on('line', (l) => { lines.push(l) })
+      onCleanup(async () => { if (proc.exitCode == null) proc.kill('SIGKILL') })
+      return { lines, proc }
+    }
+    const machine = follow(true)
+    const human = follow(false)
+    await until('the running job', async () => machine.lines.length >= 1 && human.lines.length >= 1 ? true : undefined)
+    assert.deepEqual(JSON.parse(machine.lines[0]), { type: 'job-started', job: early })
+    a.events.emit({ type: 'job-ended', job: { ...early, endedAt: early.startedAt + 5000, durationMs: 5000, exitCode: 0, outcome: 'ok' } })
+    await until('the end', async () => machine.lines.length >= 2 && human.lines.length >= 2 ? true : undefined)
+    const ended = JSON.parse(machine.lines[1])
+    assert.equal(ended.type, 'job-ended')
+    assert.equal(ended.job.outcome, 'ok')
+    assert.match(human.lines[0], /started {2}here: sleep 5$/)
+    assert.match(human.lines[1], /ended {4}here: ok in 5\.0 s, 0 B moved: sleep 5$/)
+    await a.stop()
+    const code = await new Promise(resolve => machine.proc.once('exit', resolve))
+    assert.equal(code, 1, 'the follow ends when the node stops')
   })
 
   it('a probe is timed into kappa_probe_duration_seconds', async () => {

@@ -4,6 +4,14 @@ import type { Daemon, DaemonEvent } from '../daemon/index.js'
 
 type Question = Extract<DaemonEvent, { type: 'pair-request' | 'discovered' }>
 
+/** What the prompts use of a running daemon. */
+export type PromptDaemon = Pick<Daemon, 'events' | 'log' | 'pairing' | 'trust' | 'nearby'>
+
+/** A yes/no question on the terminal (default no). */
+export type Ask = (message: string) => Promise<boolean>
+
+const askOnTerminal: Ask = async (message) => await confirm({ message, default: false })
+
 /**
  * On an interactive `start`, ask the owner about pairing requests and LAN
  * suggestions, one question at a time: first those that arrived before the
@@ -12,7 +20,7 @@ type Question = Extract<DaemonEvent, { type: 'pair-request' | 'discovered' }>
  * answer. Declining does nothing: a request stays listed in `kappa-node
  * requests` until it expires.
  */
-export function promptOnEvents (daemon: Daemon): void {
+export function promptOnEvents (daemon: PromptDaemon, confirmOnTerminal: Ask = askOnTerminal, say: (line: string) => void = (line) => { process.stdout.write(`${line}\n`) }): void {
   const queue: Question[] = []
   const asked = new Set<string>()
   let busy = false
@@ -48,21 +56,21 @@ export function promptOnEvents (daemon: Daemon): void {
     try {
       if (e.type === 'pair-request') {
         if (!daemon.pairing.requests().some(r => r.id === e.id)) return // accepted or expired meanwhile
-        const yes = await confirm({ message: `Pair with ${e.alias ?? 'unnamed node'} ${e.id} (${e.addrs[0] ?? 'no address'})?`, default: false })
+        const yes = await confirmOnTerminal(`Pair with ${e.alias ?? 'unnamed node'} ${e.id} (${e.addrs[0] ?? 'no address'})?`)
         if (yes) {
           const r = await daemon.pairing.accept(e.id)
-          process.stdout.write(`paired with ${r.alias ?? r.id}\n`)
+          say(`paired with ${r.alias ?? r.id}`)
         }
       } else if (e.addrs.length > 0) {
         if (daemon.trust.get(e.id) != null) return
-        const yes = await confirm({ message: `Found kappa node ${e.id} on the LAN. Ask it to pair?`, default: false })
+        const yes = await confirmOnTerminal(`Found kappa node ${e.id} on the LAN. Ask it to pair?`)
         if (yes) {
           const r = await daemon.pairing.pair(e.addrs[0])
-          process.stdout.write(r.status === 'paired' ? `paired with ${r.alias ?? r.id}\n` : 'request sent; waiting for its owner to accept\n')
+          say(r.status === 'paired' ? `paired with ${r.alias ?? r.id}` : 'request sent; waiting for its owner to accept')
         }
       }
     } catch (err) {
-      process.stdout.write(`${errorMessage(err)}\n`)
+      say(errorMessage(err))
     }
   }
 

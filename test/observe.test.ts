@@ -89,10 +89,10 @@ describe('jobs and /metrics from job events', function () {
     }
     const machine = follow(true)
     const human = follow(false)
-    await until('the running job', async () => machine.lines.length >= 1 && human.lines.length >= 1 ? true : undefined)
+    await until('the running job', async () => machine.lines.length >= 1 && human.lines.length >= 1 ? true : undefined, 60_000)
     assert.deepEqual(JSON.parse(machine.lines[0]), { type: 'job-started', job: early })
     a.events.emit({ type: 'job-ended', job: { ...early, endedAt: early.startedAt + 5000, durationMs: 5000, exitCode: 0, outcome: 'ok' } })
-    await until('the end', async () => machine.lines.length >= 2 && human.lines.length >= 2 ? true : undefined)
+    await until('the end', async () => machine.lines.length >= 2 && human.lines.length >= 2 ? true : undefined, 60_000)
     const ended = JSON.parse(machine.lines[1])
     assert.equal(ended.type, 'job-ended')
     assert.equal(ended.job.outcome, 'ok')

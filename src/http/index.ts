@@ -95,7 +95,7 @@ export async function startHttp (components: HttpComponents, listen: string): Pr
       readFile(MODULES[path]).then(body => { send('text/javascript; charset=utf-8', body) }, fail)
     } else if (path === '/favicon.ico') {
       res.writeHead(204).end()
-    } else if (path === '/events') {
+    } else if (path === '/events' && req.method === 'GET') {
       if (clients.size >= DASHBOARD_MAX_CLIENTS) {
         res.writeHead(503, { 'retry-after': '10' }).end('too many dashboards open\n')
         return

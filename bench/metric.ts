@@ -19,14 +19,11 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpus as osCpus, loadavg } from 'node:os'
-import { createBenchmark, runKernelsInWorker } from '../src/metric/benchmark.js'
+import { createBenchmark, othersBusyDuring, runKernelsInWorker } from '../src/metric/benchmark.js'
 import { KERNEL_NAMES } from '../src/metric/constants.js'
 import { median } from '../src/metric/formula.js'
 import { cpuTimes, createProcReader } from '../src/metric/proc.js'
 import { createMetricSampler, type MetricBreakdown, type StaticScore } from '../src/metric/index.js'
-
-/** USER_HZ: /proc/stat counts in 1/100 s. */
-const JIFFY_MS = 10
 
 /** Paper, Table II: sysmetric of the loaded A and the idle B, per process row. */
 const PAPER_ROWS = [{ a: 37, b: 148 }, { a: 35, b: 144 }, { a: 42, b: 145 }, { a: 37, b: 141 }]
@@ -93,17 +90,10 @@ async function sampleMetric (score: StaticScore, windowMs: number, cpus?: number
   return await sampler.sample()
 }
 
-/** Share of the machine's CPU time used by other processes while `work` ran. */
+/** Share of the machine's CPU time used by other processes while `work` ran (src/metric's own measure). */
 async function othersLoad<T> (work: () => Promise<T>): Promise<{ value: T, others: number }> {
-  const proc = createProcReader()
-  const before = cpuTimes(proc.stat()).times
-  const own0 = process.cpuUsage()
-  const value = await work()
-  const own = process.cpuUsage(own0)
-  const after = cpuTimes(proc.stat()).times
-  const total = (after.idle - before.idle + after.busy - before.busy) * JIFFY_MS
-  const othersMs = Math.max(0, (after.busy - before.busy) * JIFFY_MS - (own.user + own.system) / 1000)
-  return { value, others: total > 0 ? othersMs / total : 0 }
+  const { value, othersBusy } = await othersBusyDuring(createProcReader(), work)
+  return { value, others: othersBusy }
 }
 
 /**
@@ -136,15 +126,56 @@ function row (label: string, m: MetricBreakdown): string {
   return `  ${label.padEnd(38)} C=${m.cores}  f_idle=${m.fIdle.toFixed(3)}  n=${f1(m.running).padStart(4)}  share=${m.share.toFixed(3)}  m=${m.memFactor.toFixed(2)}  D=${f1(m.dynamic).padStart(5)}  sysmetric=${f1(m.sysmetric)}`
 }
 
+/** `stress-ng --cpu 2` beside the benchmark: is S the machine's, or its load's? */
+async function underStress (runs: number): Promise<void> {
+  console.log(`\n0. S idle vs beside stress-ng --cpu 2 (${runs} runs each; a kernel's time is its best repetition of on-CPU time)`)
+  if (spawnSync('stress-ng', ['--version']).status !== 0) {
+    console.log('  stress-ng is not installed (Debian: apt-get install stress-ng): skipped')
+    return
+  }
+  const measure = async (label: string): Promise<number[]> => {
+    const scores: number[] = []
+    for (let i = 0; i < runs; i++) {
+      const { value: s, others } = await othersLoad(createBenchmark({ runKernels: runKernelsInWorker }))
+      scores.push(s.score)
+      console.log(`  ${label} run ${i + 1}: S = ${f1(s.score).padStart(5)}   ${(s.durationMs / 1000).toFixed(2)} s, others used ${pct(others)} of the CPUs${s.busy ? ' (marked busy)' : ''}`)
+    }
+    return scores
+  }
+  await waitForQuiet()
+  const idle = await measure('idle    ')
+  const stress = spawn('stress-ng', ['--cpu', '2', '--timeout', '600s', '--quiet'], { stdio: 'ignore' })
+  children.add(stress)
+  stress.on('exit', () => children.delete(stress))
+  let loaded: number[]
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    loaded = await measure('stressed')
+  } finally {
+    killChildren()
+  }
+  const mi = median(idle)
+  const ml = median(loaded)
+  const diff = (ml - mi) / mi
+  const within = Math.max(...[...idle, ...loaded].map((v) => Math.abs(v - mi))) / mi
+  console.log(`  S idle median ${f1(mi)} [${idle.map(f1).join(', ')}], beside stress-ng median ${f1(ml)} [${loaded.map(f1).join(', ')}]`)
+  console.log(`  stressed median vs idle median: ${diff >= 0 ? '+' : ''}${pct(diff)}; every run within ±${pct(within)} of the idle median — ${Math.abs(diff) <= 0.10 ? 'PASS' : 'FAIL'} (target ±10 %)`)
+}
+
 async function main (): Promise<void> {
   const runs = option('runs', 5)
   const windowMs = option('window', 5000)
   const procs = option('procs', 4)
   const proc = createProcReader()
   console.log(`bench/metric — Node ${process.version}, ${proc.cpuModel()}, ${osCpus().length} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`)
+  if (process.argv.includes('--short')) {
+    await underStress(3)
+    return
+  }
+  await underStress(runs)
 
   // 1. S's spread.
-  console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; median of each kernel's repetitions)`)
+  console.log(`\n1. Static score S over ${runs} runs (fresh worker, no cache; best of each kernel's repetitions, on-CPU time)`)
   const scores: StaticScore[] = []
   let worstOthers = 0
   await waitForQuiet()

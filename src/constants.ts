@@ -1,4 +1,5 @@
 /** Protocol ids, defaults and limits shared by the daemon and the CLI. */
+import { readFileSync } from 'node:fs'
 
 /**
  * Node flags every daemon starts with (bin/kappa-node repeats them; a test
@@ -10,7 +11,17 @@
  */
 export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=128']
 
-export const VERSION = '0.1.0'
+/** The version in package.json (one place to bump; `--version`, the banner and /metrics' build_info say it). */
+export const VERSION: string = readVersion()
+
+function readVersion (): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+  } catch {
+    return 'unknown' // a copy without its package.json: still runs
+  }
+}
 
 export const PROTOCOL_PAIR = '/kappa/pair/1'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
@@ -122,3 +133,26 @@ export const LOCAL_START_GRACE_MS = 2_000
 export const HINT_MAX_SLOTS = 16
 /** The hint follows every sample, gossip message and placement, rewritten at most this often. */
 export const HINT_MIN_GAP_MS = 20
+
+/**
+ * Job history (src/jobs, `kappa-node jobs`): finished jobs are appended to
+ * $KAPPA_HOME/jobs.jsonl; after this many lines it becomes jobs.jsonl.1 (the
+ * one before is dropped), so the history keeps between one and two times
+ * this many jobs and never grows without bound.
+ */
+export const JOB_HISTORY_ROTATE = 1000
+/** Jobs kept in memory for `jobs`, the dashboard and follow-ups. */
+export const JOB_HISTORY_KEPT = 1000
+/** A job's argv as stored and shown: at most this many bytes (a peer chooses argv). */
+export const JOB_ARGV_SHOWN_BYTES = 4096
+/** Recent jobs `kappa-node jobs` lists by default. */
+export const JOBS_LISTED = 20
+
+/** Dashboard (src/http): a change is pushed this long after it happened (one push per burst). */
+export const DASHBOARD_PUSH_MS = 250
+/** …and the whole state at least this often, so ages move and the page knows the node is alive. */
+export const DASHBOARD_HEARTBEAT_MS = 2_000
+/** Open dashboards (server-sent event streams) at once. */
+export const DASHBOARD_MAX_CLIENTS = 32
+/** Jobs of the history the dashboard shows. */
+export const DASHBOARD_JOBS_SHOWN = 50

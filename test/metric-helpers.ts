@@ -58,6 +58,9 @@ export function fakeStaticScore (score = 100, cached = true): StaticScore {
     key: { bootId: 'test', cpuModel: 'test', node: process.version },
     measuredAt: new Date(0).toISOString(),
     kernelsRun: 0,
+    othersBusy: 0,
+    busy: false,
+    clock: 'on-cpu',
     durationMs: 0
   }
 }

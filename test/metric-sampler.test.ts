@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { copyFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMetricSampler, formatBreakdown, type MetricBreakdown, type MetricSamplerInit } from '../src/metric/index.js'
 import { FIXTURES, fakeStaticScore, fixtureRoot, removeTempDirs, waitFor } from './metric-helpers.js'
@@ -202,7 +202,9 @@ describe('metric sampler with bad /proc files', () => {
       close(good.sysmetric, 155, 'first sample')
       assert.ok(logs[0].startsWith('metric: static score S = 100.0'), logs[0])
 
-      await writeFile(join(root, 'stat'), 'Lorem ipsum\n')
+      // replaced atomically: a reader between truncation and write would see a second problem (an empty file)
+      await writeFile(join(root, 'stat.tmp'), 'Lorem ipsum\n')
+      await rename(join(root, 'stat.tmp'), join(root, 'stat'))
       const before = reads
       await waitFor(() => reads > before + 10, 'ten more timer ticks')
       const errors = logs.filter((l) => l.includes('cannot sample'))
@@ -309,5 +311,43 @@ describe('the sampler counts a promised job once', () => {
     assert.equal(b.running, 6)
     assert.equal(b.pending, 1)
     sampler.stop()
+  })
+})
+
+describe('a static score taken on a busy machine', () => {
+  afterEach(removeTempDirs)
+
+  it('is measured again once the machine is idle and the retry time has passed, keeping the better score; rebench() measures at once', async () => {
+    const { REBENCH_RETRY_MS } = await import('../src/metric/constants.js')
+    const runs: boolean[] = []
+    const scores = [{ ...fakeStaticScore(60, false), busy: true, othersBusy: 0.9 }, { ...fakeStaticScore(50, false), busy: true, othersBusy: 0.8 }, { ...fakeStaticScore(98, false), busy: false }, { ...fakeStaticScore(40, false), busy: true, othersBusy: 0.9 }]
+    const { sampler, clock, logs } = await fixtureSampler('idle', {
+      intervalMs: 5,
+      benchmark: async (request) => { runs.push(request?.fresh === true); return scores[runs.length - 1] }
+    })
+    try {
+      await sampler.start()
+      assert.equal(sampler.staticScore()?.score, 60)
+      assert.equal(sampler.current()?.benchmarkBusy, true)
+      assert.match(logs.join('\n'), /measuring again when the machine is idle/)
+      await sampler.sample()
+      assert.equal(runs.length, 1, 'not before the retry time')
+      clock.t += REBENCH_RETRY_MS
+      await waitFor(() => runs.length === 2 && !sampler.benchmarking(), 'the second run')
+      assert.equal(sampler.staticScore()?.score, 60, 'busy again and lower: the old score stays')
+      assert.match(logs.join('\n'), /measured S = 50\.0 on a busy machine again; keeping 60\.0/)
+      clock.t += REBENCH_RETRY_MS
+      await waitFor(() => sampler.current()?.static === 98, 'the quiet run')
+      assert.equal(sampler.current()?.benchmarkBusy, false)
+      clock.t += 3 * REBENCH_RETRY_MS
+      await sampler.sample()
+      assert.equal(runs.length, 3, 'a quiet score is not measured again by itself')
+      const again = await sampler.rebench()
+      assert.equal(again.score, 40, 'rebench() takes the new run even from a busy machine: the owner asked')
+      assert.deepEqual(runs, [false, true, true, true])
+      assert.equal(sampler.current()?.static, 40, 'the breakdown is recomputed at once')
+    } finally {
+      sampler.stop()
+    }
   })
 })

@@ -15,12 +15,16 @@ async function run (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promis
 }
 
 describe('set-up on a machine whose node is older than 22', function () {
-  it('README\'s quick start gives npm install, a command that starts a node, and npm test', async () => {
+  it('README\'s quick start gives npm install and npm link, then a command that starts a node, and npm test', async () => {
     const readme = await readFile(join(REPO, 'README.md'), 'utf8')
     const quick = /## Quick start\n([\s\S]*?)\n## /.exec(readme)?.[1] ?? ''
-    const commands = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)][0]?.[1] ?? ''
-    assert.match(commands, /^npm install && npx kappa-node start\b/m)
-    assert.match(commands, /^npm test\b/m)
+    const [setup, use] = [...quick.matchAll(/```sh\n([\s\S]*?)```/g)].map(m => m[1])
+    assert.match(setup, /^npm install\b/m)
+    assert.match(setup, /^npm link\b/m)
+    // no npx: it would install a copy in its cache and build it there, on first use and after every change
+    assert.doesNotMatch(quick, /npx kappa-node/)
+    assert.match(use, /^kappa-node start\b/m)
+    assert.match(use, /^npm test\b/m)
     const ci = await readFile(join(REPO, '.ci/run'), 'utf8')
     assert.match(ci, /^npm ci\b/m)
     assert.match(ci, /^npm test$/m)

@@ -6,8 +6,10 @@ import { callDaemon } from '../control/client.js'
 import { resolveHome } from '../home/index.js'
 import { UserError } from '../errors.js'
 import { label, shortId } from '../names.js'
+import { formatAge } from '../units.js'
+import { table, TABLE_WIDTH } from './table.js'
 
-export interface CommonOptions { home?: string, json?: boolean }
+export interface CommonOptions { home?: string, json?: boolean, wide?: boolean }
 
 function print (opts: CommonOptions, data: unknown, human: () => string): void {
   process.stdout.write(opts.json === true ? JSON.stringify(data, null, 2) + '\n' : human() + '\n')
@@ -17,17 +19,26 @@ function name (p: { id: string, alias?: string | null }): string {
   return label(p.id, p.alias)
 }
 
-function table (rows: string[][]): string {
-  if (rows.length === 0) return ''
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => (r[i] ?? '').length)))
-  return rows.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ')).join('\n')
+/** a peer id in a table: short unless --wide */
+function idCell (opts: CommonOptions, id: string): string {
+  return opts.wide === true ? id : shortId(id)
+}
+
+function width (opts: CommonOptions): number | null {
+  return opts.wide === true ? null : TABLE_WIDTH
+}
+
+/** ip:port of a multiaddr, for a table (the full address with --wide) */
+function addrCell (opts: CommonOptions, addr: string | undefined): string {
+  if (addr == null) return '-'
+  if (opts.wide === true) return addr
+  const m = /^\/(?:ip4|dns4|dns6|dns)\/([^/]+)\/tcp\/(\d+)/.exec(addr) ?? /^\/ip6\/([^/]+)\/tcp\/(\d+)/.exec(addr)
+  if (m == null) return addr
+  return addr.startsWith('/ip6/') ? `[${m[1]}]:${m[2]}` : `${m[1]}:${m[2]}`
 }
 
 function ago (ms: number | null | undefined): string {
-  if (ms == null) return '-'
-  if (ms < 1000) return `${Math.round(ms)}ms`
-  if (ms < 120_000) return `${Math.round(ms / 1000)}s`
-  return `${Math.round(ms / 60_000)}m`
+  return ms == null ? '-' : formatAge(ms)
 }
 
 function num (v: number | null | undefined, digits = 0): string {
@@ -74,21 +85,26 @@ export async function requestsCommand (opts: CommonOptions): Promise<void> {
   const r: any[] = await callDaemon(resolveHome(opts.home), 'requests')
   print(opts, r, () => r.length === 0
     ? 'no pending pairing requests'
-    : table([['PEER', 'ADDRESS', 'AGE'], ...r.map(x => [name(x), x.addrs[0] ?? '-', ago(Date.now() - x.receivedAt)])]) + '\naccept one with: kappa-node accept <peer id>')
+    : [table([{ header: 'NAME' }, { header: 'PEER ID' }, { header: 'ADDRESS', flex: true }, { header: 'RECEIVED' }],
+        r.map(x => [x.alias ?? '-', idCell(opts, x.id), addrCell(opts, x.addrs[0]), ago(Date.now() - x.receivedAt)]), width(opts)),
+      'to accept one, run:', ...r.map(x => `  kappa-node accept ${x.id as string}`)].join('\n'))
 }
 
 export async function peersCommand (opts: CommonOptions): Promise<void> {
   const r: any[] = await callDaemon(resolveHome(opts.home), 'peers')
   print(opts, r, () => r.length === 0
     ? 'no paired peers; pair with: kappa-node pair <invite line>'
-    : table([['ALIAS', 'PEER ID', 'CONNECTED', 'ADDRESS'], ...r.map(p => [p.alias ?? '-', p.id, p.connected === true ? 'yes' : 'no', p.addrs[0] ?? '-'])]))
+    : table([{ header: 'ALIAS', flex: true }, { header: 'PEER ID' }, { header: 'CONNECTED' }, { header: 'ADDRESS', flex: true }],
+      r.map(p => [p.alias ?? '-', idCell(opts, p.id), p.connected === true ? 'yes' : 'no', addrCell(opts, p.addrs[0])]), width(opts)))
 }
 
 export async function discoverCommand (opts: CommonOptions): Promise<void> {
   const r: any[] = await callDaemon(resolveHome(opts.home), 'discover')
   print(opts, r, () => r.length === 0
     ? 'no unpaired kappa nodes seen on the LAN'
-    : table([['PEER ID', 'SEEN', 'PAIR WITH'], ...r.map(p => [p.id, `${ago(p.lastSeenMs)} ago`, `kappa-node pair ${p.addrs[0] ?? ''}`])]))
+    : [table([{ header: 'PEER ID' }, { header: 'ADDRESS', flex: true }, { header: 'SEEN' }],
+        r.map(p => [idCell(opts, p.id), addrCell(opts, p.addrs[0]), ago(p.lastSeenMs)]), width(opts)),
+      'to pair with one, run:', ...r.map(p => `  kappa-node pair ${(p.addrs[0] ?? p.id) as string}`)].join('\n'))
 }
 
 export async function statusCommand (opts: CommonOptions): Promise<void> {
@@ -98,6 +114,10 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
     if (r.metric != null) {
       const m = r.metric
       lines.push(`metric    sysmetric ${num(r.sysmetric, 1)}${r.metricOverride != null ? ' (pinned)' : ''}  S ${num(m.static, 1)}  share ${num(m.share, 2)}  m ${num(m.memFactor, 2)}  D ${num(m.dynamic, 1)}`)
+      const measured = Date.parse(m.benchmarkMeasuredAt)
+      if (!Number.isNaN(measured)) lines.push(`cpu       benchmarked ${formatAge(Date.now() - measured)}${m.benchmarkBusy === true ? ' on a busy machine (measured again when idle)' : ''}; kappa-node metric --rebench measures again`)
+    } else if (r.benchmark?.running === true) {
+      lines.push(`metric    benchmarking the CPU${r.benchmark.total != null ? ` (${r.benchmark.done as number}/${r.benchmark.total as number})` : ''}…`)
     } else if (r.sysmetric != null) {
       lines.push(`metric    sysmetric ${num(r.sysmetric, 1)}`)
     }
@@ -105,8 +125,8 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
     if (r.neighbours.length === 0) {
       lines.push('neighbours  none (pair with: kappa-node pair <invite line>)')
     } else {
-      lines.push('', table([['NEIGHBOUR', 'CONNECTED', 'ADVERTISED', 'DISMETRIC', 'LAST SEEN'],
-        ...r.neighbours.map((n: any) => [name(n), n.connected === true ? 'yes' : 'no', num(n.advertised, 1), num(n.dismetric, 1), n.lastSeenMs == null ? '-' : `${ago(n.lastSeenMs)} ago`])]))
+      lines.push('', table([{ header: 'NEIGHBOUR', flex: true }, { header: 'CONNECTED' }, { header: 'ADVERTISED', right: true }, { header: 'DISMETRIC', right: true }, { header: 'LAST SEEN' }],
+        r.neighbours.map((n: any) => [opts.wide === true ? `${n.alias != null ? `${n.alias as string} ` : ''}${n.id as string}` : name(n), n.connected === true ? 'yes' : 'no', num(n.advertised, 1), num(n.dismetric, 1), ago(n.lastSeenMs)]), width(opts)))
     }
     const jobsIn = r.jobs?.in?.length ?? 0
     const jobsOut = r.jobs?.out?.length ?? 0

@@ -4,19 +4,22 @@
  * client load here; the daemon (libp2p) is imported by `start` alone, so the
  * other subcommands start fast.
  */
-import { Command, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, VERSION } from '../constants.js'
+import { USAGE_EXIT } from './usage.js'
 
 const commands = async () => await import('./commands.js')
 
 const program = new Command()
   .name('kappa-node')
   .description('Peer-to-peer load balancer and transparent process migrator (Kappa on libp2p)')
-  .version(VERSION)
+  .version(VERSION, '-V, --version', 'print the version (from package.json)')
   .enablePositionalOptions()
   .showHelpAfterError('(run kappa-node help for usage)')
   .configureOutput({ outputError: (str, write) => { write(str) } })
+  // usage errors (unknown option, missing or bad argument) exit 2, not commander's 1
+  .exitOverride()
 
 /** Every command takes --home, and --json where it prints data. */
 function common (cmd: Command, json = true): Command {
@@ -28,9 +31,14 @@ function common (cmd: Command, json = true): Command {
 function intArg (name: string) {
   return (value: string): number => {
     const n = Number(value)
-    if (!Number.isFinite(n) || n < 0) throw new UserError(`${name} must be a non-negative number, got '${value}'`)
+    if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number, got '${value}'`)
     return n
   }
+}
+
+/** `--wide`: full peer ids and addresses, no 80-column limit */
+function wide (cmd: Command): Command {
+  return cmd.option('--wide', 'full peer ids and addresses (tables are cut to 80 columns otherwise)')
 }
 
 async function run (action: () => Promise<number | void>): Promise<void> {
@@ -54,7 +62,8 @@ function collect (value: string, previous: string[] = []): string[] {
 }
 
 common(program.command('start'))
-  .description('run the node in the foreground (prints its id, addresses and an invite line)')
+  .description('run the node in the foreground (prints its id, addresses and an invite line); settings: flags, then KAPPA_* variables, then $KAPPA_HOME/config.toml')
+  .option('--config <file>', 'settings file (default $KAPPA_CONFIG or $KAPPA_HOME/config.toml)')
   .option('--listen <multiaddr>', `address to listen on, repeatable (default /ip4/0.0.0.0/tcp/${DEFAULT_PORT})`, collect)
   .option('--alias <name>', 'this node\'s name, suggested to peers when pairing')
   .option('--no-mdns', 'do not announce or look for kappa nodes on the LAN')
@@ -77,10 +86,10 @@ common(program.command('start'))
   .addOption(new Option('--ticket-ttl <ms>', 'life of a migration ticket (tests)').argParser(intArg('--ticket-ttl')).hideHelp())
   .addOption(new Option('--mdns-interval <ms>', 'mDNS query interval').argParser(intArg('--mdns-interval')).hideHelp())
   .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
-  .action(async (opts) => {
+  .action(async (opts, cmd: Command) => {
     await run(async () => {
       const { startCommand } = await import('./start.js')
-      return await startCommand(opts)
+      return await startCommand(opts, (key) => cmd.getOptionValueSource(key))
     })
   })
 
@@ -109,7 +118,7 @@ common(program.command('accept'))
   .option('--alias <name>', 'local name for the peer')
   .action(async (peer, opts) => { await run(async () => { await (await commands()).acceptCommand(peer, opts) }) })
 
-common(program.command('requests')).description('list pending pairing requests')
+wide(common(program.command('requests'))).description('list pending pairing requests')
   .action(async (opts) => { await run(async () => { await (await commands()).requestsCommand(opts) }) })
 
 common(program.command('unpair'))
@@ -123,14 +132,25 @@ common(program.command('alias'))
   .argument('[name]')
   .action(async (peer, alias, opts) => { await run(async () => { await (await commands()).aliasCommand(peer, alias, opts) }) })
 
-common(program.command('peers')).description('list paired peers')
+wide(common(program.command('peers'))).description('list paired peers')
   .action(async (opts) => { await run(async () => { await (await commands()).peersCommand(opts) }) })
 
-common(program.command('discover')).description('list unpaired kappa nodes seen on the LAN (mDNS)')
+wide(common(program.command('discover'))).description('list unpaired kappa nodes seen on the LAN (mDNS)')
   .action(async (opts) => { await run(async () => { await (await commands()).discoverCommand(opts) }) })
 
-common(program.command('status')).description('metric, neighbours and jobs of the running node')
+wide(common(program.command('status'))).description('metric, neighbours and jobs of the running node')
   .action(async (opts) => { await run(async () => { await (await commands()).statusCommand(opts) }) })
+
+wide(common(program.command('jobs')))
+  .description('jobs running now and recent ones: where each ran, how long, how it ended, bytes moved')
+  .option('-f, --follow', 'then print each job as it starts and ends (with --json: one JSON object per line)')
+  .option('-n, --limit <n>', 'recent jobs to list (default 20)', intArg('--limit'))
+  .action(async (opts) => {
+    await run(async () => {
+      const { jobsCommand } = await import('./jobs.js')
+      return await jobsCommand(opts)
+    })
+  })
 
 common(program.command('probe'))
   .description('run Algorithm II now: where would a job started here run?')
@@ -183,15 +203,52 @@ jobOptions(common(program.command('wrap'), false)
 common(program.command('metric'))
   .description('measure and print this machine\'s system metric (works without a daemon)')
   .option('--window <ms>', 'sampling window for the CPU share', intArg('--window'), 1000)
+  .option('--rebench', 'measure the CPU again now (the running node, if any, takes the new score)')
   .option('--proc <dir>', 'proc root to read (for tests)', '/proc')
   .action(async (opts) => {
     await run(async () => {
       const { runMetricCommand } = await import('../metric/command.js')
-      return await runMetricCommand({ home: opts.home, windowMs: opts.window, json: opts.json === true, procRoot: opts.proc })
+      return await runMetricCommand({ home: opts.home, windowMs: opts.window, json: opts.json === true, procRoot: opts.proc, rebench: opts.rebench === true })
     })
   })
 
+program.command('completion')
+  .description('print a shell completion script: eval "$(kappa-node completion bash)" (or zsh, fish)')
+  .argument('<shell>', 'bash, zsh or fish')
+  .action(async (shell: string) => {
+    await run(async () => {
+      const { completionScript } = await import('./completion.js')
+      process.stdout.write(completionScript(program, shell))
+    })
+  })
+
+// what completion scripts ask for (paired peers' aliases and ids); prints nothing without a daemon
+program.command('__complete', { hidden: true })
+  .argument('<what>')
+  .option('--home <dir>')
+  .action(async (what: string, opts) => {
+    if (what !== 'peers') return
+    try {
+      const { callDaemon } = await import('../control/client.js')
+      const { resolveHome } = await import('../home/index.js')
+      const peers: Array<{ id: string, alias: string | null }> = await callDaemon(resolveHome(opts.home), 'peers', {}, 2000)
+      process.stdout.write(peers.flatMap(p => p.alias != null ? [p.alias, p.id] : [p.id]).join('\n') + '\n')
+    } catch {
+      // no daemon, no suggestions
+    }
+  })
+
 program.parseAsync(process.argv).catch((err) => {
+  if (err instanceof CommanderError) {
+    // help and --version end here too, with exit status 0; commander has printed the message
+    process.exitCode = err.exitCode === 0 ? 0 : USAGE_EXIT
+    return
+  }
+  if (err instanceof UserError) {
+    process.stderr.write(`kappa-node: ${err.message}\n`)
+    process.exitCode = err.exitCode
+    return
+  }
   process.stderr.write(`kappa-node: ${errorMessage(err)}\n`)
   process.exitCode = 1
 })

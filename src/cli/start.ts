@@ -1,11 +1,14 @@
-import { resolveHome } from '../home/index.js'
+import { resolveHome, homeFile } from '../home/index.js'
 import { startDaemon, type DaemonEvent } from '../daemon/index.js'
 import { VERSION } from '../constants.js'
 import { errorMessage } from '../errors.js'
+import { createProgressLine, type ProgressLine } from '../progress.js'
+import { readConfigFile, resolveSettings, type SourceOf } from './config.js'
 
 export interface StartOptions {
   home?: string
   json?: boolean
+  config?: string
   listen?: string[]
   alias?: string
   mdns?: boolean
@@ -29,11 +32,19 @@ export interface StartOptions {
   bulk?: boolean
 }
 
-/** `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. */
-export async function startCommand (opts: StartOptions): Promise<number> {
+/**
+ * `kappa-node start`: the foreground daemon, until SIGINT / SIGTERM. SIGHUP
+ * measures the CPU again (as `kappa-node metric --rebench` does).
+ */
+export async function startCommand (flags: StartOptions, sourceOf: SourceOf = () => undefined): Promise<number> {
+  const home = resolveHome(flags.home)
+  const configFile = flags.config ?? (process.env.KAPPA_CONFIG != null && process.env.KAPPA_CONFIG !== '' ? process.env.KAPPA_CONFIG : homeFile(home, 'config'))
+  const opts = resolveSettings(flags as Record<string, unknown>, sourceOf, process.env, await readConfigFile(configFile)) as StartOptions
   const json = opts.json === true
+  // the first benchmark since boot takes a few seconds: a progress line on a terminal's stderr
+  let progress: ProgressLine | undefined
   const daemon = await startDaemon({
-    home: resolveHome(opts.home),
+    home,
     listen: opts.listen,
     alias: opts.alias,
     mdns: opts.mdns,
@@ -54,8 +65,20 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     hopCost: opts.hopCost,
     pendingAccounting: opts.pendingAccounting,
     http: opts.http,
-    bulkPort: opts.bulk === false ? false : opts.bulkPort
+    bulkPort: opts.bulk === false ? false : opts.bulkPort,
+    onBenchmarkProgress: (p) => {
+      if (json) return
+      if (p == null) {
+        progress?.done()
+        progress = undefined
+        return
+      }
+      progress ??= createProgressLine(process.stderr, { label: 'benchmarking the CPU', unit: 'steps' })
+      progress.update(p.done, p.total)
+    }
   })
+  // a log line clears the progress line first; the next update draws it again below
+  daemon.log.beforeWrite(() => { progress?.clear() })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home, daemon.dashboard)
 
   const interactive = !json && process.stdin.isTTY === true && process.stdout.isTTY === true
@@ -72,8 +95,13 @@ export async function startCommand (opts: StartOptions): Promise<number> {
         process.exit(1)
       }
       stopping = true
+      daemon.log.release()
+      daemon.events.emit({ type: 'info', message: `stopping (${signal})` })
       daemon.stop()
-        .then(() => { resolve(0) })
+        .then(() => {
+          daemon.events.emit({ type: 'info', message: 'stopped' })
+          resolve(0)
+        })
         .catch((err) => {
           process.stderr.write(`kappa-node: error while stopping: ${errorMessage(err)}\n`)
           resolve(1)
@@ -81,6 +109,10 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     }
     process.on('SIGINT', () => { stop('SIGINT') })
     process.on('SIGTERM', () => { stop('SIGTERM') })
+    process.on('SIGHUP', () => {
+      if (stopping) return
+      daemon.rebench().catch((err) => { daemon.events.emit({ type: 'warning', message: `metric: measuring the CPU again failed: ${errorMessage(err)}` }) })
+    })
   })
 }
 

@@ -8,7 +8,10 @@ import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairin
 import { Nearby } from '../discovery/index.js'
 import { startControlServer, type ControlMethod, type ControlServer } from '../control/index.js'
 import { createKappaLibp2p, type KappaLibp2p } from './node.js'
-import { createEventLog } from './log.js'
+import { createEventLog, type EventLog } from './log.js'
+import { createJobs, type Jobs, type JobUpdate } from '../jobs/index.js'
+import { createNodeMetrics } from '../http/index.js'
+import { dashboardState, metricsSnapshot, timedOverlay, type ViewSources } from './views.js'
 import { Reconnector } from './reconnect.js'
 import { LocalHint } from './hint.js'
 import { TicketBook } from '../tickets/index.js'
@@ -22,6 +25,7 @@ import { startHttp, type HttpEndpoint } from '../http/index.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
 import { createBulkListener, tcpHost, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from '../events.js'
+import type { Socket } from 'node:net'
 
 export type { DaemonEvent, DaemonEvents } from '../events.js'
 
@@ -62,6 +66,10 @@ export interface DaemonInit {
   http?: string | false
   /** port of the bulk connections (src/bulk) on the first --listen address; 0 any free port (default); false for none */
   bulkPort?: number | false
+  /** the CPU benchmark's progress (the first start since boot takes a few seconds): `start` draws it on a terminal */
+  onBenchmarkProgress?: (p: { done: number, total: number } | undefined) => void
+  /** where the log goes (default stdout) */
+  logTo?: NodeJS.WritableStream
 }
 
 export interface Daemon {
@@ -74,10 +82,16 @@ export interface Daemon {
   readonly sampler: MetricSampler
   readonly migration: Migration
   readonly events: DaemonEvents
+  /** the event log itself: lines can be held while a question is on screen */
+  readonly log: EventLog
+  readonly jobs: Jobs
+  readonly nearby: Nearby
   readonly home: string
   /** the dashboard's URL, if it runs */
   readonly dashboard?: string
   invite (ttlMs?: number): { invite: string, expiresAt: number }
+  /** measure the CPU again (SIGHUP, `kappa-node metric --rebench`) */
+  rebench (): Promise<unknown>
   stop (): Promise<void>
 }
 
@@ -95,7 +109,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
-  const events = createEventLog(init.json === true)
+  const events = createEventLog({ json: init.json === true, out: init.logTo })
+  const jobs = createJobs({ events, file: homeFile(home, 'jobLog'), log: (line) => { events.emit({ type: 'warning', message: line }) } })
+  await jobs.start()
   const invites = new InviteBook()
   const acceptPairRequests = init.acceptPairRequests ?? true
   const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
@@ -103,13 +119,21 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
   let metricOverride = init.metricOverride
   let overlayRef: Overlay | undefined
+  let benchmarkProgress: { done: number, total: number } | null = null
+  const changed = new Set<() => void>()
+  const notifyChanged = (): void => { for (const l of changed) l() }
   const sampler = createMetricSampler({
     cacheFile: homeFile(home, 'benchmark'),
     procRoot: init.procRoot,
-    log: (line) => { events.emit({ type: 'info', message: line }) },
+    log: (line) => { init.onBenchmarkProgress?.(undefined); events.emit({ type: 'info', message: line }) },
+    onSample: () => { overlayRef?.changed(); hintRef?.publish(); notifyChanged() },
     // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result
-    onSample: () => { overlayRef?.changed(); hintRef?.publish() },
-    onProgress: (p) => { if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, first start since boot, under 2 s)…` }) }
+    onProgress: (p) => {
+      if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, a few seconds)…` })
+      benchmarkProgress = { done: p.done, total: p.total }
+      init.onBenchmarkProgress?.(benchmarkProgress)
+      notifyChanged()
+    }
   })
   let samplerStarted = false
   const startSampler = (): void => {
@@ -178,6 +202,33 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
   await overlay.start()
   overlayRef = overlay
+  const paired = (): Array<{ id: string, alias?: string | null, addrs: string[], connected: boolean }> => trust.list().map(p => ({
+    id: p.id,
+    alias: p.alias ?? null,
+    addrs: p.addrs,
+    connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0
+  }))
+  const views: ViewSources = {
+    id: () => libp2p.peerId.toString(),
+    alias: init.alias ?? null,
+    addrs: () => libp2p.getMultiaddrs().map(String),
+    overlay,
+    sampler,
+    metricOverride: () => metricOverride,
+    benchmarkProgress: () => benchmarkProgress,
+    jobs,
+    requests: () => pairing.requests(),
+    lan: () => nearby.list(),
+    paired
+  }
+  const metrics = createNodeMetrics({ snapshot: () => metricsSnapshot(views), running: () => jobs.running() })
+  jobs.subscribe((u) => {
+    if (u.type === 'job-ended') metrics.jobEnded(u.job)
+    notifyChanged()
+  })
+  events.subscribe(() => { notifyChanged() })
+  // every probe (a job's placement, `kappa-node probe`) is timed into /metrics
+  const probing = timedOverlay(overlay, metrics)
   if (metricOverride == null) startSampler()
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
@@ -200,7 +251,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     trust,
     access,
     tickets,
-    overlay,
+    overlay: probing,
     events,
     home,
     bulk,
@@ -249,12 +300,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     return { invite: formatInvite(token, inviteAddrs(libp2p.getMultiaddrs())), expiresAt }
   }
 
-  const peersView = (): unknown[] => trust.list().map(p => ({
-    id: p.id,
-    alias: p.alias ?? null,
-    addrs: p.addrs,
-    connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0
-  }))
+  const peersView = (): unknown[] => paired()
 
   /** what `status` prints, the dashboard shows and /metrics exports */
   const statusDocument = (): unknown => {
@@ -267,6 +313,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       sendProbe: o.sendProbe,
       metricOverride: metricOverride ?? null,
       metric: sampler.current() ?? null,
+      benchmark: sampler.benchmarking() ? { running: true, ...benchmarkProgress } : null,
       gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
       neighbours: o.neighbours,
       jobs: migration.jobs(),
@@ -281,7 +328,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     peers: async () => peersView(),
     status: async () => statusDocument(),
     probe: async () => {
-      const outcome = await overlay.probe()
+      const outcome = await probing.probe()
       if (outcome.local) return outcome
       // the ticket is for a migration; `kappa-node probe` only shows the answer
       const { ticket, ...shown } = outcome
@@ -302,6 +349,11 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       return { sysmetric: ownMetric() ?? null, pinned: metricOverride != null }
     },
     invite: async (params) => invite(typeof params.ttlMs === 'number' && params.ttlMs > 0 ? params.ttlMs : undefined),
+    jobs: async (params) => ({
+      running: jobs.running(),
+      recent: jobs.recent(typeof params.limit === 'number' && params.limit >= 0 ? params.limit : undefined)
+    }),
+    rebench: async () => await rebench(),
     pair: async (params) => await pairing.pair(String(params.target ?? ''), optionalString(params.alias)),
     accept: async (params) => await pairing.accept(String(params.peer ?? ''), optionalString(params.alias)),
     unpair: async (params) => await pairing.unpair(String(params.peer ?? '')),
@@ -322,7 +374,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     control = await startControlServer({
       path: homeFile(home, 'control'),
       methods,
-      streaming: { run: async (params, socket, rest) => { await migration.serveRun(params, socket, rest) } },
+      streaming: {
+        run: async (params, socket, rest) => { await migration.serveRun(params, socket, rest) },
+        'jobs-follow': async (_params, socket) => { await followJobs(jobs, socket) }
+      },
       log: (line) => { events.emit({ type: 'warning', message: line }) }
     })
   } catch (err) {
@@ -335,7 +390,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   hintRef = hint
   let http: HttpEndpoint | undefined
   if (init.http !== false) {
-    http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP)
+    http = await startHttp({
+      status: statusDocument,
+      state: () => dashboardState(views),
+      metrics,
+      onChange: (listener) => { changed.add(listener); return () => { changed.delete(listener) } },
+      log: (line) => { events.emit({ type: 'warning', message: line }) }
+    }, init.http ?? DEFAULT_HTTP)
   }
 
   const first = invite()
@@ -350,6 +411,18 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     dashboard: http != null ? `http://${http.address}/` : undefined
   })
 
+  /** measure the CPU again now (the owner asked: SIGHUP, `metric --rebench`) and gossip the new value */
+  async function rebench (): Promise<unknown> {
+    if (metricOverride == null) startSampler()
+    events.emit({ type: 'info', message: 'metric: measuring the CPU again (asked by the owner)' })
+    const s = await sampler.rebench()
+    init.onBenchmarkProgress?.(undefined)
+    benchmarkProgress = null
+    overlay.changed()
+    notifyChanged()
+    return { static: s.score, measuredAt: s.measuredAt, busy: s.busy, othersBusy: s.othersBusy, kernels: s.kernels, durationMs: s.durationMs, metric: sampler.current() ?? null, pinned: metricOverride != null }
+  }
+
   let stopped = false
   return {
     libp2p,
@@ -361,9 +434,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     sampler,
     migration,
     events,
+    log: events,
+    jobs,
+    nearby,
     home,
     dashboard: http != null ? `http://${http.address}/` : undefined,
     invite,
+    rebench,
     async stop () {
       if (stopped) return
       stopped = true
@@ -372,6 +449,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await http?.close()
       sampler.stop()
       await migration.stop().catch(() => {})
+      await jobs.stop()
       await bulk?.close().catch(() => {})
       await overlay.stop().catch(() => {})
       await control.close()
@@ -380,6 +458,23 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await trust.save().catch(() => {})
     }
   }
+}
+
+/**
+ * `kappa-node jobs --follow`: one JSON line per job update until the client
+ * hangs up or the node stops (the control server then closes the socket).
+ */
+async function followJobs (jobs: Jobs, socket: Socket): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const write = (u: JobUpdate): void => {
+      if (!socket.destroyed) socket.write(JSON.stringify(u) + '\n')
+    }
+    // what runs now first, so a follower that joins late sees it end
+    socket.write(JSON.stringify({ ok: true, result: { running: jobs.running() } }) + '\n')
+    const unsubscribe = jobs.subscribe(write)
+    socket.on('close', () => { unsubscribe(); resolve() })
+    socket.on('data', () => {}) // the client sends nothing more; keep the socket flowing
+  })
 }
 
 function optionalString (v: unknown): string | undefined {

@@ -11,7 +11,11 @@ export const HOME_FILES = {
   /** the placement hint wrapped commands read (docs/builds.md): `<generation> <slots>` */
   localHint: 'local-hint',
   /** one empty file `<generation>.<slot>` per job a wrapped command started here on the hint */
-  localClaims: 'local-claims'
+  localClaims: 'local-claims',
+  /** finished jobs, one JSON line each (src/jobs); the previous file is kept as jobs.jsonl.1 */
+  jobLog: 'jobs.jsonl',
+  /** settings of `start` (TOML); flags and KAPPA_* variables win */
+  config: 'config.toml'
 } as const
 
 /** `--home` wins, then `$KAPPA_HOME`, then `~/.kappa`. */

@@ -1,14 +1,26 @@
 /**
- * A read-only HTTP endpoint on localhost: Prometheus `/metrics`, the status
- * as JSON, and a small live dashboard (the node, its neighbours as a graph,
- * its metric and jobs). Nothing here changes the node.
+ * A read-only HTTP endpoint, on localhost unless asked otherwise: Prometheus
+ * `/metrics`, the status as JSON, and a live dashboard fed by server-sent
+ * events (`/events`). Nothing here changes the node.
  */
-import { createServer, type Server } from 'node:http'
-import { DASHBOARD_HTML } from './dashboard.js'
+import { createServer, type Server, type ServerResponse } from 'node:http'
+import { readFile } from 'node:fs/promises'
+import { DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard.js'
+import { DASHBOARD_HEARTBEAT_MS, DASHBOARD_MAX_CLIENTS, DASHBOARD_PUSH_MS } from '../constants.js'
+import type { NodeMetrics } from './metrics.js'
+import type { DashboardState } from './state.js'
+
+export type { DashboardState } from './state.js'
+export { createNodeMetrics, type NodeMetrics, type MetricsSnapshot, type MetricsComponents } from './metrics.js'
 
 export interface HttpComponents {
   /** the same document `kappa-node status --json` prints */
-  status: () => Promise<any>
+  status: () => unknown
+  /** what the dashboard shows */
+  state: () => DashboardState
+  metrics: NodeMetrics
+  /** `listener` hears that something the dashboard shows changed; returns the unsubscribe function */
+  onChange: (listener: () => void) => () => void
   log: (line: string) => void
 }
 
@@ -17,29 +29,90 @@ export interface HttpEndpoint {
   close (): Promise<void>
 }
 
+/**
+ * Modules the page imports: the same formatting code the CLI uses (plain
+ * words for jobs, sizes, ages), compiled beside this file.
+ */
+const MODULES: Record<string, URL> = {
+  '/js/units.js': new URL('../units.js', import.meta.url),
+  '/js/names.js': new URL('../names.js', import.meta.url),
+  '/js/jobs/describe.js': new URL('../jobs/describe.js', import.meta.url)
+}
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 /** `host:port`; a busy port is a warning, not a reason to stop the node. */
 export async function startHttp (components: HttpComponents, listen: string): Promise<HttpEndpoint | undefined> {
   const at = listen.lastIndexOf(':')
-  const host = at > 0 ? listen.slice(0, at) : '127.0.0.1'
+  const host = at > 0 ? listen.slice(0, at).replace(/^\[(.*)\]$/, '$1') : '127.0.0.1'
   const port = Number(at > 0 ? listen.slice(at + 1) : listen)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --http address '${listen}': use host:port, e.g. 127.0.0.1:4748`)
+  const clients = new Set<ServerResponse>()
+  let heartbeat: NodeJS.Timeout | undefined
+  let pushTimer: NodeJS.Timeout | undefined
+
+  const push = (): void => {
+    pushTimer = undefined
+    if (clients.size === 0) return
+    let data: string
+    try {
+      data = `event: state\ndata: ${JSON.stringify(components.state())}\n\n`
+    } catch (err) {
+      components.log(`dashboard: cannot build its state: ${(err as Error).message}`)
+      return
+    }
+    for (const res of clients) res.write(data)
+  }
+  // changes come in bursts (a job's start, its placement, a metric sample): one push for a burst
+  const unsubscribe = components.onChange(() => { pushTimer ??= setTimeout(push, DASHBOARD_PUSH_MS) })
+
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET') {
-      res.writeHead(405, { allow: 'GET' }).end('read-only\n')
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end('read-only\n')
       return
     }
     const path = (req.url ?? '/').split('?')[0]
-    components.status().then((status) => {
-      if (path === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheus(status))
-      } else if (path === '/status.json') {
-        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(status))
-      } else if (path === '/') {
-        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" }).end(DASHBOARD_HTML)
-      } else {
-        res.writeHead(404).end('not found\n')
+    const send = (type: string, body: string | Buffer, extra: Record<string, string> = {}): void => {
+      res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...extra }).end(req.method === 'HEAD' ? undefined : body)
+    }
+    const fail = (err: unknown): void => {
+      components.log(`dashboard: ${path}: ${(err as Error).message}`)
+      if (!res.headersSent) res.writeHead(500).end('internal error\n')
+    }
+    if (path === '/metrics') {
+      components.metrics.text().then(text => { send(components.metrics.contentType, text) }, fail)
+    } else if (path === '/status.json') {
+      try { send('application/json', JSON.stringify(components.status())) } catch (err) { fail(err) }
+    } else if (path === '/state.json') {
+      try { send('application/json', JSON.stringify(components.state())) } catch (err) { fail(err) }
+    } else if (path === '/') {
+      send('text/html; charset=utf-8', DASHBOARD_HTML, { 'content-security-policy': CSP })
+    } else if (path === '/dashboard.js') {
+      send('text/javascript; charset=utf-8', DASHBOARD_SCRIPT)
+    } else if (path === '/dashboard.css') {
+      send('text/css; charset=utf-8', DASHBOARD_STYLE)
+    } else if (Object.hasOwn(MODULES, path)) {
+      readFile(MODULES[path]).then(body => { send('text/javascript; charset=utf-8', body) }, fail)
+    } else if (path === '/favicon.ico') {
+      res.writeHead(204).end()
+    } else if (path === '/events' && req.method === 'GET') {
+      if (clients.size >= DASHBOARD_MAX_CLIENTS) {
+        res.writeHead(503, { 'retry-after': '10' }).end('too many dashboards open\n')
+        return
       }
-    }, (err) => { res.writeHead(500).end(`${String(err?.message ?? err)}\n`) })
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', 'x-accel-buffering': 'no' })
+      res.write(`retry: ${DASHBOARD_HEARTBEAT_MS}\n\n`)
+      clients.add(res)
+      res.on('close', () => {
+        clients.delete(res)
+        if (clients.size === 0 && heartbeat != null) { clearInterval(heartbeat); heartbeat = undefined }
+      })
+      // ages and "last heard" move on even when nothing happens; the page also learns the node is alive
+      heartbeat ??= setInterval(push, DASHBOARD_HEARTBEAT_MS)
+      push()
+    } else {
+      res.writeHead(404).end('not found\n')
+    }
   })
   const ok = await new Promise<boolean>((resolve) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -48,43 +121,21 @@ export async function startHttp (components: HttpComponents, listen: string): Pr
     })
     server.listen(port, host, () => { resolve(true) })
   })
-  if (!ok) return undefined
+  if (!ok) {
+    unsubscribe()
+    return undefined
+  }
   const bound = server.address()
-  const address = typeof bound === 'object' && bound != null ? `${bound.address}:${bound.port}` : listen
+  const address = typeof bound === 'object' && bound != null ? (bound.family === 'IPv6' ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`) : listen
   return {
     address,
     async close () {
+      unsubscribe()
+      if (heartbeat != null) clearInterval(heartbeat)
+      if (pushTimer != null) clearTimeout(pushTimer)
+      for (const res of clients) res.end()
       server.closeAllConnections()
       await new Promise<void>(resolve => { server.close(() => { resolve() }) })
     }
   }
-}
-
-/** Prometheus text exposition of the status document. */
-export function prometheus (s: any): string {
-  const lines: string[] = []
-  const metric = (name: string, help: string, type: 'gauge' | 'counter', samples: Array<[Record<string, string>, number | null | undefined]>): void => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
-    for (const [labels, value] of samples) {
-      if (value == null || !Number.isFinite(value)) continue
-      const l = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',')
-      lines.push(`${name}${l === '' ? '' : `{${l}}`} ${value}`)
-    }
-  }
-  metric('kappa_sysmetric', 'This node\'s system metric (bigger is faster).', 'gauge', [[{}, s.sysmetric]])
-  metric('kappa_send_probe', 'The value this node gossips (Algorithm I send_probe).', 'gauge', [[{}, s.sendProbe]])
-  metric('kappa_static_score', 'Static score S from the CPU benchmark.', 'gauge', [[{}, s.metric?.static]])
-  metric('kappa_cpu_share', 'CPU share a new process would get.', 'gauge', [[{}, s.metric?.share]])
-  metric('kappa_memory_factor', 'Memory factor m.', 'gauge', [[{}, s.metric?.memFactor]])
-  metric('kappa_pending_jobs', 'Jobs promised or just started, counted in the metric.', 'gauge', [[{}, s.metric?.pending]])
-  const peer = (n: any): Record<string, string> => ({ peer: n.id, alias: n.alias ?? '' })
-  metric('kappa_neighbour_dismetric', 'A neighbour\'s distribution metric as seen here.', 'gauge', s.neighbours.map((n: any) => [peer(n), n.dismetric]))
-  metric('kappa_neighbour_live', 'Whether a neighbour gossiped within 3 delays.', 'gauge', s.neighbours.map((n: any) => [peer(n), n.live === true ? 1 : 0]))
-  metric('kappa_neighbour_connected', 'Whether a neighbour is connected.', 'gauge', s.neighbours.map((n: any) => [peer(n), n.connected === true ? 1 : 0]))
-  metric('kappa_jobs_running', 'Jobs running now, in (for others) and out (elsewhere).', 'gauge', [[{ direction: 'in' }, s.jobs?.in?.length], [{ direction: 'out' }, s.jobs?.out?.length]])
-  const c = s.jobs?.counters ?? {}
-  metric('kappa_jobs_total', 'Jobs run here for others (in) and sent elsewhere (out).', 'counter', [[{ direction: 'in' }, c.jobsIn], [{ direction: 'out' }, c.jobsOut]])
-  metric('kappa_jobs_refused_total', 'Jobs refused here.', 'counter', [[{}, c.refused]])
-  metric('kappa_executable_bytes_total', 'Executable bytes sent and received (repeats come from the cache).', 'counter', [[{ direction: 'sent' }, c.exeBytesSent], [{ direction: 'received' }, c.exeBytesReceived]])
-  return lines.join('\n') + '\n'
 }

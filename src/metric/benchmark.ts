@@ -6,12 +6,15 @@
 import { readFile } from 'node:fs/promises'
 import { Worker } from 'node:worker_threads'
 import { writeFileAtomic } from '../home/index.js'
-import { BENCHMARK_TIMEOUT_MS, BENCHMARK_VERSION, KERNEL_NAMES, KERNEL_REFERENCE_MS } from './constants.js'
-import { median, staticScore } from './formula.js'
+import { BENCHMARK_BUSY_SHARE, BENCHMARK_TIMEOUT_MS, BENCHMARK_VERSION, KERNEL_NAMES, KERNEL_REFERENCE_MS } from './constants.js'
+import { staticScore } from './formula.js'
 import { DEFAULT_PLAN, type MeasurePlan, type MeasureProgress, type Measurement } from './measure.js'
-import { createProcReader, type ProcReader } from './proc.js'
+import { cpuTimes, createProcReader, type ProcReader } from './proc.js'
 import type { WorkerMessage } from './worker.js'
-import type { BenchmarkKey, KernelResult, StaticScore } from './index.js'
+import type { BenchmarkKey, BenchmarkRequest, KernelResult, StaticScore } from './index.js'
+
+/** USER_HZ: /proc/stat counts in 1/100 s. */
+const JIFFY_MS = 10
 
 export type RunKernels = (plan: MeasurePlan, onProgress?: (p: MeasureProgress) => void) => Promise<Measurement>
 
@@ -40,25 +43,52 @@ interface CacheFile {
   kernels: KernelResult[]
   measuredAt: string
   durationMs: number
+  othersBusy: number
+  busy: boolean
+  clock: 'on-cpu' | 'wall'
 }
 
-/** Returns a function that yields S, from the cache when it is valid. */
-export function createBenchmark (init: BenchmarkInit = {}): () => Promise<StaticScore> {
+/**
+ * Runs `work` and tells how much of the machine's CPUs other programs used
+ * meanwhile (0 to 1): all busy time in /proc/stat minus this process's own.
+ */
+export async function othersBusyDuring<T> (proc: ProcReader, work: () => Promise<T>): Promise<{ value: T, othersBusy: number }> {
+  let before: ReturnType<typeof cpuTimes>['times'] | undefined
+  try { before = cpuTimes(proc.stat()).times } catch { before = undefined }
+  const own0 = process.cpuUsage()
+  const value = await work()
+  const own = process.cpuUsage(own0)
+  let othersBusy = 0
+  if (before != null) {
+    try {
+      const after = cpuTimes(proc.stat()).times
+      const total = (after.idle - before.idle + after.busy - before.busy) * JIFFY_MS
+      const othersMs = Math.max(0, (after.busy - before.busy) * JIFFY_MS - (own.user + own.system) / 1000)
+      othersBusy = total > 0 ? Math.min(1, othersMs / total) : 0
+    } catch {
+      othersBusy = 0 // /proc went away meanwhile: the sampler reports that
+    }
+  }
+  return { value, othersBusy }
+}
+
+/** Returns a function that yields S, from the cache when it is valid (unless asked for a fresh run). */
+export function createBenchmark (init: BenchmarkInit = {}): (request?: BenchmarkRequest) => Promise<StaticScore> {
   const proc = init.proc ?? createProcReader(init.procRoot)
   const log = init.log ?? (() => {})
   const runKernels = init.runKernels ?? runKernelsInWorker
   const plan = init.plan ?? DEFAULT_PLAN
   const now = init.now ?? Date.now
 
-  return async () => {
+  return async (request = {}) => {
     const { key, cacheable } = readKey(proc, init.nodeVersion ?? process.version, log)
-    if (init.cacheFile !== undefined && cacheable) {
+    if (init.cacheFile !== undefined && cacheable && request.fresh !== true) {
       const cached = await loadCache(init.cacheFile, key, plan, log)
       if (cached !== undefined) return cached
     }
-    const measurement = await runKernels(plan, init.onProgress)
+    const { value: measurement, othersBusy } = await othersBusyDuring(proc, async () => await runKernels(plan, init.onProgress))
     const kernels = measurement.kernels.map((k): KernelResult => {
-      const ms = median(k.reps)
+      const ms = Math.min(...k.reps)
       const refMs = KERNEL_REFERENCE_MS[k.name] * plan.scale
       return { name: k.name, ms, refMs, ratio: refMs / ms, reps: k.reps }
     })
@@ -69,10 +99,13 @@ export function createBenchmark (init: BenchmarkInit = {}): () => Promise<Static
       key,
       measuredAt: new Date(now()).toISOString(),
       kernelsRun: measurement.kernelsRun,
-      durationMs: measurement.elapsedMs
+      durationMs: measurement.elapsedMs,
+      othersBusy,
+      busy: othersBusy > BENCHMARK_BUSY_SHARE,
+      clock: measurement.clock ?? 'wall'
     }
     if (init.cacheFile !== undefined && cacheable) {
-      const file: CacheFile = { version: BENCHMARK_VERSION, scale: plan.scale, key, score: result.score, kernels, measuredAt: result.measuredAt, durationMs: result.durationMs }
+      const file: CacheFile = { version: BENCHMARK_VERSION, scale: plan.scale, key, score: result.score, kernels, measuredAt: result.measuredAt, durationMs: result.durationMs, othersBusy, busy: result.busy, clock: result.clock }
       try {
         await writeFileAtomic(init.cacheFile, JSON.stringify(file, null, 2) + '\n', 0o600)
       } catch (err) {
@@ -122,7 +155,7 @@ async function loadCache (file: string, key: BenchmarkKey, plan: MeasurePlan, lo
   if (c.key.bootId !== key.bootId || c.key.cpuModel !== key.cpuModel || c.key.node !== key.node) {
     return undefined // another boot, CPU or Node version: expected, not worth a log line
   }
-  return { score: c.score, kernels: c.kernels, cached: true, key: c.key, measuredAt: c.measuredAt, kernelsRun: 0, durationMs: c.durationMs }
+  return { score: c.score, kernels: c.kernels, cached: true, key: c.key, measuredAt: c.measuredAt, kernelsRun: 0, durationMs: c.durationMs, othersBusy: c.othersBusy, busy: c.busy, clock: c.clock }
 }
 
 /** Why a parsed cache file cannot be used, or undefined when it can. */
@@ -141,6 +174,7 @@ function cacheProblem (data: unknown, plan: MeasurePlan): string | undefined {
     if (k.refMs !== KERNEL_REFERENCE_MS[k.name] * plan.scale) return `reference time of ${k.name} changed`
   }
   if (typeof c.durationMs !== 'number') return 'no duration'
+  if (typeof c.othersBusy !== 'number' || typeof c.busy !== 'boolean' || (c.clock !== 'on-cpu' && c.clock !== 'wall')) return 'no load figures'
   return undefined
 }
 

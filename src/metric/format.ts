@@ -3,15 +3,18 @@
  * every input and every intermediate value, one line per step of SPEC §4.
  */
 import { DYNAMIC_SCALE, DYNAMIC_WEIGHT, STATIC_WEIGHT } from './constants.js'
+import { formatAge } from '../units.js'
 import type { MetricBreakdown, StaticScore } from './index.js'
 
-export function formatStaticScore (s: Pick<StaticScore, 'score' | 'kernels' | 'cached' | 'measuredAt' | 'kernelsRun' | 'durationMs'>): string[] {
+export function formatStaticScore (s: Pick<StaticScore, 'score' | 'kernels' | 'cached' | 'measuredAt' | 'kernelsRun' | 'durationMs'> & { busy?: boolean }, now = Date.now()): string[] {
+  const measured = Date.parse(s.measuredAt)
+  const age = Number.isNaN(measured) ? s.measuredAt : `${formatAge(now - measured)} (${s.measuredAt})`
   const how = s.cached
-    ? `cached: measured ${s.measuredAt}, no kernel ran now`
+    ? `cached: measured ${age}, no kernel ran now`
     : `measured now in ${(s.durationMs / 1000).toFixed(2)} s, ${s.kernelsRun} kernel runs`
-  const lines = [`static     S = 100 · mean(ref/t) = ${s.score.toFixed(1)}   (${how})`]
+  const lines = [`static     S = 100 · mean(ref/t) = ${s.score.toFixed(1)}   (${how}${s.busy === true ? '; on a busy machine' : ''})`]
   for (const k of s.kernels) {
-    lines.push(`  ${k.name.padEnd(11)} t = ${fmt(k.ms, 2).padStart(7)} ms (median of ${k.reps.length})   ref ${fmt(k.refMs, 1).padStart(6)} ms   ratio ${k.ratio.toFixed(3)}`)
+    lines.push(`  ${k.name.padEnd(11)} t = ${fmt(k.ms, 2).padStart(7)} ms (best of ${k.reps.length})   ref ${fmt(k.refMs, 1).padStart(6)} ms   ratio ${k.ratio.toFixed(3)}`)
   }
   return lines
 }
@@ -19,7 +22,7 @@ export function formatStaticScore (s: Pick<StaticScore, 'score' | 'kernels' | 'c
 export function formatBreakdown (b: MetricBreakdown, s?: Pick<StaticScore, 'measuredAt' | 'kernelsRun' | 'durationMs'>): string {
   const memPct = 100 * b.memAvailableKiB / b.memTotalKiB
   const lines = [
-    ...formatStaticScore({ score: b.static, kernels: b.kernels, cached: b.benchmarkCached, measuredAt: s?.measuredAt ?? '?', kernelsRun: s?.kernelsRun ?? 0, durationMs: s?.durationMs ?? 0 }),
+    ...formatStaticScore({ score: b.static, kernels: b.kernels, cached: b.benchmarkCached, measuredAt: s?.measuredAt ?? b.benchmarkMeasuredAt ?? '?', kernelsRun: s?.kernelsRun ?? 0, durationMs: s?.durationMs ?? 0, busy: b.benchmarkBusy }),
     `cpu        C = ${b.cores} (CPU ${cpuList(b.cpus)})   window ${Math.round(b.windowMs)} ms: idle ${b.idleJiffies} + busy ${b.busyJiffies} jiffies`,
     `           f_idle = ${b.fIdle.toFixed(3)}   f_busy = ${b.fBusy.toFixed(3)}`,
     `           n = procs_running ${fmt(b.procsRunning, 1)} − 1 (this sampler) + pending ${b.pending} = ${fmt(b.running, 1)}`,

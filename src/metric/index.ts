@@ -19,7 +19,7 @@ export type { KernelName } from './constants.js'
 
 export interface KernelResult {
   name: KernelName
-  /** Median of the timed repetitions, ms. */
+  /** Best of the timed repetitions, ms. */
   ms: number
   /** Reference time (the reference machine's median), ms. */
   refMs: number
@@ -52,6 +52,18 @@ export interface StaticScore {
   kernelsRun: number
   /** Wall time of the benchmark run that measured it, ms. */
   durationMs: number
+  /** Share of the CPUs other programs used while it ran (0 to 1). */
+  othersBusy: number
+  /** Taken on a busy machine (othersBusy over BENCHMARK_BUSY_SHARE): the daemon measures again when idle. */
+  busy: boolean
+  /** What the kernel times measure (see Measurement.clock). */
+  clock: 'on-cpu' | 'wall'
+}
+
+/** Benchmark options of one call. */
+export interface BenchmarkRequest {
+  /** ignore the cache: measure now (`metric --rebench`, SIGHUP, a busy first run) */
+  fresh?: boolean
 }
 
 export interface MetricBreakdown {
@@ -59,6 +71,10 @@ export interface MetricBreakdown {
   static: number
   kernels: KernelResult[]
   benchmarkCached: boolean
+  /** When S was measured (ISO 8601). */
+  benchmarkMeasuredAt: string
+  /** S was measured on a busy machine (it will be measured again when the machine is idle). */
+  benchmarkBusy: boolean
   /** C: CPUs counted (those this process may run on). */
   cores: number
   /** Their numbers. */
@@ -125,7 +141,7 @@ export interface MetricSamplerInit {
   /** One line per event (errors once, recovery, benchmark summary). Default: stderr. */
   log?: (line: string) => void
   /** Injectable for tests; default: cached benchmark, run in a worker on a miss. */
-  benchmark?: () => Promise<StaticScore>
+  benchmark?: (request?: BenchmarkRequest) => Promise<StaticScore>
   /** Clock, epoch ms. */
   now?: () => number
   /** Waits while the first window elapses; injectable so tests can swap fixture files. */
@@ -156,12 +172,20 @@ export interface MetricSampler {
    * placement hint: how many more jobs this node is still the best place for.
    */
   whatIf (extraJobs: number): number | undefined
+  /**
+   * Measure S again now, ignoring the cache, and use the new score (the
+   * benchmark's progress goes to onProgress). One run at a time: a call
+   * during a run gets that run's result.
+   */
+  rebench (): Promise<StaticScore>
+  /** A benchmark is running now (the first one, or a re-measurement). */
+  benchmarking (): boolean
   /** n counts pending jobs too; sysmetric is recomputed at once when pending work changes. */
   readonly pending: PendingWork
 }
 
 export { createMetricSampler } from './sampler.js'
-export { createBenchmark, runKernelsInWorker, type BenchmarkInit } from './benchmark.js'
+export { createBenchmark, runKernelsInWorker, othersBusyDuring, type BenchmarkInit } from './benchmark.js'
 export { createPendingWork } from './pending.js'
 export { createProcReader, ProcError, type ProcReader } from './proc.js'
 export { formatBreakdown, formatStaticScore } from './format.js'

@@ -158,3 +158,14 @@ export async function gossipLive (x: TestNode, y: TestNode, timeoutMs = 10_000):
   await until(`${x.name} and ${y.name} to hear each other`, async () =>
     neighbour(await x.json(['status']), y.id)?.live === true && neighbour(await y.json(['status']), x.id)?.live === true, timeoutMs, 20)
 }
+
+/** A busy node `a` (37) paired with an idle node `b` (148), gossiping every 200 ms, each live to the other: a job from a goes to b. */
+export async function busyAndIdlePair (): Promise<[TestNode, TestNode]> {
+  const [a, b] = await Promise.all([
+    startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
+    startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
+  ])
+  await pairNodes(a, b)
+  await gossipLive(a, b)
+  return [a, b]
+}

@@ -15,7 +15,7 @@ export const VERSION = '0.1.0'
 export const PROTOCOL_PAIR = '/kappa/pair/1'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
 export const PROTOCOL_PROBE = '/kappa/probe/1'
-export const PROTOCOL_MIGRATE = '/kappa/migrate/1'
+export const PROTOCOL_MIGRATE = '/kappa/migrate/2'
 
 /** Default TCP port a node listens on (all interfaces). */
 export const DEFAULT_PORT = 4747
@@ -68,7 +68,13 @@ export const PROBE_HOP_MARGIN_MS = 50
 
 /** /kappa/migrate/1: frames carry at most this much data; bulk data is batched up to it. */
 export const MIGRATE_CHUNK_BYTES = 256 * 1024
-export const MIGRATE_MAX_FRAME_BYTES = 1024 * 1024
+export const MIGRATE_MAX_FRAME_BYTES = 8 * 1024 * 1024
+/** Directory messages are batched into TREE frames of about this size. */
+export const TREE_FRAME_BYTES = 512 * 1024
+/** A target sends a HEARTBEAT this often while a job runs… */
+export const HEARTBEAT_MS = 5_000
+/** …and an origin that hears nothing for this long gives the job up (exit 255). */
+export const LIVENESS_MS = 30_000
 /** Caps, reported in refusals: executable, all input files, all output files. */
 export const MAX_EXE_BYTES = 512 * 1024 * 1024
 export const MAX_INPUT_BYTES = 2 * 1024 * 1024 * 1024

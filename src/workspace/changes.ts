@@ -3,7 +3,7 @@ import { createReadStream, type Stats } from 'node:fs'
 import { lstat, readdir, readlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { entriesOf, type DirectorySource, type Hex, type TreeEntry } from './tree.js'
+import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { JobView } from './view.js'
 
 const log = logger('kappa:changes')
@@ -33,8 +33,13 @@ function isWhiteout (st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0
 }
 
+/** Where the job's tree's directories come from (the target's store). */
+export interface AsyncDirectorySource {
+  loadDirectory: (digest: Hex) => Promise<Directory | undefined>
+}
+
 interface Walk {
-  source: DirectorySource
+  source: AsyncDirectorySource
   /** the directory a job's entries are listed from (the merged view, or the copy) */
   view: string
   /** where the candidates are listed from and their content is read (upper, or the copy) */
@@ -50,7 +55,7 @@ interface Walk {
  * symlinks, modes. Files are compared by content and mode, so a file copied
  * up unchanged (opened for writing, touched) is not reported.
  */
-export async function computeChanges (view: JobView, source: DirectorySource, root: Hex, rootMode: number): Promise<ChangeSet> {
+export async function computeChanges (view: JobView, source: AsyncDirectorySource, root: Hex, rootMode: number): Promise<ChangeSet> {
   const out: WorkspaceChange[] = []
   const walk: Walk = view.kind === 'overlay'
     ? { source, view: view.merged, content: view.upper, maybeChanged: () => true, out }
@@ -64,7 +69,7 @@ export async function computeChanges (view: JobView, source: DirectorySource, ro
       }
   // (the root's own mode is the origin's business: a job cannot change it there)
   void rootMode
-  await compareDir(walk, '', entriesFor(source, root))
+  await compareDir(walk, '', await entriesFor(source, root))
   const rank = { delete: 0, directory: 1, file: 2, symlink: 3, mode: 4 }
   // deletions deepest first; the rest parents first
   out.sort((a, b) => rank[a.kind] - rank[b.kind] || (a.kind === 'delete' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)))
@@ -82,8 +87,8 @@ function depth (path: string): number {
   return path === '' ? 0 : path.split('/').length
 }
 
-function entriesFor (source: DirectorySource, digest: Hex): Map<string, TreeEntry> {
-  const dir = source.directory(digest)
+async function entriesFor (source: AsyncDirectorySource, digest: Hex): Promise<Map<string, TreeEntry>> {
+  const dir = await source.loadDirectory(digest)
   if (dir == null) throw new Error(`directory ${digest.slice(0, 12)} of the job's tree is not at hand`)
   return entriesOf(dir)
 }
@@ -108,7 +113,7 @@ async function compareDir (walk: Walk, rel: string, tree: Map<string, TreeEntry>
       replaced('dir')
       if (old?.kind === 'dir') {
         if ((st.mode & 0o777) !== old.mode) walk.out.push({ kind: 'mode', path, mode: st.mode & 0o777 })
-        await compareDir(walk, path, entriesFor(walk.source, old.digest))
+        await compareDir(walk, path, await entriesFor(walk.source, old.digest))
       } else {
         walk.out.push({ kind: 'directory', path, mode: st.mode & 0o777 })
         await compareDir(walk, path, undefined)

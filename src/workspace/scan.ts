@@ -30,8 +30,8 @@ export interface Snapshot {
   takenAt: number
   directory: (digest: Hex) => Directory | undefined
   lookup: (rel: string) => TreeEntry | undefined
-  /** a path (relative to the root) of a file with this content */
-  blobPath: (digest: Hex) => string | undefined
+  /** a file with this content: its path (relative to the root) and size */
+  blob: (digest: Hex) => { path: string, size: number } | undefined
   /** does the ignore file exclude this path (relative, '/'-separated)? */
   ignored: (rel: string, isDir: boolean) => boolean
 }
@@ -402,7 +402,7 @@ export class WorkspaceScanner {
       }
       return d
     }
-    let blobs: Map<Hex, string> | undefined
+    let blobs: Map<Hex, { path: string, size: number }> | undefined
     const ignore = ws.ignore
     return {
       root: ws.root,
@@ -414,13 +414,13 @@ export class WorkspaceScanner {
       takenAt: this.now(),
       directory,
       lookup: (rel) => lookup({ directory }, top.digest, rootMode, rel),
-      blobPath: (digest) => {
+      blob: (digest) => {
         if (blobs == null) {
-          const found = new Map<Hex, string>()
+          const found = new Map<Hex, { path: string, size: number }>()
           const walk = (d: Hex, prefix: string): void => {
             for (const [name, e] of entriesOf(directory(d) as Directory)) {
               const rel = prefix === '' ? name : `${prefix}/${name}`
-              if (e.kind === 'file' && !found.has(e.digest)) found.set(e.digest, rel)
+              if (e.kind === 'file' && !found.has(e.digest)) found.set(e.digest, { path: rel, size: e.size })
               else if (e.kind === 'dir') walk(e.digest, rel)
             }
           }

@@ -16,8 +16,8 @@ export function hex (digest: Uint8Array): Hex {
   return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('hex')
 }
 
-export function unhex (digest: Hex): Buffer {
-  return Buffer.from(digest, 'hex')
+export function unhex (digest: Hex): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(Buffer.from(digest, 'hex'))
 }
 
 export const EMPTY_BLOB: Hex = createHash('sha256').digest('hex')

@@ -1,5 +1,4 @@
-import { constants as fsConstants } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { join, resolve, isAbsolute, relative } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -20,7 +19,7 @@ import { label } from '../names.js'
 import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
 import {
-  findWorkspaceRoot, isInside, jobEnvironment, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
+  findWorkspaceRoot, isInside, jobEnvironment, sendVerified, ChangedWhileSent, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
   IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
@@ -347,36 +346,19 @@ export class JobSender {
       await client.json(RunFrame.PROGRESS, { sentBytes, totalBytes: total, blobs: sources.length })
     }
     for (const s of sources) {
-      const hash = createHash('sha256')
-      let handle
       try {
-        handle = await open(s.path, fsConstants.O_RDONLY | (s.kind === 'workspace' ? fsConstants.O_NOFOLLOW : 0))
-      } catch (err) {
-        throw new BeforeStart(`cannot read ${s.path}: ${errorMessage(err)}`)
-      }
-      let sent = 0
-      try {
-        const buffer = Buffer.allocUnsafe(Math.min(MIGRATE_CHUNK_BYTES, Math.max(s.size, 1)))
-        let first = true
-        for (;;) {
-          // one byte more than announced is enough to know the file grew
-          const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, s.size - sent + 1), null)
-          if (bytesRead === 0) break
-          sent += bytesRead
-          if (sent > s.size) break
-          const data = buffer.subarray(0, bytesRead)
-          hash.update(data)
+        await sendVerified(s.path, s.size, s.digest, MIGRATE_CHUNK_BYTES, async (data, first) => {
           if (first) await channel.write({ type: Frame.Type.BLOB, blob: { digest: unhex(s.digest), size: BigInt(s.size) }, data }, signal)
           else await channel.writeData(Frame.Type.DATA, [data], { signal, borrowed: true })
-          first = false
-          sentBytes += bytesRead
+          sentBytes += data.byteLength
           await report(false)
-        }
-        if (first) await channel.write({ type: Frame.Type.BLOB, blob: { digest: unhex(s.digest), size: BigInt(s.size) } }, signal)
-      } finally {
-        await handle.close()
+        }, { noFollow: s.kind === 'workspace' })
+      } catch (err) {
+        if (err instanceof ChangedWhileSent) throw new BeforeStart(`${s.path} changed while it was sent; run it again`)
+        if ((err as NodeJS.ErrnoException).code != null) throw new BeforeStart(`cannot read ${s.path}: ${errorMessage(err)}`)
+        throw err
       }
-      if (sent !== s.size || hash.digest('hex') !== s.digest) throw new BeforeStart(`${s.path} changed while it was sent; run it again`)
+      const sent = s.size
       if (s.kind === 'executable') {
         record.job.bytesSent.executable += sent
         this.counters.exeBytesSent += sent

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
-import { constants as fsConstants, createReadStream, existsSync, statSync } from 'node:fs'
+import { constants as fsConstants, existsSync, statSync } from 'node:fs'
 import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { join, relative, resolve } from 'node:path'
@@ -17,7 +17,7 @@ import { errorMessage } from '../errors.js'
 import { shortId } from '../names.js'
 import {
   ContentStore, Mirror, mountOverlay, copyView, releaseView, overlayWorks, sweepMounts, computeChanges, entriesOf, hex, unhex,
-  isInside, safeVariable, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
+  isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
 } from '../workspace/index.js'
 import {
   MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS
@@ -169,7 +169,8 @@ export class JobRunner {
       const update = await mirror.update(hex(job.rootDigest), job.rootMode)
       Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
       jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
-      view = this.viewKind === 'overlay' ? await mountOverlay(jobDir, mirror.tree) : await copyView(jobDir, mirror.tree)
+      const lower = mirror
+      view = this.viewKind === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
       // files outside the workspace: copies with their modes (never the stored file itself)
       const extraDir = join(jobDir, 'extras')
       const outputDir = join(jobDir, 'outputs')
@@ -506,21 +507,11 @@ export class JobRunner {
 
   /** One blob from a file, hashed as it is read: what is sent is what the digest says, or the job fails. */
   private async sendBlob (channel: FrameChannel, type: Frame.Type, path: string, digest: Hex, size: number, name?: string): Promise<number> {
-    const hash = createHash('sha256')
-    let sent = 0
-    let first = true
-    for await (const chunk of createReadStream(path, { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-      const data = chunk as Buffer
-      hash.update(data)
-      sent += data.length
-      if (sent > size) break
+    await sendVerified(path, size, digest, MIGRATE_CHUNK_BYTES, async (data, first) => {
       if (first) await channel.write({ type, blob: { digest: unhex(digest), size: BigInt(size) }, path: name ?? '', data })
-      else await channel.writeData(Frame.Type.DATA, [data])
-      first = false
-    }
-    if (first) await channel.write({ type, blob: { digest: unhex(digest), size: BigInt(size) }, path: name ?? '' })
-    if (sent !== size || hash.digest('hex') !== digest) throw new Error(`${path} changed while it was sent`)
-    return sent
+      else await channel.writeData(Frame.Type.DATA, [data], { borrowed: true })
+    })
+    return size
   }
 
   /** --output files outside the workspace the job wrote. */
@@ -529,9 +520,8 @@ export class JobRunner {
     for (const [i, o] of outputs.entries()) {
       const st = await stat(o.source)
       if (st.mtimeMs === before[i] && st.size === 0) continue
-      const hash = createHash('sha256')
-      for await (const chunk of createReadStream(o.source)) hash.update(chunk as Buffer)
-      await this.sendBlob(channel, Frame.Type.OUTPUT, o.source, hash.digest('hex'), st.size, job.outputs[i])
+      const { digest, size } = await hashFile(o.source)
+      await this.sendBlob(channel, Frame.Type.OUTPUT, o.source, digest, size, job.outputs[i])
       n++
     }
     return n

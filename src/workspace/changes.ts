@@ -72,7 +72,7 @@ export async function computeChanges (view: JobView, source: AsyncDirectorySourc
   await compareDir(walk, '', await entriesFor(source, root))
   const rank = { delete: 0, directory: 1, file: 2, symlink: 3, mode: 4 }
   // deletions deepest first; the rest parents first
-  out.sort((a, b) => rank[a.kind] - rank[b.kind] || (a.kind === 'delete' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)))
+  out.sort((a, b) => rank[a.kind] - rank[b.kind] || (a.kind === 'delete' ? depth(b.path) - depth(a.path) : depth(a.path) - depth(b.path)) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
   let files = 0
   let bytes = 0
   const counted = new Set<Hex>()

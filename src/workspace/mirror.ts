@@ -52,6 +52,13 @@ export class Mirror {
     if (this.current == null) await rm(this.tree, { recursive: true, force: true })
   }
 
+  /** Runs `fn` while no update is under way (a copy of the mirror is taken whole). */
+  async stable<T> (fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn)
+    this.queue = result.catch(() => {})
+    return await result
+  }
+
   /** Serialized: concurrent jobs of one workspace take turns updating it. */
   async update (digest: Hex, mode: number): Promise<MirrorUpdate> {
     const result = this.queue.then(async () => await this.apply(digest, mode))

@@ -14,7 +14,7 @@ import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../host/requirements.js'
 import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
-import { createMigration, type Migration } from '../migrate/index.js'
+import { createMigration, type Migration, type MigrationInit } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError, errorMessage } from '../errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
@@ -61,6 +61,10 @@ export interface DaemonInit {
   http?: string | false
   /** port of the bulk connections (src/bulk) on the first --listen address; 0 any free port (default); false for none */
   bulkPort?: number | false
+  /** where the event lines go (default stdout) */
+  eventsOut?: NodeJS.WritableStream
+  /** workspace and liveness settings of migrations (store size, job view, heartbeat, liveness deadline, clock) */
+  migration?: Pick<MigrationInit, 'storeBytes' | 'view' | 'heartbeatMs' | 'livenessMs' | 'clock'>
 }
 
 export interface Daemon {
@@ -94,7 +98,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
-  const events = createEventLog(init.json === true)
+  const events = createEventLog(init.json === true, init.eventsOut)
   const invites = new InviteBook()
   const acceptPairRequests = init.acceptPairRequests ?? true
   const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
@@ -205,7 +209,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     wallMs: init.jobWallMs,
     memoryBytes: init.jobMemoryBytes,
     allowNetwork: init.allowNetwork,
-    bwrap
+    bwrap,
+    ...init.migration
   })
   await migration.start()
   migrationRef = migration

@@ -322,7 +322,10 @@ export class JobSender {
 
   private async sendTree (channel: FrameChannel, directories: Uint8Array[], record: JobRecorder, signal: AbortSignal): Promise<void> {
     await channel.write({ type: Frame.Type.TREE, directories: directories as Array<Uint8Array<ArrayBuffer>> }, signal)
-    for (const d of directories) record.job.bytesSent.workspace += d.byteLength
+    for (const d of directories) {
+      record.job.bytesSent.workspace += d.byteLength
+      this.counters.workspaceBytesSent += d.byteLength
+    }
   }
 
   /** Each blob the target asked for, from the file that has it, hashed as it is read: never sent with a wrong digest. */

@@ -113,6 +113,34 @@ describe('workspace end to end (two daemons)', function () {
       assert.equal(abs.stdout.toString(), `${join(ws, 'bin/show0.sh')}\n`)
     })
 
+    it('outside the workspace: --input travels read-only, --output comes back; jobs sent, run here and run for others are in the job events', async () => {
+      const ws = await tmpDir('kappa-ws-')
+      await writeTree(ws, { '.kappa-workspace': '' })
+      const inputs = await tmpDir('kappa-in-')
+      await writeTree(inputs, { 'a.txt': 'A\n', 'b.txt': 'B\n' })
+      const results = await tmpDir('kappa-out-')
+      const result = join(results, 'result.txt')
+      const env = { ...process.env, PATH: SYSTEM_PATH }
+      const r = await runJob(a, ['--remote', '--input', inputs, '--output', result, '--', 'sh', '-c', `cat ${inputs}/*.txt > ${result}; (echo x > ${inputs}/a.txt) 2>/dev/null || echo read-only`], { cwd: ws, env })
+      assert.equal(r.code, 0, r.stderr)
+      assert.equal(r.stdout.toString(), 'read-only\n')
+      assert.equal(await readFile(result, 'utf8'), 'A\nB\n')
+      assert.equal(await readFile(join(inputs, 'a.txt'), 'utf8'), 'A\n')
+      const sent = await a.waitForEvent(e => e.type === 'job-ended' && e.job.direction === 'out' && e.job.argv.includes('-c'))
+      assert.equal(sent.job.outcome, 'ok')
+      assert.equal(sent.job.target, b.id)
+      assert.ok(sent.job.bytesSent.workspace > 0 && sent.job.bytesReceived.stdio === 'read-only\n'.length, JSON.stringify(sent.job))
+      const ran = await b.waitForEvent(e => e.type === 'job-ended' && e.job.direction === 'in' && e.job.argv.includes('-c'))
+      assert.equal(ran.job.origin, a.id)
+      assert.equal(ran.job.exitCode, 0)
+      // a command the daemon sends back to run here: the client reports how it ended
+      const missing = await runJob(a, ['--', 'no-such-command-kappa'], { cwd: ws, env })
+      assert.equal(missing.code, 127)
+      const here = await a.waitForEvent(e => e.type === 'job-ended' && e.job.direction === 'local' && e.job.argv[0] === 'no-such-command-kappa')
+      assert.equal(here.job.exitCode, 127)
+      assert.match(here.job.reason, /command not found/)
+    })
+
     it('acceptance 3: an unchanged workspace sends no content; one changed file of 5000 sends that blob and the directories on its path', async () => {
       const ws = await tmpDir('kappa-ws-')
       const files: Record<string, string> = { '.kappa-workspace': '' }

@@ -98,6 +98,11 @@ export class JobRunner {
     let mirror: Mirror | undefined
     let pinned: Hex[] = []
     const line: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
+    const began = performance.now()
+    // ms since the request, per step (in the job log: where a job's time went)
+    const phases: Record<string, number> = {}
+    const phase = (name: string): void => { phases[name] = Math.round((performance.now() - began) * 10) / 10 }
+    line.phases = phases
     const record = new JobRecorder(this.components.events, { id: `in-${id}`, direction: 'in', origin: remote, target: this.components.libp2p.peerId.toString(), argv: [] })
     try {
       let first: Frame
@@ -111,6 +116,7 @@ export class JobRunner {
       if (first.type !== Frame.Type.REQUEST || first.job == null) throw new Error('expected a job request')
       this.counters.jobsIn++
       const job = first.job
+      phase('request')
       record.job.argv = job.argv
       record.job.cwd = job.cwd
       Object.assign(line, { argv: job.argv, cwd: job.cwd, workspace: job.workspace })
@@ -166,12 +172,16 @@ export class JobRunner {
       Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
       if (exe.blob == null || traffic.exeBytes === 0) this.counters.exeCacheHits++
 
+      phase('received')
       const update = await mirror.update(hex(job.rootDigest), job.rootMode)
+      phase('mirror')
       Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
       jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
       const lower = mirror
+      phase('jobdir')
       view = this.viewKind === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
       // files outside the workspace: copies with their modes (never the stored file itself)
+      phase('view')
       const extraDir = join(jobDir, 'extras')
       const outputDir = join(jobDir, 'outputs')
       await mkdir(extraDir)
@@ -193,7 +203,8 @@ export class JobRunner {
       }
       const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
       if (exe.plan.kind === 'bind') exe.plan.source = this.store.blobPath(exe.blob as Hex)
-      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record)
+      phase('files')
+      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
     } catch (err) {
       Object.assign(line, { error: errorMessage(err) })
       record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
@@ -381,7 +392,7 @@ export class JobRunner {
     return entry.mirror
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder): Promise<void> {
+  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
     const env: Record<string, string> = { PATH: DEFAULT_PATH }
     for (const { name, value } of job.env) env[name] = value
     // host-specific ones were left at home; these describe the sandbox
@@ -423,6 +434,7 @@ export class JobRunner {
     const wall = setTimeout(() => { timedOut = true; killGroup(child, 'SIGKILL') }, this.init.wallMs)
 
     await channel.write({ type: Frame.Type.STARTED, jobId: id })
+    phase('started')
     record.start({ path: 'stream' })
     // alive, even when the job itself says nothing for a long time
     const heartbeat = setInterval(() => { void channel.write({ type: Frame.Type.HEARTBEAT }).catch(() => {}) }, this.init.heartbeatMs ?? HEARTBEAT_MS)
@@ -434,6 +446,7 @@ export class JobRunner {
       stderr.pump(async (data) => { record.job.bytesSent.stdio += data.byteLength; await channel.writeData(Frame.Type.STDERR, [data], { borrowed: true }) })
     ])
     const { code, signal } = await exited
+    phase('exited')
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch {}
     await pumps
@@ -445,6 +458,7 @@ export class JobRunner {
       const changes = await computeChanges(view, this.store, hex(job.rootDigest), job.rootMode)
       const sent = await this.sendChanges(channel, changes.changes, changes.files, changes.bytes)
       const outputsSent = await this.sendOutputs(channel, job, outputs, outputsBefore)
+      phase('changes')
       record.job.bytesSent.workspace = sent
       Object.assign(line, {
         exit: code,

@@ -348,9 +348,14 @@ export class WorkspaceScanner {
     for (const name of [...dir.dirs.keys()]) if (!seen.has(name)) dropDir(dir, name)
   }
 
-  /** Hashes what is read, and makes sure the file did not change while it was read. */
+  /**
+   * Hashes what is read, and makes sure the file did not change while it was
+   * read (its stat after the read equals the one before): a small file costs
+   * an open, one read, an fstat and a close.
+   */
   private async hash (ws: Workspace, rel: string, before: Stats): Promise<FileState> {
     const path = join(ws.root, rel)
+    let expected: Stats = before
     for (let attempt = 0; attempt < 3; attempt++) {
       let handle
       try {
@@ -359,25 +364,33 @@ export class WorkspaceScanner {
         throw unreadable(ws, rel, err)
       }
       try {
-        const st = await handle.stat()
         const hash = createHash('sha256')
-        if (st.size <= READ_WHOLE_BYTES) {
-          hash.update(await handle.readFile())
+        let size = 0
+        if (expected.size <= READ_WHOLE_BYTES) {
+          // one byte more than expected: a file that grew is found out
+          const buffer = Buffer.allocUnsafe(expected.size + 1)
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+          hash.update(buffer.subarray(0, bytesRead))
+          size = bytesRead
         } else {
-          for await (const chunk of handle.createReadStream({ autoClose: false, start: 0, highWaterMark: READ_WHOLE_BYTES })) hash.update(chunk as Buffer)
+          for await (const chunk of handle.createReadStream({ autoClose: false, start: 0, highWaterMark: READ_WHOLE_BYTES })) {
+            hash.update(chunk as Buffer)
+            size += (chunk as Buffer).length
+          }
         }
         const after = await handle.stat()
-        if (after.size === st.size && after.mtimeMs === st.mtimeMs && after.ctimeMs === st.ctimeMs) {
+        if (size === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
           const hashedAt = this.now()
           return { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino, mode: after.mode & 0o777, digest: hash.digest(), racy: Math.abs(hashedAt - after.mtimeMs) < RACY_MS }
         }
+        // it changed under us: read it again as it is now
+        expected = after
       } catch (err) {
         throw unreadable(ws, rel, err)
       } finally {
         await handle.close()
       }
     }
-    void before
     throw new UserError(`${join(ws.root, rel)} kept changing while it was read: try again once it is written`)
   }
 

@@ -17,6 +17,8 @@ import {
   encodeDirectory, decodeDirectory, sendVerified, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
 } from '../src/workspace/index.js'
 import { Liveness, type Clock } from '../src/migrate/liveness.js'
+import { decodeFrame } from '../src/migrate/channel.js'
+import { Frame } from '../src/wire/migrate.js'
 
 const isRoot = process.getuid?.() === 0
 
@@ -404,6 +406,13 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
       assert.equal(written[0].path, 'src/a.c')
       assert.equal((await lstat(join(ws, 'src/a.c'))).mode & 0o777, 0o644)
     })
+  })
+
+  it('the migrate protocol refuses frame type 0 (what an empty frame decodes as) and unknown types', () => {
+    assert.throws(() => decodeFrame(new Uint8Array(0)), /unknown type UNSPECIFIED/)
+    assert.throws(() => decodeFrame(Frame.encode({ type: Frame.Type.UNSPECIFIED } as any)), /unknown type/)
+    assert.throws(() => decodeFrame(Uint8Array.of(0x08, 0x63)), /unknown type|Invalid enum/)
+    assert.equal(decodeFrame(Frame.encode({ type: Frame.Type.HEARTBEAT } as any)).type, Frame.Type.HEARTBEAT)
   })
 
   it('liveness: a silent target is given up after the deadline, a chatty one never (injected clock)', () => {

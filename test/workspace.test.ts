@@ -133,6 +133,9 @@ describe('workspace end to end (two daemons)', function () {
       const ran = await b.waitForEvent(e => e.type === 'job-ended' && e.job.direction === 'in' && e.job.argv.includes('-c'))
       assert.equal(ran.job.origin, a.id)
       assert.equal(ran.job.exitCode, 0)
+      // --no-env keeps a variable home, --env sends a host-specific one anyway
+      const chosen = await runJob(a, ['--remote', '--no-env', 'MYVAR', '--env', 'DISPLAY', '--', 'sh', '-c', 'echo "[$MYVAR][$DISPLAY][$HOME]"'], { cwd: ws, env: { ...env, MYVAR: 'x', DISPLAY: ':9' } })
+      assert.equal(chosen.stdout.toString(), '[][:9][/tmp]\n', chosen.stderr)
       // a command the daemon sends back to run here: the client reports how it ended
       const missing = await runJob(a, ['--', 'no-such-command-kappa'], { cwd: ws, env })
       assert.equal(missing.code, 127)

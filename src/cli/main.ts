@@ -158,7 +158,10 @@ program.command('run')
   .action(async (command: string[], opts) => {
     await run(async () => {
       const { runCommand } = await import('../run/client.js')
-      return await runCommand(command, opts)
+      // commander reads `--no-env NAME` as the negation of --env: the lean parser reads it as itself
+      const { parseRunArgs } = await import('./run-main.js')
+      const lean = parseRunArgs(process.argv.slice(process.argv.indexOf('run') + 1))
+      return await runCommand(lean?.command ?? command, lean?.opts ?? opts)
     })
   })
 

@@ -56,4 +56,5 @@ async function main (): Promise<void> {
   }
 }
 
-if (process.argv[2] === 'run') await main()
+// bin/kappa-node starts this file for `run`; the full CLI only imports the parser
+if (process.argv[2] === 'run' && /run-main\.js$/.test(process.argv[1] ?? '')) await main()

@@ -33,7 +33,7 @@ const DECODE_LIMITS = {
 const FRAME_TYPES = new Set<unknown>(Object.values(Frame.Type).filter(v => typeof v === 'string'))
 
 /** A frame as decoded from a peer: type 0 (UNSPECIFIED, what an empty frame decodes as) and unknown types are refused. */
-function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame {
+export function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame {
   const frame = Frame.decode(bytes, DECODE_LIMITS)
   if (frame.type === Frame.Type.UNSPECIFIED || !FRAME_TYPES.has(frame.type)) throw new Error(`frame of unknown type ${String(frame.type)}`)
   return frame

@@ -11,12 +11,12 @@ import { execFileSync, execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tmpDir, cleanup } from './helpers/node.js'
-import { describeTree, treeHash, writeTree, copyTree } from './helpers/workspace.js'
+import { describeTree, treeHash, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import {
   findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, computeChanges, ChangeApplier, ChangeRefused,
   encodeDirectory, decodeDirectory, sendVerified, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
 } from '../src/workspace/index.js'
-import { Liveness, type Clock } from '../src/migrate/liveness.js'
+import { Liveness } from '../src/migrate/liveness.js'
 import { decodeFrame } from '../src/migrate/channel.js'
 import { Frame } from '../src/wire/migrate.js'
 
@@ -416,25 +416,7 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
   })
 
   it('liveness: a silent target is given up after the deadline, a chatty one never (injected clock)', () => {
-    let now = 0
-    const timers: Array<{ at: number, fn: () => void }> = []
-    const clock: Clock = {
-      now: () => now,
-      setTimeout: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return t },
-      clearTimeout: (t) => { const i = timers.indexOf(t as any); if (i >= 0) timers.splice(i, 1) }
-    }
-    const advance = (ms: number): void => {
-      const end = now + ms
-      for (;;) {
-        timers.sort((a, b) => a.at - b.at)
-        const next = timers[0]
-        if (next == null || next.at > end) break
-        timers.shift()
-        now = next.at
-        next.fn()
-      }
-      now = end
-    }
+    const { clock, advance } = manualClock()
     let silent: number | undefined
     const watch = new Liveness(30_000, clock, (ms) => { silent = ms })
     // heartbeats every 5 s for ten minutes: a long compile that prints nothing

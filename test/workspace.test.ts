@@ -17,13 +17,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { startNode, pairNodes, cleanup, tmpDir, cli, gossipLive, until, type TestNode } from './helpers/node.js'
 import { runJob, startJob, jobLog, type JobResult } from './helpers/run.js'
 import { libp2pClient } from './helpers/client.js'
-import { describeTree, writeTree, copyTree } from './helpers/workspace.js'
+import { describeTree, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import { startDaemon, type Daemon } from '../src/daemon/index.js'
 import { FrameChannel } from '../src/migrate/channel.js'
 import { Frame, Change } from '../src/wire/migrate.js'
 import { PROTOCOL_MIGRATE } from '../src/constants.js'
 import { hex, sha256 } from '../src/workspace/index.js'
-import type { Clock } from '../src/migrate/liveness.js'
 
 const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
 const isRoot = process.getuid?.() === 0
@@ -223,17 +222,7 @@ describe('workspace end to end (two daemons)', function () {
     it('acceptance 4: ../x, an absolute path, a path through a symlink, a file over the limits, more data than announced: one line, exit 255, nothing written; a silent target is given up (injected clock)', async function () {
       if (!isRoot && !hasBwrap) this.skip()
       // A in this process, with a clock the test moves
-      let now = Date.now()
-      const timers: Array<{ at: number, fn: () => void }> = []
-      const clock: Clock = {
-        now: () => now,
-        setTimeout: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return t },
-        clearTimeout: (t) => { const i = timers.indexOf(t as any); if (i >= 0) timers.splice(i, 1) }
-      }
-      const advance = (ms: number): void => {
-        now += ms
-        for (const t of timers.filter(t => t.at <= now)) { timers.splice(timers.indexOf(t), 1); t.fn() }
-      }
+      const { clock, advance, pending } = manualClock(Date.now())
       const homeA = await tmpDir('kappa-a-')
       daemon = await startDaemon({ home: homeA, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, http: false, metricOverride: 37, delayMs: 100, json: true, eventsOut: new PassThrough().resume(), bulkPort: false, migration: { clock } })
       const a = { home: homeA, name: 'a' } as TestNode
@@ -297,7 +286,7 @@ describe('workspace end to end (two daemons)', function () {
       behave = async () => { await new Promise(resolve => setTimeout(resolve, 60_000)) }
       const silent = startJob(a, ['--peer', 'b', '--', 'true'], { cwd: ws, env: { ...process.env, PATH: SYSTEM_PATH } })
       await until('the fake target to start the silent job', async () => startedJobs === cases.length + 1, 20_000)
-      await until('the origin to watch the job', async () => timers.length > 0, 5000)
+      await until('the origin to watch the job', async () => pending() > 0, 5000)
       advance(29_000)
       assert.equal(silent.proc.exitCode, null, 'not given up before the deadline')
       advance(1_000)

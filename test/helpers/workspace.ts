@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto'
 import { lstat, readdir, readFile, readlink, mkdir, writeFile, chmod } from 'node:fs/promises'
 import { join, dirname } from 'node:path'
 import { execFileSync } from 'node:child_process'
+import type { Clock } from '../../src/migrate/liveness.js'
 
 /**
  * Every path under `dir` (sorted) with its kind, mode, symlink target or
@@ -46,4 +47,29 @@ export async function writeTree (dir: string, files: Record<string, string>): Pr
 /** A copy of a directory, modes, symlinks and mtimes kept. */
 export function copyTree (from: string, to: string): void {
   execFileSync('cp', ['-a', `${from}/.`, to])
+}
+
+/** A clock the test moves by hand (for deadlines that must not cost real time). */
+export function manualClock (start = 0): { clock: Clock, advance: (ms: number) => void, pending: () => number } {
+  let now = start
+  const timers: Array<{ at: number, fn: () => void }> = []
+  const clock: Clock = {
+    now: () => now,
+    setTimeout: (fn, ms) => { const t = { at: now + ms, fn }; timers.push(t); return t },
+    clearTimeout: (t) => { const i = timers.indexOf(t as any); if (i >= 0) timers.splice(i, 1) }
+  }
+  /** Moves time on, firing each timer due on the way at its own moment. */
+  const advance = (ms: number): void => {
+    const end = now + ms
+    for (;;) {
+      timers.sort((a, b) => a.at - b.at)
+      const next = timers[0]
+      if (next == null || next.at > end) break
+      timers.shift()
+      now = next.at
+      next.fn()
+    }
+    now = end
+  }
+  return { clock, advance, pending: () => timers.length }
 }

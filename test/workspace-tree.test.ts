@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url'
 import { tmpDir, cleanup } from './helpers/node.js'
 import { describeTree, treeHash, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import {
-  findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, computeChanges, ChangeApplier, ChangeRefused,
+  findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, mountsUnder, sweepMounts, computeChanges, ChangeApplier, ChangeRefused,
   encodeDirectory, decodeDirectory, sendVerified, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
 } from '../src/workspace/index.js'
 import { Liveness } from '../src/migrate/liveness.js'
@@ -122,6 +122,12 @@ describe('workspace: root, tree, store, mirror, change sets (in-process)', funct
       await writeFile(join(ws, '.kappaignore'), '*.log\n')
       const again = await scanner.snapshot(ws)
       assert.deepEqual((await describePaths(again)).sort(), ['.kappaignore', 'build/', 'build/x.o', 'keep.c', 'sub/', 'sub/y.c'])
+      // the node's own home and the user's credentials, whatever .kappaignore says
+      await writeTree(ws, { '.ssh/id_ed25519': 'key', 'node-home/identity.key': 'key' })
+      const guarded = await scanner.snapshot(ws, [join(ws, '.ssh'), join(ws, 'node-home'), '/elsewhere/.ssh'])
+      assert.deepEqual((await describePaths(guarded)).sort(), ['.kappaignore', 'build/', 'build/x.o', 'keep.c', 'sub/', 'sub/y.c'])
+      assert.equal(guarded.ignored('.ssh/authorized_keys', false), true)
+      assert.equal(guarded.ignored('node-home', true), true)
       scanner.close()
     })
 
@@ -298,6 +304,18 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
       })
     })
   }
+
+  it('overlays a dead daemon left mounted are swept at start-up', async function () {
+    if (!isRoot) this.skip()
+    const jobs = await tmpDir()
+    const lower = await tmpDir()
+    await writeTree(lower, { 'x.txt': 'x' })
+    await mountOverlay(join(jobs, 'job1'), lower)
+    await mountOverlay(join(jobs, 'job2'), lower)
+    assert.equal((await mountsUnder(jobs)).length, 2)
+    assert.equal(await sweepMounts(jobs), 2)
+    assert.deepEqual(await mountsUnder(jobs), [])
+  })
 
   it('a mirror update costs what changed, not the workspace', async () => {
     const ws = await tmpDir()

@@ -7,7 +7,7 @@
  * locally, with where it ran and how long each took.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -127,17 +127,21 @@ async function demo (): Promise<void> {
   say(`A probe from A walks ${probe.path.map((id: string) => names.get(id) ?? short(id)).join(' → ')}; ${names.get(probe.target.id) ?? short(probe.target.id)} answers with sysmetric ${probe.target.sysmetric as number}.`)
   say()
 
-  const cwd = root
+  // a workspace of its own: the nodes' homes beside it are not the job's business
+  const cwd = join(root, 'work')
+  await mkdir(cwd)
+  await writeFile(join(cwd, 'README.txt'), 'the job\'s workspace: what it sees on the node it runs on\n')
   say(`The job: ${JOB.slice(0, 2).join(' ')} '${JOB[2]}'`)
   const runs: Array<{ label: string, outcome: Outcome, where: string }> = []
-  for (const label of ['kappa-node run, from A (first time: the executable travels)', 'kappa-node run, from A (again: the target has it cached)']) {
+  for (const label of ['kappa-node run, from A (first time: its workspace travels)', 'kappa-node run, from A (again: the target has it all)']) {
     const before = new Map(await Promise.all(nodes.map(async n => [n.name, (await jobLog(n)).length] as const)))
     const outcome = await cli(['run', '--home', a.home, '--', ...JOB], { cwd })
     let where = 'A (locally)'
     for (const n of nodes) {
       const log = await jobLog(n)
       const job = log.slice(before.get(n.name)).find(j => j.origin === a.id)
-      if (job != null) where = `${n.name} (${short(n.id)}), ${job.exeCached === true ? 'executable cached' : `executable sent, ${Math.round(Number(job.exeBytesReceived) / 1024)} KiB`}`
+      const sent = Number(job?.workspaceBlobsReceived ?? 0) + (Number(job?.exeBytesReceived ?? 0) > 0 ? 1 : 0)
+      if (job != null) where = `${n.name} (${short(n.id)}), ${sent === 0 ? 'nothing sent (it had it all)' : `${sent} file${sent === 1 ? '' : 's'} sent (${Math.round((Number(job.workspaceBytesReceived) + Number(job.exeBytesReceived)) / 1024)} KiB)`}`
     }
     runs.push({ label, outcome, where })
   }

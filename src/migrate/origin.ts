@@ -20,7 +20,7 @@ import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
 import {
   findWorkspaceRoot, isInside, jobEnvironment, sendVerified, ChangedWhileSent, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
-  IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
+  CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
 import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
@@ -132,13 +132,17 @@ export class JobSender {
   /** Workspace, executable, files outside the workspace, environment: everything but the place. */
   private async prepare (params: RunParams, exePath: string): Promise<Prepared> {
     const root = await findWorkspaceRoot(params.cwd, params.home, params.workspace)
-    const snapshot = await this.scanner.snapshot(root)
+    // this node's own home (its keys) and the user's credentials never travel
+    const exclude = [this.components.home, ...(params.home != null && isAbsolute(params.home) ? CREDENTIAL_DIRS.map(d => join(params.home as string, d)) : [])]
+    const snapshot = await this.scanner.snapshot(root, exclude)
     const cwdRel = relative(root, params.cwd)
     if (snapshot.lookup(cwdRel.split(/\/+/).join('/'))?.kind !== 'dir') throw new UserError(`the current directory ${params.cwd} is excluded from the workspace ${root} (${IGNORE_FILE})`)
     const exe = await inspectExecutable(exePath)
     if (exe.size > MAX_EXE_BYTES) throw new UserError(`${exePath} is over the ${MAX_EXE_BYTES / 2 ** 20} MiB executable limit`)
     const exeRel = relative(root, exePath)
     const exeInWorkspace = isInside(root, exePath) && snapshot.lookup(exeRel) != null
+    // the sandbox would have to create it inside the job's view of the workspace
+    if (isInside(root, exePath) && !exeInWorkspace) throw new UserError(`${exePath} is excluded from the workspace ${root} (${IGNORE_FILE})`)
     const extras = await collectExtras(params.cwd, root, params.argv.slice(1), params.inputs)
     // an executable outside the workspace travels on its own (the target may have it already)
     const outputs: string[] = []

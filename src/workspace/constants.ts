@@ -43,6 +43,13 @@ export const PROGRESS_EVERY_MS = 200
 /** The origin remembers, per target, this many directory digests the target confirmed. */
 export const MAX_REMEMBERED_DIRECTORIES = 500_000
 
+/**
+ * Never part of a workspace, whatever .kappaignore says (relative to the
+ * user's home): credentials a job has no business reading elsewhere. The
+ * node's own home (its identity key) is left out too.
+ */
+export const CREDENTIAL_DIRS = ['.ssh', '.gnupg', '.aws', '.azure', '.kube', '.docker', '.netrc', '.config/gcloud', '.password-store', '.kappa']
+
 /** A marker file: its directory is a workspace root. */
 export const WORKSPACE_MARKER = '.kappa-workspace'
 /** gitignore-syntax exclusions at the root of a workspace. */

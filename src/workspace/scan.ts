@@ -62,6 +62,8 @@ class Workspace {
   top = new DirState('')
   ignore: Ignore = ignoreFactory()
   ignoreDigest: Hex = ''
+  /** paths (relative to the root) left out whatever the ignore file says */
+  excluded = new Set<string>()
   watching = true
   lastUsed = 0
   idle?: NodeJS.Timeout
@@ -113,11 +115,22 @@ export class WorkspaceScanner {
     this.maxBytes = init.maxBytes ?? MAX_WORKSPACE_BYTES
   }
 
-  /** The workspace at `root` as it is now (writes made before this call are seen). */
-  async snapshot (root: string): Promise<Snapshot> {
+  /**
+   * The workspace at `root` as it is now (writes made before this call are
+   * seen). `exclude`: absolute paths left out whatever .kappaignore says
+   * (the node's own home, credential directories).
+   */
+  async snapshot (root: string, exclude: readonly string[] = []): Promise<Snapshot> {
+    const excluded = new Set(exclude.filter(p => p.startsWith(`${root}/`)).map(p => p.slice(root.length + 1)))
     let ws = this.workspaces.get(root)
+    if (ws != null && !sameSet(ws.excluded, excluded)) {
+      this.drop(ws)
+      this.workspaces.delete(root)
+      ws = undefined
+    }
     if (ws == null) {
       ws = new Workspace(root)
+      ws.excluded = excluded
       this.workspaces.set(root, ws)
       this.evictWorkspaces()
     } else {
@@ -310,7 +323,7 @@ export class WorkspaceScanner {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') { dir.dirty = true; return }
         throw unreadable(ws, rel, err)
       }
-      if (ws.ignore.ignores(st.isDirectory() ? `${rel}/` : rel)) return
+      if (ws.excluded.has(rel) || ws.ignore.ignores(st.isDirectory() ? `${rel}/` : rel)) return
       if (st.isFile()) {
         seen.add(name)
         dir.symlinks.delete(name)
@@ -417,6 +430,7 @@ export class WorkspaceScanner {
     }
     let blobs: Map<Hex, { path: string, size: number }> | undefined
     const ignore = ws.ignore
+    const excluded = [...ws.excluded]
     return {
       root: ws.root,
       digest: top.digest,
@@ -442,9 +456,13 @@ export class WorkspaceScanner {
         }
         return blobs.get(digest)
       },
-      ignored: (rel, isDir) => rel.split('/').includes('.git') || ignore.ignores(isDir ? `${rel}/` : rel)
+      ignored: (rel, isDir) => rel.split('/').includes('.git') || excluded.some(e => rel === e || rel.startsWith(`${e}/`)) || ignore.ignores(isDir ? `${rel}/` : rel)
     }
   }
+}
+
+function sameSet (a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every(x => b.has(x))
 }
 
 function markAllDirty (dir: DirState): void {

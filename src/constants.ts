@@ -81,8 +81,10 @@ export const MAX_INPUT_BYTES = 2 * 1024 * 1024 * 1024
 export const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
 export const MAX_JOB_FILES = 10_000
 export const MAX_ARGV_BYTES = 256 * 1024
-/** Setting up a job (request, executable, inputs) must finish within this. */
+/** Setting up a job (request, executable, inputs) must finish within this… */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
+/** …plus 1 ms per KiB the workspace's first sync moves (a floor of 1 MiB/s: a slow Wi-Fi link still gets there). */
+export const SETUP_MS_PER_KIB = 1
 /**
  * Bulk connections (src/bulk): a job that has moved this much over its
  * /kappa/migrate/1 stream is offered a direct TCP connection for the rest,

@@ -23,7 +23,7 @@ import {
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
-import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, SETUP_MS_PER_KIB, TICKET_TTL_MS } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
@@ -260,7 +260,9 @@ export class JobSender {
         record.end({ outcome: 'lost', reason: errorMessage(err) })
         throw err
       }
-      record.end({ outcome: 'fell-back', reason: errorMessage(err) })
+      // before the start: the job runs here instead, and its `local` record (fell-back) tells it;
+      // with --remote nothing runs, and this record says why
+      if (params.mode === 'remote') record.end({ outcome: 'refused', reason: errorMessage(err) })
       if (err instanceof BeforeStart) throw err
       throw new BeforeStart(`${who}: ${errorMessage(err)}`)
     } finally {
@@ -320,8 +322,16 @@ export class JobSender {
     if (answer.type !== Frame.Type.ACCEPT) return answer
     // the target holds every directory of this tree now
     for (const d of snapshot.directories.keys()) known.set(d, true)
-    await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, signal)
-    return await channel.read(signal)
+    // a big first sync gets the time it needs (the target allows the same)
+    const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024)
+    await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
+    return await channel.read(transfer)
+  }
+
+  private missingBytes (digests: Hex[], prepared: Prepared): number {
+    let n = 0
+    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? 0)
+    return n
   }
 
   private async sendTree (channel: FrameChannel, directories: Uint8Array[], record: JobRecorder, signal: AbortSignal): Promise<void> {

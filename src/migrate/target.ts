@@ -20,7 +20,7 @@ import {
   isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
 } from '../workspace/index.js'
 import {
-  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -58,7 +58,7 @@ export class JobRunner {
   private readonly jobsDir: string
   private readonly mirrorsDir: string
   private readonly logFile: string
-  viewKind: 'overlay' | 'copy' = 'copy'
+  private viewKind?: Promise<'overlay' | 'copy'>
 
   constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters) {
     this.jobsDir = join(components.home, 'jobs')
@@ -77,8 +77,16 @@ export class JobRunner {
     await rm(this.jobsDir, { recursive: true, force: true })
     await mkdir(this.jobsDir, { recursive: true, mode: 0o711 })
     await mkdir(this.mirrorsDir, { recursive: true, mode: 0o700 })
-    this.viewKind = this.init.view !== 'auto' ? this.init.view : await overlayWorks(join(this.jobsDir, '.probe'), join(this.jobsDir, '.probe-lower')) ? 'overlay' : 'copy'
-    await rm(join(this.jobsDir, '.probe-lower'), { recursive: true, force: true })
+  }
+
+  /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */
+  private async jobViewKind (): Promise<'overlay' | 'copy'> {
+    if (this.init.view !== 'auto') return this.init.view
+    this.viewKind ??= overlayWorks(join(this.jobsDir, '.probe'), join(this.jobsDir, '.probe-lower')).then(async (works) => {
+      await rm(join(this.jobsDir, '.probe-lower'), { recursive: true, force: true })
+      return works ? 'overlay' : 'copy'
+    })
+    return await this.viewKind
   }
 
   /** Kill every job (daemon stopping). */
@@ -165,7 +173,10 @@ export class JobRunner {
       }
       pinned = this.store.pin(needs.needed)
       await channel.write({ type: Frame.Type.ACCEPT, missingBlobs: [...needs.missing.keys()].map(unhex) }, setup)
-      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, setup)
+      // a big first sync gets the time it needs
+      let missingBytes = 0
+      for (const size of needs.missing.values()) missingBytes += size
+      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + SETUP_MS_PER_KIB * missingBytes / 1024))
       record.job.bytesReceived.workspace = traffic.workspaceBytes
       record.job.bytesReceived.executable = traffic.exeBytes
       record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0
@@ -179,9 +190,9 @@ export class JobRunner {
       jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
       const lower = mirror
       phase('jobdir')
-      view = this.viewKind === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
-      // files outside the workspace: copies with their modes (never the stored file itself)
+      view = await this.jobViewKind() === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
       phase('view')
+      // files outside the workspace: copies with their modes (never the stored file itself)
       const extraDir = join(jobDir, 'extras')
       const outputDir = join(jobDir, 'outputs')
       await mkdir(extraDir)

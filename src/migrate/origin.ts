@@ -323,7 +323,7 @@ export class JobSender {
     // the target holds every directory of this tree now
     for (const d of snapshot.directories.keys()) known.set(d, true)
     // a big first sync gets the time it needs (the target allows the same)
-    const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024)
+    const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024))
     await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
     return await channel.read(transfer)
   }

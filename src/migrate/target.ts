@@ -176,7 +176,7 @@ export class JobRunner {
       // a big first sync gets the time it needs
       let missingBytes = 0
       for (const size of needs.missing.values()) missingBytes += size
-      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + SETUP_MS_PER_KIB * missingBytes / 1024))
+      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
       record.job.bytesReceived.workspace = traffic.workspaceBytes
       record.job.bytesReceived.executable = traffic.exeBytes
       record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0

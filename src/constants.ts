@@ -75,11 +75,9 @@ export const TREE_FRAME_BYTES = 512 * 1024
 export const HEARTBEAT_MS = 5_000
 /** …and an origin that hears nothing for this long gives the job up (exit 255). */
 export const LIVENESS_MS = 30_000
-/** Caps, reported in refusals: executable, all input files, all output files. */
+/** Caps, reported in refusals: the executable, and what a job's change set may carry back (workspace limits: src/workspace/constants.ts). */
 export const MAX_EXE_BYTES = 512 * 1024 * 1024
-export const MAX_INPUT_BYTES = 2 * 1024 * 1024 * 1024
-export const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
-export const MAX_JOB_FILES = 10_000
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024 * 1024
 export const MAX_ARGV_BYTES = 256 * 1024
 /** Setting up a job (request, executable, inputs) must finish within this… */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
@@ -109,8 +107,6 @@ export const JOB_NICENESS = 10
 
 /** Default wall-time limit of a job run for someone else. */
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
-/** Environment variables that travel with a job by default (plus `run --env NAME`). */
-export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TERM']
 
 /**
  * Pending-work accounting (src/metric/pending.ts): a job placed here (a used

@@ -26,7 +26,7 @@ function readVersion (): string {
 export const PROTOCOL_PAIR = '/kappa/pair/1'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
 export const PROTOCOL_PROBE = '/kappa/probe/1'
-export const PROTOCOL_MIGRATE = '/kappa/migrate/1'
+export const PROTOCOL_MIGRATE = '/kappa/migrate/2'
 
 /** Default TCP port a node listens on (all interfaces). */
 export const DEFAULT_PORT = 4747
@@ -79,15 +79,21 @@ export const PROBE_HOP_MARGIN_MS = 50
 
 /** /kappa/migrate/1: frames carry at most this much data; bulk data is batched up to it. */
 export const MIGRATE_CHUNK_BYTES = 256 * 1024
-export const MIGRATE_MAX_FRAME_BYTES = 1024 * 1024
-/** Caps, reported in refusals: executable, all input files, all output files. */
+export const MIGRATE_MAX_FRAME_BYTES = 8 * 1024 * 1024
+/** Directory messages are batched into TREE frames of about this size. */
+export const TREE_FRAME_BYTES = 512 * 1024
+/** A target sends a HEARTBEAT this often while a job runs… */
+export const HEARTBEAT_MS = 5_000
+/** …and an origin that hears nothing for this long gives the job up (exit 255). */
+export const LIVENESS_MS = 30_000
+/** Caps, reported in refusals: the executable, and what a job's change set may carry back (workspace limits: src/workspace/constants.ts). */
 export const MAX_EXE_BYTES = 512 * 1024 * 1024
-export const MAX_INPUT_BYTES = 2 * 1024 * 1024 * 1024
-export const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024
-export const MAX_JOB_FILES = 10_000
+export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024 * 1024
 export const MAX_ARGV_BYTES = 256 * 1024
-/** Setting up a job (request, executable, inputs) must finish within this. */
+/** Setting up a job (request, executable, inputs) must finish within this… */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
+/** …plus 1 ms per KiB the workspace's first sync moves (a floor of 1 MiB/s: a slow Wi-Fi link still gets there). */
+export const SETUP_MS_PER_KIB = 1
 /**
  * Bulk connections (src/bulk): a job that has moved this much over its
  * /kappa/migrate/1 stream is offered a direct TCP connection for the rest,
@@ -112,8 +118,6 @@ export const JOB_NICENESS = 10
 
 /** Default wall-time limit of a job run for someone else. */
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
-/** Environment variables that travel with a job by default (plus `run --env NAME`). */
-export const DEFAULT_JOB_ENV = ['LANG', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TZ', 'TERM']
 
 /**
  * Pending-work accounting (src/metric/pending.ts): a job placed here (a used

@@ -28,8 +28,8 @@ describe('npm run demo (the newcomer\'s first command)', function () {
     assert.equal(ran.length, 3, stdout)
     assert.deepEqual(ran.map(m => m[1]), ['C', 'C', 'this'])
     for (const m of ran) assert.equal(m[3], 'counted to 700000')
-    assert.match(stdout, /executable sent, \d+ KiB/)
-    assert.match(stdout, /executable cached/)
+    assert.match(stdout, /\d+ KiB sent/)
+    assert.match(stdout, /nothing sent \(it had it all\)/)
     assert.match(stdout, /npm run cluster/)
     // honest figures: kappa's cost is measured, never a negative difference of two runs
     const cost = /a job that does nothing \(true\) takes (\d+\.\d+) s from A on another node,\nof which (\d+\.\d+) s is starting/.exec(stdout)

@@ -13,6 +13,7 @@ import { Frame } from '../src/wire/migrate.js'
 import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
 import { PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../src/constants.js'
 import { FrameChannel } from '../src/migrate/channel.js'
+import { encodeDirectory } from '../src/workspace/index.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
@@ -30,7 +31,7 @@ async function busyAndBetter (bArgs: string[] = []): Promise<[TestNode, TestNode
   return [a, b]
 }
 
-describe('transparent process migration (kappa-node run, /kappa/migrate/1)', function () {
+describe('transparent process migration (kappa-node run, /kappa/migrate/2)', function () {
   this.timeout(120_000)
   afterEach(cleanup)
 
@@ -118,7 +119,7 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     assert.equal(r.stderr.trim().split('\n').length, 1)
   })
 
-  it('an input file in the cwd is read remotely, and an output file written remotely appears in the cwd', async () => {
+  it('a file in the workspace is read remotely, and files written remotely (in a new subdirectory too) appear here', async () => {
     const [a, b] = await busyAndBetter()
     const cwd = await tmpDir()
     await writeFile(join(cwd, 'in.txt'), 'hello kappa\n')
@@ -137,12 +138,17 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
     const cwd = await tmpDir()
     const countersA = async (): Promise<any> => (await a.json(['status'])).jobs.counters
     const countersB = async (): Promise<any> => (await b.json(['status'])).jobs.counters
-    const size = (await readFile('/usr/bin/printf')).length
-    assert.equal((await runJob(a, ['--', 'printf', 'x'], { cwd })).stdout.toString(), 'x')
+    // outside the workspace and outside the system directories: the target cannot use a file of its own
+    const tools = await tmpDir()
+    const printf = join(tools, 'printf')
+    await copyFile('/usr/bin/printf', printf)
+    await chmod(printf, 0o755)
+    const size = (await readFile(printf)).length
+    assert.equal((await runJob(a, ['--', printf, 'x'], { cwd })).stdout.toString(), 'x')
     const afterFirst = await countersB()
     assert.equal(afterFirst.exeBytesReceived, size)
     assert.equal((await countersA()).exeBytesSent, size)
-    assert.equal((await runJob(a, ['--', 'printf', 'y'], { cwd })).stdout.toString(), 'y')
+    assert.equal((await runJob(a, ['--', printf, 'y'], { cwd })).stdout.toString(), 'y')
     assert.equal((await countersB()).exeBytesReceived, size)
     assert.equal((await countersA()).exeBytesSent, size)
     const log = await jobLog(b)
@@ -345,20 +351,25 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/1)', fun
   })
 })
 
+/** A well-formed job in an empty workspace (what the target does with it after admission does not matter here). */
 function jobFor (origin: string): any {
+  void origin
+  const root = encodeDirectory({ files: [], directories: [], symlinks: [] })
   return {
     ticket: new Uint8Array(0),
-    exeSha256: new Uint8Array(32),
-    exeSize: 0n,
-    exePath: '/bin/true',
     argv: ['true'],
-    cwd: '/tmp',
+    cwd: '/tmp/kappa-empty-workspace',
     env: [],
-    inputs: [],
+    workspace: '/tmp/kappa-empty-workspace',
+    rootDigest: Buffer.from(root.digest, 'hex'),
+    rootMode: 0o755,
+    treeFrames: 0,
+    treeFiles: 0n,
+    treeBytes: 0n,
+    exe: { path: '/bin/true', digest: new Uint8Array(32), size: 0n, mode: 0o755, inWorkspace: false, arch: '', interpreter: '' },
+    extras: [],
     outputs: [],
-    arch: '',
-    interpreter: '',
     stdin: false,
-    origin
+    umask: 0o022
   }
 }

@@ -164,10 +164,24 @@ common(program.command('pin'))
 /** What a job takes along, for `run` and for every shim `wrap` writes (which passes them on to `run`). */
 function jobOptions (cmd: Command): Command {
   return cmd
-    .option('--input <path>', 'also send this file or directory (repeatable)', collect, [])
-    .option('--output <path>', 'also bring back this file (repeatable)', collect, [])
-    .option('--env <name>', 'pass this environment variable (repeatable)', collect, [])
+    .option('--workspace <dir>', 'the directory the job sees and changes (default: the enclosing git work tree or .kappa-workspace, else the current directory)')
+    .option('--input <path>', 'also send this file or directory outside the workspace, read-only (repeatable)', collect, [])
+    .option('--output <path>', 'also bring back this file outside the workspace (repeatable)', collect, [])
+    .option('--env <name>', 'pass this environment variable even if it is host-specific (repeatable)', collect, [])
+    .option('--no-env <name>', 'keep this environment variable at home (repeatable)', collect, [])
     .option('--stdin', 'forward stdin even when it is a terminal')
+}
+
+/** `--env NAME` and `--no-env NAME` as given (commander would read --no-env as the negation of --env). */
+function envLists (args: string[]): { env: string[], noEnv: string[] } {
+  const lists = { env: [] as string[], noEnv: [] as string[] }
+  for (let i = 0; i < args.length && args[i] !== '--'; i++) {
+    const m = /^--(no-env|env)(?:=(.*))?$/.exec(args[i])
+    if (m == null) continue
+    const value = m[2] ?? args[++i]
+    if (value != null) (m[1] === 'env' ? lists.env : lists.noEnv).push(value)
+  }
+  return lists
 }
 
 jobOptions(program.command('run')
@@ -175,15 +189,17 @@ jobOptions(program.command('run')
   .addOption(new Option('--home <dir>', 'kappa home directory (default $KAPPA_HOME or ~/.kappa)'))
   .option('--local', 'run here, without asking the overlay')
   .option('--remote', 'run on another node, never here (fail instead)')
-  .option('--peer <peer>', 'run on this paired peer (id or alias)'))
-  .option('--retry-local', 'if kappa fails the job (target lost, sandbox, a remote compiler\'s failure), run it here once more (docs/builds.md)')
+  .option('--peer <peer>', 'run on this paired peer (id or alias)')
+  .option('--retry-local', 'if kappa fails the job (target lost, sandbox, a remote compiler\'s failure), run it here once more (docs/builds.md)'))
   .argument('<command...>', 'the command and its arguments, after --')
   .passThroughOptions()
   .action(async (command: string[], opts) => {
     await run(async () => {
-      const { runParsed } = await import('./run-main.js')
+      // commander reads `--no-env NAME` as the negation of --env: the lean parser reads it as itself
+      const { parseRunArgs, runParsed } = await import('./run-main.js')
+      const lean = parseRunArgs(process.argv.slice(process.argv.indexOf('run') + 1))
       const { retryLocal, ...rest } = opts
-      return await runParsed(command, rest, retryLocal === true)
+      return await runParsed(lean?.command ?? command, lean?.opts ?? rest, lean?.retryLocal ?? retryLocal === true)
     })
   })
 
@@ -196,7 +212,7 @@ jobOptions(common(program.command('wrap'), false)
   .action(async (command: string[], opts) => {
     await run(async () => {
       const { wrapCommand } = await import('../run/wrap.js')
-      await wrapCommand(command, opts)
+      await wrapCommand(command, { ...opts, ...envLists(process.argv.slice(process.argv.indexOf('wrap') + 1)) })
     })
   })
 

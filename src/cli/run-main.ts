@@ -8,11 +8,11 @@ import { runCommand, type RunOptions } from '../run/client.js'
 import { UserError } from '../errors.js'
 
 const FLAGS = new Set(['--local', '--remote', '--stdin', '--retry-local'])
-const VALUED = new Set(['--home', '--peer', '--input', '--output', '--env'])
+const VALUED = new Set(['--home', '--peer', '--input', '--output', '--env', '--no-env', '--workspace'])
 
 /** The run options and the command, or undefined when the full CLI should handle it (help, odd syntax). */
 export function parseRunArgs (args: string[]): { opts: RunOptions, command: string[], retryLocal: boolean } | undefined {
-  const opts: RunOptions = { input: [], output: [], env: [] }
+  const opts: RunOptions = { input: [], output: [], env: [], noEnv: [] }
   let retryLocal = false
   let i = 0
   for (; i < args.length; i++) {
@@ -35,6 +35,8 @@ export function parseRunArgs (args: string[]): { opts: RunOptions, command: stri
     else if (name === '--peer') opts.peer = value
     else if (name === '--input') opts.input?.push(value)
     else if (name === '--output') opts.output?.push(value)
+    else if (name === '--no-env') opts.noEnv?.push(value)
+    else if (name === '--workspace') opts.workspace = value
     else opts.env?.push(value)
   }
   const command = args.slice(i)

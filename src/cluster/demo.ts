@@ -10,7 +10,7 @@
  */
 import { DEFAULT_MIN_RELAY_COST } from '../balance/index.js'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -99,16 +99,6 @@ async function sentJobs (a: DemoNode): Promise<any[]> {
   return (await json(a, ['jobs'])).recent.filter((j: any) => j.direction === 'out')
 }
 
-/**
- * The target's own log (src/migrate's jobs.log): where a job ran when no
- * job events are emitted yet. TODO(lead): remove once src/migrate emits
- * job-started / job-ended (branch workspace); `jobs` then says it all.
- */
-async function targetLog (node: DemoNode): Promise<any[]> {
-  const text = await readFile(join(node.home, 'jobs.log'), 'utf8').catch(() => '')
-  return text.split('\n').filter(l => l !== '').map(l => { try { return JSON.parse(l) } catch { return {} } })
-}
-
 function median (values: number[]): number {
   const s = [...values].sort((x, y) => x - y)
   return s[Math.floor(s.length / 2)]
@@ -156,11 +146,13 @@ async function demo (): Promise<void> {
   say(`A probe from A walks ${probe.path.map((id: string) => names.get(id) ?? short(id)).join(' → ')}; ${names.get(probe.target.id) ?? short(probe.target.id)} answers with sysmetric ${probe.target.sysmetric as number}.`)
   say()
 
-  const cwd = root as string
+  // a workspace of its own: the nodes' homes beside it are not the job's business
+  const cwd = join(root as string, 'work')
+  await mkdir(cwd)
+  await writeFile(join(cwd, 'README.txt'), 'the job\'s workspace: what it sees on the node it runs on\n')
   say(`The job: ${JOB.slice(0, 2).join(' ')} '${JOB[2]}'`)
   const runs: Array<{ label: string, outcome: Outcome, where: string }> = []
-  for (const label of ['kappa-node run, from A (first time: the executable travels)', 'kappa-node run, from A (again: the target has it cached)']) {
-    const before = new Map(await Promise.all(nodes.map(async n => [n.name, (await targetLog(n)).length] as const)))
+  for (const label of ['kappa-node run, from A (first time: its workspace travels)', 'kappa-node run, from A (again: the target has it all)']) {
     const sentBefore = (await sentJobs(a)).length
     const outcome = await cli(['run', '--home', a.home, '--', ...JOB], { cwd })
     let where = 'A (locally)'
@@ -168,12 +160,8 @@ async function demo (): Promise<void> {
     if (sent.length > sentBefore) {
       const job = sent[0]
       const target = nodes.find(n => n.id === job.target)
-      where = `${target?.name ?? short(job.target)} (${short(job.target)}), ${job.cached === true ? 'executable cached' : `executable sent, ${Math.round(Number(job.bytesSent.executable) / 1024)} KiB`}`
-    } else {
-      for (const n of nodes) {
-        const job = (await targetLog(n)).slice(before.get(n.name)).find(j => j.origin === a.id)
-        if (job != null) where = `${n.name} (${short(n.id)}), ${job.exeCached === true ? 'executable cached' : `executable sent, ${Math.round(Number(job.exeBytesReceived) / 1024)} KiB`}`
-      }
+      const bytes = Number(job.bytesSent.executable) + Number(job.bytesSent.workspace)
+      where = `${target?.name ?? short(job.target)} (${short(job.target)}), ${job.cached === true || bytes === 0 ? 'nothing sent (it had it all)' : `${Math.round(bytes / 1024)} KiB sent`}`
     }
     runs.push({ label, outcome, where })
   }

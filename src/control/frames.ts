@@ -9,13 +9,16 @@ export enum RunFrame {
   STDIN_EOF = 2,
   SIGNAL = 3,
   OUTPUT_CLOSED = 4, // '1' or '2': the reader of that output went away (a broken pipe)
+  LOCAL_EXIT = 5, // JSON {code, signal, durationMs}: how the job the daemon sent back (LOCAL) ended here
   // daemon → client
   STARTED = 10, // JSON {target, path}
   STDOUT = 11,
   STDERR = 12,
   EXIT = 13, // JSON {code, signal}
   LOCAL = 14, // JSON {reason, quiet}: run it here yourself
-  ERROR = 15 // JSON {message}: the job failed after it started
+  ERROR = 15, // JSON {message, code}: the job failed (after it started: code 255)
+  PROGRESS = 16, // JSON {sentBytes, totalBytes, blobs}: a first sync of the workspace is under way
+  NOTE = 17 // JSON {message}: one line for the user's stderr (e.g. a file changed here while the job ran)
 }
 
 export const RUN_FRAME_HEADER = 5

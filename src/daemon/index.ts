@@ -18,7 +18,7 @@ import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../host/requirements.js'
 import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
-import { createMigration, type Migration } from '../migrate/index.js'
+import { createMigration, type Migration, type MigrationInit } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError, errorMessage } from '../errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
@@ -70,6 +70,8 @@ export interface DaemonInit {
   onBenchmarkProgress?: (p: { done: number, total: number } | undefined) => void
   /** where the log goes (default stdout) */
   logTo?: NodeJS.WritableStream
+  /** workspace and liveness settings of migrations (store size, job view, heartbeat, liveness deadline, clock) */
+  migration?: Pick<MigrationInit, 'storeBytes' | 'view' | 'heartbeatMs' | 'livenessMs' | 'clock'>
 }
 
 export interface Daemon {
@@ -263,7 +265,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     wallMs: init.jobWallMs,
     memoryBytes: init.jobMemoryBytes,
     allowNetwork: init.allowNetwork,
-    bwrap
+    bwrap,
+    ...init.migration
   })
   await migration.start()
   migrationRef = migration

@@ -1,6 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
 import { Frame } from '../wire/migrate.js'
-import { BULK_MIN_BYTES, BULK_SWITCH_TIMEOUT_MS, MAX_JOB_FILES, MIGRATE_MAX_FRAME_BYTES } from '../constants.js'
+import { BULK_MIN_BYTES, BULK_SWITCH_TIMEOUT_MS, MIGRATE_MAX_FRAME_BYTES, TREE_FRAME_BYTES } from '../constants.js'
+import { MAX_EXTRA_FILES, MAX_WORKSPACE_FILES, MAX_CHANGE_FILES } from '../workspace/index.js'
 import type { Stream } from '@libp2p/interface'
 import type { BulkConnection, BulkOfferData, BulkOfferHandle } from '../bulk/index.js'
 
@@ -19,7 +20,24 @@ const BULK_HIGH_WATER = 1024 * 1024
 const BULK_LOW_WATER = 256 * 1024
 /** A paused yamux stream still receives up to its window (16 MiB): room for that. */
 const STREAM_READ_BUFFER = 32 * 1024 * 1024
-const DECODE_LIMITS = { limits: { job: { argv: 4096, env: 256, inputs: MAX_JOB_FILES, outputs: 1000 } } }
+const DECODE_LIMITS = {
+  limits: {
+    job: { argv: 65_536, env: 8192, extras: MAX_EXTRA_FILES, outputs: 1000 },
+    directories: MAX_WORKSPACE_FILES,
+    missingBlobs: MAX_WORKSPACE_FILES + MAX_EXTRA_FILES + 1,
+    missingDirectories: MAX_WORKSPACE_FILES,
+    changes: { changes: MAX_CHANGE_FILES }
+  }
+}
+
+const FRAME_TYPES = new Set<unknown>(Object.values(Frame.Type).filter(v => typeof v === 'string'))
+
+/** A frame as decoded from a peer: type 0 (UNSPECIFIED, what an empty frame decodes as) and unknown types are refused. */
+export function decodeFrame (bytes: Uint8Array | Uint8ArrayList): Frame {
+  const frame = Frame.decode(bytes, DECODE_LIMITS)
+  if (frame.type === Frame.Type.UNSPECIFIED || !FRAME_TYPES.has(frame.type)) throw new Error(`frame of unknown type ${String(frame.type)}`)
+  return frame
+}
 
 export class EndOfStreamError extends Error {
   override name = 'EndOfStreamError'
@@ -105,7 +123,7 @@ export class FrameChannel {
       for (;;) {
         const body = takeFrame(this.streamBuffer)
         if (body == null) return
-        const frame = Frame.decode(body, DECODE_LIMITS)
+        const frame = decodeFrame(body)
         if (this.readingBulk) throw new Error('frame on the stream after the peer switched to its bulk connection')
         if (frame.type === Frame.Type.BULK) this.takeOffer(frame.bulk)
         else if (frame.type === Frame.Type.SWITCH) this.remoteSwitched()
@@ -311,13 +329,13 @@ function frameSize (frame: Frame): number {
  * end) keeps its pieces; anything else is joined and decoded as protobuf.
  */
 function decodeRecord (pieces: Buffer[]): Frame {
-  if (pieces.length === 1) return Frame.decode(pieces[0], DECODE_LIMITS)
+  if (pieces.length === 1) return decodeFrame(pieces[0])
   const first = pieces[0]
   const header = first.length >= 16 ? dataFrameHeader(first) : undefined
   let total = 0
   for (const p of pieces) total += p.length
-  if (header == null || header.dataStart + header.length !== total) return Frame.decode(Buffer.concat(pieces, total), DECODE_LIMITS)
-  const frame = Frame.decode(first.subarray(0, header.typeEnd), DECODE_LIMITS)
+  if (header == null || header.dataStart + header.length !== total) return decodeFrame(Buffer.concat(pieces, total))
+  const frame = decodeFrame(first.subarray(0, header.typeEnd))
   const data = [first.subarray(header.dataStart), ...pieces.slice(1)].filter(p => p.length > 0)
   let joined: Uint8Array | undefined
   Object.defineProperty(frame, 'data', { get: () => (joined ??= Buffer.concat(data, header.length)), enumerable: true })
@@ -399,4 +417,22 @@ function varint (n: number): Uint8Array {
   }
   out.push(n)
   return Uint8Array.from(out)
+}
+
+/** Directory messages in TREE frames of about TREE_FRAME_BYTES each. */
+export function treeFrames (messages: Uint8Array[]): Uint8Array[][] {
+  const frames: Uint8Array[][] = []
+  let current: Uint8Array[] = []
+  let size = 0
+  for (const m of messages) {
+    if (size + m.byteLength > TREE_FRAME_BYTES && current.length > 0) {
+      frames.push(current)
+      current = []
+      size = 0
+    }
+    current.push(m)
+    size += m.byteLength
+  }
+  if (current.length > 0) frames.push(current)
+  return frames
 }

@@ -1,86 +1,56 @@
 import { lstat, readdir, mkdir, open, rename, unlink, stat } from 'node:fs/promises'
-import { isAbsolute, join, normalize, relative, resolve, sep, dirname } from 'node:path'
+import { join, resolve, dirname, isAbsolute, normalize } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors.js'
-import { MAX_INPUT_BYTES, MAX_JOB_FILES } from '../constants.js'
+import { isInside, MAX_EXTRA_FILES } from '../workspace/index.js'
+import { inspectExecutable } from './exe.js'
+import { underSystemDir } from './sandbox.js'
 
-export interface JobFile {
-  /** relative to the job's working directory, '/'-separated, no '..' */
-  path: string
-  size: number
-  mode: number
-  mtimeMs: number
+/** A file outside the workspace that travels with a job (read-only at its path there). */
+export interface ExtraFile { path: string, digest: Buffer, size: number, mode: number }
+
+/** An absolute, normal path a peer names. */
+export function safeAbsolute (path: string): boolean {
+  return isAbsolute(path) && !path.includes('\0') && normalize(path) === path && path !== '/' && !path.endsWith('/')
 }
 
-/** A path a peer sent: relative, normalised, inside the job directory. Anything else is refused. */
-export function safeRelative (path: string): string {
-  if (path === '' || isAbsolute(path) || path.includes('\0')) throw new Error(`unsafe path '${path}'`)
-  const norm = normalize(path)
-  if (norm === '..' || norm.startsWith(`..${sep}`) || norm === '.' || norm.split(sep).includes('..')) throw new Error(`unsafe path '${path}'`)
-  return norm
-}
-
-/** `path` (absolute or relative to cwd) as a path relative to cwd, if it is inside cwd. */
-export function insideCwd (cwd: string, path: string): string | undefined {
-  const rel = relative(cwd, resolve(cwd, path))
-  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return undefined
-  return rel
+/** Directories the sandbox makes fresh or shows as they are: a file there never travels. */
+function local (path: string): boolean {
+  return underSystemDir(path) || path.startsWith('/proc/') || path.startsWith('/dev/') || path.startsWith('/sys/')
 }
 
 /**
- * The files a job reads: argv entries that name existing regular files under
- * the cwd, plus `--input` paths (files, or directories taken whole).
+ * Files a job names outside its workspace: argv entries that are existing
+ * regular files (relative to the cwd or absolute), and `--input` paths
+ * (files, or directories taken whole); system directories excepted (the
+ * target has its own).
  */
-export async function collectInputs (cwd: string, args: string[], explicit: string[]): Promise<JobFile[]> {
-  const found = new Map<string, JobFile>()
-  let total = 0
-  const add = async (rel: string): Promise<void> => {
-    if (found.has(rel)) return
-    const st = await lstat(join(cwd, rel)).catch(() => undefined)
-    if (st == null) return
-    if (st.isDirectory()) {
-      for (const name of await readdir(join(cwd, rel))) await add(join(rel, name))
+export async function collectExtras (cwd: string, root: string, args: string[], explicit: string[]): Promise<ExtraFile[]> {
+  const found = new Map<string, ExtraFile>()
+  const add = async (path: string, required: boolean): Promise<void> => {
+    if (found.has(path) || isInside(root, path) || local(path)) return
+    const st = await lstat(path).catch(() => undefined)
+    if (st == null) {
+      if (required) throw new UserError(`--input ${path}: no such file`)
       return
     }
-    if (!st.isFile()) return
-    if (found.size >= MAX_JOB_FILES) throw new UserError(`too many input files (limit ${MAX_JOB_FILES})`)
-    total += st.size
-    if (total > MAX_INPUT_BYTES) throw new UserError(`input files exceed ${MAX_INPUT_BYTES / 2 ** 30} GiB`)
-    found.set(rel, { path: rel, size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs })
+    if (st.isDirectory()) {
+      if (!required) return
+      for (const name of await readdir(path)) await add(join(path, name), true)
+      return
+    }
+    const real = st.isSymbolicLink() ? await stat(path).catch(() => undefined) : st
+    if (real?.isFile() !== true) return
+    if (found.size >= MAX_EXTRA_FILES) throw new UserError(`over ${MAX_EXTRA_FILES} files named outside the workspace ${root}: give a larger --workspace`)
+    const info = await inspectExecutable(path)
+    found.set(path, { path, digest: info.sha256, size: info.size, mode: info.mode & 0o777 })
   }
   for (const arg of args) {
-    if (arg.startsWith('-') || arg === '') continue
-    const rel = insideCwd(cwd, arg)
-    if (rel == null) continue
-    const st = await stat(join(cwd, rel)).catch(() => undefined)
-    if (st?.isFile() === true) await add(rel)
+    if (arg.startsWith('-') || arg === '' || arg.includes('\0')) continue
+    await add(resolve(cwd, arg), false)
   }
-  for (const path of explicit) {
-    const rel = insideCwd(cwd, path)
-    if (rel == null) throw new UserError(`--input ${path} is not inside the current directory ${cwd}`)
-    if (await lstat(join(cwd, rel)).catch(() => undefined) == null) throw new UserError(`--input ${path}: no such file`)
-    await add(rel)
-  }
+  for (const path of explicit) await add(resolve(cwd, path), true)
   return [...found.values()]
-}
-
-/** Regular files under `dir`, relative paths; symlinks and special files are skipped. */
-export async function listFiles (dir: string, limit = MAX_JOB_FILES): Promise<JobFile[]> {
-  const out: JobFile[] = []
-  const walk = async (rel: string): Promise<void> => {
-    const entries = await readdir(join(dir, rel), { withFileTypes: true }).catch(() => [])
-    for (const e of entries) {
-      if (out.length >= limit) return
-      const r = rel === '' ? e.name : join(rel, e.name)
-      if (e.isDirectory()) await walk(r)
-      else if (e.isFile()) {
-        const st = await lstat(join(dir, r)).catch(() => undefined)
-        if (st != null) out.push({ path: r, size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs })
-      }
-    }
-  }
-  await walk('')
-  return out
 }
 
 /** Writes a file that arrives in chunks: into a temp file beside it, renamed into place at the end. */

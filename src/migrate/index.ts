@@ -3,7 +3,9 @@ import { JobRunner } from './target.js'
 import { JobSender, absoluteCwd } from './origin.js'
 import { UserError } from '../errors.js'
 import { parseClientPipes, type ClientPipes } from '../control/direct.js'
-import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS } from '../constants.js'
+import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS, LIVENESS_MS, HEARTBEAT_MS } from '../constants.js'
+import { WorkspaceScanner, DEFAULT_STORE_BYTES } from '../workspace/index.js'
+import { systemClock, type Clock } from './liveness.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
@@ -44,6 +46,28 @@ export interface MigrationInit {
   allowNetwork?: boolean
   /** bubblewrap binary; undefined runs jobs unsandboxed */
   bwrap?: string
+  /** size cap of the content-addressed store (default 8 GiB) */
+  storeBytes?: number
+  /** how a job sees its workspace here: an overlay over the mirror, a copy of it, or whichever works (default) */
+  view?: 'overlay' | 'copy' | 'auto'
+  /** a target's heartbeat period while a job runs */
+  heartbeatMs?: number
+  /** an origin gives a silent job up after this */
+  livenessMs?: number
+  clock?: Clock
+}
+
+export interface ResolvedMigrationInit {
+  maxJobs: number
+  wallMs: number
+  memoryBytes?: number
+  allowNetwork: boolean
+  bwrap?: string
+  storeBytes: number
+  view: 'overlay' | 'copy' | 'auto'
+  heartbeatMs: number
+  livenessMs: number
+  clock: Clock
 }
 
 export interface JobView {
@@ -61,6 +85,9 @@ export interface MigrationCounters {
   exeBytesSent: number
   exeBytesReceived: number
   exeCacheHits: number
+  /** workspace content moved (directories and blobs to targets, change sets back) */
+  workspaceBytesSent: number
+  workspaceBytesReceived: number
 }
 
 /** What the thin client sends on the control socket. */
@@ -69,7 +96,16 @@ export interface RunParams {
   cwd: string
   /** the client's PATH, to find argv[0] as its shell would */
   path: string
+  /** the client's whole environment (filtered before it travels) */
   env: Record<string, string>
+  /** --env NAME: travels even if it is host-specific; --no-env NAME: does not travel */
+  envAdd: string[]
+  envDrop: string[]
+  /** the client's HOME (the workspace search stops below it) and umask */
+  home?: string
+  umask: number
+  /** --workspace DIR */
+  workspace?: string
   inputs: string[]
   outputs: string[]
   mode: 'auto' | 'remote' | 'peer'
@@ -92,16 +128,23 @@ export interface Migration {
 }
 
 export function createMigration (components: MigrationComponents, init: MigrationInit = {}): Migration {
-  const counters: MigrationCounters = { jobsIn: 0, jobsOut: 0, refused: 0, exeBytesSent: 0, exeBytesReceived: 0, exeCacheHits: 0 }
+  const counters: MigrationCounters = { jobsIn: 0, jobsOut: 0, refused: 0, exeBytesSent: 0, exeBytesReceived: 0, exeCacheHits: 0, workspaceBytesSent: 0, workspaceBytesReceived: 0 }
   const maxJobs = init.maxJobs ?? Math.max(4, 2 * availableParallelism())
-  const runner = new JobRunner(components, {
+  const resolved: ResolvedMigrationInit = {
     maxJobs,
     wallMs: init.wallMs ?? DEFAULT_JOB_WALL_MS,
     memoryBytes: init.memoryBytes,
     allowNetwork: init.allowNetwork ?? false,
-    bwrap: init.bwrap as string
-  }, counters)
-  const sender = new JobSender(components, counters)
+    bwrap: init.bwrap,
+    storeBytes: init.storeBytes ?? DEFAULT_STORE_BYTES,
+    view: init.view ?? 'auto',
+    heartbeatMs: init.heartbeatMs ?? HEARTBEAT_MS,
+    livenessMs: init.livenessMs ?? LIVENESS_MS,
+    clock: init.clock ?? systemClock
+  }
+  const runner = new JobRunner(components, resolved, counters)
+  const scanner = new WorkspaceScanner()
+  const sender = new JobSender(components, resolved, counters, scanner)
   return {
     async start () {
       await runner.start()
@@ -111,6 +154,7 @@ export function createMigration (components: MigrationComponents, init: Migratio
     },
     async stop () {
       runner.stop()
+      scanner.close()
       await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(() => {})
     },
     async serveRun (params, socket, rest) {
@@ -146,11 +190,17 @@ export function parseRunParams (p: Record<string, unknown>): RunParams {
     for (const [k, v] of Object.entries(p.env as Record<string, unknown>)) if (typeof v === 'string') env[k] = v
   }
   const mode = p.mode === 'remote' || p.mode === 'peer' ? p.mode : 'auto'
+  const umask = typeof p.umask === 'number' && Number.isInteger(p.umask) && p.umask >= 0 && p.umask <= 0o777 ? p.umask : 0o022
   return {
     argv,
     cwd: absoluteCwd(p.cwd),
     path: typeof p.path === 'string' ? p.path : '/usr/local/bin:/usr/bin:/bin',
     env,
+    envAdd: strings(p.envAdd, 'envAdd'),
+    envDrop: strings(p.envDrop, 'envDrop'),
+    home: typeof p.home === 'string' ? p.home : undefined,
+    umask,
+    workspace: typeof p.workspace === 'string' && p.workspace !== '' ? p.workspace : undefined,
     inputs: strings(p.inputs, 'inputs'),
     outputs: strings(p.outputs, 'outputs'),
     mode,

@@ -1,159 +1,64 @@
-import { createReadStream } from 'node:fs'
-import { join, resolve, isAbsolute } from 'node:path'
-import { lstat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join, resolve, isAbsolute, relative } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { Frame, type Job } from '../wire/migrate.js'
-import { FrameChannel, framePieces } from './channel.js'
-import { collectInputs, IncomingFile, insideCwd, safeRelative } from './files.js'
+import { logger } from '@libp2p/logger'
+import { Frame, Change, type Job } from '../wire/migrate.js'
+import { FrameChannel, framePieces, treeFrames } from './channel.js'
+import { collectExtras, IncomingFile, type ExtraFile } from './files.js'
 import { inspectExecutable, type ExecutableInfo } from './exe.js'
+import { ClientLink } from './client-link.js'
+import { JobRecorder } from './record.js'
+import { Liveness } from './liveness.js'
 import { findExecutable } from '../host/requirements.js'
-import { RunFrame, RunFrameParser, runFrameHeader, encodeJsonFrame } from '../control/frames.js'
+import { RunFrame } from '../control/frames.js'
 import { UserError, errorMessage } from '../errors.js'
 import { dialReason } from '../pairing/service.js'
 import { label } from '../names.js'
 import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
-import { openClientPipe, type ClientPipes } from '../control/direct.js'
-import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS } from '../constants.js'
-import type { MigrationComponents, MigrationCounters, JobView, RunParams } from './index.js'
+import {
+  findWorkspaceRoot, isInside, jobEnvironment, sendVerified, ChangedWhileSent, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
+  CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
+  type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
+} from '../workspace/index.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, SETUP_MS_PER_KIB, TICKET_TTL_MS } from '../constants.js'
+import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
 
-/** Output queued for a `run` client before the relay waits for it to catch up. */
-const CLIENT_BUFFER_BYTES = 4 * 1024 * 1024
-/** Output queued for a pipe the daemon writes itself: little (a pipe holds 64 KiB), so buffers do not live long. */
-const PIPE_BUFFER_BYTES = 256 * 1024
-
-async function drainedOrClosed (socket: Socket): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const done = (): void => { socket.off('drain', done); socket.off('close', done); resolve() }
-    socket.on('drain', done)
-    socket.on('close', done)
-  })
-}
+const log = logger('kappa:migrate:origin')
 
 /** Thrown before the job started: the client runs it locally (unless --remote). */
 class BeforeStart extends Error {}
 
-/** The control-socket side of a `run`: frames to and from the thin client. */
-class ClientLink {
-  private readonly parsed: Array<{ type: RunFrame, payload: Buffer }> = []
-  private readonly parser = new RunFrameParser((type, payload) => { this.parsed.push({ type, payload }) })
-  onFrame: (type: RunFrame, payload: Buffer) => Promise<void> | void = () => {}
-  closed = false
-  private readonly closeListeners: Array<() => void> = []
-  private readonly pipes = new Map<1 | 2, Socket>()
-  private readonly brokenPipes = new Set<1 | 2>()
-  private onBroken: (fd: 1 | 2) => void = () => {}
+/** What a job needs before it can be placed: its workspace, executable, files, environment. */
+interface Prepared {
+  snapshot: Snapshot
+  exe: ExecutableInfo
+  exeInWorkspace: boolean
+  extras: ExtraFile[]
+  /** --output paths outside the workspace, absolute */
+  outputs: string[]
+  env: Record<string, string>
+}
 
-  constructor (readonly socket: Socket, rest: Buffer) {
-    socket.on('data', (chunk: Buffer) => { void this.receive(chunk) })
-    socket.on('close', () => { this.closed = true; for (const l of this.closeListeners) l() })
-    socket.on('error', () => {})
-    if (rest.length > 0) queueMicrotask(() => { void this.receive(rest) })
-  }
-
-  private async receive (chunk: Buffer): Promise<void> {
-    try {
-      this.parser.push(chunk)
-    } catch {
-      this.socket.destroy()
-      return
-    }
-    const frames = this.parsed.splice(0)
-    for (const f of frames) {
-      // a slow target pauses the client's stdin here
-      this.socket.pause()
-      try { await this.onFrame(f.type, f.payload) } finally { if (!this.closed) this.socket.resume() }
-    }
-  }
-
-  onClose (listener: () => void): void {
-    if (this.closed) listener()
-    else this.closeListeners.push(listener)
-  }
-
-  /** Output for the client; waits only when a few MiB are queued, so the two ends do not ping-pong on every chunk. */
-  async send (type: RunFrame, payload?: Uint8Array): Promise<void> {
-    if (this.closed) return
-    // header and payload as they are: no copy of the payload
-    this.socket.cork()
-    this.socket.write(runFrameHeader(type, payload?.byteLength ?? 0))
-    if (payload != null && payload.byteLength > 0) this.socket.write(payload)
-    this.socket.uncork()
-    if (this.socket.writableLength > CLIENT_BUFFER_BYTES) await drainedOrClosed(this.socket)
-  }
-
-  /**
-   * The job's stdout (1) or stderr (2): straight into the client's pipe when
-   * the daemon could open it, else through the client. `onBroken` hears once
-   * that the reader of that pipe has gone.
-   */
-  openPipes (pipes: ClientPipes | undefined, onBroken: (fd: 1 | 2) => void): void {
-    this.onBroken = onBroken
-    if (pipes == null) return
-    for (const fd of [1, 2] as const) {
-      const pipe = openClientPipe(pipes, fd)
-      if (pipe == null) continue
-      pipe.on('error', (err: NodeJS.ErrnoException) => {
-        pipe.destroy()
-        if (err.code === 'EPIPE') this.broken(fd)
-      })
-      this.pipes.set(fd, pipe)
-    }
-  }
-
-  async output (fd: 1 | 2, pieces: Uint8Array[]): Promise<void> {
-    if (this.brokenPipes.has(fd)) return
-    const pipe = this.pipes.get(fd)
-    if (pipe == null) {
-      for (const p of pieces) await this.send(fd === 1 ? RunFrame.STDOUT : RunFrame.STDERR, p)
-      return
-    }
-    if (pipe.destroyed) return
-    pipe.cork()
-    for (const p of pieces) pipe.write(p)
-    pipe.uncork()
-    if (pipe.writableLength > PIPE_BUFFER_BYTES) await drainedOrClosed(pipe)
-  }
-
-  broken (fd: 1 | 2): void {
-    if (this.brokenPipes.has(fd)) return
-    this.brokenPipes.add(fd)
-    this.onBroken(fd)
-  }
-
-  /** Everything written into the client's pipes has reached them, and they are closed here (their reader sees EOF once the client exits). */
-  async closePipes (): Promise<void> {
-    await Promise.all([...this.pipes.values()].map(async (pipe) => {
-      if (pipe.destroyed) return
-      await new Promise<void>((resolve) => {
-        pipe.once('close', () => { resolve() })
-        pipe.end()
-      })
-    }))
-    this.pipes.clear()
-  }
-
-  async json (type: RunFrame, value: unknown): Promise<void> {
-    if (this.closed) return
-    this.socket.write(encodeJsonFrame(type, value))
-  }
-
-  end (): void {
-    if (!this.closed) this.socket.end()
-  }
+const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
+  [Change.Kind.FILE]: 'file', [Change.Kind.SYMLINK]: 'symlink', [Change.Kind.DIRECTORY]: 'directory', [Change.Kind.DELETE]: 'delete', [Change.Kind.MODE]: 'mode'
 }
 
 /**
  * The origin side of a migration: choose the target (probe, --peer), send the
- * job, relay stdio and signals between the thin client and the target, write
- * output files back into the cwd.
+ * job and whatever of its workspace the target lacks, relay stdio and signals
+ * between the thin client and the target, apply the job's change set in the
+ * workspace before the client hears the exit.
  */
 export class JobSender {
   readonly running = new Map<string, JobView>()
   private seq = 0
+  /** per target: the directory digests it confirmed holding (pushed only when new) */
+  private readonly sent = new LruMap<string, LruMap<Hex, true>>(256)
   /**
    * Placement decisions are taken one at a time: each probe then sees the
    * jobs the previous ones placed (pending work here and at the targets),
@@ -168,7 +73,7 @@ export class JobSender {
     return await result
   }
 
-  constructor (private readonly components: MigrationComponents, private readonly counters: MigrationCounters) {}
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly scanner: WorkspaceScanner) {}
 
   async serve (params: RunParams, socket: Socket, rest: Buffer): Promise<void> {
     const client = new ClientLink(socket, rest)
@@ -183,7 +88,7 @@ export class JobSender {
         } else {
           this.components.onLocalPlacement?.()
           this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: err.message })
-          await client.json(RunFrame.LOCAL, { reason: err.message, quiet: false })
+          await this.runHere(params, client, id, err.message, false, true)
         }
       } else {
         await client.json(RunFrame.ERROR, { message: errorMessage(err), code: 255 })
@@ -194,21 +99,76 @@ export class JobSender {
     }
   }
 
+  /**
+   * The client runs the job itself: `job-started` now, `job-ended` when it
+   * reports how it went (LOCAL_EXIT), or when it goes away without saying.
+   */
+  private async runHere (params: RunParams, client: ClientLink, id: string, reason: string, quiet: boolean, fellBack: boolean): Promise<void> {
+    const self = this.components.libp2p.peerId.toString()
+    const record = new JobRecorder(this.components.events, { id: `local-${id}`, direction: 'local', origin: self, target: self, argv: params.argv, cwd: params.cwd, reason })
+    record.start()
+    const ended = new Promise<void>((resolve) => {
+      client.onFrame = (type, payload) => {
+        if (type !== RunFrame.LOCAL_EXIT) return
+        try {
+          const r = JSON.parse(payload.toString('utf8'))
+          record.end({
+            exitCode: typeof r.code === 'number' ? r.code : null,
+            signal: typeof r.signal === 'string' ? r.signal : null,
+            outcome: fellBack ? 'fell-back' : undefined
+          })
+        } catch (err) {
+          log('malformed LOCAL_EXIT: %s', errorMessage(err))
+        }
+        resolve()
+      }
+      client.onClose(resolve)
+    })
+    await client.json(RunFrame.LOCAL, { reason, quiet })
+    await ended
+    record.end({ outcome: fellBack ? 'fell-back' : 'lost' })
+  }
+
+  /** Workspace, executable, files outside the workspace, environment: everything but the place. */
+  private async prepare (params: RunParams, exePath: string): Promise<Prepared> {
+    const root = await findWorkspaceRoot(params.cwd, params.home, params.workspace)
+    // this node's own home (its keys) and the user's credentials never travel
+    const exclude = [this.components.home, ...(params.home != null && isAbsolute(params.home) ? CREDENTIAL_DIRS.map(d => join(params.home as string, d)) : [])]
+    const snapshot = await this.scanner.snapshot(root, exclude)
+    const cwdRel = relative(root, params.cwd)
+    if (snapshot.lookup(cwdRel.split(/\/+/).join('/'))?.kind !== 'dir') throw new UserError(`the current directory ${params.cwd} is excluded from the workspace ${root} (${IGNORE_FILE})`)
+    const exe = await inspectExecutable(exePath)
+    if (exe.size > MAX_EXE_BYTES) throw new UserError(`${exePath} is over the ${MAX_EXE_BYTES / 2 ** 20} MiB executable limit`)
+    const exeRel = relative(root, exePath)
+    const exeInWorkspace = isInside(root, exePath) && snapshot.lookup(exeRel) != null
+    // the sandbox would have to create it inside the job's view of the workspace
+    if (isInside(root, exePath) && !exeInWorkspace) throw new UserError(`${exePath} is excluded from the workspace ${root} (${IGNORE_FILE})`)
+    const extras = await collectExtras(params.cwd, root, params.argv.slice(1), params.inputs)
+    // an executable outside the workspace travels on its own (the target may have it already)
+    const outputs: string[] = []
+    for (const o of params.outputs) {
+      const abs = resolve(params.cwd, o)
+      // inside the workspace, the change set brings it back anyway
+      if (!isInside(root, abs)) outputs.push(abs)
+    }
+    return { snapshot, exe, exeInWorkspace, extras, outputs, env: jobEnvironment(params.env, params.envAdd, params.envDrop) }
+  }
+
   private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
     const { overlay, trust, access } = this.components
     const exePath = params.argv[0].includes('/') ? resolve(params.cwd, params.argv[0]) : findExecutable(params.argv[0], params.path)
     if (exePath == null) {
       // let the local shell say "command not found" the usual way
-      await client.json(RunFrame.LOCAL, { reason: `${params.argv[0]}: command not found`, quiet: true })
+      await this.runHere(params, client, id, `${params.argv[0]}: command not found`, true, false)
       return
     }
-    let exe: ExecutableInfo
-    let inputs
+    // the workspace is described while the overlay is asked (warm, this costs milliseconds)
+    const preparing = this.prepare(params, exePath)
+    preparing.catch(() => {})
+    let requirements: { arch?: string, interpreter?: string }
     try {
-      exe = await inspectExecutable(exePath)
-      if (exe.size > MAX_EXE_BYTES) throw new UserError(`${exePath} is over the ${MAX_EXE_BYTES / 2 ** 20} MiB executable limit`)
-      inputs = await collectInputs(params.cwd, params.argv.slice(1), params.inputs)
-      for (const o of params.outputs) if (insideCwd(params.cwd, o) == null) throw new UserError(`--output ${o} is not inside the current directory`)
+      const exe = await inspectExecutable(exePath)
+      requirements = { arch: exe.arch, interpreter: exe.interpreter }
     } catch (err) {
       throw new BeforeStart(errorMessage(err))
     }
@@ -229,7 +189,7 @@ export class JobSender {
       addrs = peer.addrs
     } else {
       const outcome = await this.oneAtATime(async () => {
-        const o = await overlay.probe({ arch: exe.arch, interpreter: exe.interpreter }, params.mode === 'remote', (to) => {
+        const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
           // the job's stream opens while the probe is out: the neighbour asked is usually the target
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
           if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS), negotiateFully: false }) }
@@ -247,7 +207,7 @@ export class JobSender {
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
         this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'local', reason: outcome.reason, own: outcome.own, best: outcome.best, sysmetric: outcome.target?.sysmetric, target: outcome.target?.id })
-        await client.json(RunFrame.LOCAL, { reason: outcome.reason, quiet: true })
+        await this.runHere(params, client, id, outcome.reason, true, false)
         return
       }
       target = outcome.target.id
@@ -257,8 +217,16 @@ export class JobSender {
       ticket = outcome.ticket
       ticketTtlMs = outcome.ticketTtlMs
     }
+    let prepared: Prepared
+    try {
+      prepared = await preparing
+    } catch (err) {
+      if (opened != null) void opened.then(async (s) => { await s.close() }).catch(() => {})
+      throw new BeforeStart(errorMessage(err))
+    }
     const who = label(target, trust.get(target)?.alias)
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
+    const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd })
 
     // before the job starts, any failure means "run it here instead"
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
@@ -275,55 +243,148 @@ export class JobSender {
     }
     let started = false
     try {
-      const job: Job = {
-        ticket: ticket as Uint8Array<ArrayBuffer>,
-        exeSha256: exe.sha256 as Uint8Array<ArrayBuffer>,
-        exeSize: BigInt(exe.size),
-        exePath,
-        argv: params.argv,
-        cwd: params.cwd,
-        env: Object.entries(params.env).map(([name, value]) => ({ name, value })),
-        inputs: inputs.map(f => ({ path: f.path, size: BigInt(f.size), mode: f.mode })),
-        outputs: params.outputs.map(o => insideCwd(params.cwd, o) as string),
-        arch: exe.arch ?? '',
-        interpreter: exe.interpreter ?? '',
-        stdin: params.stdin,
-        // nothing to send after the request: a target that has the executable starts at once
-        eager: inputs.length === 0
-      }
-      await channel.write({ type: Frame.Type.REQUEST, job }, setup)
-      const answer = await channel.read(setup)
-      if (answer.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${answer.message}`)
-      if (answer.type !== Frame.Type.ACCEPT) throw new BeforeStart(`${who} answered ${answer.type}`)
-      if (answer.needExe) {
-        for await (const chunk of createReadStream(exePath, { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-          await channel.writeData(Frame.Type.DATA, [chunk as Buffer], { signal: setup })
-          this.counters.exeBytesSent += (chunk as Buffer).length
-        }
-      }
-      for (const f of inputs) {
-        await channel.write({ type: Frame.Type.FILE, file: { path: f.path, size: BigInt(f.size), mode: f.mode } }, setup)
-        for await (const chunk of createReadStream(join(params.cwd, f.path), { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-          await channel.writeData(Frame.Type.DATA, [chunk as Buffer], { signal: setup })
-        }
-      }
-      if (answer.needExe || !job.eager) await channel.write({ type: Frame.Type.START }, setup)
-      const first = await channel.read(setup)
+      const first = await this.sendJob(channel, params, prepared, ticket, target, who, client, record, setup)
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
+      if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
       started = true
       this.counters.jobsOut++
+      record.start()
       this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'remote', target, alias: trust.get(target)?.alias, path, sysmetric: targetSysmetric })
       await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
-      await this.relay(channel, client, params, who)
+      const exit = await this.relay(channel, client, params, prepared, who, record)
+      record.end({ exitCode: exit.code, signal: exit.signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })
     } catch (err) {
       channel.abort(err instanceof Error ? err : new Error(String(err)))
-      if (err instanceof BeforeStart || started) throw err
+      if (started) {
+        record.end({ outcome: 'lost', reason: errorMessage(err) })
+        throw err
+      }
+      // before the start: the job runs here instead, and its `local` record (fell-back) tells it;
+      // with --remote nothing runs, and this record says why
+      if (params.mode === 'remote') record.end({ outcome: 'refused', reason: errorMessage(err) })
+      if (err instanceof BeforeStart) throw err
       throw new BeforeStart(`${who}: ${errorMessage(err)}`)
     } finally {
       if (!trust.has(target)) access.unexpect(target)
     }
+  }
 
+  /** The request, the directories the target has not seen, the blobs it lacks; returns its first answer after them (STARTED, REFUSE…). */
+  private async sendJob (channel: FrameChannel, params: RunParams, prepared: Prepared, ticket: Uint8Array, target: string, who: string, client: ClientLink, record: JobRecorder, signal: AbortSignal): Promise<Frame> {
+    const { snapshot, exe, extras } = prepared
+    let known = this.sent.get(target)
+    if (known == null) {
+      known = new LruMap<Hex, true>(MAX_REMEMBERED_DIRECTORIES)
+      this.sent.set(target, known)
+    }
+    const frames = treeFrames(newDirectories(snapshot, snapshot.digest, known))
+    const job: Job = {
+      ticket: ticket as Uint8Array<ArrayBuffer>,
+      argv: params.argv,
+      cwd: params.cwd,
+      env: Object.entries(prepared.env).map(([name, value]) => ({ name, value })),
+      workspace: snapshot.root,
+      rootDigest: unhex(snapshot.digest) as Uint8Array<ArrayBuffer>,
+      rootMode: snapshot.rootMode,
+      treeFrames: frames.length,
+      treeFiles: BigInt(snapshot.files),
+      treeBytes: BigInt(snapshot.bytes),
+      exe: {
+        path: exe.path,
+        digest: exe.sha256 as Uint8Array<ArrayBuffer>,
+        size: BigInt(exe.size),
+        mode: exe.mode,
+        inWorkspace: prepared.exeInWorkspace,
+        arch: exe.arch ?? '',
+        interpreter: exe.interpreter ?? ''
+      },
+      extras: extras.map(f => ({ path: f.path, digest: f.digest as Uint8Array<ArrayBuffer>, size: BigInt(f.size), mode: f.mode })),
+      outputs: prepared.outputs,
+      stdin: params.stdin,
+      umask: params.umask
+    }
+    await channel.write({ type: Frame.Type.REQUEST, job }, signal)
+    for (const f of frames) await this.sendTree(channel, f, record, signal)
+    let answer = await channel.read(signal)
+    for (let round = 0; answer.type === Frame.Type.ACCEPT && answer.missingDirectories.length > 0; round++) {
+      // the target lost some (evicted, or never had them): whole subtrees, then an empty TREE
+      if (round > 3) throw new Error(`${who} keeps asking for directories`)
+      const wanted: Uint8Array[] = []
+      for (const d of answer.missingDirectories) {
+        known.delete(hex(d))
+        wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
+      }
+      for (const f of treeFrames(wanted)) await this.sendTree(channel, f, record, signal)
+      await channel.write({ type: Frame.Type.TREE }, signal)
+      answer = await channel.read(signal)
+    }
+    if (answer.type !== Frame.Type.ACCEPT) return answer
+    // the target holds every directory of this tree now
+    for (const d of snapshot.directories.keys()) known.set(d, true)
+    // a big first sync gets the time it needs (the target allows the same)
+    const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024))
+    await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
+    return await channel.read(transfer)
+  }
+
+  private missingBytes (digests: Hex[], prepared: Prepared): number {
+    let n = 0
+    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? 0)
+    return n
+  }
+
+  private async sendTree (channel: FrameChannel, directories: Uint8Array[], record: JobRecorder, signal: AbortSignal): Promise<void> {
+    await channel.write({ type: Frame.Type.TREE, directories: directories as Array<Uint8Array<ArrayBuffer>> }, signal)
+    for (const d of directories) {
+      record.job.bytesSent.workspace += d.byteLength
+      this.counters.workspaceBytesSent += d.byteLength
+    }
+  }
+
+  /** Each blob the target asked for, from the file that has it, hashed as it is read: never sent with a wrong digest. */
+  private async sendBlobs (channel: FrameChannel, digests: Hex[], prepared: Prepared, client: ClientLink, record: JobRecorder, signal: AbortSignal): Promise<void> {
+    const exeDigest = hex(prepared.exe.sha256)
+    const sources = digests.map((d) => {
+      if (d === exeDigest) return { digest: d, path: prepared.exe.path, size: prepared.exe.size, kind: 'executable' as const }
+      const extra = prepared.extras.find(e => hex(e.digest) === d)
+      if (extra != null) return { digest: d, path: extra.path, size: extra.size, kind: 'workspace' as const }
+      const blob = prepared.snapshot.blob(d)
+      if (blob == null) throw new Error(`the target asked for a blob this job does not have (${d.slice(0, 12)})`)
+      return { digest: d, path: join(prepared.snapshot.root, blob.path), size: blob.size, kind: 'workspace' as const }
+    })
+    const total = sources.reduce((n, s) => n + s.size, 0)
+    const progress = total >= PROGRESS_MIN_BYTES
+    let sentBytes = 0
+    let lastReport = 0
+    const report = async (force: boolean): Promise<void> => {
+      if (!progress || (!force && Date.now() - lastReport < PROGRESS_EVERY_MS)) return
+      lastReport = Date.now()
+      await client.json(RunFrame.PROGRESS, { sentBytes, totalBytes: total, blobs: sources.length })
+    }
+    for (const s of sources) {
+      try {
+        await sendVerified(s.path, s.size, s.digest, MIGRATE_CHUNK_BYTES, async (data, first) => {
+          if (first) await channel.write({ type: Frame.Type.BLOB, blob: { digest: unhex(s.digest), size: BigInt(s.size) }, data }, signal)
+          else await channel.writeData(Frame.Type.DATA, [data], { signal, borrowed: true })
+          sentBytes += data.byteLength
+          await report(false)
+        }, { noFollow: s.kind === 'workspace' })
+      } catch (err) {
+        if (err instanceof ChangedWhileSent) throw new BeforeStart(`${s.path} changed while it was sent; run it again`)
+        if ((err as NodeJS.ErrnoException).code != null) throw new BeforeStart(`cannot read ${s.path}: ${errorMessage(err)}`)
+        throw err
+      }
+      const sent = s.size
+      if (s.kind === 'executable') {
+        record.job.bytesSent.executable += sent
+        this.counters.exeBytesSent += sent
+      } else {
+        record.job.bytesSent.workspace += sent
+        this.counters.workspaceBytesSent += sent
+      }
+    }
+    await report(true)
   }
 
   private async openStream (target: string, addrs: string[], ticketTtlMs: number, signal: AbortSignal): Promise<Stream> {
@@ -337,13 +398,19 @@ export class JobSender {
     return await libp2p.dialProtocol(dialAddrs.length > 0 ? dialAddrs : peerId, PROTOCOL_MIGRATE, { signal, negotiateFully: false })
   }
 
-  /** The job runs: stdio and signals both ways until EXIT; output files land in the cwd. */
-  private async relay (channel: FrameChannel, client: ClientLink, params: RunParams, who: string): Promise<void> {
+  /**
+   * The job runs: stdio and signals both ways; then its change set, applied
+   * in the workspace (validated whole first), and --output files; then the
+   * exit status goes to the client.
+   */
+  private async relay (channel: FrameChannel, client: ClientLink, params: RunParams, prepared: Prepared, who: string, record: JobRecorder): Promise<{ code: number, signal: string | null }> {
     let exited = false
     client.onFrame = async (type, payload) => {
       if (exited) return
-      if (type === RunFrame.STDIN) await channel.writeData(Frame.Type.STDIN, [payload]).catch(() => {})
-      else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(() => {})
+      if (type === RunFrame.STDIN) {
+        record.job.bytesSent.stdio += payload.byteLength
+        await channel.writeData(Frame.Type.STDIN, [payload]).catch(() => {})
+      } else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(() => {})
       else if (type === RunFrame.SIGNAL) await channel.write({ type: Frame.Type.SIGNAL, signal: payload.toString('utf8') }).catch(() => {})
       else if (type === RunFrame.OUTPUT_CLOSED) client.broken(payload.toString('utf8') === '2' ? 2 : 1)
     }
@@ -351,53 +418,145 @@ export class JobSender {
     client.openPipes(params.pipes, (fd) => { void channel.write({ type: Frame.Type.CLOSE_OUTPUT, code: fd }).catch(() => {}) })
     // the client went away (killed): reset the stream, the target kills the job
     client.onClose(() => { if (!exited) channel.abort(new Error('client gone')) })
-    let incoming: IncomingFile | undefined
+    let silentFor: number | undefined
+    const liveness = new Liveness(this.init.livenessMs, this.init.clock, (ms) => {
+      silentFor = ms
+      channel.abort(new Error('silent'))
+    })
+    const snapshot = prepared.snapshot
+    const manifest: IncomingChange[] = []
+    let applier: ChangeApplier | undefined
+    let sink: BlobSink | undefined
+    let output: { file: IncomingFile, hash: ReturnType<typeof createHash>, digest: Hex } | undefined
     try {
       for (;;) {
         let frame: Frame
         try {
           frame = await channel.read()
         } catch (err) {
-          if (client.closed) return
+          if (client.closed) return { code: 255, signal: null }
+          if (silentFor != null) throw new Error(`no word from ${who} for ${Math.round(silentFor / 1000)} s while the job was running; giving it up`)
           throw new Error(`lost the connection to ${who} while the job was running (${errorMessage(err)})`)
         }
+        liveness.heard()
         switch (frame.type) {
-          case Frame.Type.STDOUT: await client.output(1, framePieces(frame)); break
-          case Frame.Type.STDERR: await client.output(2, framePieces(frame)); break
-          case Frame.Type.FILE: {
-            if (incoming != null) throw new Error('output file cut short')
-            const rel = safeRelative(frame.file?.path ?? '')
-            const path = join(params.cwd, rel)
-            // never write through a symlink planted in the cwd
-            const st = await lstat(path).catch(() => undefined)
-            if (st?.isSymbolicLink() === true || st?.isDirectory() === true) throw new Error(`output ${rel}: a symlink or directory is in the way`)
-            incoming = await IncomingFile.create(path, Number(frame.file?.size ?? 0n), frame.file?.mode ?? 0o644)
-            if (incoming.complete) { await incoming.finish(); incoming = undefined }
+          case Frame.Type.STDOUT:
+          case Frame.Type.STDERR: {
+            const pieces = framePieces(frame)
+            for (const p of pieces) record.job.bytesReceived.stdio += p.byteLength
+            await client.output(frame.type === Frame.Type.STDOUT ? 1 : 2, pieces)
+            break
+          }
+          case Frame.Type.HEARTBEAT:
+            break
+          case Frame.Type.CHANGES: {
+            if (applier != null || frame.changes == null) throw new ChangeRefused('a second change set')
+            for (const c of frame.changes.changes) {
+              const kind = CHANGE_KINDS[c.kind]
+              if (kind == null) throw new ChangeRefused(`a change of unknown kind (${String(c.kind)})`)
+              manifest.push({ kind, path: c.path, digest: kind === 'file' ? hex(c.digest) : undefined, size: Number(c.size), mode: c.mode, target: c.target })
+              if (manifest.length > 10 * 1024 * 1024) throw new ChangeRefused('a change set without end')
+            }
+            if (frame.changes.last) {
+              applier = await ChangeApplier.prepare({
+                root: snapshot.root,
+                lookup: snapshot.lookup,
+                ignored: snapshot.ignored,
+                umask: params.umask
+              }, manifest, { files: Number(frame.changes.files), bytes: Number(frame.changes.bytes) })
+            }
+            break
+          }
+          case Frame.Type.BLOB: {
+            if (applier == null || sink != null || output != null || frame.blob == null) throw new ChangeRefused('a blob outside a change set')
+            sink = applier.blob(hex(frame.blob.digest), Number(frame.blob.size))
+            if (frame.data.byteLength > 0) await sink.write(frame.data)
+            record.job.bytesReceived.workspace += frame.data.byteLength
+            this.counters.workspaceBytesReceived += frame.data.byteLength
+            if (sink.complete) { await sink.finish(); sink = undefined }
+            break
+          }
+          case Frame.Type.OUTPUT: {
+            if (sink != null || output != null || frame.blob == null) throw new ChangeRefused('an output file in the middle of another')
+            if (!prepared.outputs.includes(frame.path)) throw new ChangeRefused(`an output file nobody asked for (${frame.path})`)
+            const mode = (await stat(frame.path).catch(() => undefined))?.mode ?? (0o666 & ~params.umask)
+            output = { file: await IncomingFile.create(frame.path, Number(frame.blob.size), mode), hash: createHash('sha256'), digest: hex(frame.blob.digest) }
+            if (frame.data.byteLength > 0) { output.hash.update(frame.data); await output.file.write(frame.data) }
+            if (output.file.complete) await this.finishOutput(output).finally(() => { output = undefined })
             break
           }
           case Frame.Type.DATA: {
-            if (incoming == null) throw new Error('unexpected data')
-            await incoming.write(frame.data)
-            if (incoming.complete) { await incoming.finish(); incoming = undefined }
+            if (sink != null) {
+              await sink.write(frame.data)
+              record.job.bytesReceived.workspace += frame.data.byteLength
+              this.counters.workspaceBytesReceived += frame.data.byteLength
+              if (sink.complete) { await sink.finish(); sink = undefined }
+            } else if (output != null) {
+              output.hash.update(frame.data)
+              await output.file.write(frame.data)
+              if (output.file.complete) await this.finishOutput(output).finally(() => { output = undefined })
+            } else {
+              throw new Error(`unexpected data from ${who}`)
+            }
             break
           }
-          case Frame.Type.EXIT:
+          case Frame.Type.EXIT: {
+            if (sink != null || output != null) throw new ChangeRefused('the job ended in the middle of a file')
+            if (applier == null) throw new ChangeRefused('no change set came')
+            const { conflicts, written } = await applier.commit()
+            applier = undefined
+            for (const w of written) this.scanner.recordWrite(snapshot.root, w.path, w.stat, w.digest)
+            if (conflicts.length > 0) {
+              const shown = conflicts.slice(0, 3).join(', ') + (conflicts.length > 3 ? `, and ${conflicts.length - 3} more` : '')
+              await client.note(`${conflicts.length === 1 ? shown : `${conflicts.length} paths`} changed here while the job ran on ${who}; the job's version was kept${conflicts.length > 1 ? ` (${shown})` : ''}`)
+            }
             exited = true
             await client.closePipes()
-            await client.json(RunFrame.EXIT, { code: frame.code, signal: frame.signal === '' ? null : frame.signal })
+            const signal = frame.signal === '' ? null : frame.signal
+            await client.json(RunFrame.EXIT, { code: frame.code, signal })
             await channel.close(AbortSignal.timeout(5000)).catch(() => {})
-            return
+            return { code: frame.code, signal }
+          }
           case Frame.Type.ERROR:
             throw new Error(`${who}: ${frame.message}`)
           default:
             throw new Error(`unexpected frame ${frame.type} from ${who}`)
         }
       }
+    } catch (err) {
+      if (err instanceof ChangeRefused) throw new Error(`refused the changes ${who} sent back: ${err.message}; nothing was written`)
+      throw err
     } finally {
-      await incoming?.discard()
+      liveness.stop()
+      await applier?.abort()
+      await output?.file.discard()
       await client.closePipes()
     }
   }
+
+  private async finishOutput (output: { file: IncomingFile, hash: ReturnType<typeof createHash>, digest: Hex }): Promise<void> {
+    if (output.hash.digest('hex') !== output.digest) {
+      await output.file.discard()
+      throw new ChangeRefused(`${output.file.target} does not match its digest`)
+    }
+    await output.file.finish()
+  }
+}
+
+/** The Directory messages under `digest` (itself included) that `known` does not hold; a known directory's subtree is skipped. */
+function newDirectories (snapshot: Snapshot, digest: Hex, known: LruMap<Hex, true>): Uint8Array[] {
+  const out: Uint8Array[] = []
+  const seen = new Set<Hex>()
+  const walk = (d: Hex): void => {
+    if (known.has(d) || seen.has(d)) return
+    seen.add(d)
+    const bytes = snapshot.directories.get(d)
+    if (bytes == null) return
+    out.push(bytes)
+    for (const sub of decodeDirectory(bytes).directories) walk(hex(sub.digest))
+  }
+  walk(digest)
+  return out
 }
 
 export function absoluteCwd (cwd: unknown): string {

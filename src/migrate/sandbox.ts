@@ -1,45 +1,89 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
-import { basename } from 'node:path'
 import { findExecutable } from '../host/requirements.js'
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
-const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
+export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
 
-export interface SandboxSpec {
-  /** the job's directory on this machine, mounted at `cwd` */
-  workDir: string
-  /** the origin's working directory: absolute paths under it keep working */
+/** PATH of the launcher itself (never the job's). */
+const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** How the job's program is started. */
+export type ExecPlan =
+  /** argv exactly as the caller gave it: the path resolves inside the sandbox to the same file as at home */
+  | { kind: 'as-given' }
+  /** the origin's executable, mounted read-only at `at`; `asGiven`: argv[0] then still resolves to it */
+  | { kind: 'bind', source: string, at: string, asGiven: boolean }
+
+/** Everything one launch needs; `launchCommand` turns it into a command (issue 11 replaces the launcher behind it). */
+export interface LaunchSpec {
+  /** the workspace root on the origin: the job's view of it is mounted there */
+  workspace: string
+  /** the job's view of the workspace on this machine (overlay or copy) */
+  view: string
+  /** the origin's working directory (inside the workspace) */
   cwd: string
-  /** the executable from the cache, mounted read-only at `exePath` */
-  cachedExe: string
-  exePath: string
+  argv: string[]
+  /** the job's environment, set inside the sandbox */
+  env: Record<string, string>
+  exec: ExecPlan
+  /** files outside the workspace: read-only at their absolute paths */
+  extras: Array<{ source: string, at: string }>
+  /** --output files outside the workspace: writable at their absolute paths */
+  outputs: Array<{ source: string, at: string }>
   allowNetwork: boolean
 }
 
-export interface SandboxLaunch {
+export interface Launch {
   command: string
   args: string[]
-  /** where the job's working directory appears inside the sandbox */
-  cwd: string
+  /** the launcher's own environment: clean, whatever the job's is */
+  env: Record<string, string>
 }
 
 export function findBubblewrap (): string | undefined {
   return findExecutable('bwrap')
 }
 
-/** Would mounting the job's directory at `cwd` hide the system (`/`, `/usr/…`, `/tmp` itself)? */
-function unsafeMountPoint (cwd: string): boolean {
-  if (cwd === '/' || cwd === '/tmp' || cwd === '/proc' || cwd === '/dev') return true
-  return SYSTEM_DIRS.some(d => cwd === d || cwd.startsWith(`${d}/`)) || cwd.startsWith('/proc/') || cwd.startsWith('/dev/')
+export function underSystemDir (path: string): boolean {
+  return SYSTEM_DIRS.some(d => path === d || path.startsWith(`${d}/`))
 }
 
 /**
- * bubblewrap arguments: read-only system directories, fresh /proc, /dev and
- * /tmp, the job directory at the origin's cwd, the executable at the origin's
- * path, no network unless allowed, nothing of anyone's home or of kappa's keys.
- * As root the job runs as nobody inside a user namespace.
+ * Would mounting the workspace at `path` hide what the sandbox itself needs
+ * (`/`, `/tmp`, `/proc`, `/dev`, a system directory itself)? A workspace
+ * inside a system directory works only where that directory exists here.
  */
-export function bubblewrapArgs (bwrap: string, spec: SandboxSpec, argv: string[]): SandboxLaunch {
+export function unusableMountPoint (path: string): string | undefined {
+  if (['/', '/tmp', '/proc', '/dev', '/var', '/var/tmp'].includes(path) || path.startsWith('/proc/') || path.startsWith('/dev/')) return `a workspace at ${path} cannot be mounted in a sandbox`
+  if (SYSTEM_DIRS.includes(path)) return `a workspace at ${path} would hide a system directory`
+  if (underSystemDir(path) && !existsSync(path)) return `${path} is inside a system directory and does not exist on this node`
+  return undefined
+}
+
+/**
+ * Where the origin's executable can be mounted: at its own path, unless
+ * that lies in a read-only system directory where no file stands to mount
+ * over (bubblewrap cannot create one there; e.g. /usr/bin/cc, a symlink on
+ * Debian): then under /kappa-bin, and argv[0] is passed with `exec -a`.
+ */
+export function executableMountPoint (path: string): string {
+  if (!underSystemDir(path)) return path
+  try {
+    if (lstatSync(path).isFile()) return path
+  } catch {}
+  return `/kappa-bin/${path.split('/').pop() ?? 'program'}`
+}
+
+/**
+ * bubblewrap: read-only system directories, fresh /proc, /dev and /tmp, the
+ * job's view of the workspace at the workspace's own path (absolute paths
+ * and DW_AT_comp_dir stay the same), files named outside it read-only at
+ * theirs, the executable where it belongs, no network unless allowed,
+ * nothing of anyone's home or of kappa's keys. As root the job runs as
+ * nobody inside a user namespace. The job's environment is set inside
+ * (--clearenv, --setenv): bubblewrap's own environment is the launcher's.
+ */
+export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   const args = ['--die-with-parent', '--unshare-all']
   if (spec.allowNetwork) args.push('--share-net')
   const uid = process.getuid?.() ?? 65534
@@ -52,12 +96,30 @@ export function bubblewrapArgs (bwrap: string, spec: SandboxSpec, argv: string[]
     else args.push('--ro-bind', dir, dir)
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp')
-  const cwd = unsafeMountPoint(spec.cwd) ? '/kappa-job' : spec.cwd
-  args.push('--bind', spec.workDir, cwd)
-  // a path inside a read-only system directory can only be covered if it exists here
-  const underSystem = SYSTEM_DIRS.some(d => spec.exePath.startsWith(`${d}/`))
-  const exeInside = underSystem && !existsSync(spec.exePath) ? `/kappa-bin/${basename(spec.exePath)}` : spec.exePath
-  args.push('--ro-bind', spec.cachedExe, exeInside)
-  args.push('--chdir', cwd, '--', exeInside, ...argv.slice(1))
-  return { command: bwrap, args, cwd }
+  args.push('--bind', spec.view, spec.workspace)
+  for (const f of spec.extras) args.push('--ro-bind', f.source, f.at)
+  for (const f of spec.outputs) args.push('--bind', f.source, f.at)
+  let argv = spec.argv
+  if (spec.exec.kind === 'bind') {
+    args.push('--ro-bind', spec.exec.source, spec.exec.at)
+    if (!spec.exec.asGiven) {
+      // bubblewrap 0.8 has no --argv0: bash's exec -a keeps argv[0] as the caller gave it
+      const bash = existsSync('/bin/bash') ? '/bin/bash' : undefined
+      argv = bash != null ? [bash, '-c', 'exec -a "$0" "$@"', spec.argv[0], spec.exec.at, ...spec.argv.slice(1)] : [spec.exec.at, ...spec.argv.slice(1)]
+    }
+  }
+  args.push('--chdir', spec.cwd, '--clearenv')
+  for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value)
+  args.push('--', ...argv)
+  return { command: bwrap, args, env: { PATH: LAUNCHER_PATH } }
+}
+
+/**
+ * Without a sandbox (--no-sandbox): a plain child in the view, which is not
+ * at the workspace's path (absolute paths into it reach this machine's own
+ * files), with the job's environment.
+ */
+export function unsandboxedCommand (spec: LaunchSpec, viewCwd: string): Launch & { cwd: string, argv0: string } {
+  const program = spec.exec.kind === 'bind' ? spec.exec.source : spec.argv[0]
+  return { command: program, args: spec.argv.slice(1), env: spec.env, cwd: viewCwd, argv0: spec.argv[0] }
 }

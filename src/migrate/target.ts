@@ -1,48 +1,92 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
-import { createReadStream, existsSync } from 'node:fs'
-import { appendFile, mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises'
+import { constants as fsConstants, existsSync, statSync } from 'node:fs'
+import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
-import { join } from 'node:path'
-import { Frame, type Job } from '../wire/migrate.js'
+import { join, relative, resolve } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
-import { IncomingFile, listFiles, safeRelative, type JobFile } from './files.js'
-import { bubblewrapArgs } from './sandbox.js'
+import { safeAbsolute } from './files.js'
+import { launchCommand, unsandboxedCommand, executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
 import { JobOutput } from './output.js'
+import { inspectExecutable } from './exe.js'
+import { JobRecorder } from './record.js'
 import { findExecutable, machineArch } from '../host/requirements.js'
 import { errorMessage } from '../errors.js'
 import { shortId } from '../names.js'
 import {
-  MAX_EXE_BYTES, MAX_INPUT_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS
+  ContentStore, Mirror, mountOverlay, copyView, releaseView, overlayWorks, sweepMounts, computeChanges, entriesOf, hex, unhex,
+  isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
+} from '../workspace/index.js'
+import {
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB
 } from '../constants.js'
-import type { MigrationComponents, MigrationInit, JobView, MigrationCounters } from './index.js'
+import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
-const PATH_IN_JOB = '/usr/local/bin:/usr/bin:/bin'
+const log = logger('kappa:migrate:target')
+
+/** The PATH a job gets when the origin sent none. */
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
+const CHANGE_KINDS = { delete: Change.Kind.DELETE, directory: Change.Kind.DIRECTORY, file: Change.Kind.FILE, symlink: Change.Kind.SYMLINK, mode: Change.Kind.MODE }
+
+/** Changes per CHANGES frame. */
+const CHANGES_PER_FRAME = 2000
+/** Rounds of "send me these directories" before the target gives up on an origin. */
+const MAX_TREE_ROUNDS = 3
 
 interface RunningJob {
-  view: JobView
+  view: RunningView
   child?: ChildProcess
 }
 
-/** The target side of /kappa/migrate/1: admission, executable cache, job directory, sandboxed run, streams. */
+interface Needs {
+  /** blobs the job needs that the store lacks, with their sizes */
+  missing: Map<Hex, number>
+  /** every blob the job needs from the store (pinned while it runs) */
+  needed: Set<Hex>
+  /** directories the store lacks */
+  directories: Hex[]
+}
+
+/** The target side of /kappa/migrate/2: admission, the store, the mirror, the job's view, the sandboxed run, the change set. */
 export class JobRunner {
   readonly running = new Map<string, RunningJob>()
-  private readonly cacheDir: string
+  readonly store: ContentStore
+  private readonly mirrors = new Map<string, { mirror: Mirror, opened: Promise<void> }>()
   private readonly jobsDir: string
+  private readonly mirrorsDir: string
   private readonly logFile: string
+  private viewKind?: Promise<'overlay' | 'copy'>
 
-  constructor (private readonly components: MigrationComponents, private readonly init: Required<Omit<MigrationInit, 'memoryBytes'>> & Pick<MigrationInit, 'memoryBytes'>, private readonly counters: MigrationCounters) {
-    this.cacheDir = join(components.home, 'cache')
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters) {
     this.jobsDir = join(components.home, 'jobs')
+    this.mirrorsDir = join(components.home, 'mirrors')
     this.logFile = join(components.home, 'jobs.log')
+    this.store = new ContentStore(join(components.home, 'store'), init.storeBytes)
   }
 
   async start (): Promise<void> {
-    await mkdir(this.cacheDir, { recursive: true, mode: 0o700 })
-    // job directories of a daemon that died are of no use to anyone
+    await this.store.open()
+    // the executable cache of earlier versions is part of the store now
+    await rm(join(this.components.home, 'cache'), { recursive: true, force: true })
+    // job directories (and their overlays) of a daemon that died are of no use to anyone
+    const swept = await sweepMounts(this.jobsDir)
+    if (swept > 0) log('unmounted %d overlays a previous daemon left', swept)
     await rm(this.jobsDir, { recursive: true, force: true })
     await mkdir(this.jobsDir, { recursive: true, mode: 0o711 })
+    await mkdir(this.mirrorsDir, { recursive: true, mode: 0o700 })
+  }
+
+  /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */
+  private async jobViewKind (): Promise<'overlay' | 'copy'> {
+    if (this.init.view !== 'auto') return this.init.view
+    this.viewKind ??= overlayWorks(join(this.jobsDir, '.probe'), join(this.jobsDir, '.probe-lower')).then(async (works) => {
+      await rm(join(this.jobsDir, '.probe-lower'), { recursive: true, force: true })
+      return works ? 'overlay' : 'copy'
+    })
+    return await this.viewKind
   }
 
   /** Kill every job (daemon stopping). */
@@ -57,8 +101,17 @@ export class JobRunner {
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     const id = randomBytes(6).toString('hex')
     let jobDir: string | undefined
+    let view: JobView | undefined
     let reserved = false
-    const log: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
+    let mirror: Mirror | undefined
+    let pinned: Hex[] = []
+    const line: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
+    const began = performance.now()
+    // ms since the request, per step (in the job log: where a job's time went)
+    const phases: Record<string, number> = {}
+    const phase = (name: string): void => { phases[name] = Math.round((performance.now() - began) * 10) / 10 }
+    line.phases = phases
+    const record = new JobRecorder(this.components.events, { id: `in-${id}`, direction: 'in', origin: remote, target: this.components.libp2p.peerId.toString(), argv: [] })
     try {
       let first: Frame
       try {
@@ -71,53 +124,117 @@ export class JobRunner {
       if (first.type !== Frame.Type.REQUEST || first.job == null) throw new Error('expected a job request')
       this.counters.jobsIn++
       const job = first.job
-      Object.assign(log, { argv: job.argv, cwd: job.cwd, exeSha256: Buffer.from(job.exeSha256).toString('hex') })
+      phase('request')
+      record.job.argv = job.argv
+      record.job.cwd = job.cwd
+      Object.assign(line, { argv: job.argv, cwd: job.cwd, workspace: job.workspace })
       const refusal = this.admit(remote, job)
       if (refusal != null) {
         this.counters.refused++
-        Object.assign(log, { refused: refusal })
-        await this.writeLog(log)
+        Object.assign(line, { refused: refusal })
+        record.end({ outcome: 'refused', reason: refusal })
+        await this.writeLog(line)
         await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
         await channel.close(setup).catch(() => {})
         return
       }
       reserved = true
       this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() } })
+      const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0 }
 
-      const sha = Buffer.from(job.exeSha256).toString('hex')
-      const cachedExe = join(this.cacheDir, sha)
-      const needExe = !existsSync(cachedExe)
-      await channel.write({ type: Frame.Type.ACCEPT, needExe }, setup)
-      if (needExe) await this.receiveExe(channel, job, cachedExe, setup)
-      else this.counters.exeCacheHits++
-      Object.assign(log, { exeCached: !needExe, exeBytesReceived: needExe ? Number(job.exeSize) : 0 })
-
-      jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
-      const workDir = join(jobDir, 'work')
-      await mkdir(workDir, { recursive: true })
-      const inputs = await this.receiveInputs(channel, job, workDir, setup)
-      // an eager job with its executable already here has nothing more to wait for
-      if (needExe || !job.eager || job.inputs.length > 0) {
-        const start = await channel.read(setup)
-        if (start.type !== Frame.Type.START) throw new Error('expected START')
+      // the tree: directories the origin pushed, then whatever else is missing
+      const readTree = async (frames: number | undefined): Promise<void> => {
+        for (let i = 0; frames == null || i < frames; i++) {
+          const f = await channel.read(setup)
+          if (f.type !== Frame.Type.TREE) throw new Error('expected TREE')
+          if (frames == null && f.directories.length === 0) return
+          for (const bytes of f.directories) {
+            await this.store.putDirectory(bytes)
+            traffic.directories++
+            traffic.workspaceBytes += bytes.byteLength
+          }
+        }
       }
+      await readTree(job.treeFrames)
+      mirror = await this.mirrorFor(remote, job.workspace)
+      const exe = await this.planExecutable(job)
+      const extras = job.extras.map((f, i) => ({ ...f, digest: hex(f.digest), source: '', index: i }))
+      let needs: Needs
+      for (let round = 0; ; round++) {
+        needs = await this.needs(job, mirror)
+        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) }))]) {
+          needs.needed.add(x.digest)
+          if (!this.store.hasBlob(x.digest)) needs.missing.set(x.digest, x.size)
+        }
+        if (needs.directories.length === 0) break
+        if (round >= MAX_TREE_ROUNDS) throw new Error('the origin did not send the directories asked for')
+        await channel.write({ type: Frame.Type.ACCEPT, missingDirectories: needs.directories.map(unhex) }, setup)
+        await readTree(undefined)
+      }
+      pinned = this.store.pin(needs.needed)
+      await channel.write({ type: Frame.Type.ACCEPT, missingBlobs: [...needs.missing.keys()].map(unhex) }, setup)
+      // a big first sync gets the time it needs
+      let missingBytes = 0
+      for (const size of needs.missing.values()) missingBytes += size
+      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+      record.job.bytesReceived.workspace = traffic.workspaceBytes
+      record.job.bytesReceived.executable = traffic.exeBytes
+      record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0
+      Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
+      if (exe.blob == null || traffic.exeBytes === 0) this.counters.exeCacheHits++
 
-      await this.run(channel, job, id, cachedExe, jobDir, workDir, inputs, log)
+      phase('received')
+      const update = await mirror.update(hex(job.rootDigest), job.rootMode)
+      phase('mirror')
+      Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
+      jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
+      const lower = mirror
+      phase('jobdir')
+      view = await this.jobViewKind() === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
+      phase('view')
+      // files outside the workspace: copies with their modes (never the stored file itself)
+      const extraDir = join(jobDir, 'extras')
+      const outputDir = join(jobDir, 'outputs')
+      await mkdir(extraDir)
+      await mkdir(outputDir)
+      const extraFiles: LaunchSpec['extras'] = []
+      for (const e of extras) {
+        e.source = join(extraDir, String(e.index))
+        await copyFile(this.store.blobPath(e.digest), e.source, fsConstants.COPYFILE_FICLONE)
+        await chmod(e.source, e.mode & 0o777)
+        if (!job.outputs.includes(e.path)) extraFiles.push({ source: e.source, at: e.path })
+      }
+      const outputFiles: LaunchSpec['outputs'] = []
+      for (const [i, path] of job.outputs.entries()) {
+        const source = join(outputDir, String(i))
+        const named = extras.find(e => e.path === path)
+        if (named != null) await copyFile(named.source, source)
+        else await (await open(source, 'w', 0o666 & ~job.umask)).close()
+        outputFiles.push({ source, at: path })
+      }
+      const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
+      if (exe.plan.kind === 'bind') exe.plan.source = this.store.blobPath(exe.blob as Hex)
+      phase('files')
+      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
     } catch (err) {
-      Object.assign(log, { error: errorMessage(err) })
+      Object.assign(line, { error: errorMessage(err) })
+      record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
       channel.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
       if (reserved) this.running.delete(id)
+      this.store.unpin(pinned)
+      if (mirror != null) { mirror.users--; mirror.lastUsed = Date.now() }
+      if (view != null) await releaseView(view).catch((err) => { log('release view: %s', errorMessage(err)) })
       if (jobDir != null) await rm(jobDir, { recursive: true, force: true }).catch(() => {})
-      await this.writeLog(log)
+      await this.writeLog(line)
     }
   }
 
   /** One JSON line per job in `$KAPPA_HOME/jobs.log`, written once. */
-  private async writeLog (log: Record<string, unknown>): Promise<void> {
-    if (log.endedAt != null) return
-    log.endedAt = new Date().toISOString()
-    await appendFile(this.logFile, JSON.stringify(log) + '\n', { mode: 0o600 }).catch(() => {})
+  private async writeLog (entry: Record<string, unknown>): Promise<void> {
+    if (entry.endedAt != null) return
+    entry.endedAt = new Date().toISOString()
+    await appendFile(this.logFile, JSON.stringify(entry) + '\n', { mode: 0o600 }).catch((err) => { log('jobs.log: %s', err.message) })
   }
 
   /** Why this job cannot run here, or undefined. Redeems the ticket it carries. */
@@ -130,91 +247,184 @@ export class JobRunner {
       return 'not paired with this node and no migration ticket'
     }
     if (this.running.size >= this.init.maxJobs) return `busy: ${this.running.size} jobs running here (limit ${this.init.maxJobs})`
-    if (job.argv.length === 0 || job.argv.some(a => a.includes('\0'))) return 'empty or malformed argv'
+    if (job.argv.length === 0 || job.argv[0] === '' || job.argv.some(a => a.includes('\0'))) return 'empty or malformed argv'
     if (job.argv.reduce((n, a) => n + a.length, 0) > MAX_ARGV_BYTES) return `argv over ${MAX_ARGV_BYTES} bytes`
-    if (!job.cwd.startsWith('/') || !job.exePath.startsWith('/')) return 'cwd and executable path must be absolute'
-    if (job.exeSha256.length !== 32) return 'malformed executable hash'
-    if (job.exeSize > BigInt(MAX_EXE_BYTES)) return `executable over the ${MAX_EXE_BYTES / 2 ** 20} MiB limit`
-    if (job.arch !== '' && job.arch !== machineArch()) return `executable is for ${job.arch}, this node is ${machineArch()}`
-    if (job.interpreter !== '' && findExecutable(job.interpreter, PATH_IN_JOB) == null) return `interpreter ${job.interpreter} is not installed here`
-    let total = 0n
-    for (const f of job.inputs) {
-      try { safeRelative(f.path) } catch { return `unsafe input path '${f.path}'` }
-      total += f.size
+    if (!safeAbsolute(job.workspace)) return 'malformed workspace path'
+    const unusable = unusableMountPoint(job.workspace)
+    if (unusable != null) return unusable
+    if (!safeAbsolute(job.cwd) && job.cwd !== job.workspace) return 'malformed working directory'
+    if (!isInside(job.workspace, job.cwd)) return 'the working directory is not inside the workspace'
+    if (job.rootDigest.length !== 32) return 'malformed workspace digest'
+    if (job.treeFiles > BigInt(MAX_WORKSPACE_FILES) || job.treeBytes > BigInt(MAX_WORKSPACE_BYTES)) return `workspace over this node's limits (${MAX_WORKSPACE_FILES} files, ${MAX_WORKSPACE_BYTES / 2 ** 30} GiB)`
+    if (job.env.some(v => !safeVariable(v.name, v.value))) return 'malformed environment'
+    if (job.umask > 0o777) return 'malformed umask'
+    const exe = job.exe
+    if (exe == null || !safeAbsolute(exe.path) || exe.digest.length !== 32) return 'malformed executable'
+    if (exe.size > BigInt(MAX_EXE_BYTES)) return `executable over the ${MAX_EXE_BYTES / 2 ** 20} MiB limit`
+    if (exe.arch !== '' && exe.arch !== machineArch()) return `executable is for ${exe.arch}, this node is ${machineArch()}`
+    if (exe.interpreter !== '' && findExecutable(exe.interpreter, DEFAULT_PATH) == null) return `interpreter ${exe.interpreter} is not installed here`
+    if (job.extras.length > MAX_EXTRA_FILES) return 'too many files outside the workspace'
+    let extraBytes = 0n
+    for (const f of job.extras) {
+      if (!safeAbsolute(f.path) || f.digest.length !== 32 || isInside(job.workspace, f.path) || underSystemDir(f.path) || /^\/(proc|dev|sys)(\/|$)/.test(f.path)) return `unusable file outside the workspace '${f.path}'`
+      extraBytes += f.size
     }
-    if (total > BigInt(MAX_INPUT_BYTES)) return `input files over the ${MAX_INPUT_BYTES / 2 ** 30} GiB limit`
+    if (extraBytes > BigInt(MAX_WORKSPACE_BYTES)) return 'files outside the workspace over this node\'s limit'
     for (const o of job.outputs) {
-      try { safeRelative(o) } catch { return `unsafe output path '${o}'` }
+      if (!safeAbsolute(o) || isInside(job.workspace, o) || underSystemDir(o) || /^\/(proc|dev|sys)(\/|$)/.test(o)) return `unusable --output path '${o}'`
     }
     return undefined
   }
 
-  private async receiveExe (channel: FrameChannel, job: Job, cachedExe: string, signal: AbortSignal): Promise<void> {
-    const file = await IncomingFile.create(cachedExe, Number(job.exeSize), 0o500)
-    const hash = createHash('sha256')
-    try {
-      while (!file.complete) {
-        const frame = await channel.read(signal)
-        if (frame.type !== Frame.Type.DATA) throw new Error('expected executable data')
-        hash.update(frame.data)
-        await file.write(frame.data)
-        this.counters.exeBytesReceived += frame.data.length
-      }
-      if (!hash.digest().equals(Buffer.from(job.exeSha256))) throw new Error('executable does not match its sha256')
-      await file.finish()
-    } catch (err) {
-      await file.discard()
-      throw err
-    }
+  /**
+   * How to start the program so that argv[0] and a script's $0 stay as the
+   * caller gave them: as given when it resolves here to the same file (in
+   * the workspace, or the same content at the same path); else the origin's
+   * executable mounted at its path (or under /kappa-bin, with exec -a).
+   */
+  private async planExecutable (job: Job): Promise<{ plan: ExecPlan, blob?: Hex }> {
+    const exe = job.exe as NonNullable<Job['exe']>
+    if (exe.inWorkspace) return { plan: { kind: 'as-given' } }
+    const digest = hex(exe.digest)
+    const path = job.env.find(v => v.name === 'PATH')?.value ?? DEFAULT_PATH
+    // only system directories (and the workspace) are visible in the sandbox: elsewhere, this node's own file is no use
+    const own = underSystemDir(exe.path) ? await inspectExecutable(exe.path).catch(() => undefined) : undefined
+    if (own != null && hex(own.sha256) === digest && this.resolves(job, path, exe.path) === exe.path) return { plan: { kind: 'as-given' } }
+    const at = executableMountPoint(exe.path)
+    const asGiven = at === exe.path && this.resolves(job, path, at, at) === at
+    return { plan: { kind: 'bind', source: '', at, asGiven }, blob: digest }
   }
 
-  private async receiveInputs (channel: FrameChannel, job: Job, workDir: string, signal: AbortSignal): Promise<Map<string, JobFile>> {
-    const received = new Map<string, JobFile>()
-    for (let i = 0; i < job.inputs.length; i++) {
-      const meta = await channel.read(signal)
-      if (meta.type !== Frame.Type.FILE || meta.file == null) throw new Error('expected an input file')
-      const rel = safeRelative(meta.file.path)
-      const file = await IncomingFile.create(join(workDir, rel), Number(meta.file.size), meta.file.mode)
-      try {
-        while (!file.complete) {
-          const frame = await channel.read(signal)
-          if (frame.type !== Frame.Type.DATA) throw new Error('expected input file data')
-          await file.write(frame.data)
+  /** What argv[0] resolves to inside the sandbox, where only system directories, the workspace and `mounted` are visible. */
+  private resolves (job: Job, path: string, target: string, mounted?: string): string | undefined {
+    const argv0 = job.argv[0]
+    if (argv0.includes('/')) return resolve(job.cwd, argv0)
+    for (const dir of path.split(':')) {
+      if (dir === '' || !dir.startsWith('/')) continue
+      const candidate = join(dir, argv0)
+      if (candidate === mounted || (candidate === target && mounted == null && underSystemDir(candidate) && existsSync(candidate))) return candidate
+      // the workspace holds nothing the origin did not find first; other directories are invisible in the sandbox
+      if (underSystemDir(dir) && findExecutable(argv0, dir) != null) return candidate
+    }
+    return undefined
+  }
+
+  /**
+   * The directories and blobs this job needs that the store lacks. Only the
+   * subtrees that differ from the mirror's are walked: what the mirror
+   * already holds is neither needed nor looked at.
+   */
+  private async needs (job: Job, mirror: Mirror): Promise<Needs> {
+    const out: Needs = { missing: new Map(), needed: new Set(), directories: [] }
+    const walk = async (digest: Hex, was: Hex | undefined): Promise<void> => {
+      if (digest === was) return
+      const dir = await this.store.loadDirectory(digest)
+      if (dir == null) { out.directories.push(digest); return }
+      const old = was != null ? await this.store.loadDirectory(was) : undefined
+      const before = old != null ? entriesOf(old) : new Map()
+      for (const [name, e] of entriesOf(dir)) {
+        const o = before.get(name)
+        if (e.kind === 'file') {
+          if (o?.kind === 'file' && o.digest === e.digest) continue
+          out.needed.add(e.digest)
+          if (!this.store.hasBlob(e.digest)) out.missing.set(e.digest, e.size)
+        } else if (e.kind === 'dir') {
+          await walk(e.digest, o?.kind === 'dir' ? o.digest : undefined)
         }
-        await file.finish()
+      }
+    }
+    await walk(hex(job.rootDigest), mirror.digest)
+    let bytes = 0
+    for (const size of out.missing.values()) bytes += size
+    if (bytes > MAX_WORKSPACE_BYTES) throw new Error('workspace over this node\'s limits')
+    return out
+  }
+
+  /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
+  private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, traffic: { blobs: number, workspaceBytes: number, exeBytes: number }, signal: AbortSignal): Promise<void> {
+    const waiting = new Map(missing)
+    while (waiting.size > 0) {
+      const frame = await channel.read(signal)
+      if (frame.type !== Frame.Type.BLOB || frame.blob == null) throw new Error('expected BLOB')
+      const digest = hex(frame.blob.digest)
+      const size = waiting.get(digest)
+      if (size == null || BigInt(size) !== frame.blob.size) throw new Error(`unexpected blob ${digest.slice(0, 12)}`)
+      waiting.delete(digest)
+      const blob = await this.store.receive(digest, size)
+      try {
+        if (frame.data.byteLength > 0) await blob.write(frame.data)
+        while (!blob.complete) {
+          const data = await channel.read(signal)
+          if (data.type !== Frame.Type.DATA) throw new Error('expected blob data')
+          await blob.write(data.data)
+        }
+        await blob.finish()
       } catch (err) {
-        await file.discard()
+        await blob.discard()
         throw err
       }
-      const st = await stat(join(workDir, rel))
-      received.set(rel, { path: rel, size: st.size, mode: st.mode & 0o777, mtimeMs: st.mtimeMs })
+      if (digest === exeBlob) {
+        traffic.exeBytes += size
+        this.counters.exeBytesReceived += size
+      } else {
+        traffic.blobs++
+        traffic.workspaceBytes += size
+        this.counters.workspaceBytesReceived += size
+      }
     }
-    return received
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, cachedExe: string, jobDir: string, workDir: string, inputs: Map<string, JobFile>, log: Record<string, unknown>): Promise<void> {
-    const env: Record<string, string> = { PATH: PATH_IN_JOB, HOME: '/tmp', TMPDIR: '/tmp' }
-    for (const { name, value } of job.env) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) && name !== 'PATH') env[name] = value
-    let command: string
-    let args: string[]
-    let exeInWork: string | undefined
-    if (this.init.bwrap != null) {
-      const launch = bubblewrapArgs(this.init.bwrap, { workDir, cwd: job.cwd, cachedExe, exePath: job.exePath, allowNetwork: this.init.allowNetwork }, job.argv)
-      command = launch.command
-      args = launch.args
-      // bwrap creates a mount point for an executable that lives under the cwd: not an output
-      if (job.exePath.startsWith(`${job.cwd}/`)) exeInWork = job.exePath.slice(job.cwd.length + 1)
-    } else {
-      command = cachedExe
-      args = job.argv.slice(1)
+  /** The mirror of `origin`'s workspace at `root` (one per pair), opened or made. */
+  private async mirrorFor (origin: string, root: string): Promise<Mirror> {
+    const key = createHash('sha256').update(`${origin}\0${root}`).digest('hex').slice(0, 32)
+    let entry = this.mirrors.get(key)
+    if (entry == null) {
+      // in the map at once: concurrent jobs of one workspace share one mirror
+      const mirror = new Mirror(join(this.mirrorsDir, key), this.store)
+      entry = { mirror, opened: mirror.open() }
+      this.mirrors.set(key, entry)
+      // the least recently used mirrors nobody runs in go
+      const idle = [...this.mirrors.entries()].filter(([, m]) => m.mirror.users === 0 && m.mirror !== mirror).sort((a, b) => a[1].mirror.lastUsed - b[1].mirror.lastUsed)
+      while (this.mirrors.size > MAX_MIRRORS && idle.length > 0) {
+        const [k, m] = idle.shift() as [string, { mirror: Mirror }]
+        this.mirrors.delete(k)
+        await m.mirror.remove()
+      }
     }
+    entry.mirror.lastUsed = Date.now()
+    entry.mirror.users++
+    try {
+      await entry.opened
+    } catch (err) {
+      entry.mirror.users--
+      this.mirrors.delete(key)
+      throw err
+    }
+    return entry.mirror
+  }
+
+  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
+    const env: Record<string, string> = { PATH: DEFAULT_PATH }
+    for (const { name, value } of job.env) env[name] = value
+    // host-specific ones were left at home; these describe the sandbox
+    Object.assign(env, { HOME: '/tmp', TMPDIR: '/tmp', PWD: job.cwd })
+    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork }
+    let launch: { command: string, args: string[], env: Record<string, string>, cwd?: string, argv0?: string }
+    if (this.init.bwrap != null) launch = launchCommand(this.init.bwrap, spec)
+    else launch = unsandboxedCommand(spec, join(view.merged, relative(job.workspace, job.cwd)))
     if (this.init.memoryBytes != null && findExecutable('prlimit') != null) {
-      args = [`--as=${this.init.memoryBytes}`, '--', command, ...args]
-      command = 'prlimit'
+      launch = { ...launch, args: [`--as=${this.init.memoryBytes}`, '--', launch.command, ...launch.args], command: 'prlimit' }
     }
-    // beside the work directory, not in it: the sandbox sees neither socket
+    // beside the view, not in it: the sandbox sees neither socket
     const [stdout, stderr] = await Promise.all([JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
-    const child = spawn(command, args, { cwd: workDir, env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd], argv0: this.init.bwrap == null ? job.argv[0] : undefined })
+    // the job creates files as it would at home
+    const umask = process.umask(job.umask)
+    let child: ChildProcess
+    try {
+      child = spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd], argv0: launch.argv0 })
+    } finally {
+      process.umask(umask)
+    }
     stdout.releaseChildEnd()
     stderr.releaseChildEnd()
     // below the node itself: a machine full of jobs for others must still answer its peers
@@ -226,7 +436,7 @@ export class JobRunner {
       child.once('exit', (code, signal) => { resolve({ code, signal }) })
       child.once('error', () => { resolve({ code: 127, signal: null }) })
     })
-    child.stdin.on('error', () => {})
+    child.stdin?.on('error', () => {})
     // the origin vanishing (reset, lost connection) kills the job at once
     let finished = false
     const onGone = (): void => { if (!finished) killGroup(child, 'SIGKILL') }
@@ -235,36 +445,120 @@ export class JobRunner {
     const wall = setTimeout(() => { timedOut = true; killGroup(child, 'SIGKILL') }, this.init.wallMs)
 
     await channel.write({ type: Frame.Type.STARTED, jobId: id })
-    this.components.events.emit({ type: 'info', message: `running ${job.argv[0]} for ${shortId(String(log.origin))} (job ${id})` })
+    phase('started')
+    record.start({ path: 'stream' })
+    // alive, even when the job itself says nothing for a long time
+    const heartbeat = setInterval(() => { void channel.write({ type: Frame.Type.HEARTBEAT }).catch(() => {}) }, this.init.heartbeatMs ?? HEARTBEAT_MS)
+    this.components.events.emit({ type: 'info', message: `running ${job.argv[0]} for ${shortId(String(line.origin))} (job ${id})` })
     const started = Date.now()
-    const reading = this.readControl(channel, child, { 1: stdout, 2: stderr })
+    const reading = this.readControl(channel, child, { 1: stdout, 2: stderr }, record)
     const pumps = Promise.all([
-      stdout.pump(async (data) => { await channel.writeData(Frame.Type.STDOUT, [data], { borrowed: true }) }),
-      stderr.pump(async (data) => { await channel.writeData(Frame.Type.STDERR, [data], { borrowed: true }) })
+      stdout.pump(async (data) => { record.job.bytesSent.stdio += data.byteLength; await channel.writeData(Frame.Type.STDOUT, [data], { borrowed: true }) }),
+      stderr.pump(async (data) => { record.job.bytesSent.stdio += data.byteLength; await channel.writeData(Frame.Type.STDERR, [data], { borrowed: true }) })
     ])
     const { code, signal } = await exited
+    phase('exited')
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch {}
     await pumps
     clearTimeout(wall)
     finished = true
     offGone()
-    if (timedOut) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: job killed after the ${Math.round(this.init.wallMs / 1000)} s wall-time limit of this node\n`) })
-    const sent = await this.sendOutputs(channel, job, workDir, inputs, exeInWork)
-    Object.assign(log, { exit: code, signal, durationMs: Date.now() - started, outputs: sent, sandbox: this.init.bwrap != null ? 'bwrap' : 'none', timedOut, transport: channel.transport })
-    // in the log before the origin hears the end: whoever reads it after `run` returns finds the job
-    await this.writeLog(log)
-    await channel.write({ type: Frame.Type.EXIT, code: code ?? 0, signal: signal ?? '' })
+    try {
+      if (timedOut) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: job killed after the ${Math.round(this.init.wallMs / 1000)} s wall-time limit of this node\n`) })
+      const changes = await computeChanges(view, this.store, hex(job.rootDigest), job.rootMode)
+      const sent = await this.sendChanges(channel, changes.changes, changes.files, changes.bytes)
+      const outputsSent = await this.sendOutputs(channel, job, outputs, outputsBefore)
+      phase('changes')
+      record.job.bytesSent.workspace = sent
+      Object.assign(line, {
+        exit: code,
+        signal,
+        durationMs: Date.now() - started,
+        changes: changes.files,
+        changeBytes: changes.bytes,
+        outputs: changes.changes.filter(c => c.kind === 'file').length + outputsSent,
+        view: view.kind,
+        sandbox: this.init.bwrap != null ? 'bwrap' : 'none',
+        timedOut,
+        transport: channel.transport
+      })
+      record.end({ exitCode: code, signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })
+      // in the log before the origin hears the end: whoever reads it after `run` returns finds the job
+      await this.writeLog(line)
+      await channel.write({ type: Frame.Type.EXIT, code: code ?? 0, signal: signal ?? '' })
+    } finally {
+      clearInterval(heartbeat)
+    }
     await channel.close(AbortSignal.timeout(5000)).catch(() => {})
     void reading
   }
 
+  /** The change set: the manifest first (validated whole by the origin), then each new content once. */
+  private async sendChanges (channel: FrameChannel, changes: WorkspaceChange[], files: number, bytes: number): Promise<number> {
+    if (bytes > MAX_OUTPUT_BYTES) throw new Error(`the job's changes hold over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB`)
+    for (let i = 0; i < changes.length || i === 0; i += CHANGES_PER_FRAME) {
+      const slice = changes.slice(i, i + CHANGES_PER_FRAME)
+      const last = i + CHANGES_PER_FRAME >= changes.length
+      await channel.write({
+        type: Frame.Type.CHANGES,
+        changes: {
+          changes: slice.map(c => ({
+            kind: CHANGE_KINDS[c.kind],
+            path: c.path,
+            digest: c.kind === 'file' ? unhex(c.digest) : new Uint8Array(0),
+            size: BigInt(c.kind === 'file' ? c.size : 0),
+            mode: c.kind === 'file' || c.kind === 'directory' || c.kind === 'mode' ? c.mode : 0,
+            target: c.kind === 'symlink' ? c.target : ''
+          })),
+          last,
+          files: last ? BigInt(files) : 0n,
+          bytes: last ? BigInt(bytes) : 0n
+        }
+      })
+    }
+    let sent = 0
+    const done = new Set<Hex>()
+    for (const c of changes) {
+      if (c.kind !== 'file' || done.has(c.digest)) continue
+      done.add(c.digest)
+      sent += await this.sendBlob(channel, Frame.Type.BLOB, c.source, c.digest, c.size)
+      // the next job of this workspace (a link step after the compiles) finds it here
+      await this.store.putFile(c.source, c.digest, c.size).catch((err) => { log('store %s: %s', c.path, err.message) })
+    }
+    this.counters.workspaceBytesSent += sent
+    return sent
+  }
+
+  /** One blob from a file, hashed as it is read: what is sent is what the digest says, or the job fails. */
+  private async sendBlob (channel: FrameChannel, type: Frame.Type, path: string, digest: Hex, size: number, name?: string): Promise<number> {
+    await sendVerified(path, size, digest, MIGRATE_CHUNK_BYTES, async (data, first) => {
+      if (first) await channel.write({ type, blob: { digest: unhex(digest), size: BigInt(size) }, path: name ?? '', data })
+      else await channel.writeData(Frame.Type.DATA, [data], { borrowed: true })
+    })
+    return size
+  }
+
+  /** --output files outside the workspace the job wrote. */
+  private async sendOutputs (channel: FrameChannel, job: Job, outputs: LaunchSpec['outputs'], before: number[]): Promise<number> {
+    let n = 0
+    for (const [i, o] of outputs.entries()) {
+      const st = await stat(o.source)
+      if (st.mtimeMs === before[i] && st.size === 0) continue
+      const { digest, size } = await hashFile(o.source)
+      await this.sendBlob(channel, Frame.Type.OUTPUT, o.source, digest, size, job.outputs[i])
+      n++
+    }
+    return n
+  }
+
   /** stdin, stdin EOF and signals from the origin while the job runs. */
-  private async readControl (channel: FrameChannel, child: ChildProcess, outputs: Record<1 | 2, JobOutput>): Promise<void> {
+  private async readControl (channel: FrameChannel, child: ChildProcess, outputs: Record<1 | 2, JobOutput>, record: JobRecorder): Promise<void> {
     try {
       for (;;) {
         const frame = await channel.read()
         if (frame.type === Frame.Type.STDIN) {
+          record.job.bytesReceived.stdio += frame.data.byteLength
           if (child.stdin?.writable === true && !child.stdin.write(frame.data)) {
             await new Promise<void>(resolve => { child.stdin?.once('drain', resolve); child.once('exit', () => { resolve() }) })
           }
@@ -281,40 +575,10 @@ export class JobRunner {
           }
         }
       }
-    } catch {
+    } catch (err) {
       // the origin closed its side (done) or vanished (the close listener kills the job)
+      log('job control stream ended: %s', errorMessage(err))
     }
-  }
-
-  /** Files the job created or changed, plus those asked for with --output. */
-  private async sendOutputs (channel: FrameChannel, job: Job, workDir: string, inputs: Map<string, JobFile>, exeInWork?: string): Promise<number> {
-    const requested = new Set(job.outputs.map(o => safeRelative(o)))
-    const files = (await listFiles(workDir)).filter(f => {
-      if (f.path === exeInWork) return false
-      if (requested.has(f.path)) return true
-      const before = inputs.get(f.path)
-      return before == null || before.size !== f.size || before.mtimeMs !== f.mtimeMs
-    })
-    let total = 0
-    let sent = 0
-    for (const f of files) {
-      total += f.size
-      if (total > MAX_OUTPUT_BYTES) {
-        await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: output files over ${MAX_OUTPUT_BYTES / 2 ** 30} GiB were not copied back\n`) })
-        break
-      }
-      await channel.write({ type: Frame.Type.FILE, file: { path: f.path, size: BigInt(f.size), mode: f.mode } })
-      for await (const chunk of createReadStream(join(workDir, f.path), { highWaterMark: MIGRATE_CHUNK_BYTES })) {
-        await channel.writeData(Frame.Type.DATA, [chunk as Buffer])
-      }
-      sent++
-    }
-    return sent
-  }
-
-  /** Executables in the cache, for status. */
-  async cacheEntries (): Promise<number> {
-    return (await readdir(this.cacheDir).catch(() => [])).length
   }
 }
 
@@ -326,5 +590,3 @@ export function killGroup (child: ChildProcess | undefined, signal: NodeJS.Signa
     try { child.kill(signal) } catch {}
   }
 }
-
-

@@ -4,12 +4,11 @@
  * signals. When the daemon says "run it here" (or is not running), it runs
  * the command itself, exactly as the shell would have.
  */
-import { constants as osConstants } from 'node:os'
-import { writeSync } from 'node:fs'
+import { constants as osConstants, homedir } from 'node:os'
+import { readFileSync, writeSync } from 'node:fs'
 import { openDaemonSocket } from '../control/client.js'
 import { resolveHome } from '../home/paths.js'
 import { UserError, errorMessage } from '../errors.js'
-import { DEFAULT_JOB_ENV } from '../constants.js'
 import { RunFrame, RunFrameParser, encodeRunFrame } from '../control/frames.js'
 import { pipeIdentity } from '../control/direct.js'
 import { HeldOutput } from './held.js'
@@ -22,7 +21,12 @@ export interface RunOptions {
   peer?: string
   input?: string[]
   output?: string[]
+  /** --env NAME: pass this variable even if it is host-specific */
   env?: string[]
+  /** --no-env NAME: keep this variable at home */
+  noEnv?: string[]
+  /** --workspace DIR */
+  workspace?: string
   stdin?: boolean
   /**
    * The caller may run the command here again when kappa fails it (src/run/retry.ts):
@@ -88,10 +92,7 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
     return await here()
   }
   const env: Record<string, string> = {}
-  for (const name of [...DEFAULT_JOB_ENV, ...(opts.env ?? [])]) {
-    const value = process.env[name]
-    if (value != null) env[name] = value
-  }
+  for (const [name, value] of Object.entries(process.env)) if (value != null) env[name] = value
   const forwardStdin = opts.stdin === true || process.stdin.isTTY !== true
   const request = {
     method: 'run',
@@ -99,7 +100,13 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
       argv,
       cwd: process.cwd(),
       path: process.env.PATH ?? '',
+      // the whole environment: the daemon leaves the host-specific part at home
       env,
+      envAdd: opts.env ?? [],
+      envDrop: opts.noEnv ?? [],
+      home: process.env.HOME ?? homedir(),
+      umask: currentUmask(),
+      workspace: opts.workspace != null ? resolvePath(opts.workspace) : undefined,
       inputs: opts.input ?? [],
       outputs: opts.output ?? [],
       mode: opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
@@ -126,11 +133,19 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
       if (failed != null && opts.retry !== true) note(failed)
       resolve({ status: code, verdict: failed == null ? 'program' : 'kappa', where: 'remote', reason: failed, held, stdinUsed, interrupted })
     }
-    const runHereInstead = (): void => {
+    /** `report`: the daemon keeps the job in its history and hears how the run here ended (LOCAL_EXIT) */
+    const runHereInstead = (report = false): void => {
       settled = true
       for (const s of FORWARDED_SIGNALS) process.removeListener(s, onSignal)
-      socket.destroy()
-      here().then(resolve, () => { resolve({ status: 127, verdict: 'program', where: 'local', held, stdinUsed, interrupted }) })
+      if (!report) socket.destroy()
+      const began = Date.now()
+      here().then((outcome) => {
+        if (report) socket.end(encodeRunFrame(RunFrame.LOCAL_EXIT, Buffer.from(JSON.stringify(localExit(outcome.status, Date.now() - began)))))
+        resolve(outcome)
+      }, () => {
+        socket.destroy()
+        resolve({ status: 127, verdict: 'program', where: 'local', held, stdinUsed, interrupted })
+      })
     }
     const onSignal = (signal: NodeJS.Signals): void => {
       if (started) {
@@ -157,12 +172,21 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
     }
 
     const output = new OutputSink(socket, held)
+    const progress = new ProgressLine()
     const onFrame = (type: RunFrame, payload: Buffer): void => {
       if (settled || ending) return
       switch (type) {
         case RunFrame.STARTED:
+          progress.clear()
           started = true
           startStdin()
+          break
+        case RunFrame.PROGRESS:
+          progress.show(JSON.parse(payload.toString('utf8')))
+          break
+        case RunFrame.NOTE:
+          progress.clear()
+          note(String(JSON.parse(payload.toString('utf8')).message))
           break
         case RunFrame.EXIT: {
           const { code, signal } = JSON.parse(payload.toString('utf8'))
@@ -171,12 +195,14 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
           return
         }
         case RunFrame.LOCAL: {
+          progress.clear()
           const { reason, quiet } = JSON.parse(payload.toString('utf8'))
           if (quiet !== true) note(`running locally: ${String(reason)}`)
-          runHereInstead()
+          runHereInstead(true)
           return
         }
         case RunFrame.ERROR: {
+          progress.clear()
           const { message, code } = JSON.parse(payload.toString('utf8'))
           ending = true
           output.flush(() => { finish(typeof code === 'number' ? code : 255, String(message)) })
@@ -207,6 +233,48 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
 }
 
 const OUTPUT_FRAMES: ReadonlySet<RunFrame> = new Set([RunFrame.STDOUT, RunFrame.STDERR])
+
+function resolvePath (p: string): string {
+  return p.startsWith('/') ? p : `${process.cwd()}/${p}`
+}
+
+/** The process's umask, read without changing it (process.umask() with no argument is deprecated). */
+function currentUmask (): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    if (m != null) return parseInt(m[1], 8)
+  } catch {}
+  const old = process.umask(0o022)
+  process.umask(old)
+  return old
+}
+
+/** An exit status as the daemon's job record wants it: a code, or the signal behind 128 + n. */
+function localExit (status: number, durationMs: number): { code: number | null, signal: string | null, durationMs: number } {
+  if (status > 128) {
+    const name = Object.entries(osConstants.signals).find(([, n]) => n === status - 128)?.[0]
+    if (name != null) return { code: null, signal: name, durationMs }
+  }
+  return { code: status, signal: null, durationMs }
+}
+
+/** A first sync's progress on a terminal's stderr, on one line that is wiped afterwards. */
+class ProgressLine {
+  private shown = false
+
+  show (p: { sentBytes?: number, totalBytes?: number }): void {
+    if (process.stderr.isTTY !== true) return
+    const mib = (n: number | undefined): string => ((n ?? 0) / 2 ** 20).toFixed(1)
+    process.stderr.write(`\rkappa-node: sending the workspace ${mib(p.sentBytes)} / ${mib(p.totalBytes)} MiB\x1b[K`)
+    this.shown = true
+  }
+
+  clear (): void {
+    if (!this.shown) return
+    process.stderr.write('\r\x1b[K')
+    this.shown = false
+  }
+}
 const READ_BUFFER_BYTES = 1024 * 1024
 
 function clientPipes (): Record<string, string> {

@@ -11,6 +11,8 @@ export interface WrapOptions {
   dir?: string
   /** `run` options every shim passes on */
   env?: string[]
+  noEnv?: string[]
+  workspace?: string
   input?: string[]
   output?: string[]
   peer?: string
@@ -58,6 +60,8 @@ export function runArgs (opts: WrapOptions): string[] {
   else args.push('--retry-local')
   if (opts.peer != null) args.push('--peer', opts.peer)
   for (const e of opts.env ?? []) args.push('--env', e)
+  for (const e of opts.noEnv ?? []) args.push('--no-env', e)
+  if (opts.workspace != null) args.push('--workspace', resolve(opts.workspace))
   for (const f of opts.input ?? []) args.push('--input', resolve(f))
   for (const f of opts.output ?? []) args.push('--output', f)
   if (opts.stdin === true) args.push('--stdin')

@@ -115,18 +115,22 @@ export namespace EnvVar {
   }
 }
 
-export interface FileMeta {
+export interface Executable {
   path: string
+  digest: Uint8Array<ArrayBuffer>
   size: bigint
   mode: number
+  inWorkspace: boolean
+  arch: string
+  interpreter: string
 }
 
-export namespace FileMeta {
-  let _codec: Codec<FileMeta>
+export namespace Executable {
+  let _codec: Codec<Executable>
 
-  export const codec = (): Codec<FileMeta> => {
+  export const codec = (): Codec<Executable> => {
     if (_codec == null) {
-      _codec = message<FileMeta>((obj, w, opts = {}) => {
+      _codec = message<Executable>((obj, w, opts = {}) => {
         if (opts.lengthDelimited !== false) {
           w.fork()
         }
@@ -136,13 +140,242 @@ export namespace FileMeta {
           w.string(obj.path)
         }
 
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.digest)
+        }
+
         if ((obj.size != null && obj.size !== 0n)) {
-          w.uint32(16)
+          w.uint32(24)
           w.uint64(obj.size)
         }
 
         if ((obj.mode != null && obj.mode !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.mode)
+        }
+
+        if ((obj.inWorkspace != null && obj.inWorkspace !== false)) {
+          w.uint32(40)
+          w.bool(obj.inWorkspace)
+        }
+
+        if ((obj.arch != null && obj.arch !== '')) {
+          w.uint32(50)
+          w.string(obj.arch)
+        }
+
+        if ((obj.interpreter != null && obj.interpreter !== '')) {
+          w.uint32(58)
+          w.string(obj.interpreter)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          path: '',
+          digest: uint8ArrayAlloc(0),
+          size: 0n,
+          mode: 0,
+          inWorkspace: false,
+          arch: '',
+          interpreter: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.path = reader.string()
+              break
+            }
+            case 2: {
+              obj.digest = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.mode = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.inWorkspace = reader.bool()
+              break
+            }
+            case 6: {
+              obj.arch = reader.string()
+              break
+            }
+            case 7: {
+              obj.interpreter = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.path`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.mode`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.inWorkspace`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.arch`,
+                value: reader.string()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.interpreter`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ExecutablePathFieldEvent {
+    field: '$.path'
+    value: string
+  }
+
+  export interface ExecutableDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ExecutableSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export interface ExecutableModeFieldEvent {
+    field: '$.mode'
+    value: number
+  }
+
+  export interface ExecutableInWorkspaceFieldEvent {
+    field: '$.inWorkspace'
+    value: boolean
+  }
+
+  export interface ExecutableArchFieldEvent {
+    field: '$.arch'
+    value: string
+  }
+
+  export interface ExecutableInterpreterFieldEvent {
+    field: '$.interpreter'
+    value: string
+  }
+
+  export function encode (obj: Partial<Executable>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Executable.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Executable>): Executable {
+    return decodeMessage(buf, Executable.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Executable>): Generator<ExecutablePathFieldEvent | ExecutableDigestFieldEvent | ExecutableSizeFieldEvent | ExecutableModeFieldEvent | ExecutableInWorkspaceFieldEvent | ExecutableArchFieldEvent | ExecutableInterpreterFieldEvent> {
+    return streamMessage(buf, Executable.codec(), opts)
+  }
+}
+
+export interface ExtraFile {
+  path: string
+  digest: Uint8Array<ArrayBuffer>
+  size: bigint
+  mode: number
+}
+
+export namespace ExtraFile {
+  let _codec: Codec<ExtraFile>
+
+  export const codec = (): Codec<ExtraFile> => {
+    if (_codec == null) {
+      _codec = message<ExtraFile>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.path != null && obj.path !== '')) {
+          w.uint32(10)
+          w.string(obj.path)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.digest)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
           w.uint32(24)
+          w.uint64(obj.size)
+        }
+
+        if ((obj.mode != null && obj.mode !== 0)) {
+          w.uint32(32)
           w.uint32(obj.mode)
         }
 
@@ -152,6 +385,7 @@ export namespace FileMeta {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           path: '',
+          digest: uint8ArrayAlloc(0),
           size: 0n,
           mode: 0
         }
@@ -167,10 +401,14 @@ export namespace FileMeta {
               break
             }
             case 2: {
-              obj.size = reader.uint64()
+              obj.digest = reader.bytes()
               break
             }
             case 3: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 4: {
               obj.mode = reader.uint32()
               break
             }
@@ -198,12 +436,19 @@ export namespace FileMeta {
             }
             case 2: {
               yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 3: {
+              yield {
                 field: `${prefix}.size`,
                 value: reader.uint64()
               }
               break
             }
-            case 3: {
+            case 4: {
               yield {
                 field: `${prefix}.mode`,
                 value: reader.uint32()
@@ -222,48 +467,55 @@ export namespace FileMeta {
     return _codec
   }
 
-  export interface FileMetaPathFieldEvent {
+  export interface ExtraFilePathFieldEvent {
     field: '$.path'
     value: string
   }
 
-  export interface FileMetaSizeFieldEvent {
+  export interface ExtraFileDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ExtraFileSizeFieldEvent {
     field: '$.size'
     value: bigint
   }
 
-  export interface FileMetaModeFieldEvent {
+  export interface ExtraFileModeFieldEvent {
     field: '$.mode'
     value: number
   }
 
-  export function encode (obj: Partial<FileMeta>): Uint8Array<ArrayBuffer> {
-    return encodeMessage(obj, FileMeta.codec())
+  export function encode (obj: Partial<ExtraFile>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ExtraFile.codec())
   }
 
-  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FileMeta>): FileMeta {
-    return decodeMessage(buf, FileMeta.codec(), opts)
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ExtraFile>): ExtraFile {
+    return decodeMessage(buf, ExtraFile.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<FileMeta>): Generator<FileMetaPathFieldEvent | FileMetaSizeFieldEvent | FileMetaModeFieldEvent> {
-    return streamMessage(buf, FileMeta.codec(), opts)
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ExtraFile>): Generator<ExtraFilePathFieldEvent | ExtraFileDigestFieldEvent | ExtraFileSizeFieldEvent | ExtraFileModeFieldEvent> {
+    return streamMessage(buf, ExtraFile.codec(), opts)
   }
 }
 
 export interface Job {
   ticket: Uint8Array<ArrayBuffer>
-  exeSha256: Uint8Array<ArrayBuffer>
-  exeSize: bigint
-  exePath: string
   argv: string[]
   cwd: string
   env: EnvVar[]
-  inputs: FileMeta[]
+  workspace: string
+  rootDigest: Uint8Array<ArrayBuffer>
+  rootMode: number
+  treeFrames: number
+  treeFiles: bigint
+  treeBytes: bigint
+  exe?: Executable
+  extras: ExtraFile[]
   outputs: string[]
-  arch: string
-  interpreter: string
   stdin: boolean
-  eager: boolean
+  umask: number
 }
 
 export namespace Job {
@@ -281,72 +533,82 @@ export namespace Job {
           w.bytes(obj.ticket)
         }
 
-        if ((obj.exeSha256 != null && obj.exeSha256.byteLength > 0)) {
-          w.uint32(18)
-          w.bytes(obj.exeSha256)
-        }
-
-        if ((obj.exeSize != null && obj.exeSize !== 0n)) {
-          w.uint32(24)
-          w.uint64(obj.exeSize)
-        }
-
-        if ((obj.exePath != null && obj.exePath !== '')) {
-          w.uint32(34)
-          w.string(obj.exePath)
-        }
-
         if (obj.argv != null && obj.argv.length > 0) {
           for (const value of obj.argv) {
-            w.uint32(42)
+            w.uint32(18)
             w.string(value)
           }
         }
 
         if ((obj.cwd != null && obj.cwd !== '')) {
-          w.uint32(50)
+          w.uint32(26)
           w.string(obj.cwd)
         }
 
         if (obj.env != null && obj.env.length > 0) {
           for (const value of obj.env) {
-            w.uint32(58)
+            w.uint32(34)
             EnvVar.codec().encode(value, w)
           }
         }
 
-        if (obj.inputs != null && obj.inputs.length > 0) {
-          for (const value of obj.inputs) {
-            w.uint32(66)
-            FileMeta.codec().encode(value, w)
+        if ((obj.workspace != null && obj.workspace !== '')) {
+          w.uint32(42)
+          w.string(obj.workspace)
+        }
+
+        if ((obj.rootDigest != null && obj.rootDigest.byteLength > 0)) {
+          w.uint32(50)
+          w.bytes(obj.rootDigest)
+        }
+
+        if ((obj.rootMode != null && obj.rootMode !== 0)) {
+          w.uint32(56)
+          w.uint32(obj.rootMode)
+        }
+
+        if ((obj.treeFrames != null && obj.treeFrames !== 0)) {
+          w.uint32(64)
+          w.uint32(obj.treeFrames)
+        }
+
+        if ((obj.treeFiles != null && obj.treeFiles !== 0n)) {
+          w.uint32(72)
+          w.uint64(obj.treeFiles)
+        }
+
+        if ((obj.treeBytes != null && obj.treeBytes !== 0n)) {
+          w.uint32(80)
+          w.uint64(obj.treeBytes)
+        }
+
+        if (obj.exe != null) {
+          w.uint32(90)
+          Executable.codec().encode(obj.exe, w)
+        }
+
+        if (obj.extras != null && obj.extras.length > 0) {
+          for (const value of obj.extras) {
+            w.uint32(98)
+            ExtraFile.codec().encode(value, w)
           }
         }
 
         if (obj.outputs != null && obj.outputs.length > 0) {
           for (const value of obj.outputs) {
-            w.uint32(74)
+            w.uint32(106)
             w.string(value)
           }
         }
 
-        if ((obj.arch != null && obj.arch !== '')) {
-          w.uint32(82)
-          w.string(obj.arch)
-        }
-
-        if ((obj.interpreter != null && obj.interpreter !== '')) {
-          w.uint32(90)
-          w.string(obj.interpreter)
-        }
-
         if ((obj.stdin != null && obj.stdin !== false)) {
-          w.uint32(96)
+          w.uint32(112)
           w.bool(obj.stdin)
         }
 
-        if ((obj.eager != null && obj.eager !== false)) {
-          w.uint32(104)
-          w.bool(obj.eager)
+        if ((obj.umask != null && obj.umask !== 0)) {
+          w.uint32(120)
+          w.uint32(obj.umask)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -355,18 +617,19 @@ export namespace Job {
       }, (reader, length, opts = {}) => {
         const obj: any = {
           ticket: uint8ArrayAlloc(0),
-          exeSha256: uint8ArrayAlloc(0),
-          exeSize: 0n,
-          exePath: '',
           argv: [],
           cwd: '',
           env: [],
-          inputs: [],
+          workspace: '',
+          rootDigest: uint8ArrayAlloc(0),
+          rootMode: 0,
+          treeFrames: 0,
+          treeFiles: 0n,
+          treeBytes: 0n,
+          extras: [],
           outputs: [],
-          arch: '',
-          interpreter: '',
           stdin: false,
-          eager: false
+          umask: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -380,18 +643,6 @@ export namespace Job {
               break
             }
             case 2: {
-              obj.exeSha256 = reader.bytes()
-              break
-            }
-            case 3: {
-              obj.exeSize = reader.uint64()
-              break
-            }
-            case 4: {
-              obj.exePath = reader.string()
-              break
-            }
-            case 5: {
               if (opts.limits?.argv != null && obj.argv.length === opts.limits.argv) {
                 throw new MaxLengthError('Decode error - repeated field "argv" had too many elements')
               }
@@ -399,11 +650,11 @@ export namespace Job {
               obj.argv.push(reader.string())
               break
             }
-            case 6: {
+            case 3: {
               obj.cwd = reader.string()
               break
             }
-            case 7: {
+            case 4: {
               if (opts.limits?.env != null && obj.env.length === opts.limits.env) {
                 throw new MaxLengthError('Decode error - repeated field "env" had too many elements')
               }
@@ -413,17 +664,47 @@ export namespace Job {
               }))
               break
             }
+            case 5: {
+              obj.workspace = reader.string()
+              break
+            }
+            case 6: {
+              obj.rootDigest = reader.bytes()
+              break
+            }
+            case 7: {
+              obj.rootMode = reader.uint32()
+              break
+            }
             case 8: {
-              if (opts.limits?.inputs != null && obj.inputs.length === opts.limits.inputs) {
-                throw new MaxLengthError('Decode error - repeated field "inputs" had too many elements')
-              }
-
-              obj.inputs.push(FileMeta.codec().decode(reader, reader.uint32(), {
-                limits: opts.limits?.inputs$
-              }))
+              obj.treeFrames = reader.uint32()
               break
             }
             case 9: {
+              obj.treeFiles = reader.uint64()
+              break
+            }
+            case 10: {
+              obj.treeBytes = reader.uint64()
+              break
+            }
+            case 11: {
+              obj.exe = Executable.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.exe
+              })
+              break
+            }
+            case 12: {
+              if (opts.limits?.extras != null && obj.extras.length === opts.limits.extras) {
+                throw new MaxLengthError('Decode error - repeated field "extras" had too many elements')
+              }
+
+              obj.extras.push(ExtraFile.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.extras$
+              }))
+              break
+            }
+            case 13: {
               if (opts.limits?.outputs != null && obj.outputs.length === opts.limits.outputs) {
                 throw new MaxLengthError('Decode error - repeated field "outputs" had too many elements')
               }
@@ -431,20 +712,12 @@ export namespace Job {
               obj.outputs.push(reader.string())
               break
             }
-            case 10: {
-              obj.arch = reader.string()
-              break
-            }
-            case 11: {
-              obj.interpreter = reader.string()
-              break
-            }
-            case 12: {
+            case 14: {
               obj.stdin = reader.bool()
               break
             }
-            case 13: {
-              obj.eager = reader.bool()
+            case 15: {
+              obj.umask = reader.uint32()
               break
             }
             default: {
@@ -459,7 +732,7 @@ export namespace Job {
         const obj = {
           argv: 0,
           env: 0,
-          inputs: 0,
+          extras: 0,
           outputs: 0
         }
 
@@ -477,27 +750,6 @@ export namespace Job {
               break
             }
             case 2: {
-              yield {
-                field: `${prefix}.exeSha256`,
-                value: reader.bytes()
-              }
-              break
-            }
-            case 3: {
-              yield {
-                field: `${prefix}.exeSize`,
-                value: reader.uint64()
-              }
-              break
-            }
-            case 4: {
-              yield {
-                field: `${prefix}.exePath`,
-                value: reader.string()
-              }
-              break
-            }
-            case 5: {
               if (opts.limits?.argv != null && obj.argv === opts.limits.argv) {
                 throw new MaxLengthError('Streaming decode error - repeated field "argv" had too many elements')
               }
@@ -512,14 +764,14 @@ export namespace Job {
 
               break
             }
-            case 6: {
+            case 3: {
               yield {
                 field: `${prefix}.cwd`,
                 value: reader.string()
               }
               break
             }
-            case 7: {
+            case 4: {
               if (opts.limits?.env != null && obj.env === opts.limits.env) {
                 throw new MaxLengthError('Streaming decode error - repeated field "env" had too many elements')
               }
@@ -537,25 +789,74 @@ export namespace Job {
 
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.workspace`,
+                value: reader.string()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.rootDigest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 7: {
+              yield {
+                field: `${prefix}.rootMode`,
+                value: reader.uint32()
+              }
+              break
+            }
             case 8: {
-              if (opts.limits?.inputs != null && obj.inputs === opts.limits.inputs) {
-                throw new MaxLengthError('Streaming decode error - repeated field "inputs" had too many elements')
+              yield {
+                field: `${prefix}.treeFrames`,
+                value: reader.uint32()
               }
-
-              for (const evt of FileMeta.codec().stream(reader, reader.uint32(), `${prefix}.inputs[]`, {
-                limits: opts.limits?.inputs$
-              })) {
-                yield {
-                  ...evt,
-                  index: obj.inputs
-                }
-              }
-
-              obj.inputs++
-
               break
             }
             case 9: {
+              yield {
+                field: `${prefix}.treeFiles`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.treeBytes`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 11: {
+              yield * Executable.codec().stream(reader, reader.uint32(), `${prefix}.exe`, {
+                limits: opts.limits?.exe
+              })
+
+              break
+            }
+            case 12: {
+              if (opts.limits?.extras != null && obj.extras === opts.limits.extras) {
+                throw new MaxLengthError('Streaming decode error - repeated field "extras" had too many elements')
+              }
+
+              for (const evt of ExtraFile.codec().stream(reader, reader.uint32(), `${prefix}.extras[]`, {
+                limits: opts.limits?.extras$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.extras
+                }
+              }
+
+              obj.extras++
+
+              break
+            }
+            case 13: {
               if (opts.limits?.outputs != null && obj.outputs === opts.limits.outputs) {
                 throw new MaxLengthError('Streaming decode error - repeated field "outputs" had too many elements')
               }
@@ -570,31 +871,17 @@ export namespace Job {
 
               break
             }
-            case 10: {
-              yield {
-                field: `${prefix}.arch`,
-                value: reader.string()
-              }
-              break
-            }
-            case 11: {
-              yield {
-                field: `${prefix}.interpreter`,
-                value: reader.string()
-              }
-              break
-            }
-            case 12: {
+            case 14: {
               yield {
                 field: `${prefix}.stdin`,
                 value: reader.bool()
               }
               break
             }
-            case 13: {
+            case 15: {
               yield {
-                field: `${prefix}.eager`,
-                value: reader.bool()
+                field: `${prefix}.umask`,
+                value: reader.uint32()
               }
               break
             }
@@ -613,21 +900,6 @@ export namespace Job {
   export interface JobTicketFieldEvent {
     field: '$.ticket'
     value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface JobExeSha256FieldEvent {
-    field: '$.exeSha256'
-    value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface JobExeSizeFieldEvent {
-    field: '$.exeSize'
-    value: bigint
-  }
-
-  export interface JobExePathFieldEvent {
-    field: '$.exePath'
-    value: string
   }
 
   export interface JobArgvFieldEvent {
@@ -653,20 +925,91 @@ export namespace Job {
     index: number
   }
 
-  export interface JobInputsPathFieldEvent {
-    field: '$.inputs[].path'
+  export interface JobWorkspaceFieldEvent {
+    field: '$.workspace'
+    value: string
+  }
+
+  export interface JobRootDigestFieldEvent {
+    field: '$.rootDigest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobRootModeFieldEvent {
+    field: '$.rootMode'
+    value: number
+  }
+
+  export interface JobTreeFramesFieldEvent {
+    field: '$.treeFrames'
+    value: number
+  }
+
+  export interface JobTreeFilesFieldEvent {
+    field: '$.treeFiles'
+    value: bigint
+  }
+
+  export interface JobTreeBytesFieldEvent {
+    field: '$.treeBytes'
+    value: bigint
+  }
+
+  export interface JobExePathFieldEvent {
+    field: '$.exe.path'
+    value: string
+  }
+
+  export interface JobExeDigestFieldEvent {
+    field: '$.exe.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobExeSizeFieldEvent {
+    field: '$.exe.size'
+    value: bigint
+  }
+
+  export interface JobExeModeFieldEvent {
+    field: '$.exe.mode'
+    value: number
+  }
+
+  export interface JobExeInWorkspaceFieldEvent {
+    field: '$.exe.inWorkspace'
+    value: boolean
+  }
+
+  export interface JobExeArchFieldEvent {
+    field: '$.exe.arch'
+    value: string
+  }
+
+  export interface JobExeInterpreterFieldEvent {
+    field: '$.exe.interpreter'
+    value: string
+  }
+
+  export interface JobExtrasPathFieldEvent {
+    field: '$.extras[].path'
     value: string
     index: number
   }
 
-  export interface JobInputsSizeFieldEvent {
-    field: '$.inputs[].size'
+  export interface JobExtrasDigestFieldEvent {
+    field: '$.extras[].digest'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface JobExtrasSizeFieldEvent {
+    field: '$.extras[].size'
     value: bigint
     index: number
   }
 
-  export interface JobInputsModeFieldEvent {
-    field: '$.inputs[].mode'
+  export interface JobExtrasModeFieldEvent {
+    field: '$.extras[].mode'
     value: number
     index: number
   }
@@ -677,24 +1020,14 @@ export namespace Job {
     value: string
   }
 
-  export interface JobArchFieldEvent {
-    field: '$.arch'
-    value: string
-  }
-
-  export interface JobInterpreterFieldEvent {
-    field: '$.interpreter'
-    value: string
-  }
-
   export interface JobStdinFieldEvent {
     field: '$.stdin'
     value: boolean
   }
 
-  export interface JobEagerFieldEvent {
-    field: '$.eager'
-    value: boolean
+  export interface JobUmaskFieldEvent {
+    field: '$.umask'
+    value: number
   }
 
   export function encode (obj: Partial<Job>): Uint8Array<ArrayBuffer> {
@@ -705,8 +1038,560 @@ export namespace Job {
     return decodeMessage(buf, Job.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobExeSha256FieldEvent | JobExeSizeFieldEvent | JobExePathFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobInputsPathFieldEvent | JobInputsSizeFieldEvent | JobInputsModeFieldEvent | JobOutputsFieldEvent | JobArchFieldEvent | JobInterpreterFieldEvent | JobStdinFieldEvent | JobEagerFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobWorkspaceFieldEvent | JobRootDigestFieldEvent | JobRootModeFieldEvent | JobTreeFramesFieldEvent | JobTreeFilesFieldEvent | JobTreeBytesFieldEvent | JobExePathFieldEvent | JobExeDigestFieldEvent | JobExeSizeFieldEvent | JobExeModeFieldEvent | JobExeInWorkspaceFieldEvent | JobExeArchFieldEvent | JobExeInterpreterFieldEvent | JobExtrasPathFieldEvent | JobExtrasDigestFieldEvent | JobExtrasSizeFieldEvent | JobExtrasModeFieldEvent | JobOutputsFieldEvent | JobStdinFieldEvent | JobUmaskFieldEvent> {
     return streamMessage(buf, Job.codec(), opts)
+  }
+}
+
+export interface BlobHeader {
+  digest: Uint8Array<ArrayBuffer>
+  size: bigint
+}
+
+export namespace BlobHeader {
+  let _codec: Codec<BlobHeader>
+
+  export const codec = (): Codec<BlobHeader> => {
+    if (_codec == null) {
+      _codec = message<BlobHeader>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(10)
+          w.bytes(obj.digest)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(16)
+          w.uint64(obj.size)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          digest: uint8ArrayAlloc(0),
+          size: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.digest = reader.bytes()
+              break
+            }
+            case 2: {
+              obj.size = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface BlobHeaderDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface BlobHeaderSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<BlobHeader>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, BlobHeader.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobHeader>): BlobHeader {
+    return decodeMessage(buf, BlobHeader.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<BlobHeader>): Generator<BlobHeaderDigestFieldEvent | BlobHeaderSizeFieldEvent> {
+    return streamMessage(buf, BlobHeader.codec(), opts)
+  }
+}
+
+export interface Change {
+  kind: Change.Kind
+  path: string
+  digest: Uint8Array<ArrayBuffer>
+  size: bigint
+  mode: number
+  target: string
+}
+
+export namespace Change {
+  export enum Kind {
+    UNSPECIFIED = 'UNSPECIFIED',
+    FILE = 'FILE',
+    SYMLINK = 'SYMLINK',
+    DIRECTORY = 'DIRECTORY',
+    DELETE = 'DELETE',
+    MODE = 'MODE'
+  }
+
+  enum __KindValues {
+    UNSPECIFIED = 0,
+    FILE = 1,
+    SYMLINK = 2,
+    DIRECTORY = 3,
+    DELETE = 4,
+    MODE = 5
+  }
+
+  export namespace Kind {
+    export const codec = (): Codec<Kind> => {
+      return enumeration<Kind>(__KindValues)
+    }
+  }
+
+  let _codec: Codec<Change>
+
+  export const codec = (): Codec<Change> => {
+    if (_codec == null) {
+      _codec = message<Change>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.kind != null && __KindValues[obj.kind] !== 0) {
+          w.uint32(8)
+          Change.Kind.codec().encode(obj.kind, w)
+        }
+
+        if ((obj.path != null && obj.path !== '')) {
+          w.uint32(18)
+          w.string(obj.path)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(26)
+          w.bytes(obj.digest)
+        }
+
+        if ((obj.size != null && obj.size !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.size)
+        }
+
+        if ((obj.mode != null && obj.mode !== 0)) {
+          w.uint32(40)
+          w.uint32(obj.mode)
+        }
+
+        if ((obj.target != null && obj.target !== '')) {
+          w.uint32(50)
+          w.string(obj.target)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          kind: Kind.UNSPECIFIED,
+          path: '',
+          digest: uint8ArrayAlloc(0),
+          size: 0n,
+          mode: 0,
+          target: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.kind = Change.Kind.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.path = reader.string()
+              break
+            }
+            case 3: {
+              obj.digest = reader.bytes()
+              break
+            }
+            case 4: {
+              obj.size = reader.uint64()
+              break
+            }
+            case 5: {
+              obj.mode = reader.uint32()
+              break
+            }
+            case 6: {
+              obj.target = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.kind`,
+                value: Change.Kind.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.path`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.size`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.mode`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 6: {
+              yield {
+                field: `${prefix}.target`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChangeKindFieldEvent {
+    field: '$.kind'
+    value: Change.Kind
+  }
+
+  export interface ChangePathFieldEvent {
+    field: '$.path'
+    value: string
+  }
+
+  export interface ChangeDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ChangeSizeFieldEvent {
+    field: '$.size'
+    value: bigint
+  }
+
+  export interface ChangeModeFieldEvent {
+    field: '$.mode'
+    value: number
+  }
+
+  export interface ChangeTargetFieldEvent {
+    field: '$.target'
+    value: string
+  }
+
+  export function encode (obj: Partial<Change>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Change.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Change>): Change {
+    return decodeMessage(buf, Change.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Change>): Generator<ChangeKindFieldEvent | ChangePathFieldEvent | ChangeDigestFieldEvent | ChangeSizeFieldEvent | ChangeModeFieldEvent | ChangeTargetFieldEvent> {
+    return streamMessage(buf, Change.codec(), opts)
+  }
+}
+
+export interface ChangeSet {
+  changes: Change[]
+  last: boolean
+  files: bigint
+  bytes: bigint
+}
+
+export namespace ChangeSet {
+  let _codec: Codec<ChangeSet>
+
+  export const codec = (): Codec<ChangeSet> => {
+    if (_codec == null) {
+      _codec = message<ChangeSet>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.changes != null && obj.changes.length > 0) {
+          for (const value of obj.changes) {
+            w.uint32(10)
+            Change.codec().encode(value, w)
+          }
+        }
+
+        if ((obj.last != null && obj.last !== false)) {
+          w.uint32(16)
+          w.bool(obj.last)
+        }
+
+        if ((obj.files != null && obj.files !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.files)
+        }
+
+        if ((obj.bytes != null && obj.bytes !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.bytes)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          changes: [],
+          last: false,
+          files: 0n,
+          bytes: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.changes != null && obj.changes.length === opts.limits.changes) {
+                throw new MaxLengthError('Decode error - repeated field "changes" had too many elements')
+              }
+
+              obj.changes.push(Change.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.changes$
+              }))
+              break
+            }
+            case 2: {
+              obj.last = reader.bool()
+              break
+            }
+            case 3: {
+              obj.files = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.bytes = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          changes: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.changes != null && obj.changes === opts.limits.changes) {
+                throw new MaxLengthError('Streaming decode error - repeated field "changes" had too many elements')
+              }
+
+              for (const evt of Change.codec().stream(reader, reader.uint32(), `${prefix}.changes[]`, {
+                limits: opts.limits?.changes$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.changes
+                }
+              }
+
+              obj.changes++
+
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.last`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.files`,
+                value: reader.uint64()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.bytes`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ChangeSetChangesKindFieldEvent {
+    field: '$.changes[].kind'
+    value: Change.Kind
+    index: number
+  }
+
+  export interface ChangeSetChangesPathFieldEvent {
+    field: '$.changes[].path'
+    value: string
+    index: number
+  }
+
+  export interface ChangeSetChangesDigestFieldEvent {
+    field: '$.changes[].digest'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface ChangeSetChangesSizeFieldEvent {
+    field: '$.changes[].size'
+    value: bigint
+    index: number
+  }
+
+  export interface ChangeSetChangesModeFieldEvent {
+    field: '$.changes[].mode'
+    value: number
+    index: number
+  }
+
+  export interface ChangeSetChangesTargetFieldEvent {
+    field: '$.changes[].target'
+    value: string
+    index: number
+  }
+
+  export interface ChangeSetLastFieldEvent {
+    field: '$.last'
+    value: boolean
+  }
+
+  export interface ChangeSetFilesFieldEvent {
+    field: '$.files'
+    value: bigint
+  }
+
+  export interface ChangeSetBytesFieldEvent {
+    field: '$.bytes'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ChangeSet>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ChangeSet.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChangeSet>): ChangeSet {
+    return decodeMessage(buf, ChangeSet.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ChangeSet>): Generator<ChangeSetChangesKindFieldEvent | ChangeSetChangesPathFieldEvent | ChangeSetChangesDigestFieldEvent | ChangeSetChangesSizeFieldEvent | ChangeSetChangesModeFieldEvent | ChangeSetChangesTargetFieldEvent | ChangeSetLastFieldEvent | ChangeSetFilesFieldEvent | ChangeSetBytesFieldEvent> {
+    return streamMessage(buf, ChangeSet.codec(), opts)
   }
 }
 
@@ -850,53 +1735,65 @@ export interface Frame {
   data: Uint8Array<ArrayBuffer>
   job?: Job
   message: string
-  needExe: boolean
+  directories: Uint8Array<ArrayBuffer>[]
+  missingBlobs: Uint8Array<ArrayBuffer>[]
+  missingDirectories: Uint8Array<ArrayBuffer>[]
+  blob?: BlobHeader
   signal: string
   code: number
-  file?: FileMeta
   jobId: string
   bulk?: BulkOffer
+  changes?: ChangeSet
+  path: string
 }
 
 export namespace Frame {
   export enum Type {
+    UNSPECIFIED = 'UNSPECIFIED',
     REQUEST = 'REQUEST',
+    TREE = 'TREE',
     ACCEPT = 'ACCEPT',
     REFUSE = 'REFUSE',
+    BLOB = 'BLOB',
     DATA = 'DATA',
-    FILE = 'FILE',
-    START = 'START',
     STARTED = 'STARTED',
     STDIN = 'STDIN',
     STDIN_EOF = 'STDIN_EOF',
     STDOUT = 'STDOUT',
     STDERR = 'STDERR',
     SIGNAL = 'SIGNAL',
+    CLOSE_OUTPUT = 'CLOSE_OUTPUT',
+    HEARTBEAT = 'HEARTBEAT',
+    CHANGES = 'CHANGES',
+    OUTPUT = 'OUTPUT',
     EXIT = 'EXIT',
     ERROR = 'ERROR',
     BULK = 'BULK',
-    SWITCH = 'SWITCH',
-    CLOSE_OUTPUT = 'CLOSE_OUTPUT'
+    SWITCH = 'SWITCH'
   }
 
   enum __TypeValues {
-    REQUEST = 0,
-    ACCEPT = 1,
-    REFUSE = 2,
-    DATA = 3,
-    FILE = 4,
-    START = 5,
-    STARTED = 6,
-    STDIN = 7,
-    STDIN_EOF = 8,
-    STDOUT = 9,
-    STDERR = 10,
-    SIGNAL = 11,
-    EXIT = 12,
-    ERROR = 13,
-    BULK = 14,
-    SWITCH = 15,
-    CLOSE_OUTPUT = 16
+    UNSPECIFIED = 0,
+    REQUEST = 1,
+    TREE = 2,
+    ACCEPT = 3,
+    REFUSE = 4,
+    BLOB = 5,
+    DATA = 6,
+    STARTED = 7,
+    STDIN = 8,
+    STDIN_EOF = 9,
+    STDOUT = 10,
+    STDERR = 11,
+    SIGNAL = 12,
+    CLOSE_OUTPUT = 13,
+    HEARTBEAT = 14,
+    CHANGES = 15,
+    OUTPUT = 16,
+    EXIT = 17,
+    ERROR = 18,
+    BULK = 19,
+    SWITCH = 20
   }
 
   export namespace Type {
@@ -934,34 +1831,60 @@ export namespace Frame {
           w.string(obj.message)
         }
 
-        if ((obj.needExe != null && obj.needExe !== false)) {
-          w.uint32(40)
-          w.bool(obj.needExe)
+        if (obj.directories != null && obj.directories.length > 0) {
+          for (const value of obj.directories) {
+            w.uint32(42)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.missingBlobs != null && obj.missingBlobs.length > 0) {
+          for (const value of obj.missingBlobs) {
+            w.uint32(50)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.missingDirectories != null && obj.missingDirectories.length > 0) {
+          for (const value of obj.missingDirectories) {
+            w.uint32(58)
+            w.bytes(value)
+          }
+        }
+
+        if (obj.blob != null) {
+          w.uint32(66)
+          BlobHeader.codec().encode(obj.blob, w)
         }
 
         if ((obj.signal != null && obj.signal !== '')) {
-          w.uint32(50)
+          w.uint32(74)
           w.string(obj.signal)
         }
 
         if ((obj.code != null && obj.code !== 0)) {
-          w.uint32(56)
+          w.uint32(80)
           w.sint32(obj.code)
         }
 
-        if (obj.file != null) {
-          w.uint32(66)
-          FileMeta.codec().encode(obj.file, w)
-        }
-
         if ((obj.jobId != null && obj.jobId !== '')) {
-          w.uint32(74)
+          w.uint32(90)
           w.string(obj.jobId)
         }
 
         if (obj.bulk != null) {
-          w.uint32(82)
+          w.uint32(98)
           BulkOffer.codec().encode(obj.bulk, w)
+        }
+
+        if (obj.changes != null) {
+          w.uint32(106)
+          ChangeSet.codec().encode(obj.changes, w)
+        }
+
+        if ((obj.path != null && obj.path !== '')) {
+          w.uint32(114)
+          w.string(obj.path)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -969,13 +1892,16 @@ export namespace Frame {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          type: Type.REQUEST,
+          type: Type.UNSPECIFIED,
           data: uint8ArrayAlloc(0),
           message: '',
-          needExe: false,
+          directories: [],
+          missingBlobs: [],
+          missingDirectories: [],
           signal: '',
           code: 0,
-          jobId: ''
+          jobId: '',
+          path: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1003,31 +1929,61 @@ export namespace Frame {
               break
             }
             case 5: {
-              obj.needExe = reader.bool()
+              if (opts.limits?.directories != null && obj.directories.length === opts.limits.directories) {
+                throw new MaxLengthError('Decode error - repeated field "directories" had too many elements')
+              }
+
+              obj.directories.push(reader.bytes())
               break
             }
             case 6: {
-              obj.signal = reader.string()
+              if (opts.limits?.missingBlobs != null && obj.missingBlobs.length === opts.limits.missingBlobs) {
+                throw new MaxLengthError('Decode error - repeated field "missingBlobs" had too many elements')
+              }
+
+              obj.missingBlobs.push(reader.bytes())
               break
             }
             case 7: {
-              obj.code = reader.sint32()
+              if (opts.limits?.missingDirectories != null && obj.missingDirectories.length === opts.limits.missingDirectories) {
+                throw new MaxLengthError('Decode error - repeated field "missingDirectories" had too many elements')
+              }
+
+              obj.missingDirectories.push(reader.bytes())
               break
             }
             case 8: {
-              obj.file = FileMeta.codec().decode(reader, reader.uint32(), {
-                limits: opts.limits?.file
+              obj.blob = BlobHeader.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.blob
               })
               break
             }
             case 9: {
-              obj.jobId = reader.string()
+              obj.signal = reader.string()
               break
             }
             case 10: {
+              obj.code = reader.sint32()
+              break
+            }
+            case 11: {
+              obj.jobId = reader.string()
+              break
+            }
+            case 12: {
               obj.bulk = BulkOffer.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.bulk
               })
+              break
+            }
+            case 13: {
+              obj.changes = ChangeSet.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.changes
+              })
+              break
+            }
+            case 14: {
+              obj.path = reader.string()
               break
             }
             default: {
@@ -1039,6 +1995,12 @@ export namespace Frame {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          directories: 0,
+          missingBlobs: 0,
+          missingDirectories: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -1074,45 +2036,97 @@ export namespace Frame {
               break
             }
             case 5: {
-              yield {
-                field: `${prefix}.needExe`,
-                value: reader.bool()
+              if (opts.limits?.directories != null && obj.directories === opts.limits.directories) {
+                throw new MaxLengthError('Streaming decode error - repeated field "directories" had too many elements')
               }
+
+              yield {
+                field: `${prefix}.directories[]`,
+                index: obj.directories,
+                value: reader.bytes()
+              }
+
+              obj.directories++
+
               break
             }
             case 6: {
-              yield {
-                field: `${prefix}.signal`,
-                value: reader.string()
+              if (opts.limits?.missingBlobs != null && obj.missingBlobs === opts.limits.missingBlobs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "missingBlobs" had too many elements')
               }
+
+              yield {
+                field: `${prefix}.missingBlobs[]`,
+                index: obj.missingBlobs,
+                value: reader.bytes()
+              }
+
+              obj.missingBlobs++
+
               break
             }
             case 7: {
-              yield {
-                field: `${prefix}.code`,
-                value: reader.sint32()
+              if (opts.limits?.missingDirectories != null && obj.missingDirectories === opts.limits.missingDirectories) {
+                throw new MaxLengthError('Streaming decode error - repeated field "missingDirectories" had too many elements')
               }
+
+              yield {
+                field: `${prefix}.missingDirectories[]`,
+                index: obj.missingDirectories,
+                value: reader.bytes()
+              }
+
+              obj.missingDirectories++
+
               break
             }
             case 8: {
-              yield * FileMeta.codec().stream(reader, reader.uint32(), `${prefix}.file`, {
-                limits: opts.limits?.file
+              yield * BlobHeader.codec().stream(reader, reader.uint32(), `${prefix}.blob`, {
+                limits: opts.limits?.blob
               })
 
               break
             }
             case 9: {
               yield {
-                field: `${prefix}.jobId`,
+                field: `${prefix}.signal`,
                 value: reader.string()
               }
               break
             }
             case 10: {
+              yield {
+                field: `${prefix}.code`,
+                value: reader.sint32()
+              }
+              break
+            }
+            case 11: {
+              yield {
+                field: `${prefix}.jobId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 12: {
               yield * BulkOffer.codec().stream(reader, reader.uint32(), `${prefix}.bulk`, {
                 limits: opts.limits?.bulk
               })
 
+              break
+            }
+            case 13: {
+              yield * ChangeSet.codec().stream(reader, reader.uint32(), `${prefix}.changes`, {
+                limits: opts.limits?.changes
+              })
+
+              break
+            }
+            case 14: {
+              yield {
+                field: `${prefix}.path`,
+                value: reader.string()
+              }
               break
             }
             default: {
@@ -1142,21 +2156,6 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
-  export interface FrameJobExeSha256FieldEvent {
-    field: '$.job.exeSha256'
-    value: Uint8Array<ArrayBuffer>
-  }
-
-  export interface FrameJobExeSizeFieldEvent {
-    field: '$.job.exeSize'
-    value: bigint
-  }
-
-  export interface FrameJobExePathFieldEvent {
-    field: '$.job.exePath'
-    value: string
-  }
-
   export interface FrameJobArgvFieldEvent {
     field: '$.job.argv[]'
     index: number
@@ -1180,20 +2179,91 @@ export namespace Frame {
     index: number
   }
 
-  export interface FrameJobInputsPathFieldEvent {
-    field: '$.job.inputs[].path'
+  export interface FrameJobWorkspaceFieldEvent {
+    field: '$.job.workspace'
+    value: string
+  }
+
+  export interface FrameJobRootDigestFieldEvent {
+    field: '$.job.rootDigest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameJobRootModeFieldEvent {
+    field: '$.job.rootMode'
+    value: number
+  }
+
+  export interface FrameJobTreeFramesFieldEvent {
+    field: '$.job.treeFrames'
+    value: number
+  }
+
+  export interface FrameJobTreeFilesFieldEvent {
+    field: '$.job.treeFiles'
+    value: bigint
+  }
+
+  export interface FrameJobTreeBytesFieldEvent {
+    field: '$.job.treeBytes'
+    value: bigint
+  }
+
+  export interface FrameJobExePathFieldEvent {
+    field: '$.job.exe.path'
+    value: string
+  }
+
+  export interface FrameJobExeDigestFieldEvent {
+    field: '$.job.exe.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameJobExeSizeFieldEvent {
+    field: '$.job.exe.size'
+    value: bigint
+  }
+
+  export interface FrameJobExeModeFieldEvent {
+    field: '$.job.exe.mode'
+    value: number
+  }
+
+  export interface FrameJobExeInWorkspaceFieldEvent {
+    field: '$.job.exe.inWorkspace'
+    value: boolean
+  }
+
+  export interface FrameJobExeArchFieldEvent {
+    field: '$.job.exe.arch'
+    value: string
+  }
+
+  export interface FrameJobExeInterpreterFieldEvent {
+    field: '$.job.exe.interpreter'
+    value: string
+  }
+
+  export interface FrameJobExtrasPathFieldEvent {
+    field: '$.job.extras[].path'
     value: string
     index: number
   }
 
-  export interface FrameJobInputsSizeFieldEvent {
-    field: '$.job.inputs[].size'
+  export interface FrameJobExtrasDigestFieldEvent {
+    field: '$.job.extras[].digest'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface FrameJobExtrasSizeFieldEvent {
+    field: '$.job.extras[].size'
     value: bigint
     index: number
   }
 
-  export interface FrameJobInputsModeFieldEvent {
-    field: '$.job.inputs[].mode'
+  export interface FrameJobExtrasModeFieldEvent {
+    field: '$.job.extras[].mode'
     value: number
     index: number
   }
@@ -1204,24 +2274,14 @@ export namespace Frame {
     value: string
   }
 
-  export interface FrameJobArchFieldEvent {
-    field: '$.job.arch'
-    value: string
-  }
-
-  export interface FrameJobInterpreterFieldEvent {
-    field: '$.job.interpreter'
-    value: string
-  }
-
   export interface FrameJobStdinFieldEvent {
     field: '$.job.stdin'
     value: boolean
   }
 
-  export interface FrameJobEagerFieldEvent {
-    field: '$.job.eager'
-    value: boolean
+  export interface FrameJobUmaskFieldEvent {
+    field: '$.job.umask'
+    value: number
   }
 
   export interface FrameMessageFieldEvent {
@@ -1229,9 +2289,32 @@ export namespace Frame {
     value: string
   }
 
-  export interface FrameNeedExeFieldEvent {
-    field: '$.needExe'
-    value: boolean
+  export interface FrameDirectoriesFieldEvent {
+    field: '$.directories[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameMissingBlobsFieldEvent {
+    field: '$.missingBlobs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameMissingDirectoriesFieldEvent {
+    field: '$.missingDirectories[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameBlobDigestFieldEvent {
+    field: '$.blob.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameBlobSizeFieldEvent {
+    field: '$.blob.size'
+    value: bigint
   }
 
   export interface FrameSignalFieldEvent {
@@ -1241,21 +2324,6 @@ export namespace Frame {
 
   export interface FrameCodeFieldEvent {
     field: '$.code'
-    value: number
-  }
-
-  export interface FrameFilePathFieldEvent {
-    field: '$.file.path'
-    value: string
-  }
-
-  export interface FrameFileSizeFieldEvent {
-    field: '$.file.size'
-    value: bigint
-  }
-
-  export interface FrameFileModeFieldEvent {
-    field: '$.file.mode'
     value: number
   }
 
@@ -1279,6 +2347,62 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameChangesChangesKindFieldEvent {
+    field: '$.changes.changes[].kind'
+    value: Change.Kind
+    index: number
+  }
+
+  export interface FrameChangesChangesPathFieldEvent {
+    field: '$.changes.changes[].path'
+    value: string
+    index: number
+  }
+
+  export interface FrameChangesChangesDigestFieldEvent {
+    field: '$.changes.changes[].digest'
+    value: Uint8Array<ArrayBuffer>
+    index: number
+  }
+
+  export interface FrameChangesChangesSizeFieldEvent {
+    field: '$.changes.changes[].size'
+    value: bigint
+    index: number
+  }
+
+  export interface FrameChangesChangesModeFieldEvent {
+    field: '$.changes.changes[].mode'
+    value: number
+    index: number
+  }
+
+  export interface FrameChangesChangesTargetFieldEvent {
+    field: '$.changes.changes[].target'
+    value: string
+    index: number
+  }
+
+  export interface FrameChangesLastFieldEvent {
+    field: '$.changes.last'
+    value: boolean
+  }
+
+  export interface FrameChangesFilesFieldEvent {
+    field: '$.changes.files'
+    value: bigint
+  }
+
+  export interface FrameChangesBytesFieldEvent {
+    field: '$.changes.bytes'
+    value: bigint
+  }
+
+  export interface FramePathFieldEvent {
+    field: '$.path'
+    value: string
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -1287,7 +2411,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobExeSha256FieldEvent | FrameJobExeSizeFieldEvent | FrameJobExePathFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobInputsPathFieldEvent | FrameJobInputsSizeFieldEvent | FrameJobInputsModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobArchFieldEvent | FrameJobInterpreterFieldEvent | FrameJobStdinFieldEvent | FrameJobEagerFieldEvent | FrameMessageFieldEvent | FrameNeedExeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameFilePathFieldEvent | FrameFileSizeFieldEvent | FrameFileModeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobWorkspaceFieldEvent | FrameJobRootDigestFieldEvent | FrameJobRootModeFieldEvent | FrameJobTreeFramesFieldEvent | FrameJobTreeFilesFieldEvent | FrameJobTreeBytesFieldEvent | FrameJobExePathFieldEvent | FrameJobExeDigestFieldEvent | FrameJobExeSizeFieldEvent | FrameJobExeModeFieldEvent | FrameJobExeInWorkspaceFieldEvent | FrameJobExeArchFieldEvent | FrameJobExeInterpreterFieldEvent | FrameJobExtrasPathFieldEvent | FrameJobExtrasDigestFieldEvent | FrameJobExtrasSizeFieldEvent | FrameJobExtrasModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobStdinFieldEvent | FrameJobUmaskFieldEvent | FrameMessageFieldEvent | FrameDirectoriesFieldEvent | FrameMissingBlobsFieldEvent | FrameMissingDirectoriesFieldEvent | FrameBlobDigestFieldEvent | FrameBlobSizeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent | FrameChangesChangesKindFieldEvent | FrameChangesChangesPathFieldEvent | FrameChangesChangesDigestFieldEvent | FrameChangesChangesSizeFieldEvent | FrameChangesChangesModeFieldEvent | FrameChangesChangesTargetFieldEvent | FrameChangesLastFieldEvent | FrameChangesFilesFieldEvent | FrameChangesBytesFieldEvent | FramePathFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -8,12 +8,14 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { onCleanup } from './node.js'
 
-export async function libp2pClient (home?: string): Promise<Libp2p> {
+/** `listen`: addresses to listen on (a fake target takes over a stopped daemon's address). */
+export async function libp2pClient (home?: string, listen: string[] = []): Promise<Libp2p> {
   const privateKey = home != null
     ? privateKeyFromProtobuf(await readFile(join(home, 'identity.key')))
     : await generateKeyPair('Ed25519')
   const node = await createLibp2p({
     privateKey,
+    addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()]

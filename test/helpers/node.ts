@@ -37,8 +37,17 @@ export async function cleanup (): Promise<void> {
   }
   await Promise.all([...processes].map(async p => { await exited(p) }))
   processes.clear()
+  // a daemon killed while a job ran leaves that job's overlay mounted (its next start would sweep it)
+  for (const d of dirs) await unmountUnder(d)
   for (const d of dirs) await rm(d, { recursive: true, force: true })
   dirs.clear()
+}
+
+async function unmountUnder (dir: string): Promise<void> {
+  const { mountsUnder } = await import('../../src/workspace/view.js')
+  for (const point of await mountsUnder(dir)) {
+    await new Promise<void>((resolve) => { execFile('umount', ['-l', point], () => { resolve() }) })
+  }
 }
 
 async function exited (p: ChildProcess): Promise<void> {

@@ -1,0 +1,166 @@
+import { constants as fsConstants } from 'node:fs'
+import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, symlink, utimes } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { writeFileAtomic } from '../home/atomic.js'
+import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
+import type { ContentStore } from './store.js'
+
+const log = logger('kappa:mirror')
+
+export interface MirrorOwner { uid: number, gid: number }
+
+/** What one update did (a cost proportional to the change, not to the workspace). */
+export interface MirrorUpdate { written: number, removed: number, directoriesVisited: number }
+
+/**
+ * One origin's workspace materialized on a target, built from the store:
+ * real copies (never links into the store), with the modes and mtimes of the
+ * tree, owned as the job's files must be. Jobs see it through an overlay
+ * (lower layer), so none can change it. An update walks the old and the new
+ * tree together and skips every subtree whose digest did not change.
+ */
+export class Mirror {
+  readonly tree: string
+  private readonly stateFile: string
+  private current?: { digest: Hex, mode: number }
+  private queue: Promise<unknown> = Promise.resolve()
+  lastUsed = Date.now()
+  /** jobs running on it (a mirror in use is never removed) */
+  users = 0
+
+  constructor (readonly dir: string, private readonly store: ContentStore, private readonly owner?: MirrorOwner) {
+    this.tree = join(dir, 'tree')
+    this.stateFile = join(dir, 'state.json')
+  }
+
+  /** The root digest the mirror holds (undefined: empty or unknown). */
+  get digest (): Hex | undefined {
+    return this.current?.digest
+  }
+
+  async open (): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    try {
+      const state = JSON.parse(await readFile(this.stateFile, 'utf8'))
+      if (typeof state.digest === 'string' && typeof state.mode === 'number') this.current = { digest: state.digest, mode: state.mode }
+    } catch {
+      // no state: whatever is there is unknown
+      this.current = undefined
+    }
+    if (this.current == null) await rm(this.tree, { recursive: true, force: true })
+  }
+
+  /** Runs `fn` while no update is under way (a copy of the mirror is taken whole). */
+  async stable<T> (fn: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(fn)
+    this.queue = result.catch(() => {})
+    return await result
+  }
+
+  /** Serialized: concurrent jobs of one workspace take turns updating it. */
+  async update (digest: Hex, mode: number): Promise<MirrorUpdate> {
+    const result = this.queue.then(async () => await this.apply(digest, mode))
+    this.queue = result.catch(() => {})
+    return await result
+  }
+
+  private async apply (digest: Hex, mode: number): Promise<MirrorUpdate> {
+    const stats: MirrorUpdate = { written: 0, removed: 0, directoriesVisited: 0 }
+    if (this.current?.digest === digest && this.current.mode === mode) return stats
+    const old = this.current
+    // while it changes, the mirror's state is unknown: a crash now means a rebuild
+    this.current = undefined
+    await rm(this.stateFile, { force: true })
+    try {
+      let oldDigest = old?.digest
+      if (old != null && await this.store.loadDirectory(old.digest) == null) oldDigest = undefined
+      if (oldDigest == null) {
+        await rm(this.tree, { recursive: true, force: true })
+        await mkdir(this.tree, { recursive: true })
+      }
+      await this.sync(this.tree, oldDigest, digest, stats)
+      await chmod(this.tree, mode)
+      await this.own(this.tree)
+    } catch (err) {
+      log('mirror %s: update failed (%s): it will be rebuilt', this.dir, (err as Error).message)
+      throw err
+    }
+    this.current = { digest, mode }
+    await writeFileAtomic(this.stateFile, JSON.stringify(this.current))
+    return stats
+  }
+
+  private async directory (digest: Hex): Promise<Directory> {
+    const dir = await this.store.loadDirectory(digest)
+    if (dir == null) throw new Error(`directory ${digest.slice(0, 12)} is not in the store`)
+    return dir
+  }
+
+  private async sync (abs: string, oldDigest: Hex | undefined, newDigest: Hex, stats: MirrorUpdate): Promise<void> {
+    if (oldDigest === newDigest) return
+    stats.directoriesVisited++
+    const next = entriesOf(await this.directory(newDigest))
+    let before = new Map<string, TreeEntry>()
+    if (oldDigest != null) {
+      const old = await this.store.loadDirectory(oldDigest)
+      if (old == null) {
+        // what is there is unknown: start this directory over
+        await rm(abs, { recursive: true, force: true })
+        await mkdir(abs)
+      } else {
+        before = entriesOf(old)
+      }
+    }
+    for (const [name, old] of before) {
+      const now = next.get(name)
+      if (now == null || now.kind !== old.kind) {
+        await rm(join(abs, name), { recursive: true, force: true })
+        before.delete(name)
+        stats.removed++
+      }
+    }
+    for (const [name, entry] of next) {
+      const path = join(abs, name)
+      const old = before.get(name)
+      if (entry.kind === 'file') {
+        const was = old as Extract<TreeEntry, { kind: 'file' }> | undefined
+        if (was?.digest === entry.digest) {
+          if (was.mode !== entry.mode) await chmod(path, entry.mode)
+          if (was.mtimeMs !== entry.mtimeMs) await utimes(path, new Date(entry.mtimeMs), new Date(entry.mtimeMs))
+          continue
+        }
+        if (!this.store.hasBlob(entry.digest)) throw new Error(`blob ${entry.digest.slice(0, 12)} is not in the store`)
+        const tmp = join(abs, `.kappa-${randomBytes(4).toString('hex')}`)
+        await copyFile(this.store.blobPath(entry.digest), tmp, fsConstants.COPYFILE_FICLONE)
+        await chmod(tmp, entry.mode)
+        await utimes(tmp, new Date(entry.mtimeMs), new Date(entry.mtimeMs))
+        await this.own(tmp)
+        await rename(tmp, path)
+        await this.store.touch(entry.digest)
+        stats.written++
+      } else if (entry.kind === 'symlink') {
+        if (old?.kind === 'symlink' && old.target === entry.target) continue
+        const tmp = join(abs, `.kappa-${randomBytes(4).toString('hex')}`)
+        await symlink(entry.target, tmp)
+        await this.own(tmp)
+        await rename(tmp, path)
+        stats.written++
+      } else {
+        if (old == null) await mkdir(path)
+        await this.sync(path, old?.kind === 'dir' ? old.digest : undefined, entry.digest, stats)
+        if (old == null || (old.kind === 'dir' && old.mode !== entry.mode)) await chmod(path, entry.mode)
+        if (old == null) await this.own(path)
+      }
+    }
+  }
+
+  private async own (path: string): Promise<void> {
+    if (this.owner != null) await lchown(path, this.owner.uid, this.owner.gid)
+  }
+
+  async remove (): Promise<void> {
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}

@@ -1,0 +1,492 @@
+import { watch, constants as fsConstants, type FSWatcher, type Stats } from 'node:fs'
+import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import ignoreFactory, { type Ignore } from 'ignore'
+import { logger } from '@libp2p/logger'
+import { UserError } from '../errors.js'
+import {
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, WATCH_IDLE_MS
+} from './constants.js'
+import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
+
+const log = logger('kappa:workspace')
+
+/** Files hashed or stat'ed at once during a scan. */
+const SCAN_CONCURRENCY = 32
+/** Files up to this size are read in one call; larger ones are streamed through the hash. */
+const READ_WHOLE_BYTES = 1024 * 1024
+
+/** A workspace as it was at one moment: immutable, shared by a job for its whole life. */
+export interface Snapshot {
+  /** absolute path of the workspace root */
+  root: string
+  digest: Hex
+  rootMode: number
+  files: number
+  bytes: number
+  /** every Directory message of the tree, encoded, by digest */
+  directories: ReadonlyMap<Hex, Uint8Array>
+  takenAt: number
+  directory: (digest: Hex) => Directory | undefined
+  lookup: (rel: string) => TreeEntry | undefined
+  /** a file with this content: its path (relative to the root) and size */
+  blob: (digest: Hex) => { path: string, size: number } | undefined
+  /** does the ignore file exclude this path (relative, '/'-separated)? */
+  ignored: (rel: string, isDir: boolean) => boolean
+}
+
+export interface WorkspaceScannerInit {
+  /** how directories are watched (tests inject failures); default fs.watch */
+  watch?: (path: string, listener: (event: string, name: string | null) => void) => FSWatcher
+  now?: () => number
+  idleMs?: number
+  maxFiles?: number
+  maxBytes?: number
+}
+
+interface FileState { size: number, mtimeMs: number, ctimeMs: number, ino: number, mode: number, digest: Buffer, racy: boolean }
+
+class DirState {
+  mode = 0o755
+  readonly files = new Map<string, FileState>()
+  readonly symlinks = new Map<string, string>()
+  readonly dirs = new Map<string, DirState>()
+  dirty = true
+  encoded?: { message: Uint8Array, digest: Hex, files: number, bytes: number }
+  watcher?: FSWatcher
+  constructor (readonly rel: string, readonly parent?: DirState) {}
+}
+
+class Workspace {
+  top = new DirState('')
+  ignore: Ignore = ignoreFactory()
+  ignoreDigest: Hex = ''
+  /** paths (relative to the root) left out whatever the ignore file says */
+  excluded = new Set<string>()
+  watching = true
+  lastUsed = 0
+  idle?: NodeJS.Timeout
+  queue: Promise<unknown> = Promise.resolve()
+  constructor (readonly root: string) {}
+}
+
+/** Runs at most `n` of the given tasks at once. */
+async function inParallel<T> (items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++])
+  }
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker))
+}
+
+/** Lets the event loop read what inotify queued before now (writes made before the request). */
+async function pendingEvents (): Promise<void> {
+  for (let i = 0; i < 2; i++) await new Promise<void>(resolve => { setImmediate(resolve) })
+}
+
+function sameStat (a: FileState, st: Stats): boolean {
+  return a.size === st.size && a.mtimeMs === st.mtimeMs && a.ctimeMs === st.ctimeMs && a.ino === st.ino
+}
+
+/**
+ * The origin's view of its workspaces: a Merkle tree per workspace root,
+ * kept in memory and brought up to date on each snapshot by re-reading only
+ * the directories inotify said changed (one fs.watch per directory). A file
+ * is hashed again only when its (size, mtime, ctime, inode) changed or it was
+ * hashed within RACY_MS of its mtime. Where watching fails (ENOSPC: the
+ * inotify watch limit; any watcher error), that workspace falls back to a
+ * full stat scan on every snapshot, still hashing only what changed.
+ */
+export class WorkspaceScanner {
+  private readonly workspaces = new Map<string, Workspace>()
+  private readonly decoded = new LruMap<Hex, Directory>(4096)
+  private readonly watchDir: NonNullable<WorkspaceScannerInit['watch']>
+  private readonly now: () => number
+  private readonly idleMs: number
+  private readonly maxFiles: number
+  private readonly maxBytes: number
+
+  constructor (init: WorkspaceScannerInit = {}) {
+    this.watchDir = init.watch ?? ((path, listener) => watch(path, { persistent: false }, listener))
+    this.now = init.now ?? Date.now
+    this.idleMs = init.idleMs ?? WATCH_IDLE_MS
+    this.maxFiles = init.maxFiles ?? MAX_WORKSPACE_FILES
+    this.maxBytes = init.maxBytes ?? MAX_WORKSPACE_BYTES
+  }
+
+  /**
+   * The workspace at `root` as it is now (writes made before this call are
+   * seen). `exclude`: absolute paths left out whatever .kappaignore says
+   * (the node's own home, credential directories).
+   */
+  async snapshot (root: string, exclude: readonly string[] = []): Promise<Snapshot> {
+    const excluded = new Set(exclude.filter(p => p.startsWith(`${root}/`)).map(p => p.slice(root.length + 1)))
+    let ws = this.workspaces.get(root)
+    if (ws != null && !sameSet(ws.excluded, excluded)) {
+      this.drop(ws)
+      this.workspaces.delete(root)
+      ws = undefined
+    }
+    if (ws == null) {
+      ws = new Workspace(root)
+      ws.excluded = excluded
+      this.workspaces.set(root, ws)
+      this.evictWorkspaces()
+    } else {
+      // most recently used last
+      this.workspaces.delete(root)
+      this.workspaces.set(root, ws)
+    }
+    const current = ws
+    const result = current.queue.then(async () => await this.take(current))
+    current.queue = result.catch(() => {})
+    return await result
+  }
+
+  /** Is `root` watched (false once it fell back to full scans)? */
+  watching (root: string): boolean | undefined {
+    return this.workspaces.get(root)?.watching
+  }
+
+  /**
+   * The origin itself wrote `rel` (a job's change set) with this content:
+   * the next snapshot need not read it again.
+   */
+  recordWrite (root: string, rel: string, st: Stats, digest: Buffer): void {
+    const ws = this.workspaces.get(root)
+    if (ws == null) return
+    const parts = rel.split('/')
+    const name = parts.pop() as string
+    let dir: DirState | undefined = ws.top
+    for (const p of parts) dir = dir?.dirs.get(p)
+    if (dir == null) return
+    dir.symlinks.delete(name)
+    dir.files.set(name, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode & 0o777, digest, racy: false })
+    dir.dirty = true
+  }
+
+  close (): void {
+    for (const ws of this.workspaces.values()) this.drop(ws)
+    this.workspaces.clear()
+  }
+
+  private evictWorkspaces (): void {
+    while (this.workspaces.size > MAX_CACHED_WORKSPACES) {
+      const oldest = this.workspaces.values().next().value as Workspace
+      this.drop(oldest)
+      this.workspaces.delete(oldest.root)
+    }
+  }
+
+  private drop (ws: Workspace): void {
+    if (ws.idle != null) clearTimeout(ws.idle)
+    unwatch(ws.top)
+  }
+
+  private async take (ws: Workspace): Promise<Snapshot> {
+    ws.lastUsed = this.now()
+    if (ws.idle != null) clearTimeout(ws.idle)
+    ws.idle = setTimeout(() => {
+      log('workspace %s idle: watchers dropped', ws.root)
+      this.drop(ws)
+      this.workspaces.delete(ws.root)
+    }, this.idleMs)
+    ws.idle.unref()
+    await pendingEvents()
+    try {
+      return await this.refreshAll(ws)
+    } catch (err) {
+      // a half-read state is of no use: the next snapshot starts over
+      this.drop(ws)
+      this.workspaces.delete(ws.root)
+      throw err
+    }
+  }
+
+  private async refreshAll (ws: Workspace): Promise<Snapshot> {
+    for (let attempt = 0; ; attempt++) {
+      if (!ws.watching) markAllDirty(ws.top)
+      const budget = { files: 0, bytes: 0 }
+      const rootStat = await lstat(ws.root).catch((err) => { throw new UserError(`workspace ${ws.root}: ${(err as Error).message}`) })
+      if (!rootStat.isDirectory()) throw new UserError(`workspace ${ws.root} is not a directory`)
+      ws.top.mode = rootStat.mode & 0o777
+      await this.refresh(ws, ws.top, budget)
+      // a changed ignore file changes what the tree holds: read everything again with it
+      const ignoreState = ws.top.files.get(IGNORE_FILE)
+      const ignoreDigest = ignoreState != null ? hex(ignoreState.digest) : ''
+      if (ignoreDigest !== ws.ignoreDigest && attempt === 0) {
+        ws.ignore = ignoreFactory()
+        if (ignoreState != null) ws.ignore.add(await readFile(join(ws.root, IGNORE_FILE), 'utf8'))
+        ws.ignoreDigest = ignoreDigest
+        unwatch(ws.top)
+        ws.top = new DirState('')
+        continue
+      }
+      return this.freeze(ws, rootStat.mode & 0o777)
+    }
+  }
+
+  private overLimit (ws: Workspace, budget: { files: number, bytes: number }): void {
+    if (budget.files > this.maxFiles) throw new UserError(`workspace ${ws.root} has over ${this.maxFiles} files: list what jobs do not need in ${join(ws.root, IGNORE_FILE)}, or give a smaller root with --workspace DIR`)
+    if (budget.bytes > this.maxBytes) throw new UserError(`workspace ${ws.root} holds over ${Math.round(this.maxBytes / 2 ** 20)} MiB: list what jobs do not need in ${join(ws.root, IGNORE_FILE)}, or give a smaller root with --workspace DIR`)
+  }
+
+  /** Brings `dir` and everything below up to date; true if its digest changed. */
+  private async refresh (ws: Workspace, dir: DirState, budget: { files: number, bytes: number }): Promise<boolean> {
+    let changed = false
+    if (dir.dirty) {
+      await this.rescan(ws, dir, budget)
+      changed = true
+    } else {
+      let files = 0
+      let bytes = 0
+      for (const f of dir.files.values()) { files++; bytes += f.size }
+      budget.files += files
+      budget.bytes += bytes
+    }
+    this.overLimit(ws, budget)
+    await inParallel([...dir.dirs.values()], 4, async (sub) => {
+      if (await this.refresh(ws, sub, budget)) changed = true
+    })
+    if (!changed && dir.encoded != null) return false
+    const before = dir.encoded?.digest
+    dir.encoded = this.encode(ws, dir)
+    return dir.encoded.digest !== before
+  }
+
+  private encode (ws: Workspace, dir: DirState): NonNullable<DirState['encoded']> {
+    let files = 0
+    let bytes = 0
+    const message: Directory = { files: [], directories: [], symlinks: [] }
+    for (const [name, f] of dir.files) {
+      message.files.push({ name, digest: f.digest as Uint8Array<ArrayBuffer>, size: BigInt(f.size), mode: f.mode, mtimeMs: BigInt(Math.floor(f.mtimeMs)) })
+      files++
+      bytes += f.size
+    }
+    for (const [name, target] of dir.symlinks) message.symlinks.push({ name, target })
+    for (const [name, sub] of dir.dirs) {
+      const enc = sub.encoded as NonNullable<DirState['encoded']>
+      message.directories.push({ name, digest: Buffer.from(enc.digest, 'hex'), mode: sub.mode })
+      files += enc.files
+      bytes += enc.bytes
+    }
+    const { bytes: encoded, digest } = encodeDirectory(message)
+    if (encoded.byteLength > MAX_DIRECTORY_BYTES) throw new UserError(`${join(ws.root, dir.rel)} has too many entries for one directory message: list it in ${join(ws.root, IGNORE_FILE)}`)
+    return { message: encoded, digest, files, bytes }
+  }
+
+  private ensureWatched (ws: Workspace, dir: DirState): void {
+    if (!ws.watching || dir.watcher != null) return
+    try {
+      const watcher = this.watchDir(join(ws.root, dir.rel), (_event, name) => {
+        dir.dirty = true
+        // an event about the directory itself (mode, removal) is news for its parent too
+        if (dir.parent != null && (name == null || name === dir.rel.split('/').pop())) dir.parent.dirty = true
+      })
+      watcher.on('error', (err) => { this.stopWatching(ws, err) })
+      dir.watcher = watcher
+    } catch (err) {
+      this.stopWatching(ws, err)
+    }
+  }
+
+  private stopWatching (ws: Workspace, err: unknown): void {
+    if (!ws.watching) return
+    ws.watching = false
+    const code = (err as NodeJS.ErrnoException)?.code
+    log('workspace %s: %s; full scans from now on', ws.root, code === 'ENOSPC' ? 'inotify watch limit reached (fs.inotify.max_user_watches)' : `watcher failed (${(err as Error)?.message})`)
+    unwatch(ws.top)
+  }
+
+  /** Re-reads one directory: its entries, their kinds and stats; hashes what changed. */
+  private async rescan (ws: Workspace, dir: DirState, budget: { files: number, bytes: number }): Promise<void> {
+    const abs = join(ws.root, dir.rel)
+    // watch first, read after: a change made while we read marks it dirty again
+    this.ensureWatched(ws, dir)
+    dir.dirty = false
+    let names: string[]
+    try {
+      names = await readdir(abs)
+    } catch (err) {
+      throw unreadable(ws, dir.rel, err)
+    }
+    const seen = new Set<string>()
+    await inParallel(names, SCAN_CONCURRENCY, async (name) => {
+      if (name === '.git') return
+      const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
+      let st: Stats
+      try {
+        st = await lstat(join(abs, name))
+      } catch (err) {
+        // gone between readdir and lstat: the watcher (or the next full scan) sees it
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { dir.dirty = true; return }
+        throw unreadable(ws, rel, err)
+      }
+      if (ws.excluded.has(rel) || ws.ignore.ignores(st.isDirectory() ? `${rel}/` : rel)) return
+      if (st.isFile()) {
+        seen.add(name)
+        dir.symlinks.delete(name)
+        dropDir(dir, name)
+        budget.files++
+        budget.bytes += st.size
+        this.overLimit(ws, budget)
+        const known = dir.files.get(name)
+        if (known != null && sameStat(known, st) && !known.racy) {
+          known.mode = st.mode & 0o777
+          return
+        }
+        dir.files.set(name, await this.hash(ws, rel, st))
+      } else if (st.isSymbolicLink()) {
+        seen.add(name)
+        dir.files.delete(name)
+        dropDir(dir, name)
+        dir.symlinks.set(name, await readlink(join(abs, name)).catch((err) => { throw unreadable(ws, rel, err) }))
+      } else if (st.isDirectory()) {
+        seen.add(name)
+        dir.files.delete(name)
+        dir.symlinks.delete(name)
+        let sub = dir.dirs.get(name)
+        if (sub == null) {
+          sub = new DirState(rel, dir)
+          dir.dirs.set(name, sub)
+        }
+        sub.mode = st.mode & 0o777
+      } else {
+        log('workspace %s: %s is a socket, fifo or device: skipped', ws.root, rel)
+      }
+    })
+    for (const name of dir.files.keys()) if (!seen.has(name)) dir.files.delete(name)
+    for (const name of dir.symlinks.keys()) if (!seen.has(name)) dir.symlinks.delete(name)
+    for (const name of [...dir.dirs.keys()]) if (!seen.has(name)) dropDir(dir, name)
+  }
+
+  /**
+   * Hashes what is read, and makes sure the file did not change while it was
+   * read (its stat after the read equals the one before): a small file costs
+   * an open, one read, an fstat and a close.
+   */
+  private async hash (ws: Workspace, rel: string, before: Stats): Promise<FileState> {
+    const path = join(ws.root, rel)
+    let expected: Stats = before
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let handle
+      try {
+        handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
+      } catch (err) {
+        throw unreadable(ws, rel, err)
+      }
+      try {
+        const hash = createHash('sha256')
+        let size = 0
+        if (expected.size <= READ_WHOLE_BYTES) {
+          // one byte more than expected: a file that grew is found out
+          const buffer = Buffer.allocUnsafe(expected.size + 1)
+          const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0)
+          hash.update(buffer.subarray(0, bytesRead))
+          size = bytesRead
+        } else {
+          for await (const chunk of handle.createReadStream({ autoClose: false, start: 0, highWaterMark: READ_WHOLE_BYTES })) {
+            hash.update(chunk as Buffer)
+            size += (chunk as Buffer).length
+          }
+        }
+        const after = await handle.stat()
+        if (size === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
+          const hashedAt = this.now()
+          return { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino, mode: after.mode & 0o777, digest: hash.digest(), racy: Math.abs(hashedAt - after.mtimeMs) < RACY_MS }
+        }
+        // it changed under us: read it again as it is now
+        expected = after
+      } catch (err) {
+        throw unreadable(ws, rel, err)
+      } finally {
+        await handle.close()
+      }
+    }
+    throw new UserError(`${join(ws.root, rel)} kept changing while it was read: try again once it is written`)
+  }
+
+  /** The tree as it is now, frozen: what a job sees for its whole life. */
+  private freeze (ws: Workspace, rootMode: number): Snapshot {
+    const directories = new Map<Hex, Uint8Array>()
+    const collect = (dir: DirState): void => {
+      const enc = dir.encoded as NonNullable<DirState['encoded']>
+      directories.set(enc.digest, enc.message)
+      for (const sub of dir.dirs.values()) collect(sub)
+    }
+    collect(ws.top)
+    const top = ws.top.encoded as NonNullable<DirState['encoded']>
+    const decoded = this.decoded
+    const directory = (digest: Hex): Directory | undefined => {
+      let d = decoded.get(digest)
+      if (d == null) {
+        const bytes = directories.get(digest)
+        if (bytes == null) return undefined
+        d = decodeDirectory(bytes)
+        decoded.set(digest, d)
+      }
+      return d
+    }
+    let blobs: Map<Hex, { path: string, size: number }> | undefined
+    const ignore = ws.ignore
+    const excluded = [...ws.excluded]
+    return {
+      root: ws.root,
+      digest: top.digest,
+      rootMode,
+      files: top.files,
+      bytes: top.bytes,
+      directories,
+      takenAt: this.now(),
+      directory,
+      lookup: (rel) => lookup({ directory }, top.digest, rootMode, rel),
+      blob: (digest) => {
+        if (blobs == null) {
+          const found = new Map<Hex, { path: string, size: number }>()
+          const walk = (d: Hex, prefix: string): void => {
+            for (const [name, e] of entriesOf(directory(d) as Directory)) {
+              const rel = prefix === '' ? name : `${prefix}/${name}`
+              if (e.kind === 'file' && !found.has(e.digest)) found.set(e.digest, { path: rel, size: e.size })
+              else if (e.kind === 'dir') walk(e.digest, rel)
+            }
+          }
+          walk(top.digest, '')
+          blobs = found
+        }
+        return blobs.get(digest)
+      },
+      ignored: (rel, isDir) => rel.split('/').includes('.git') || excluded.some(e => rel === e || rel.startsWith(`${e}/`)) || ignore.ignores(isDir ? `${rel}/` : rel)
+    }
+  }
+}
+
+function sameSet (a: Set<string>, b: Set<string>): boolean {
+  return a.size === b.size && [...a].every(x => b.has(x))
+}
+
+function markAllDirty (dir: DirState): void {
+  dir.dirty = true
+  for (const d of dir.dirs.values()) markAllDirty(d)
+}
+
+function unwatch (dir: DirState): void {
+  dir.watcher?.close()
+  dir.watcher = undefined
+  for (const d of dir.dirs.values()) unwatch(d)
+}
+
+function dropDir (dir: DirState, name: string): void {
+  const sub = dir.dirs.get(name)
+  if (sub == null) return
+  unwatch(sub)
+  dir.dirs.delete(name)
+}
+
+function unreadable (ws: Workspace, rel: string, err: unknown): Error {
+  if (err instanceof UserError) return err
+  const code = (err as NodeJS.ErrnoException).code
+  const path = join(ws.root, rel)
+  if (code === 'EACCES' || code === 'EPERM') return new UserError(`cannot read ${path} (permission denied): a job would miss it; list it in ${join(ws.root, IGNORE_FILE)} or make it readable`)
+  return new UserError(`cannot read ${path}: ${(err as Error).message}`)
+}

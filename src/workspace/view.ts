@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process'
+import { mkdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+
+const log = logger('kappa:view')
+
+/**
+ * What a job sees as its workspace on a target. `overlay`: an overlayfs with
+ * the mirror as its lower layer and a per-job upper directory, so the job
+ * can never change the mirror and its change set is exactly the upper
+ * directory. `copy` (no overlay here: not root, old kernel): a per-job copy
+ * of the mirror, compared with the tree after the job (cost: a copy and a
+ * walk of the whole workspace per job).
+ */
+export type JobView =
+  | { kind: 'overlay', merged: string, upper: string, work: string }
+  | { kind: 'copy', merged: string, copiedAtMs: number }
+
+async function run (cmd: string, args: string[]): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }, (err, _stdout, stderr) => {
+      if (err == null) resolve()
+      else reject(new Error(`${cmd}: ${String(stderr).trim() !== '' ? String(stderr).trim() : err.message}`))
+    })
+  })
+}
+
+/** overlayfs option values cannot hold these (separators of its option syntax). */
+function overlaySafe (path: string): boolean {
+  return !/[,:\\\n]/.test(path)
+}
+
+/** Mounts the job's overlay under `jobDir` (lower: the mirror). */
+export async function mountOverlay (jobDir: string, lower: string): Promise<JobView> {
+  const upper = join(jobDir, 'upper')
+  const work = join(jobDir, 'work')
+  const merged = join(jobDir, 'merged')
+  for (const d of [upper, work, merged]) await mkdir(d, { recursive: true })
+  if (![lower, upper, work, merged].every(overlaySafe)) throw new Error('paths unusable as overlay options')
+  // no redirects, no metadata-only copy-up: every change lands whole in the upper directory
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
+  return { kind: 'overlay', merged, upper, work }
+}
+
+/** A per-job copy of the mirror (reflinks where the file system has them). */
+export async function copyView (jobDir: string, lower: string): Promise<JobView> {
+  const merged = join(jobDir, 'merged')
+  await mkdir(merged, { recursive: true })
+  await run('cp', ['-a', '--reflink=auto', `${lower}/.`, merged])
+  return { kind: 'copy', merged, copiedAtMs: Date.now() }
+}
+
+export async function releaseView (view: JobView): Promise<void> {
+  if (view.kind !== 'overlay') return
+  try {
+    await run('umount', [view.merged])
+  } catch (err) {
+    log('umount %s: %s; detaching', view.merged, (err as Error).message)
+    await run('umount', ['-l', view.merged])
+  }
+}
+
+/** Can this node mount overlays (root, a kernel with overlayfs)? Tried once, for real. */
+export async function overlayWorks (scratch: string, lower: string): Promise<boolean> {
+  if (process.getuid?.() !== 0) return false
+  await mkdir(lower, { recursive: true })
+  try {
+    const view = await mountOverlay(scratch, lower)
+    await releaseView(view)
+    return true
+  } catch (err) {
+    log('overlay unavailable (%s): jobs get a copy of the workspace', (err as Error).message)
+    return false
+  } finally {
+    await rm(scratch, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+/** Mount points at or under `dir` in this mount namespace, deepest first. */
+export async function mountsUnder (dir: string): Promise<string[]> {
+  const text = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')
+  const found: string[] = []
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4]
+    if (field == null) continue
+    const point = field.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)))
+    if (point === dir || point.startsWith(`${dir}/`)) found.push(point)
+  }
+  return found.sort((a, b) => b.length - a.length)
+}
+
+/** Unmounts whatever a daemon that died left mounted under `dir` (its job directories). */
+export async function sweepMounts (dir: string): Promise<number> {
+  const points = await mountsUnder(dir)
+  for (const p of points) await run('umount', ['-l', p]).catch((err) => { log('sweep %s: %s', p, err.message) })
+  return points.length
+}

@@ -108,7 +108,8 @@ export interface RunParams {
   workspace?: string
   inputs: string[]
   outputs: string[]
-  mode: 'auto' | 'remote' | 'peer'
+  /** auto: the overlay decides; local: run here (--local, the daemon only records it); remote: never here; peer: on `peer` */
+  mode: 'auto' | 'local' | 'remote' | 'peer'
   peer?: string
   stdin: boolean
   /** the client's stdout / stderr pipes, which the daemon may write into itself */
@@ -189,7 +190,7 @@ export function parseRunParams (p: Record<string, unknown>): RunParams {
   if (p.env != null && typeof p.env === 'object') {
     for (const [k, v] of Object.entries(p.env as Record<string, unknown>)) if (typeof v === 'string') env[k] = v
   }
-  const mode = p.mode === 'remote' || p.mode === 'peer' ? p.mode : 'auto'
+  const mode = p.mode === 'local' || p.mode === 'remote' || p.mode === 'peer' ? p.mode : 'auto'
   const umask = typeof p.umask === 'number' && Number.isInteger(p.umask) && p.umask >= 0 && p.umask <= 0o777 ? p.umask : 0o022
   return {
     argv,

@@ -156,6 +156,11 @@ export class JobSender {
 
   private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
     const { overlay, trust, access } = this.components
+    if (params.mode === 'local') {
+      this.components.onLocalPlacement?.()
+      await this.runHere(params, client, id, 'asked to run here (--local)', true, false)
+      return
+    }
     const exePath = params.argv[0].includes('/') ? resolve(params.cwd, params.argv[0]) : findExecutable(params.argv[0], params.path)
     if (exePath == null) {
       // let the local shell say "command not found" the usual way

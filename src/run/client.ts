@@ -76,7 +76,6 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
   const here = async (): Promise<RunOutcome> => ({ status: await runHere(argv), verdict: 'program', where: 'local', held, stdinUsed: false, interrupted: false })
   if (argv.length === 0) throw new UserError('nothing to run: kappa-node run [options] -- command args…')
   if ([opts.local, opts.remote, opts.peer != null].filter(Boolean).length > 1) throw new UserError('use only one of --local, --remote, --peer')
-  if (opts.local === true) return await here()
   let socket: Socket
   // the daemon's frames land in one reused buffer; output is written from it, never copied
   let received: (data: Buffer) => void = () => {}
@@ -86,6 +85,8 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
       callback: (n, buf) => { received((buf as Buffer).subarray(0, n)); return true }
     })
   } catch (err) {
+    // --local: the daemon only hears of the job (its history, its pending work); without one, it just runs
+    if (opts.local === true) return await here()
     if (opts.retry === true && opts.peer != null) return { status: 1, verdict: 'kappa', where: 'remote', reason: errorMessage(err), held, stdinUsed: false, interrupted: false }
     if (opts.remote === true || opts.peer != null) throw err
     note(`${errorMessage(err)}; running locally`)
@@ -109,7 +110,7 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
       workspace: opts.workspace != null ? resolvePath(opts.workspace) : undefined,
       inputs: opts.input ?? [],
       outputs: opts.output ?? [],
-      mode: opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
+      mode: opts.local === true ? 'local' : opts.remote === true ? 'remote' : opts.peer != null ? 'peer' : 'auto',
       peer: opts.peer,
       stdin: forwardStdin,
       // pipes the daemon may write the job's output into itself (the fast path); not when it is held here

@@ -25,6 +25,7 @@ export interface StartOptions {
   hopCost?: number
   pendingAccounting?: boolean
   http?: string | false
+  httpHost?: string[]
   bulkPort?: number
   bulk?: boolean
 }
@@ -54,6 +55,7 @@ export async function startCommand (opts: StartOptions): Promise<number> {
     hopCost: opts.hopCost,
     pendingAccounting: opts.pendingAccounting,
     http: opts.http,
+    httpHosts: opts.httpHost,
     bulkPort: opts.bulk === false ? false : opts.bulkPort
   })
   if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home, daemon.dashboard)

@@ -59,6 +59,8 @@ export interface DaemonInit {
   pendingAccounting?: boolean
   /** read-only dashboard and Prometheus /metrics, host:port (default 127.0.0.1:4748); false for none */
   http?: string | false
+  /** names besides the bound address and localhost the dashboard answers to */
+  httpHosts?: string[]
   /** port of the bulk connections (src/bulk) on the first --listen address; 0 any free port (default); false for none */
   bulkPort?: number | false
 }
@@ -315,7 +317,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   reconnector.start()
   let http: HttpEndpoint | undefined
   if (init.http !== false) {
-    http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP)
+    http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP, { hosts: init.httpHosts })
   }
 
   const first = invite()

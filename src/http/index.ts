@@ -5,11 +5,19 @@
  */
 import { createServer, type Server } from 'node:http'
 import { DASHBOARD_HTML } from './dashboard.js'
+import { hostPolicy } from './hosts.js'
+
+export { hostPolicy, type HostPolicy } from './hosts.js'
 
 export interface HttpComponents {
   /** the same document `kappa-node status --json` prints */
   status: () => Promise<any>
   log: (line: string) => void
+}
+
+export interface HttpInit {
+  /** names besides the bound address and localhost that the dashboard answers to (`--http-host`) */
+  hosts?: string[]
 }
 
 export interface HttpEndpoint {
@@ -18,12 +26,18 @@ export interface HttpEndpoint {
 }
 
 /** `host:port`; a busy port is a warning, not a reason to stop the node. */
-export async function startHttp (components: HttpComponents, listen: string): Promise<HttpEndpoint | undefined> {
+export async function startHttp (components: HttpComponents, listen: string, init: HttpInit = {}): Promise<HttpEndpoint | undefined> {
   const at = listen.lastIndexOf(':')
   const host = at > 0 ? listen.slice(0, at) : '127.0.0.1'
   const port = Number(at > 0 ? listen.slice(at + 1) : listen)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --http address '${listen}': use host:port, e.g. 127.0.0.1:4748`)
+  const hosts = hostPolicy(host, init.hosts)
   const server: Server = createServer((req, res) => {
+    if (!hosts.allows(req.headers.host)) {
+      // DNS rebinding: a name this node does not serve is some other site's page asking
+      res.writeHead(421, { 'content-type': 'text/plain' }).end(`kappa-node: this dashboard does not serve the host name ${JSON.stringify(req.headers.host ?? '')}; add it with --http-host\n`)
+      return
+    }
     if (req.method !== 'GET') {
       res.writeHead(405, { allow: 'GET' }).end('read-only\n')
       return

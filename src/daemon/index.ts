@@ -358,7 +358,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await control.close()
       await pairing.stop().catch(() => {})
       await libp2p.stop()
-      await trust.save().catch(() => {})
     }
   }
 }

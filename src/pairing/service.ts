@@ -5,7 +5,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
 import { UserError, errorMessage } from '../errors.js'
 import { shortId, label } from '../names.js'
-import { checkAlias } from '../trust/index.js'
+import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
 import {
   MAX_ADDRS_PER_PEER, MAX_PAIR_REQUESTS, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
@@ -107,18 +107,17 @@ export class PairingService implements Pairing {
         if (trust.has(remote)) return this.paired()
         const result = invites.redeem(request.token, remote)
         if (!result.ok) return refused(result.reason)
-        await this.addPeer(remote, theirAlias, theirAddrs)
-        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'invite' })
-        return this.paired()
+        const saved = await this.addInbound(remote, theirAlias, theirAddrs, 'invite')
+        // not saved: the invite stays good for another try
+        if (saved.status !== PairResponse.Status.PAIRED) invites.restore(request.token, remote)
+        return saved
       }
       case PairRequest.Kind.REQUEST: {
         if (trust.has(remote)) return this.paired()
         if (this.hasOutgoingRequest(remote)) {
           // both owners asked: that is consent on both ends
           this.outgoing.delete(remote)
-          await this.addPeer(remote, theirAlias, theirAddrs)
-          events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'request' })
-          return this.paired()
+          return await this.addInbound(remote, theirAlias, theirAddrs, 'request')
         }
         if (!this.init.acceptPairRequests) return refused('this node does not take pairing requests; ask its owner for an invite line')
         this.prune()
@@ -132,16 +131,20 @@ export class PairingService implements Pairing {
         if (trust.has(remote)) return this.paired()
         if (!this.hasOutgoingRequest(remote)) return refused('no pairing request to this node is pending; send one with kappa-node pair')
         this.outgoing.delete(remote)
-        await this.addPeer(remote, theirAlias, theirAddrs)
-        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'accept' })
-        return this.paired()
+        return await this.addInbound(remote, theirAlias, theirAddrs, 'accept')
       }
       case PairRequest.Kind.UNPAIR: {
         const peer = trust.get(remote)
         this.incoming.delete(remote)
         this.outgoing.delete(remote)
         if (peer != null) {
-          await this.dropPeer(remote)
+          try {
+            await this.dropPeer(remote)
+          } catch (err) {
+            if (!(err instanceof TrustWriteError)) throw err
+            events.emit({ type: 'warning', message: `${label(remote, peer.alias)} unpaired us, but ${err.message}` })
+            return refused('this node could not save the unpairing (its disk)')
+          }
           events.emit({ type: 'unpaired', id: remote, alias: peer.alias, by: 'peer' })
           // hang up once our answer is out
           setTimeout(() => { void this.components.libp2p.hangUp(peerIdFromString(remote)).catch(() => {}) }, 50)
@@ -151,6 +154,20 @@ export class PairingService implements Pairing {
       default:
         return refused('unknown pairing message')
     }
+  }
+
+  /** Pairs a peer that asked us; a trust store that cannot be written refuses, with one line in our log. */
+  private async addInbound (remote: string, alias: string | undefined, addrs: string[], via: 'invite' | 'request' | 'accept'): Promise<PairResponse> {
+    const { trust, events } = this.components
+    try {
+      await this.addPeer(remote, alias, addrs)
+    } catch (err) {
+      if (!(err instanceof TrustWriteError)) throw err
+      events.emit({ type: 'warning', message: `pairing with ${label(remote, alias)} failed: ${err.message}` })
+      return refused('this node could not save the pairing (its disk); try again later')
+    }
+    events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via })
+    return this.paired()
   }
 
   private paired (): PairResponse {
@@ -184,7 +201,7 @@ export class PairingService implements Pairing {
     if (response.status === PairResponse.Status.PAIRED) {
       this.outgoing.delete(id)
       const addrs = mergeAddrs(target.addrs.map(stripP2p), parseAddrs(response.addrs, id))
-      await this.addPeer(id, alias ?? sanitizeAlias(response.alias), addrs)
+      await this.addPeer(id, alias ?? sanitizeAlias(response.alias), addrs).catch((err) => { throw notSaved(id, err) })
       this.components.events.emit({ type: 'paired', id, alias: trust.get(id)?.alias, via: kind === PairRequest.Kind.REDEEM ? 'invite' : 'request' })
       return { status: 'paired', id, alias: trust.get(id)?.alias }
     }
@@ -223,6 +240,7 @@ export class PairingService implements Pairing {
     }
     this.incoming.delete(request.id)
     await this.addPeer(request.id, alias ?? request.alias ?? sanitizeAlias(response.alias), mergeAddrs(request.addrs, parseAddrs(response.addrs, request.id)))
+      .catch((err) => { throw notSaved(request.id, err) })
     const stored = this.components.trust.get(request.id)
     this.components.events.emit({ type: 'paired', id: request.id, alias: stored?.alias, via: 'accept' })
     return { status: 'paired', id: request.id, alias: stored?.alias }
@@ -323,6 +341,12 @@ export class PairingService implements Pairing {
     for (const [id, r] of this.incoming) if (now - r.receivedAt > PAIR_REQUEST_TTL_MS) this.incoming.delete(id)
     for (const [id, until] of this.outgoing) if (now > until) this.outgoing.delete(id)
   }
+}
+
+/** The other end has paired us, this end could not record it: pairing again heals it (they answer "already paired"). */
+function notSaved (id: string, err: unknown): Error {
+  if (!(err instanceof TrustWriteError)) return err as Error
+  return new UserError(`${shortId(id)} accepted, but ${err.message}; run the same pair command again once it can be written`)
 }
 
 function refused (error: string): PairResponse {

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { ensureHome, homeFile } from '../home/index.js'
+import { ensureHome, homeFile, tightenHome } from '../home/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { TrustStore, checkAlias } from '../trust/index.js'
 import { createAccess, type Access } from '../access/index.js'
@@ -89,6 +89,7 @@ export interface Daemon {
  */
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const home = await ensureHome(init.home)
+  const tightened = await tightenHome(home)
   if (init.alias != null) checkAlias(init.alias)
   const listen = init.listen != null && init.listen.length > 0 ? init.listen : [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`]
   for (const a of listen) {
@@ -97,6 +98,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
   const events = createEventLog(init.json === true)
+  for (const line of tightened) events.emit({ type: 'warning', message: line })
   const invites = new InviteBook()
   const acceptPairRequests = init.acceptPairRequests ?? true
   const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
@@ -320,13 +322,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     http = await startHttp({ status: async () => statusDocument(), log: (line) => { events.emit({ type: 'warning', message: line }) } }, init.http ?? DEFAULT_HTTP, { hosts: init.httpHosts })
   }
 
-  const first = invite()
   events.emit({
     type: 'ready',
     id: libp2p.peerId.toString(),
     addrs: libp2p.getMultiaddrs().map(String),
-    invite: first.invite,
-    inviteExpiresAt: first.expiresAt,
     alias: init.alias,
     home,
     dashboard: http != null ? `http://${http.address}/` : undefined

@@ -8,10 +8,10 @@ export function createEventLog (json: boolean, out: NodeJS.WritableStream = proc
     subscribe (listener) { listeners.push(listener) },
     emit (event) {
       if (json) {
-        out.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n')
+        out.write(redactInvites(JSON.stringify({ time: new Date().toISOString(), ...event })) + '\n')
       } else {
         const text = describe(event)
-        if (text != null) out.write(`${new Date().toTimeString().slice(0, 8)} ${text}\n`)
+        if (text != null) out.write(`${new Date().toTimeString().slice(0, 8)} ${redactInvites(text)}\n`)
       }
       for (const l of listeners) {
         try { l(event) } catch {}
@@ -35,3 +35,13 @@ function describe (e: DaemonEvent): string | undefined {
     case 'info': return e.message
   }
 }
+
+/**
+ * Logs are kept, copied and shared: an invite token in one would pair
+ * whoever reads it. Nothing should put one there; this is the last guard.
+ */
+export function redactInvites (line: string): string {
+  return line.replace(INVITE_TOKEN, '$1…@')
+}
+
+const INVITE_TOKEN = /(kappa:)[A-Za-z0-9_-]{8,}@/g

@@ -69,7 +69,6 @@ export interface TestNode {
   home: string
   id: string
   addrs: string[]
-  invite: string
   proc: ChildProcess
   /** every JSON event the daemon printed so far */
   events: any[]
@@ -119,7 +118,6 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     home,
     id: ready.id,
     addrs: ready.addrs,
-    invite: ready.invite,
     proc,
     events,
     waitForEvent,

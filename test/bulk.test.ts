@@ -4,7 +4,7 @@ import { createConnection, type Socket } from 'node:net'
 import { RecordSealer, RecordOpener, RecordError, deriveBulkKeys } from '../src/bulk/records.js'
 import { createBulkListener, connectBulk, type BulkConnection, type BulkListener } from '../src/bulk/index.js'
 import { until } from './helpers/node.js'
-import { BULK_MAX_UNPROVEN } from '../src/constants.js'
+import { BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN } from '../src/constants.js'
 
 const MAX = 1024 * 1024
 
@@ -114,19 +114,22 @@ describe('bulk port: offers, proofs and strangers', function () {
   it('connections that trickle a byte at a time are closed at the deadline from accept; then an offer works', async () => {
     const trickled = await createBulkListener({ host: '127.0.0.1', helloTimeoutMs: 400 })
     try {
-      const handle = trickled.offer()
-      // the right offer id, then the proof one byte every 100 ms: each byte would reset an idle timeout
+      // each names a live offer of its own and starts the largest record there is, then sends
+      // one byte every 100 ms: it never fails a check, and each byte would reset an idle timeout
       const tricklers = Array.from({ length: BULK_MAX_UNPROVEN }, () => {
+        const header = Buffer.alloc(4)
+        header.writeUInt32BE(BULK_MAX_RECORD_BYTES)
+        const prefix = Buffer.concat([trickled.offer().offer.id, header])
         const s = createConnection(trickled.port, '127.0.0.1')
         opened.push(s)
         s.on('error', () => {})
+        s.on('connect', () => { s.write(prefix) })
         let sent = 0
-        const timer = setInterval(() => { if (!s.destroyed) { s.write(Buffer.of(sent++ < 16 ? handle.offer.id[sent - 1] : 0)) } }, 100)
-        const closed = new Promise<number>(resolve => s.once('close', () => { clearInterval(timer); resolve(sent) }))
-        return closed
+        const timer = setInterval(() => { if (!s.destroyed) { s.write(Buffer.of(0)); sent++ } }, 100)
+        return new Promise<number>(resolve => s.once('close', () => { clearInterval(timer); resolve(sent) }))
       })
       const sentBeforeClose = await Promise.all(tricklers)
-      assert.ok(sentBeforeClose.every(n => n > 0), 'each was trickling when it was closed')
+      assert.ok(sentBeforeClose.every(n => n > 0), 'each was still trickling when it was closed')
       const next = trickled.offer()
       const ok = await connectBulk('127.0.0.1', next.offer, AbortSignal.timeout(5000))
       opened.push(ok, await next.connection)

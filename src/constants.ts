@@ -31,9 +31,14 @@ export const INVITE_TOKEN_BYTES = 16
 /** How long a spent or expired token is remembered, for a precise refusal message. */
 export const INVITE_MEMORY_MS = 60 * 60_000
 
-/** Pairing requests waiting for the owner's `accept`. */
-export const PAIR_REQUEST_TTL_MS = 15 * 60_000
+/**
+ * Pairing requests waiting for the owner's `accept`: short-lived (the owner
+ * is told at once; a requester asks again), a few per source address (fresh
+ * identities cost nothing, addresses do), a bounded queue.
+ */
+export const PAIR_REQUEST_TTL_MS = 5 * 60_000
 export const MAX_PAIR_REQUESTS = 32
+export const MAX_PAIR_REQUESTS_PER_SOURCE = 4
 /** Our own outgoing requests, waiting for the other owner's accept. */
 export const OUTGOING_REQUEST_TTL_MS = 15 * 60_000
 
@@ -47,6 +52,7 @@ export const MAX_ALIAS_LENGTH = 64
 /** A stranger's connection that does not finish a pairing exchange is closed after this. */
 export const STRANGER_GRACE_MS = 10_000
 export const MAX_STRANGER_CONNECTIONS = 16
+export const MAX_STRANGER_CONNECTIONS_PER_SOURCE = 4
 
 /** Paired peers that are not connected are redialled with backoff between these bounds. */
 export const RECONNECT_MIN_MS = 1_000

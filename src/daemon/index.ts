@@ -3,7 +3,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { ensureHome, homeFile, tightenHome } from '../home/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { TrustStore, checkAlias } from '../trust/index.js'
-import { createAccess, type Access } from '../access/index.js'
+import { createAccess, sourceOf, type Access } from '../access/index.js'
 import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairing/index.js'
 import { Nearby } from '../discovery/index.js'
 import { startControlServer, type ControlMethod, type ControlServer } from '../control/index.js'
@@ -138,7 +138,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     trust,
     holdsTicket: (peer) => tickets.holds(peer),
     outstandingInvites: () => invites.outstanding(),
-    strangerConnections: () => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer)).length,
+    strangerConnections: (source) => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer) && (source == null || sourceOf(c.remoteAddr) === source)).length,
     log: (line) => { events.emit({ type: 'info', message: line }) }
   }, { acceptPairRequests })
 

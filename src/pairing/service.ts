@@ -7,9 +7,11 @@ import { UserError, errorMessage } from '../errors.js'
 import { shortId, label } from '../names.js'
 import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
+import { sourceOf } from '../access/index.js'
+import { PairRequestQueue } from './requests.js'
 import {
-  MAX_ADDRS_PER_PEER, MAX_PAIR_REQUESTS, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
-  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_REQUEST_TTL_MS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
+  MAX_ADDRS_PER_PEER, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
+  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
 } from '../constants.js'
 import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
@@ -34,12 +36,18 @@ async function remoteClosed (stream: Stream, ms: number): Promise<void> {
 }
 
 export class PairingService implements Pairing {
-  private readonly incoming = new Map<string, PairRequestInfo>()
+  private readonly incoming: PairRequestQueue
   /** peers we sent a REQUEST to, until when we accept their ACCEPT */
   private readonly outgoing = new Map<string, number>()
-  private readonly strangerLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  /** per source address: fresh identities cost nothing. Invites have their own budget, so a flood of requests never blocks one. */
+  private readonly requestLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  private readonly redeemLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  private readonly now: () => number
 
-  constructor (private readonly components: PairingComponents, private readonly init: PairingInit) {}
+  constructor (private readonly components: PairingComponents, private readonly init: PairingInit) {
+    this.now = components.now ?? Date.now
+    this.incoming = new PairRequestQueue({ now: this.now })
+  }
 
   async start (): Promise<void> {
     const { libp2p, access } = this.components
@@ -54,13 +62,12 @@ export class PairingService implements Pairing {
   }
 
   requests (): PairRequestInfo[] {
-    this.prune()
-    return [...this.incoming.values()]
+    return this.incoming.list()
   }
 
   hasOutgoingRequest (peer: string): boolean {
     const until = this.outgoing.get(peer)
-    return until != null && Date.now() <= until
+    return until != null && this.now() <= until
   }
 
   // ---- inbound -------------------------------------------------------------
@@ -71,8 +78,10 @@ export class PairingService implements Pairing {
     const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
     try {
       const request = await messages.read(PairRequest, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
-      const limited = !this.components.access.isKnown(remote) && !this.withinStrangerLimit(remote)
-      const response = limited ? refused('too many pairing attempts; try again in a minute') : await this.answer(remote, request)
+      const source = sourceOf(connection.remoteAddr)
+      const limit = request.kind === PairRequest.Kind.REDEEM ? this.redeemLimit : this.requestLimit
+      const limited = !this.components.access.isKnown(remote) && !withinLimit(limit, source)
+      const response = limited ? refused('too many pairing attempts from your address; try again in a minute') : await this.answer(remote, request, source)
       await messages.write(response, PairResponse, { signal })
       await stream.close({ signal })
       // let the answer reach the peer before a hang-up could reset it
@@ -88,17 +97,7 @@ export class PairingService implements Pairing {
     }
   }
 
-  /** The rate limiter throws once a key is over its points. */
-  private withinStrangerLimit (peer: string): boolean {
-    try {
-      this.strangerLimit.consume(peer)
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  private async answer (remote: string, request: PairRequest): Promise<PairResponse> {
+  private async answer (remote: string, request: PairRequest, source: string): Promise<PairResponse> {
     const { trust, invites, events } = this.components
     const theirAlias = sanitizeAlias(request.alias)
     const theirAddrs = parseAddrs(request.addrs, remote)
@@ -120,11 +119,9 @@ export class PairingService implements Pairing {
           return await this.addInbound(remote, theirAlias, theirAddrs, 'request')
         }
         if (!this.init.acceptPairRequests) return refused('this node does not take pairing requests; ask its owner for an invite line')
-        this.prune()
-        if (!this.incoming.has(remote) && this.incoming.size >= MAX_PAIR_REQUESTS) return refused('too many pending pairing requests on this node; try again later')
-        const fresh = !this.incoming.has(remote)
-        this.incoming.set(remote, { id: remote, alias: theirAlias, addrs: theirAddrs, receivedAt: Date.now() })
-        if (fresh) events.emit({ type: 'pair-request', id: remote, alias: theirAlias, addrs: theirAddrs })
+        const admitted = this.incoming.add({ id: remote, alias: theirAlias, addrs: theirAddrs }, source)
+        if (!admitted.ok) return refused(admitted.reason)
+        if (admitted.fresh) events.emit({ type: 'pair-request', id: remote, alias: theirAlias, addrs: theirAddrs })
         return { status: PairResponse.Status.PENDING, error: '', alias: this.init.alias ?? '', addrs: [] }
       }
       case PairRequest.Kind.ACCEPT: {
@@ -188,7 +185,7 @@ export class PairingService implements Pairing {
     const kind = target.token != null ? PairRequest.Kind.REDEEM : PairRequest.Kind.REQUEST
     if (kind === PairRequest.Kind.REQUEST) {
       // their owner's accept dials back to us: let it through the gater meanwhile
-      this.outgoing.set(id, Date.now() + OUTGOING_REQUEST_TTL_MS)
+      this.outgoing.set(id, this.now() + OUTGOING_REQUEST_TTL_MS)
       this.components.access.expect(id, OUTGOING_REQUEST_TTL_MS)
     }
     let response: PairResponse
@@ -219,7 +216,7 @@ export class PairingService implements Pairing {
 
   async accept (ref: string, alias?: string): Promise<PairResult> {
     this.prune()
-    const request = this.incoming.get(ref) ?? [...this.incoming.values()].find(r => r.alias === ref)
+    const request = this.incoming.find(ref)
     if (request == null) {
       const paired = this.components.trust.find(ref)
       if (paired != null) throw new UserError(`already paired with ${label(paired.id, paired.alias)}`)
@@ -309,7 +306,7 @@ export class PairingService implements Pairing {
     let name = alias
     if (name != null && trust.aliasTaken(name, id)) name = undefined
     this.incoming.delete(id)
-    await trust.add({ id, alias: name, addrs, pairedAt: Date.now() })
+    await trust.add({ id, alias: name, addrs, pairedAt: this.now() })
     await this.keepAlive(id, addrs)
   }
 
@@ -337,8 +334,7 @@ export class PairingService implements Pairing {
   }
 
   private prune (): void {
-    const now = Date.now()
-    for (const [id, r] of this.incoming) if (now - r.receivedAt > PAIR_REQUEST_TTL_MS) this.incoming.delete(id)
+    const now = this.now()
     for (const [id, until] of this.outgoing) if (now > until) this.outgoing.delete(id)
   }
 }
@@ -347,6 +343,16 @@ export class PairingService implements Pairing {
 function notSaved (id: string, err: unknown): Error {
   if (!(err instanceof TrustWriteError)) return err as Error
   return new UserError(`${shortId(id)} accepted, but ${err.message}; run the same pair command again once it can be written`)
+}
+
+/** The rate limiter throws once a key is over its points. */
+function withinLimit (limit: RateLimiter, key: string): boolean {
+  try {
+    limit.consume(key)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function refused (error: string): PairResponse {

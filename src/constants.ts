@@ -64,6 +64,16 @@ export const CONTROL_TIMEOUT_MS = 30_000
 
 /** Migration tickets issued with a probe reply: single use, bound to the origin. */
 export const TICKET_TTL_MS = 30_000
+/**
+ * An origin that takes a probe's offer uses its ticket at once (its stream
+ * is already open): an unused ticket holds one of the node's job slots this
+ * long, and counts as pending work in the metric as long (PENDING_TICKET_MS).
+ */
+export const TICKET_HOLD_MS = 3_000
+/** Unused tickets out through one relaying neighbour, at most; a probe beyond is declined. */
+export const MAX_TICKETS_PER_RELAY = 8
+/** Of those, how many hold a job slot at once: one neighbour's unused promises never fill a node (at least 4 slots). */
+export const MAX_HELD_TICKETS_PER_RELAY = 2
 
 /** Algorithm I/II/III transport limits. */
 export const METRIC_MAX_MESSAGE_BYTES = 256

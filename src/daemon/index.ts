@@ -168,6 +168,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     access,
     events,
     tickets,
+    privateKey: identity.privateKey,
     ownMetric,
     // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
     meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,

@@ -89,8 +89,14 @@ export async function runCommand (argv: string[], opts: RunOptions): Promise<num
       socket.destroy()
       resolve(code)
     }
+    let interrupted = false
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (started) {
+      if (started && signal === 'SIGINT' && interrupted) {
+        // a second Ctrl-C: the job, or its node, did not stop; stop waiting (as ssh's ~.)
+        note('interrupted again: no longer waiting for the job')
+        finish(130)
+      } else if (started) {
+        interrupted ||= signal === 'SIGINT'
         socket.write(encodeRunFrame(RunFrame.SIGNAL, Buffer.from(signal)))
       } else {
         // still choosing a node: nothing runs yet, just stop

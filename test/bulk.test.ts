@@ -1,59 +1,52 @@
 import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
 import { createConnection, type Socket } from 'node:net'
-import { RecordSealer, RecordOpener, RecordError, deriveBulkKeys } from '../src/bulk/records.js'
+import { connect as tlsConnect } from 'node:tls'
+import { RecordReader, FramingError, encodeRecord, encodeEnd } from '../src/bulk/framing.js'
+import { clientTlsOptions } from '../src/bulk/tls.js'
 import { createBulkListener, connectBulk, type BulkConnection, type BulkListener } from '../src/bulk/index.js'
 import { until } from './helpers/node.js'
-import { BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN } from '../src/constants.js'
+import { BULK_MAX_UNPROVEN } from '../src/constants.js'
 
 const MAX = 1024 * 1024
 
-/** Every record opened from `bytes` fed in pieces cut at random places. */
-function openAll (opener: RecordOpener, bytes: Buffer, seed: number): Buffer[] {
+/** Every record read from `bytes` fed in fresh pieces cut at random places. */
+function readAll (reader: RecordReader, bytes: Buffer, seed: number): Buffer[] {
   const out: Buffer[] = []
   let i = 0
   let x = seed
   while (i < bytes.length) {
     x = (x * 1103515245 + 12345) % 2 ** 31
     const n = 1 + (x % 70_000)
-    opener.push(bytes.subarray(i, i + n), (r) => { out.push(Buffer.concat(r)) })
+    reader.push(Buffer.from(bytes.subarray(i, i + n)), (r) => { out.push(Buffer.concat(r)) })
     i += n
   }
   return out
 }
 
-describe('bulk records (AES-256-GCM, keyed per direction)', () => {
-  const keys = deriveBulkKeys(randomBytes(32), randomBytes(16))
-
-  it('round-trip whatever the cuts: empty, small, many-piece and maximum-size records, in order', () => {
-    const sealer = new RecordSealer(keys.targetToOrigin, MAX)
+describe('bulk records (length-framed inside TLS, with an end record)', () => {
+  it('round-trip whatever the cuts: empty, small, many-piece and maximum-size records, in order, then the end', () => {
     const plain = [Buffer.alloc(0), Buffer.from('x'), randomBytes(70_000), randomBytes(MAX), randomBytes(123)]
-    const wire = Buffer.concat(plain.flatMap((p, i) => sealer.seal(i === 2 ? [p.subarray(0, 5), p.subarray(5, 60_000), p.subarray(60_000)] : [p])))
+    const wire = Buffer.concat([...plain.map((p, i) => encodeRecord(i === 2 ? [p.subarray(0, 5), p.subarray(5, 60_000), p.subarray(60_000)] : [p], MAX)), encodeEnd()])
     for (const seed of [1, 2, 3]) {
-      const opened = openAll(new RecordOpener(keys.targetToOrigin, MAX), wire, seed)
-      assert.deepEqual(opened.map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
+      const reader = new RecordReader(MAX)
+      assert.deepEqual(readAll(reader, wire, seed).map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
+      assert.equal(reader.complete, true)
     }
   })
 
-  it('refuses a flipped bit, a changed length, a swapped order, the other direction\'s key and an oversized record', () => {
-    const seal = (): Buffer[] => { const s = new RecordSealer(keys.originToTarget, MAX); return [Buffer.concat(s.seal([Buffer.from('first')])), Buffer.concat(s.seal([Buffer.from('second')]))] }
-    const fails = (bytes: Buffer, key = keys.originToTarget): void => {
-      assert.throws(() => { new RecordOpener(key, MAX).push(bytes, () => {}) }, RecordError)
-    }
-    const [a, b] = seal()
-    const flipped = Buffer.from(a); flipped[6] ^= 1
-    fails(flipped)
-    const longer = Buffer.from(a); longer.writeUInt32BE(4, 0)
-    fails(Buffer.concat([longer, b]))
-    fails(Buffer.concat([b, a]))
-    fails(a, keys.targetToOrigin)
+  it('refuses an oversized record and anything after the end; the end is only the end record', () => {
     const huge = Buffer.alloc(4); huge.writeUInt32BE(MAX + 1, 0)
-    fails(huge)
-    assert.throws(() => new RecordSealer(keys.originToTarget, 10).seal([randomBytes(11)]), RecordError)
+    assert.throws(() => { new RecordReader(MAX).push(huge, () => {}) }, FramingError)
+    assert.throws(() => encodeRecord([randomBytes(11)], 10), FramingError)
+    const reader = new RecordReader(MAX)
+    reader.push(encodeRecord([Buffer.from('a')], MAX), () => {})
+    assert.equal(reader.complete, false, 'a FIN here would be a connection cut short')
+    assert.throws(() => { reader.push(Buffer.concat([encodeEnd(), Buffer.from('more')]), () => {}) }, FramingError)
   })
 })
 
-describe('bulk port: offers, proofs and strangers', function () {
+describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut connections', function () {
   this.timeout(20_000)
   let listener: BulkListener
   const opened: Array<BulkConnection | Socket> = []
@@ -87,7 +80,7 @@ describe('bulk port: offers, proofs and strangers', function () {
     assert.equal(atTarget[0].toString(), 'stdin')
   })
 
-  it('drops connections that name no offer, garbage, a forged proof and a spent offer; the port goes on', async () => {
+  it('drops connections that name no offer, garbage, a wrong key and a spent offer; the port goes on', async () => {
     const dropped = async (bytes: Buffer): Promise<void> => {
       const s = createConnection(listener.port, '127.0.0.1')
       opened.push(s)
@@ -97,11 +90,12 @@ describe('bulk port: offers, proofs and strangers', function () {
     }
     await dropped(randomBytes(16))
     await dropped(randomBytes(5000))
+    // a well-formed handshake naming no live offer
+    await assert.rejects(connectBulk('127.0.0.1', { port: listener.port, id: randomBytes(16), secret: randomBytes(32) }, AbortSignal.timeout(5000)))
     const handle = listener.offer()
     handle.connection.catch(() => {})
-    // the right id with a record sealed under a key derived from another secret
-    const forged = new RecordSealer(deriveBulkKeys(randomBytes(32), handle.offer.id).originToTarget, MAX).seal([Buffer.from('kappa-bulk/1 hello')])
-    await dropped(Buffer.concat([Buffer.from(handle.offer.id), ...forged]))
+    // the right id with another secret
+    await assert.rejects(connectBulk('127.0.0.1', { ...handle.offer, secret: randomBytes(32) }, AbortSignal.timeout(5000)))
     await assert.rejects(handle.connection)
     // one try per offer: the id is spent
     await assert.rejects(connectBulk('127.0.0.1', handle.offer, AbortSignal.timeout(5000)))
@@ -111,15 +105,40 @@ describe('bulk port: offers, proofs and strangers', function () {
     opened.push(ok, await next.connection)
   })
 
+  it('a FIN between records, a TLS close without the end record, and a FIN inside a record are cut short, never a clean end', async () => {
+    for (const how of ['FIN between records', 'close_notify without the end record', 'FIN inside a record'] as const) {
+      const handle = listener.offer()
+      // the origin's side by hand, to end it the way an attacker on the path (or a crash) would
+      const tcp = createConnection({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true })
+      tcp.on('error', () => {})
+      const tls = tlsConnect({ socket: tcp, ...clientTlsOptions(Buffer.from(handle.offer.id).toString('hex'), handle.offer.secret) })
+      tls.on('error', () => {})
+      opened.push(tcp)
+      const target = await handle.connection
+      opened.push(target)
+      const got = received(target)
+      let ended = false
+      target.onEnd(() => { ended = true })
+      const closed = new Promise<Error | undefined>(resolve => target.onClose(resolve))
+      const records = Buffer.concat([encodeRecord([Buffer.from('one')], MAX), encodeRecord([Buffer.from('two')], MAX)])
+      const sent = how === 'FIN inside a record' ? records.subarray(0, records.length - 1) : records
+      await new Promise<void>(resolve => tls.write(sent, () => { resolve() }))
+      if (how === 'close_notify without the end record') tls.end()
+      else tcp.end()
+      const err = await closed
+      assert.equal(ended, false, how)
+      assert.match(String(err?.message), /cut short/, how)
+      assert.deepEqual(got.map(b => b.toString()), how === 'FIN inside a record' ? ['one'] : ['one', 'two'], how)
+    }
+  })
+
   it('connections that trickle a byte at a time are closed at the deadline from accept; then an offer works', async () => {
     const trickled = await createBulkListener({ host: '127.0.0.1', helloTimeoutMs: 400 })
     try {
-      // each names a live offer of its own and starts the largest record there is, then sends
-      // one byte every 100 ms: it never fails a check, and each byte would reset an idle timeout
+      // each starts the largest TLS handshake record there is, then sends one byte every
+      // 100 ms: it never fails a check, and each byte would reset an idle timeout
       const tricklers = Array.from({ length: BULK_MAX_UNPROVEN }, () => {
-        const header = Buffer.alloc(4)
-        header.writeUInt32BE(BULK_MAX_RECORD_BYTES)
-        const prefix = Buffer.concat([trickled.offer().offer.id, header])
+        const prefix = Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00])
         const s = createConnection(trickled.port, '127.0.0.1')
         opened.push(s)
         s.on('error', () => {})

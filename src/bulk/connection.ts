@@ -1,31 +1,33 @@
-import { RecordOpener, RecordSealer } from './records.js'
-import type { Socket } from 'node:net'
+import { RecordReader, encodeEnd, encodeRecord } from './framing.js'
+import type { TLSSocket } from 'node:tls'
 import type { BulkConnection } from './index.js'
 
-/** Sealed output queued in the socket before a sender is asked to wait (keeps records in flight). */
+/** Output queued in the socket before a sender is asked to wait (keeps records in flight). */
 const WRITE_QUEUE_BYTES = 4 * 1024 * 1024
 
 /**
- * A TCP socket carrying sealed records both ways. Incoming bytes arrive by
- * `receive` (from the socket's 'data' events, or from an `onread` buffer the
- * creator set up); each verified record goes to `onRecord`.
+ * Records both ways over an established TLS 1.3 session. Each record is one
+ * frame (framing.ts); it goes to the handler in the pieces TLS decrypted it
+ * in. The end of the stream counts only when the peer's end record came.
  */
-export class RecordConnection implements BulkConnection {
+export class TlsRecordConnection implements BulkConnection {
   private handler?: (plaintext: Buffer[]) => void
-  /** records that came before anyone took them (between the proof and the channel's attach) */
+  /** records that came before anyone took them (between the handshake and the channel's attach) */
   private backlog: Buffer[][] = []
+  private readonly reader: RecordReader
   private readonly endListeners = new Set<() => void>()
   private readonly closeListeners = new Set<(err?: Error) => void>()
   private error?: Error
   private closed = false
   private ended = false
 
-  constructor (readonly socket: Socket, private readonly sealer: RecordSealer, private readonly opener: RecordOpener, readEvents: boolean) {
-    if (readEvents) socket.on('data', (chunk: Buffer) => { this.receive(chunk) })
+  constructor (readonly socket: TLSSocket, private readonly maxRecordBytes: number) {
+    this.reader = new RecordReader(maxRecordBytes)
+    socket.on('data', (chunk: Buffer) => { this.receive(chunk) })
     socket.on('error', (err) => { this.error ??= err })
     socket.on('end', () => {
-      if (this.opener.midRecord) {
-        this.destroy(new Error('bulk connection cut short in the middle of a record'))
+      if (!this.reader.complete) {
+        this.destroy(new Error('bulk connection cut short: it ended without its end record'))
         return
       }
       this.ended = true
@@ -38,10 +40,10 @@ export class RecordConnection implements BulkConnection {
     })
   }
 
-  receive (data: Uint8Array): void {
+  private receive (data: Buffer): void {
     if (this.socket.destroyed) return
     try {
-      this.opener.push(data, (record) => {
+      this.reader.push(data, (record) => {
         if (this.handler != null) this.handler(record)
         else this.backlog.push(record)
       })
@@ -56,10 +58,8 @@ export class RecordConnection implements BulkConnection {
   }
 
   send (pieces: readonly Uint8Array[]): boolean {
-    const out = this.sealer.seal(pieces)
-    this.socket.cork()
-    for (const b of out) this.socket.write(b)
-    this.socket.uncork()
+    // one fresh buffer (the caller may reuse its pieces at once), one write: TLS fills whole records
+    this.socket.write(encodeRecord(pieces, this.maxRecordBytes))
     return this.socket.writableLength <= WRITE_QUEUE_BYTES
   }
 
@@ -87,10 +87,11 @@ export class RecordConnection implements BulkConnection {
   pause (): void { this.socket.pause() }
   resume (): void { this.socket.resume() }
 
+  /** The end record, then TLS's close_notify and a FIN for our direction. */
   async end (): Promise<void> {
     if (this.socket.destroyed || this.socket.writableEnded) return
     await new Promise<void>((resolve) => {
-      this.socket.end(() => { resolve() })
+      this.socket.end(encodeEnd(), () => { resolve() })
       this.onClose(() => { resolve() })
     })
   }
@@ -117,8 +118,4 @@ export class RecordConnection implements BulkConnection {
     this.closeListeners.add(listener)
     return () => { this.closeListeners.delete(listener) }
   }
-}
-
-export function newRecordConnection (socket: Socket, sendKey: Buffer, receiveKey: Buffer, maxRecordBytes: number, readEvents: boolean): RecordConnection {
-  return new RecordConnection(socket, new RecordSealer(sendKey, maxRecordBytes), new RecordOpener(receiveKey, maxRecordBytes), readEvents)
 }

@@ -10,18 +10,25 @@ import { BULK_MAX_UNPROVEN } from '../src/constants.js'
 
 const MAX = 1024 * 1024
 
-/** Every record read from `bytes` fed in fresh pieces cut at random places. */
-function readAll (reader: RecordReader, bytes: Buffer, seed: number): Buffer[] {
-  const out: Buffer[] = []
+/** Every record read from `bytes` fed in pieces cut at random places: fresh ones, or one scratch buffer overwritten after each push. */
+function readAll (reader: RecordReader, bytes: Buffer, seed: number, reused = false): Buffer[] {
+  const records: Buffer[][] = []
+  const scratch = Buffer.alloc(70_000)
   let i = 0
   let x = seed
   while (i < bytes.length) {
     x = (x * 1103515245 + 12345) % 2 ** 31
-    const n = 1 + (x % 70_000)
-    reader.push(Buffer.from(bytes.subarray(i, i + n)), (r) => { out.push(Buffer.concat(r)) })
+    const n = Math.min(1 + (x % 70_000), bytes.length - i)
+    if (reused) {
+      bytes.copy(scratch, 0, i, i + n)
+      reader.pushReused(scratch.subarray(0, n), (r) => { records.push(r) })
+      scratch.fill(0xee)
+    } else {
+      reader.push(Buffer.from(bytes.subarray(i, i + n)), (r) => { records.push(r) })
+    }
     i += n
   }
-  return out
+  return records.map(r => Buffer.concat(r))
 }
 
 describe('bulk records (length-framed inside TLS, with an end record)', () => {
@@ -29,9 +36,11 @@ describe('bulk records (length-framed inside TLS, with an end record)', () => {
     const plain = [Buffer.alloc(0), Buffer.from('x'), randomBytes(70_000), randomBytes(MAX), randomBytes(123)]
     const wire = Buffer.concat([...plain.map((p, i) => encodeRecord(i === 2 ? [p.subarray(0, 5), p.subarray(5, 60_000), p.subarray(60_000)] : [p], MAX)), encodeEnd()])
     for (const seed of [1, 2, 3]) {
-      const reader = new RecordReader(MAX)
-      assert.deepEqual(readAll(reader, wire, seed).map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
-      assert.equal(reader.complete, true)
+      for (const reused of [false, true]) {
+        const reader = new RecordReader(MAX)
+        assert.deepEqual(readAll(reader, wire, seed, reused).map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
+        assert.equal(reader.complete, true)
+      }
     }
   })
 
@@ -78,6 +87,13 @@ describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut co
     await until('the records and the end to arrive', async () => ended && atTarget.length === 1)
     assert.equal(createHash('sha256').update(Buffer.concat(atOrigin)).digest('hex'), createHash('sha256').update(big).digest('hex'))
     assert.equal(atTarget[0].toString(), 'stdin')
+    // half-closed: the origin's direction goes on after the target's ended, then ends cleanly
+    let targetEnded = false
+    target.onEnd(() => { targetEnded = true })
+    origin.send([Buffer.from('more stdin')])
+    await origin.end()
+    await until('the origin\'s last record and its end', async () => targetEnded && atTarget.length === 2)
+    assert.equal(atTarget[1].toString(), 'more stdin')
   })
 
   it('drops connections that name no offer, garbage, a wrong key and a spent offer; the port goes on', async () => {

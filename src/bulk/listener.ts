@@ -1,9 +1,9 @@
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
-import { connect as tlsConnect, TLSSocket } from 'node:tls'
+import { createServer, type OnReadOpts, type Server, type Socket } from 'node:net'
+import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls'
 import { randomBytes } from 'node:crypto'
 import { TlsRecordConnection } from './connection.js'
 import { clientTlsOptions, serverTlsOptions } from './tls.js'
-import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN, BULK_OFFER_TTL_MS } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN, BULK_OFFER_TTL_MS, BULK_READ_BUFFER_BYTES } from '../constants.js'
 import type { BulkConnection, BulkListener, BulkListenerInit, BulkOfferData, BulkOfferHandle } from './index.js'
 
 export const BULK_ID_BYTES = 16
@@ -150,12 +150,22 @@ export async function connectBulk (host: string, offer: BulkOfferData, signal: A
     throw new Error('malformed bulk offer')
   }
   signal.throwIfAborted()
-  // half-open: each direction ends on its own (the raw socket's setting carries into TLS)
-  const tcp = tcpConnect({ host, port: offer.port, allowHalfOpen: true, noDelay: true })
-  tcp.on('error', () => {})
-  const socket = tlsConnect({ socket: tcp, ...clientTlsOptions(Buffer.from(offer.id).toString('hex'), offer.secret) })
+  let connection: TlsRecordConnection | undefined
+  // allowHalfOpen and onread reach the TLS socket (as in net.connect); @types/node does not list them
+  const options: ConnectionOptions & { allowHalfOpen: boolean, onread: OnReadOpts } = {
+    host,
+    port: offer.port,
+    // each direction ends on its own
+    allowHalfOpen: true,
+    // every read lands in one reused buffer: on the fast direction (the job's output) this
+    // doubles what TLS delivers, against a buffer and a stream event per 16 KiB record
+    onread: { buffer: Buffer.allocUnsafe(BULK_READ_BUFFER_BYTES), callback: (n, buf) => { connection?.receiveReused((buf as Buffer).subarray(0, n)); return true } },
+    ...clientTlsOptions(Buffer.from(offer.id).toString('hex'), offer.secret)
+  }
+  const socket = tlsConnect(options)
+  socket.setNoDelay(true)
   socket.on('error', () => {})
-  const connection = new TlsRecordConnection(socket, BULK_MAX_RECORD_BYTES)
+  connection = new TlsRecordConnection(socket, BULK_MAX_RECORD_BYTES, false)
   try {
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => { reject(signal.reason) }

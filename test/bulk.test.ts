@@ -1,61 +1,89 @@
 import assert from 'node:assert/strict'
 import { randomBytes, createHash } from 'node:crypto'
 import { createConnection, type Socket } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
-import { RecordReader, FramingError, encodeRecord, encodeEnd } from '../src/bulk/framing.js'
-import { clientTlsOptions } from '../src/bulk/tls.js'
+import { RecordSealer, RecordOpener, RecordError, deriveBulkKeys } from '../src/bulk/records.js'
 import { createBulkListener, connectBulk, type BulkConnection, type BulkListener } from '../src/bulk/index.js'
 import { until } from './helpers/node.js'
-import { BULK_MAX_UNPROVEN } from '../src/constants.js'
+import { BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN } from '../src/constants.js'
 
 const MAX = 1024 * 1024
 
-/** Every record read from `bytes` fed in pieces cut at random places: fresh ones, or one scratch buffer overwritten after each push. */
-function readAll (reader: RecordReader, bytes: Buffer, seed: number, reused = false): Buffer[] {
-  const records: Buffer[][] = []
-  const scratch = Buffer.alloc(70_000)
+/** Every record opened from `bytes` fed in pieces cut at random places. */
+function openAll (opener: RecordOpener, bytes: Buffer, seed: number): Buffer[] {
+  const out: Buffer[] = []
   let i = 0
   let x = seed
   while (i < bytes.length) {
     x = (x * 1103515245 + 12345) % 2 ** 31
-    const n = Math.min(1 + (x % 70_000), bytes.length - i)
-    if (reused) {
-      bytes.copy(scratch, 0, i, i + n)
-      reader.pushReused(scratch.subarray(0, n), (r) => { records.push(r) })
-      scratch.fill(0xee)
-    } else {
-      reader.push(Buffer.from(bytes.subarray(i, i + n)), (r) => { records.push(r) })
-    }
+    const n = 1 + (x % 70_000)
+    opener.push(bytes.subarray(i, i + n), (r) => { out.push(Buffer.concat(r)) })
     i += n
   }
-  return records.map(r => Buffer.concat(r))
+  return out
 }
 
-describe('bulk records (length-framed inside TLS, with an end record)', () => {
-  it('round-trip whatever the cuts: empty, small, many-piece and maximum-size records, in order, then the end', () => {
+describe('bulk records (AES-256-GCM, keyed per direction, an end record, key updates)', () => {
+  const keys = deriveBulkKeys(randomBytes(32), randomBytes(16))
+
+  it('round-trip whatever the cuts: empty, small, many-piece and maximum-size records, in order', () => {
+    const sealer = new RecordSealer(keys.targetToOrigin, MAX)
     const plain = [Buffer.alloc(0), Buffer.from('x'), randomBytes(70_000), randomBytes(MAX), randomBytes(123)]
-    const wire = Buffer.concat([...plain.map((p, i) => encodeRecord(i === 2 ? [p.subarray(0, 5), p.subarray(5, 60_000), p.subarray(60_000)] : [p], MAX)), encodeEnd()])
+    const wire = Buffer.concat(plain.flatMap((p, i) => sealer.seal(i === 2 ? [p.subarray(0, 5), p.subarray(5, 60_000), p.subarray(60_000)] : [p])))
     for (const seed of [1, 2, 3]) {
-      for (const reused of [false, true]) {
-        const reader = new RecordReader(MAX)
-        assert.deepEqual(readAll(reader, wire, seed, reused).map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
-        assert.equal(reader.complete, true)
-      }
+      const opened = openAll(new RecordOpener(keys.targetToOrigin, MAX), wire, seed)
+      assert.deepEqual(opened.map(b => b.toString('hex')), plain.map(b => b.toString('hex')))
     }
   })
 
-  it('refuses an oversized record and anything after the end; the end is only the end record', () => {
+  it('an end record ends the stream authenticated; nothing may follow it, and a forged one fails', () => {
+    const sealer = new RecordSealer(keys.originToTarget, MAX)
+    const wire = Buffer.concat([...sealer.seal([Buffer.from('last')]), ...sealer.sealEnd()])
+    const opener = new RecordOpener(keys.originToTarget, MAX)
+    const got: string[] = []
+    opener.push(wire.subarray(0, wire.length - 1), (r) => { got.push(Buffer.concat(r).toString()) })
+    assert.equal(opener.complete, false, 'a FIN one byte before the end record\'s tag is a cut, not an end')
+    opener.push(wire.subarray(wire.length - 1), () => {})
+    assert.equal(opener.complete, true)
+    assert.deepEqual(got, ['last'])
+    assert.throws(() => { opener.push(Buffer.from('more'), () => {}) }, RecordError)
+    // an end header without the right tag (a man in the middle cannot end the stream early)
+    const forged = Buffer.concat([...new RecordSealer(keys.targetToOrigin, MAX).sealEnd()])
+    assert.throws(() => { new RecordOpener(keys.originToTarget, MAX).push(forged, () => {}) }, RecordError)
+  })
+
+  it('keys are updated every so many records on both sides; an old key opens nothing newer', () => {
+    const every = 3
+    const sealer = new RecordSealer(keys.targetToOrigin, MAX, every)
+    const records = Array.from({ length: 10 }, (_, i) => Buffer.concat(sealer.seal([Buffer.from(`record ${i}`)])))
+    const opener = new RecordOpener(keys.targetToOrigin, MAX, every)
+    const got: string[] = []
+    for (const r of records) opener.push(r, (p) => { got.push(Buffer.concat(p).toString()) })
+    assert.deepEqual(got, records.map((_, i) => `record ${i}`))
+    // an opener that never updates its key fails at the first record past the update
+    const stale = new RecordOpener(keys.targetToOrigin, MAX, 1_000)
+    for (const r of records.slice(0, every)) stale.push(r, () => {})
+    assert.throws(() => { stale.push(records[every], () => {}) }, RecordError)
+  })
+
+  it('refuses a flipped bit, a changed length, a swapped order, the other direction\'s key and an oversized record', () => {
+    const seal = (): Buffer[] => { const s = new RecordSealer(keys.originToTarget, MAX); return [Buffer.concat(s.seal([Buffer.from('first')])), Buffer.concat(s.seal([Buffer.from('second')]))] }
+    const fails = (bytes: Buffer, key = keys.originToTarget): void => {
+      assert.throws(() => { new RecordOpener(key, MAX).push(bytes, () => {}) }, RecordError)
+    }
+    const [a, b] = seal()
+    const flipped = Buffer.from(a); flipped[6] ^= 1
+    fails(flipped)
+    const longer = Buffer.from(a); longer.writeUInt32BE(4, 0)
+    fails(Buffer.concat([longer, b]))
+    fails(Buffer.concat([b, a]))
+    fails(a, keys.targetToOrigin)
     const huge = Buffer.alloc(4); huge.writeUInt32BE(MAX + 1, 0)
-    assert.throws(() => { new RecordReader(MAX).push(huge, () => {}) }, FramingError)
-    assert.throws(() => encodeRecord([randomBytes(11)], 10), FramingError)
-    const reader = new RecordReader(MAX)
-    reader.push(encodeRecord([Buffer.from('a')], MAX), () => {})
-    assert.equal(reader.complete, false, 'a FIN here would be a connection cut short')
-    assert.throws(() => { reader.push(Buffer.concat([encodeEnd(), Buffer.from('more')]), () => {}) }, FramingError)
+    fails(huge)
+    assert.throws(() => new RecordSealer(keys.originToTarget, 10).seal([randomBytes(11)]), RecordError)
   })
 })
 
-describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut connections', function () {
+describe('bulk port: offers, proofs, strangers, tricklers and cut connections', function () {
   this.timeout(20_000)
   let listener: BulkListener
   const opened: Array<BulkConnection | Socket> = []
@@ -96,7 +124,7 @@ describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut co
     assert.equal(atTarget[1].toString(), 'more stdin')
   })
 
-  it('drops connections that name no offer, garbage, a wrong key and a spent offer; the port goes on', async () => {
+  it('drops connections that name no offer, garbage, a forged proof and a spent offer; the port goes on', async () => {
     const dropped = async (bytes: Buffer): Promise<void> => {
       const s = createConnection(listener.port, '127.0.0.1')
       opened.push(s)
@@ -106,12 +134,11 @@ describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut co
     }
     await dropped(randomBytes(16))
     await dropped(randomBytes(5000))
-    // a well-formed handshake naming no live offer
-    await assert.rejects(connectBulk('127.0.0.1', { port: listener.port, id: randomBytes(16), secret: randomBytes(32) }, AbortSignal.timeout(5000)))
     const handle = listener.offer()
     handle.connection.catch(() => {})
-    // the right id with another secret
-    await assert.rejects(connectBulk('127.0.0.1', { ...handle.offer, secret: randomBytes(32) }, AbortSignal.timeout(5000)))
+    // the right id with a record sealed under a key derived from another secret
+    const forged = new RecordSealer(deriveBulkKeys(randomBytes(32), handle.offer.id).originToTarget, MAX).seal([Buffer.from('kappa-bulk/1 hello')])
+    await dropped(Buffer.concat([Buffer.from(handle.offer.id), ...forged]))
     await assert.rejects(handle.connection)
     // one try per offer: the id is spent
     await assert.rejects(connectBulk('127.0.0.1', handle.offer, AbortSignal.timeout(5000)))
@@ -121,40 +148,15 @@ describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut co
     opened.push(ok, await next.connection)
   })
 
-  it('a FIN between records, a TLS close without the end record, and a FIN inside a record are cut short, never a clean end', async () => {
-    for (const how of ['FIN between records', 'close_notify without the end record', 'FIN inside a record'] as const) {
-      const handle = listener.offer()
-      // the origin's side by hand, to end it the way an attacker on the path (or a crash) would
-      const tcp = createConnection({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true })
-      tcp.on('error', () => {})
-      const tls = tlsConnect({ socket: tcp, ...clientTlsOptions(Buffer.from(handle.offer.id).toString('hex'), handle.offer.secret) })
-      tls.on('error', () => {})
-      opened.push(tcp)
-      const target = await handle.connection
-      opened.push(target)
-      const got = received(target)
-      let ended = false
-      target.onEnd(() => { ended = true })
-      const closed = new Promise<Error | undefined>(resolve => target.onClose(resolve))
-      const records = Buffer.concat([encodeRecord([Buffer.from('one')], MAX), encodeRecord([Buffer.from('two')], MAX)])
-      const sent = how === 'FIN inside a record' ? records.subarray(0, records.length - 1) : records
-      await new Promise<void>(resolve => tls.write(sent, () => { resolve() }))
-      if (how === 'close_notify without the end record') tls.end()
-      else tcp.end()
-      const err = await closed
-      assert.equal(ended, false, how)
-      assert.match(String(err?.message), /cut short/, how)
-      assert.deepEqual(got.map(b => b.toString()), how === 'FIN inside a record' ? ['one'] : ['one', 'two'], how)
-    }
-  })
-
   it('connections that trickle a byte at a time are closed at the deadline from accept; then an offer works', async () => {
     const trickled = await createBulkListener({ host: '127.0.0.1', helloTimeoutMs: 400 })
     try {
-      // each starts the largest TLS handshake record there is, then sends one byte every
-      // 100 ms: it never fails a check, and each byte would reset an idle timeout
+      // each names a live offer of its own and starts the largest record there is, then sends
+      // one byte every 100 ms: it never fails a check, and each byte would reset an idle timeout
       const tricklers = Array.from({ length: BULK_MAX_UNPROVEN }, () => {
-        const prefix = Buffer.from([0x16, 0x03, 0x01, 0x40, 0x00])
+        const header = Buffer.alloc(4)
+        header.writeUInt32BE(BULK_MAX_RECORD_BYTES)
+        const prefix = Buffer.concat([trickled.offer().offer.id, header])
         const s = createConnection(trickled.port, '127.0.0.1')
         opened.push(s)
         s.on('error', () => {})
@@ -171,6 +173,32 @@ describe('bulk port: TLS 1.3 keyed by the offer; strangers, tricklers and cut co
     } finally {
       for (const c of opened.splice(0)) c.destroy()
       await trickled.close()
+    }
+  })
+
+  it('a FIN between records, and a FIN inside a record, are a connection cut short, never a clean end', async () => {
+    for (const how of ['FIN between records', 'FIN inside a record'] as const) {
+      const handle = listener.offer()
+      // the origin's side by hand (its proof, then records), ended as a crash or an attacker on the path would
+      const keys = deriveBulkKeys(handle.offer.secret, handle.offer.id)
+      const sealer = new RecordSealer(keys.originToTarget, MAX)
+      const s = createConnection({ port: listener.port, host: '127.0.0.1', allowHalfOpen: true })
+      opened.push(s)
+      s.on('error', () => {})
+      await new Promise(resolve => s.once('connect', resolve))
+      s.write(Buffer.concat([Buffer.from(handle.offer.id), ...sealer.seal([Buffer.from('kappa-bulk/1 hello')])]))
+      const target = await handle.connection
+      opened.push(target)
+      const got = received(target)
+      let ended = false
+      target.onEnd(() => { ended = true })
+      const closed = new Promise<Error | undefined>(resolve => target.onClose(resolve))
+      const records = Buffer.concat([...sealer.seal([Buffer.from('one')]), ...sealer.seal([Buffer.from('two')])])
+      s.end(how === 'FIN inside a record' ? records.subarray(0, records.length - 1) : records)
+      const err = await closed
+      assert.equal(ended, false, how)
+      assert.match(String(err?.message), /cut short/, how)
+      assert.deepEqual(got.map(b => b.toString()), how === 'FIN inside a record' ? ['one'] : ['one', 'two'], how)
     }
   })
 

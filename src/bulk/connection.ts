@@ -1,51 +1,32 @@
-import { RECORD_HEADER_BYTES, RecordReader, encodeEnd, payloadLength, writeRecord } from './framing.js'
-import { MIGRATE_CHUNK_BYTES } from '../constants.js'
-import type { TLSSocket } from 'node:tls'
+import { RecordOpener, RecordSealer } from './records.js'
+import type { Socket } from 'node:net'
 import type { BulkConnection } from './index.js'
 
-/** Output queued in the socket before a sender is asked to wait (keeps records in flight). */
+/** Sealed output queued in the socket before a sender is asked to wait (keeps records in flight). */
 const WRITE_QUEUE_BYTES = 4 * 1024 * 1024
-/**
- * Records are copied into send buffers that are used again once TLS has
- * taken them (a fresh 256 KiB buffer per frame cost the sender half again
- * its CPU, in allocation and collection): room for a data frame of
- * MIGRATE_CHUNK_BYTES and its few bytes of framing, as many as the write
- * queue holds and a few more.
- */
-const SEND_BUFFER_BYTES = MIGRATE_CHUNK_BYTES + 1024
-const MAX_SPARE_SEND_BUFFERS = Math.ceil(WRITE_QUEUE_BYTES / SEND_BUFFER_BYTES) + 4
-/** Below this a record takes a fresh small buffer (Node's slab), not a send buffer. */
-const SMALL_RECORD_BYTES = 16 * 1024
 
 /**
- * Records both ways over an established TLS 1.3 session. Each record is one
- * frame (framing.ts); it goes to the handler in the pieces TLS decrypted it
- * in. The end of the stream counts only when the peer's end record came.
+ * A TCP socket carrying sealed records both ways. Incoming bytes arrive by
+ * `receive` (from the socket's 'data' events, or from an `onread` buffer the
+ * creator set up); each verified record goes to `onRecord`.
  */
-export class TlsRecordConnection implements BulkConnection {
+export class RecordConnection implements BulkConnection {
   private handler?: (plaintext: Buffer[]) => void
-  /** records that came before anyone took them (between the handshake and the channel's attach) */
+  /** records that came before anyone took them (between the proof and the channel's attach) */
   private backlog: Buffer[][] = []
-  private readonly reader: RecordReader
   private readonly endListeners = new Set<() => void>()
   private readonly closeListeners = new Set<(err?: Error) => void>()
   private error?: Error
   private closed = false
   private ended = false
-  private readonly spare: Buffer[] = []
 
-  /**
-   * `readEvents`: read the socket's 'data' events (fresh chunks); false when
-   * its creator set up an `onread` buffer and calls `receiveReused` instead
-   * (twice as fast: no buffer per 16 KiB TLS record, no stream machinery).
-   */
-  constructor (readonly socket: TLSSocket, private readonly maxRecordBytes: number, readEvents = true) {
-    this.reader = new RecordReader(maxRecordBytes)
-    if (readEvents) socket.on('data', (chunk: Buffer) => { this.receive(chunk, false) })
+  constructor (readonly socket: Socket, private readonly sealer: RecordSealer, private readonly opener: RecordOpener, readEvents: boolean) {
+    if (readEvents) socket.on('data', (chunk: Buffer) => { this.receive(chunk) })
     socket.on('error', (err) => { this.error ??= err })
     socket.on('end', () => {
-      if (!this.reader.complete) {
-        this.destroy(new Error('bulk connection cut short: it ended without its end record'))
+      // only the peer's sealed end record makes an end clean: a FIN alone proves nothing
+      if (!this.opener.complete) {
+        this.destroy(new Error(this.opener.midRecord ? 'bulk connection cut short in the middle of a record' : 'bulk connection cut short: it ended without its end record'))
         return
       }
       this.ended = true
@@ -58,20 +39,13 @@ export class TlsRecordConnection implements BulkConnection {
     })
   }
 
-  /** Bytes from an `onread` buffer, reused once this returns. */
-  receiveReused (data: Buffer): void {
-    this.receive(data, true)
-  }
-
-  private receive (data: Buffer, reused: boolean): void {
+  receive (data: Uint8Array): void {
     if (this.socket.destroyed) return
-    const deliver = (record: Buffer[]): void => {
-      if (this.handler != null) this.handler(record)
-      else this.backlog.push(record)
-    }
     try {
-      if (reused) this.reader.pushReused(data, deliver)
-      else this.reader.push(data, deliver)
+      this.opener.push(data, (record) => {
+        if (this.handler != null) this.handler(record)
+        else this.backlog.push(record)
+      })
     } catch (err) {
       this.destroy(err instanceof Error ? err : new Error(String(err)))
     }
@@ -82,19 +56,11 @@ export class TlsRecordConnection implements BulkConnection {
     while (this.handler === handler && handler != null && this.backlog.length > 0) handler(this.backlog.shift() as Buffer[])
   }
 
-  /** Copies the pieces (the caller may reuse them at once) into one buffer, one write: TLS fills whole records. */
   send (pieces: readonly Uint8Array[]): boolean {
-    const size = RECORD_HEADER_BYTES + payloadLength(pieces, this.maxRecordBytes)
-    if (size < SMALL_RECORD_BYTES || size > SEND_BUFFER_BYTES) {
-      const out = Buffer.allocUnsafe(size)
-      writeRecord(out, pieces)
-      this.socket.write(out)
-    } else {
-      const out = this.spare.pop() ?? Buffer.allocUnsafe(SEND_BUFFER_BYTES)
-      const n = writeRecord(out, pieces)
-      // TLS has encrypted it when the write calls back: the buffer can take the next record
-      this.socket.write(out.subarray(0, n), () => { if (this.spare.length < MAX_SPARE_SEND_BUFFERS) this.spare.push(out) })
-    }
+    const out = this.sealer.seal(pieces)
+    this.socket.cork()
+    for (const b of out) this.socket.write(b)
+    this.socket.uncork()
     return this.socket.writableLength <= WRITE_QUEUE_BYTES
   }
 
@@ -122,11 +88,14 @@ export class TlsRecordConnection implements BulkConnection {
   pause (): void { this.socket.pause() }
   resume (): void { this.socket.resume() }
 
-  /** The end record, then TLS's close_notify and a FIN for our direction. */
+  /** Our sealed end record, then a FIN for our direction. */
   async end (): Promise<void> {
     if (this.socket.destroyed || this.socket.writableEnded) return
     await new Promise<void>((resolve) => {
-      this.socket.end(encodeEnd(), () => { resolve() })
+      this.socket.cork()
+      for (const b of this.sealer.sealEnd()) this.socket.write(b)
+      this.socket.uncork()
+      this.socket.end(() => { resolve() })
       this.onClose(() => { resolve() })
     })
   }
@@ -153,4 +122,8 @@ export class TlsRecordConnection implements BulkConnection {
     this.closeListeners.add(listener)
     return () => { this.closeListeners.delete(listener) }
   }
+}
+
+export function newRecordConnection (socket: Socket, sendKey: Buffer, receiveKey: Buffer, maxRecordBytes: number, readEvents: boolean): RecordConnection {
+  return new RecordConnection(socket, new RecordSealer(sendKey, maxRecordBytes), new RecordOpener(receiveKey, maxRecordBytes), readEvents)
 }

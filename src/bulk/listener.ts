@@ -1,16 +1,19 @@
-import { createServer, type OnReadOpts, type Server, type Socket } from 'node:net'
-import { connect as tlsConnect, TLSSocket, type ConnectionOptions } from 'node:tls'
+import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import { TlsRecordConnection } from './connection.js'
-import { clientTlsOptions, serverTlsOptions } from './tls.js'
-import { BULK_HELLO_TIMEOUT_MS, BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN, BULK_OFFER_TTL_MS, BULK_READ_BUFFER_BYTES } from '../constants.js'
+import { deriveBulkKeys } from './records.js'
+import { newRecordConnection, type RecordConnection } from './connection.js'
+import {
+  BULK_HELLO_TIMEOUT_MS, BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN, BULK_OFFER_TTL_MS, BULK_READ_BUFFER_BYTES
+} from '../constants.js'
 import type { BulkConnection, BulkListener, BulkListenerInit, BulkOfferData, BulkOfferHandle } from './index.js'
 
 export const BULK_ID_BYTES = 16
 export const BULK_SECRET_BYTES = 32
+/** The first record each way: proves the sender derived the same keys from the offer. */
+const HELLO = Buffer.from('kappa-bulk/1 hello')
 
 interface PendingOffer {
-  secret: Buffer
+  keys: ReturnType<typeof deriveBulkKeys>
   resolve: (conn: BulkConnection) => void
   reject: (err: Error) => void
   timer: NodeJS.Timeout
@@ -55,7 +58,7 @@ export class TcpBulkListener implements BulkListener {
       if (this.offers.delete(key)) reject(new Error('bulk offer expired'))
     }, BULK_OFFER_TTL_MS)
     timer.unref()
-    this.offers.set(key, { secret, resolve, reject, timer })
+    this.offers.set(key, { keys: deriveBulkKeys(secret, id), resolve, reject, timer })
     return {
       offer: { port: this.port, id, secret },
       connection: promise,
@@ -69,11 +72,7 @@ export class TcpBulkListener implements BulkListener {
     }
   }
 
-  /**
-   * A connection must finish a TLS handshake with the key of a live offer,
-   * named by its PSK identity, within the deadline counted from accept
-   * (whatever it trickles meanwhile); anything else is dropped.
-   */
+  /** A connection must name a live offer and prove its key, quickly; anything else is dropped. */
   private accept (socket: Socket): void {
     socket.on('error', () => {})
     if (this.unproven >= BULK_MAX_UNPROVEN) {
@@ -87,41 +86,48 @@ export class TcpBulkListener implements BulkListener {
       counted = false
       this.unproven--
     }
-    const deadline = setTimeout(() => { tls.destroy() }, this.helloTimeoutMs)
+    // a deadline from accept, not an idle timeout: a byte every few seconds must not keep a slot
+    const deadline = setTimeout(() => { socket.destroy() }, this.helloTimeoutMs)
     deadline.unref()
-    /** the offer this connection named: one try each, a failed handshake spends it */
-    let claimed: PendingOffer | undefined
-    const tls = new TLSSocket(socket, serverTlsOptions((identity) => {
-      const pending = this.offers.get(identity)
-      if (pending == null || claimed != null) {
-        this.dropUnknown(socket.remoteAddress)
-        return null
-      }
-      this.offers.delete(identity)
-      clearTimeout(pending.timer)
-      claimed = pending
-      return pending.secret
-    }))
-    tls.on('error', () => {})
-    tls.once('close', () => {
-      clearTimeout(deadline)
-      proven()
-      claimed?.reject(new Error('bulk connection failed before its handshake finished'))
-    })
-    tls.once('secure', () => {
-      const pending = claimed
-      claimed = undefined
+    socket.once('close', () => { clearTimeout(deadline); proven() })
+    let head: Buffer = Buffer.alloc(0)
+    const onData = (chunk: Buffer): void => {
+      head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
+      if (head.length < BULK_ID_BYTES) return
+      socket.off('data', onData)
+      socket.pause()
+      const key = head.subarray(0, BULK_ID_BYTES).toString('hex')
+      const pending = this.offers.get(key)
       if (pending == null) {
-        tls.destroy()
+        this.dropUnknown(socket.remoteAddress)
+        socket.destroy()
         return
       }
-      clearTimeout(deadline)
-      proven()
-      const conn = new TlsRecordConnection(tls, BULK_MAX_RECORD_BYTES)
-      // an empty first record: the origin's sign that this end took the connection
-      conn.send([])
-      pending.resolve(conn)
-    })
+      // one try per offer: a connection that fails the proof spends it, the job stays on its stream
+      this.offers.delete(key)
+      clearTimeout(pending.timer)
+      const conn = newRecordConnection(socket, pending.keys.targetToOrigin, pending.keys.originToTarget, BULK_MAX_RECORD_BYTES, true)
+      const offClose = conn.onClose((err) => { pending.reject(err ?? new Error('bulk connection closed before it was proved')) })
+      // half-open sockets: an end before the proof is a failure, not a pause
+      const offEnd = conn.onEnd(() => { conn.destroy() })
+      conn.onRecords((record) => {
+        if (!Buffer.concat(record).equals(HELLO)) {
+          conn.destroy(new Error('bulk connection did not prove its offer'))
+          return
+        }
+        // what follows waits for the channel
+        conn.onRecords(undefined)
+        offClose()
+        offEnd()
+        proven()
+        clearTimeout(deadline)
+        conn.send([HELLO])
+        pending.resolve(conn)
+      })
+      conn.receive(head.subarray(BULK_ID_BYTES))
+      socket.resume()
+    }
+    socket.on('data', onData)
   }
 
   /** One log line per 10 s at most: a port scan must not flood the log. */
@@ -144,41 +150,42 @@ export class TcpBulkListener implements BulkListener {
   }
 }
 
-/** The origin's side: a TLS 1.3 handshake keyed by the offer, then the target's empty first record. */
+/** The origin's side: connect to an offer, prove the key, wait for the target's proof. */
 export async function connectBulk (host: string, offer: BulkOfferData, signal: AbortSignal): Promise<BulkConnection> {
   if (offer.id.byteLength !== BULK_ID_BYTES || offer.secret.byteLength !== BULK_SECRET_BYTES || offer.port <= 0 || offer.port > 65535) {
     throw new Error('malformed bulk offer')
   }
   signal.throwIfAborted()
-  let connection: TlsRecordConnection | undefined
-  // allowHalfOpen and onread reach the TLS socket (as in net.connect); @types/node does not list them
-  const options: ConnectionOptions & { allowHalfOpen: boolean, onread: OnReadOpts } = {
+  const keys = deriveBulkKeys(offer.secret, offer.id)
+  let conn: RecordConnection | undefined
+  const socket = tcpConnect({
     host,
     port: offer.port,
-    // each direction ends on its own
     allowHalfOpen: true,
-    // every read lands in one reused buffer: on the fast direction (the job's output) this
-    // doubles what TLS delivers, against a buffer and a stream event per 16 KiB record
-    onread: { buffer: Buffer.allocUnsafe(BULK_READ_BUFFER_BYTES), callback: (n, buf) => { connection?.receiveReused((buf as Buffer).subarray(0, n)); return true } },
-    ...clientTlsOptions(Buffer.from(offer.id).toString('hex'), offer.secret)
-  }
-  const socket = tlsConnect(options)
-  socket.setNoDelay(true)
-  socket.on('error', () => {})
-  connection = new TlsRecordConnection(socket, BULK_MAX_RECORD_BYTES, false)
+    noDelay: true,
+    // every read lands in one reused buffer: no allocation per read on the fast direction
+    onread: { buffer: Buffer.allocUnsafe(BULK_READ_BUFFER_BYTES), callback: (n, buf) => { conn?.receive(buf.subarray(0, n)); return true } }
+  })
+  conn = newRecordConnection(socket, keys.originToTarget, keys.targetToOrigin, BULK_MAX_RECORD_BYTES, false)
+  const connection = conn
   try {
     await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { reject(signal.reason) }
+      const onAbort = (): void => { connection.destroy(); reject(signal.reason) }
       signal.addEventListener('abort', onAbort, { once: true })
-      const offClose = connection.onClose((err) => { reject(err ?? new Error('the bulk port closed the connection')) })
-      // half-open sockets: the port ending the connection before its first record is a refusal
-      const offEnd = connection.onEnd(() => { reject(new Error('the bulk port closed the connection')) })
+      const offClose = connection.onClose((err) => { reject(err ?? new Error('bulk connection closed')) })
+      // half-open sockets: the port ending the connection before its proof is a refusal
+      const offEnd = connection.onEnd(() => { connection.destroy(new Error('the bulk port closed the connection')) })
+      socket.once('connect', () => {
+        socket.write(offer.id)
+        connection.send([HELLO])
+      })
       connection.onRecords((record) => {
         signal.removeEventListener('abort', onAbort)
         offClose()
         offEnd()
-        if (record.some(piece => piece.byteLength > 0)) {
-          reject(new Error('the bulk port did not start with an empty record'))
+        if (!Buffer.concat(record).equals(HELLO)) {
+          connection.destroy()
+          reject(new Error('the bulk port did not prove the offer'))
           return
         }
         // what follows waits for the channel

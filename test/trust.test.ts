@@ -38,6 +38,22 @@ describe('trust store: memory changes only after the disk', () => {
     assert.notEqual(await readFile(path, 'utf8'), before)
   })
 
+  it('changes made at once are written together, in the order they came; a failed write fails each of them', async () => {
+    const path = join(await tmpDir(), 'trust.json')
+    const store = await TrustStore.load(path)
+    await store.add({ id: A, alias: 'a', addrs: [], pairedAt: 1 })
+    const renames = Array.from({ length: 20 }, (_, i) => store.update(A, { alias: `a${i}` }))
+    await Promise.all([...renames, store.add({ id: B, addrs: [], pairedAt: 2 })])
+    assert.equal(store.get(A)?.alias, 'a19')
+    assert.deepEqual((await TrustStore.load(path)).list().map(p => [p.id, p.alias]), [[A, 'a19'], [B, undefined]])
+
+    await breakWrites(path)
+    const results = await Promise.allSettled([store.update(A, { alias: 'x' }), store.remove(B), store.update(A, { alias: 'y' })])
+    assert.ok(results.every(r => r.status === 'rejected' && r.reason instanceof TrustWriteError))
+    assert.equal(store.get(A)?.alias, 'a19')
+    assert.equal(store.has(B), true)
+  })
+
   it('pairing by invite fails with one line on both ends when the inviter cannot write its store; the same invite works once it can', async () => {
     const [a, b] = await Promise.all([startNode('a'), startNode('b')])
     const { invite } = await b.json(['invite'])

@@ -33,12 +33,14 @@ export function checkAlias (alias: string): string {
  * in `trust.json`. A change reaches memory only once it is on disk: each
  * change is applied to a copy, the copy is written atomically, and only then
  * does it become the state every handler checks. A write that fails (a full
- * disk) changes nothing and is the caller's one-line error; changes run one
- * at a time, so a crash leaves the previous or the next complete file.
+ * disk) changes nothing and is the caller's one-line error; one write at a
+ * time, so a crash leaves the previous or the next complete file.
  */
 export class TrustStore {
   private peers = new Map<string, PairedPeer>()
-  private writing: Promise<unknown> = Promise.resolve()
+  /** changes waiting for the next write, and whether one is under way */
+  private queued: Array<{ change: (peers: Map<string, PairedPeer>) => boolean, resolve: (changed: boolean) => void, reject: (err: Error) => void }> = []
+  private writing = false
 
   private constructor (readonly path: string) {}
 
@@ -107,25 +109,39 @@ export class TrustStore {
   }
 
   /**
-   * Applies `change` to a copy of the peers; when it changed something,
-   * writes the copy and only then makes it the state. One change at a time.
+   * Applies `change` to a copy of the peers and, once that copy is on disk,
+   * makes it the state; resolves whether it changed anything. Changes that
+   * come while a write is under way are written together by the next one
+   * (group commit), in the order they came.
    */
   private async commit (change: (peers: Map<string, PairedPeer>) => boolean): Promise<boolean> {
-    const run = this.writing.then(async () => {
-      const next = new Map([...this.peers].map(([id, p]) => [id, { ...p, addrs: [...p.addrs] }]))
-      if (!change(next)) return false
-      const file: TrustFile = { version: 1, peers: sortedPeers(next) }
-      try {
-        await writeFileAtomic(this.path, JSON.stringify(file, null, 2) + '\n', 0o600)
-      } catch (err: any) {
-        throw new TrustWriteError(`cannot write the trust store ${this.path} (${String(err.code ?? err.message)}); nothing was changed`)
-      }
-      this.peers = next
-      return true
+    return await new Promise<boolean>((resolve, reject) => {
+      this.queued.push({ change, resolve, reject })
+      if (!this.writing) void this.writeQueued()
     })
-    // a failed write must not wedge later ones; the caller of this change sees the error
-    this.writing = run.catch(() => {})
-    return await run
+  }
+
+  private async writeQueued (): Promise<void> {
+    this.writing = true
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0)
+      const next = new Map([...this.peers].map(([id, p]) => [id, { ...p, addrs: [...p.addrs] }]))
+      const changed = batch.map(({ change }) => change(next))
+      if (changed.some(c => c)) {
+        try {
+          const file: TrustFile = { version: 1, peers: sortedPeers(next) }
+          await writeFileAtomic(this.path, JSON.stringify(file, null, 2) + '\n', 0o600)
+        } catch (err: any) {
+          // none of them happened: each caller hears it, and the state stays what the disk says
+          const failure = new TrustWriteError(`cannot write the trust store ${this.path} (${String(err.code ?? err.message)}); nothing was changed`)
+          for (const { reject } of batch) reject(failure)
+          continue
+        }
+        this.peers = next
+      }
+      batch.forEach(({ resolve }, i) => { resolve(changed[i]) })
+    }
+    this.writing = false
   }
 }
 

@@ -42,9 +42,14 @@ export const INVITE_TOKEN_BYTES = 16
 /** How long a spent or expired token is remembered, for a precise refusal message. */
 export const INVITE_MEMORY_MS = 60 * 60_000
 
-/** Pairing requests waiting for the owner's `accept`. */
-export const PAIR_REQUEST_TTL_MS = 15 * 60_000
+/**
+ * Pairing requests waiting for the owner's `accept`: short-lived (the owner
+ * is told at once; a requester asks again), a few per source address (fresh
+ * identities cost nothing, addresses do), a bounded queue.
+ */
+export const PAIR_REQUEST_TTL_MS = 5 * 60_000
 export const MAX_PAIR_REQUESTS = 32
+export const MAX_PAIR_REQUESTS_PER_SOURCE = 4
 /** Our own outgoing requests, waiting for the other owner's accept. */
 export const OUTGOING_REQUEST_TTL_MS = 15 * 60_000
 
@@ -58,6 +63,7 @@ export const MAX_ALIAS_LENGTH = 64
 /** A stranger's connection that does not finish a pairing exchange is closed after this. */
 export const STRANGER_GRACE_MS = 10_000
 export const MAX_STRANGER_CONNECTIONS = 16
+export const MAX_STRANGER_CONNECTIONS_PER_SOURCE = 4
 
 /** Paired peers that are not connected are redialled with backoff between these bounds. */
 export const RECONNECT_MIN_MS = 1_000
@@ -69,6 +75,16 @@ export const CONTROL_TIMEOUT_MS = 30_000
 
 /** Migration tickets issued with a probe reply: single use, bound to the origin. */
 export const TICKET_TTL_MS = 30_000
+/**
+ * An origin that takes a probe's offer uses its ticket at once (its stream
+ * is already open): an unused ticket holds one of the node's job slots this
+ * long, and counts as pending work in the metric as long (PENDING_TICKET_MS).
+ */
+export const TICKET_HOLD_MS = 3_000
+/** Unused tickets out through one relaying neighbour, at most; a probe beyond is declined. */
+export const MAX_TICKETS_PER_RELAY = 8
+/** Of those, how many hold a job slot at once: one neighbour's unused promises never fill a node (at least 4 slots). */
+export const MAX_HELD_TICKETS_PER_RELAY = 2
 
 /** Algorithm I/II/III transport limits. */
 export const METRIC_MAX_MESSAGE_BYTES = 256

@@ -3,7 +3,8 @@
  * object per line with `start --json`.
  */
 export type DaemonEvent =
-  | { type: 'ready', id: string, addrs: string[], invite: string, inviteExpiresAt: number, alias?: string, home: string, dashboard?: string }
+  /** no invite here: events go to logs, and a log must never hold a live token (the banner shows one on a terminal) */
+  | { type: 'ready', id: string, addrs: string[], alias?: string, home: string, dashboard?: string }
   | { type: 'paired', id: string, alias?: string, via: 'invite' | 'request' | 'accept' }
   | { type: 'unpaired', id: string, alias?: string, by: 'us' | 'peer' }
   | { type: 'pair-request', id: string, alias?: string, addrs: string[] }

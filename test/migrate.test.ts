@@ -8,7 +8,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
 import { startNode, pairNodes, cleanup, until, tmpDir, cli, gossipLive, MAIN, type TestNode } from './helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from './helpers/run.js'
-import { libp2pClient } from './helpers/client.js'
+import { libp2pClient, homeKey } from './helpers/client.js'
+import { proveOrigin } from '../src/tickets/index.js'
 import { Frame } from '../src/wire/migrate.js'
 import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
 import { PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../src/constants.js'
@@ -216,10 +217,12 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
     })
 
     // a ticket, through the real probe path A → B → C
+    const keyA = await homeKey(a.home)
     const getTicket = async (): Promise<Uint8Array> => {
       const conn = await asA.dial(multiaddr(b.addrs[0]))
       const messages = pbStream(await conn.newStream(PROTOCOL_PROBE))
-      await messages.write({ id: randomBytes(4).toString('hex'), origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 2000 }, ProbeRequest)
+      const id = randomBytes(4).toString('hex')
+      await messages.write({ id, origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 2000, originProof: await proveOrigin(keyA, id, a.id, b.id) }, ProbeRequest)
       const reply = await messages.read(ProbeResponse)
       assert.equal(reply.status, ProbeResponse.Status.REPLY, reply.reason)
       assert.equal(reply.target, c.id)

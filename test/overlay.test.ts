@@ -118,7 +118,7 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
       await messages.write(request, ProbeRequest)
       return await messages.read(ProbeResponse)
     }
-    const base = { id: 'p1', origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 1000 }
+    const base = { id: 'p1', origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 1000, originProof: new Uint8Array(0) }
     const cases: Array<[string, ProbeRequest, RegExp]> = [
       ['forged path (does not start at origin)', { ...base, path: [c.id, a.id] }, /forged-path/],
       ['sender is not the connection\'s peer', { ...base, sender: c.id, path: [a.id, c.id] }, /sender-mismatch|forged/],

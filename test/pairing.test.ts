@@ -40,9 +40,9 @@ describe('pairing and access control (three processes on 127.0.0.1)', function (
 
   it('with pairing requests off, C refuses a stranger\'s connection outright', async () => {
     const c = await startNode('c', { args: ['--no-pair-requests'] })
-    // the start-up invite is outstanding: use it up so no invite is open
+    // a peer, paired by an invite that is then used up: no invite is open
     const other = await startNode('x')
-    await other.json(['pair', c.invite])
+    await other.json(['pair', (await c.json(['invite'])).invite])
     const client = await libp2pClient()
     await assert.rejects(async () => {
       const conn = await client.dial(multiaddr(c.addrs[0]))

@@ -1,6 +1,7 @@
-import { MAX_STRANGER_CONNECTIONS } from '../constants.js'
+import { MAX_STRANGER_CONNECTIONS, MAX_STRANGER_CONNECTIONS_PER_SOURCE } from '../constants.js'
 import type { TrustStore } from '../trust/index.js'
 import type { ConnectionGater, PeerId, StreamHandler } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 /**
  * Who may do what (SPEC §3):
@@ -19,8 +20,8 @@ export interface AccessComponents {
   trust: TrustStore
   /** Unused, unexpired invites: strangers may connect to redeem one. */
   outstandingInvites: () => number
-  /** Open connections from peers that are neither paired nor expected. */
-  strangerConnections: () => number
+  /** Open connections from peers that are neither paired nor expected; from one source (see sourceOf) when given. */
+  strangerConnections: (source?: string) => number
   /** A peer holding a migration ticket this node issued. */
   holdsTicket?: (peer: string) => boolean
   log: (line: string) => void
@@ -56,7 +57,7 @@ class PeerAccess implements Access {
     this.gater = {
       denyDialPeer: (peerId) => !this.isKnown(peerId),
       denyOutboundEncryptedConnection: (peerId) => !this.isKnown(peerId),
-      denyInboundEncryptedConnection: (peerId) => !this.mayConnectInbound(peerId)
+      denyInboundEncryptedConnection: (peerId, maConn) => !this.mayConnectInbound(peerId, sourceOf(maConn.remoteAddr))
     }
   }
 
@@ -85,7 +86,7 @@ class PeerAccess implements Access {
     this.expected.delete(peer.toString())
   }
 
-  private mayConnectInbound (peerId: PeerId): boolean {
+  private mayConnectInbound (peerId: PeerId, source: string): boolean {
     if (this.isKnown(peerId)) return true
     const pairingPossible = this.init.acceptPairRequests || this.components.outstandingInvites() > 0
     if (!pairingPossible) {
@@ -94,6 +95,11 @@ class PeerAccess implements Access {
     }
     if (this.components.strangerConnections() >= MAX_STRANGER_CONNECTIONS) {
       this.logRefusal(peerId.toString(), 'connection', 'too many connections from unpaired peers')
+      return false
+    }
+    // fresh identities are free: one address must not take every stranger's place
+    if (this.components.strangerConnections(source) >= MAX_STRANGER_CONNECTIONS_PER_SOURCE) {
+      this.logRefusal(source, 'connection', 'too many connections from unpaired peers at this address')
       return false
     }
     return true
@@ -126,4 +132,24 @@ class PeerAccess implements Access {
     this.lastRefusalLog.set(key, now)
     this.components.log(`refused ${what} from ${peer}: ${why}`)
   }
+}
+
+/**
+ * Where a connection comes from, for per-source limits: the IPv4 address,
+ * the /64 of an IPv6 address (one host is given a whole /64), else the
+ * address as a whole.
+ */
+export function sourceOf (ma: Multiaddr | undefined): string {
+  const first = ma?.getComponents()[0]
+  if (first?.name === 'ip4' && first.value != null) return first.value
+  if (first?.name === 'ip6' && first.value != null) return `${ipv6Prefix64(first.value)}::/64`
+  return ma?.toString() ?? 'unknown'
+}
+
+function ipv6Prefix64 (ip: string): string {
+  const [head, tail = ''] = ip.toLowerCase().split('::')
+  const left = head === '' ? [] : head.split(':')
+  const right = tail === '' ? [] : tail.split(':')
+  const groups = [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+  return groups.slice(0, 4).map(g => g.replace(/^0+(?=.)/, '')).join(':')
 }

@@ -24,8 +24,9 @@ export class RecordConnection implements BulkConnection {
     if (readEvents) socket.on('data', (chunk: Buffer) => { this.receive(chunk) })
     socket.on('error', (err) => { this.error ??= err })
     socket.on('end', () => {
-      if (this.opener.midRecord) {
-        this.destroy(new Error('bulk connection cut short in the middle of a record'))
+      // only the peer's sealed end record makes an end clean: a FIN alone proves nothing
+      if (!this.opener.complete) {
+        this.destroy(new Error(this.opener.midRecord ? 'bulk connection cut short in the middle of a record' : 'bulk connection cut short: it ended without its end record'))
         return
       }
       this.ended = true
@@ -87,9 +88,13 @@ export class RecordConnection implements BulkConnection {
   pause (): void { this.socket.pause() }
   resume (): void { this.socket.resume() }
 
+  /** Our sealed end record, then a FIN for our direction. */
   async end (): Promise<void> {
     if (this.socket.destroyed || this.socket.writableEnded) return
     await new Promise<void>((resolve) => {
+      this.socket.cork()
+      for (const b of this.sealer.sealEnd()) this.socket.write(b)
+      this.socket.uncork()
       this.socket.end(() => { resolve() })
       this.onClose(() => { resolve() })
     })

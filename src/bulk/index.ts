@@ -57,6 +57,8 @@ export interface BulkListenerInit {
   /** 0 (default): any free port */
   port?: number
   log?: (line: string) => void
+  /** a connection must have proved its offer this long after accept, or it is closed (default BULK_HELLO_TIMEOUT_MS) */
+  helloTimeoutMs?: number
 }
 
 export async function createBulkListener (init: BulkListenerInit): Promise<BulkListener> {

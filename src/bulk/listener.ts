@@ -25,11 +25,11 @@ export class TcpBulkListener implements BulkListener {
   private dropped = 0
   private lastDropLog = 0
 
-  private constructor (private readonly server: Server, private readonly log: (line: string) => void) {}
+  private constructor (private readonly server: Server, private readonly log: (line: string) => void, private readonly helloTimeoutMs: number) {}
 
   static async listen (init: BulkListenerInit): Promise<TcpBulkListener> {
     const server = createServer({ allowHalfOpen: true, noDelay: true })
-    const listener = new TcpBulkListener(server, init.log ?? (() => {}))
+    const listener = new TcpBulkListener(server, init.log ?? (() => {}), init.helloTimeoutMs ?? BULK_HELLO_TIMEOUT_MS)
     server.on('connection', (socket) => { listener.accept(socket) })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
@@ -86,8 +86,10 @@ export class TcpBulkListener implements BulkListener {
       counted = false
       this.unproven--
     }
-    socket.once('close', proven)
-    socket.setTimeout(BULK_HELLO_TIMEOUT_MS, () => { socket.destroy() })
+    // a deadline from accept, not an idle timeout: a byte every few seconds must not keep a slot
+    const deadline = setTimeout(() => { socket.destroy() }, this.helloTimeoutMs)
+    deadline.unref()
+    socket.once('close', () => { clearTimeout(deadline); proven() })
     let head: Buffer = Buffer.alloc(0)
     const onData = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk])
@@ -118,7 +120,7 @@ export class TcpBulkListener implements BulkListener {
         offClose()
         offEnd()
         proven()
-        socket.setTimeout(0)
+        clearTimeout(deadline)
         conn.send([HELLO])
         pending.resolve(conn)
       })

@@ -28,6 +28,7 @@ export interface StartOptions {
   hopCost?: number
   pendingAccounting?: boolean
   http?: string | false
+  httpHost?: string[]
   bulkPort?: number
   bulk?: boolean
 }
@@ -65,6 +66,7 @@ export async function startCommand (flags: StartOptions, sourceOf: SourceOf = ()
     hopCost: opts.hopCost,
     pendingAccounting: opts.pendingAccounting,
     http: opts.http,
+    httpHosts: opts.httpHost,
     bulkPort: opts.bulk === false ? false : opts.bulkPort,
     onBenchmarkProgress: (p) => {
       if (json) return
@@ -79,7 +81,9 @@ export async function startCommand (flags: StartOptions, sourceOf: SourceOf = ()
   })
   // a log line clears the progress line first; the next update draws it again below
   daemon.log.beforeWrite(() => { progress?.clear() })
-  if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), daemon.invite().invite, daemon.home, daemon.dashboard)
+  // an invite is a live secret: shown on a terminal, never written where output is kept (a log, a journal)
+  const onTerminal = process.stdout.isTTY === true
+  if (!json) printBanner(daemon.libp2p.peerId.toString(), daemon.libp2p.getMultiaddrs().map(String), onTerminal ? daemon.invite().invite : undefined, daemon.home, daemon.dashboard)
 
   const interactive = !json && process.stdin.isTTY === true && process.stdout.isTTY === true
   if (interactive) {
@@ -116,14 +120,15 @@ export async function startCommand (flags: StartOptions, sourceOf: SourceOf = ()
   })
 }
 
-function printBanner (id: string, addrs: string[], invite: string, home: string, dashboard?: string): void {
+function printBanner (id: string, addrs: string[], invite: string | undefined, home: string, dashboard?: string): void {
   const lines = [
     `kappa-node ${VERSION} running (home ${home})${dashboard != null ? `, dashboard ${dashboard}` : ''}`,
     `peer id   ${id}`,
     'listening',
     ...addrs.map(a => `  ${a}`),
-    'to pair another machine, run there (one use, valid 10 min; `kappa-node invite` makes more):',
-    `  kappa-node pair '${invite}'`
+    ...invite != null
+      ? ['to pair another machine, run there (one use, valid 10 min; `kappa-node invite` makes more):', `  kappa-node pair '${invite}'`]
+      : ['to pair another machine, run `kappa-node invite` here and paste its line there (not shown here: this output is not a terminal)']
   ]
   process.stdout.write(lines.join('\n') + '\n')
 }

@@ -1,9 +1,9 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { ensureHome, homeFile } from '../home/index.js'
+import { ensureHome, homeFile, tightenHome } from '../home/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { TrustStore, checkAlias } from '../trust/index.js'
-import { createAccess, type Access } from '../access/index.js'
+import { createAccess, sourceOf, type Access } from '../access/index.js'
 import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairing/index.js'
 import { Nearby } from '../discovery/index.js'
 import { startControlServer, type ControlMethod, type ControlServer } from '../control/index.js'
@@ -64,6 +64,8 @@ export interface DaemonInit {
   pendingAccounting?: boolean
   /** read-only dashboard and Prometheus /metrics, host:port (default 127.0.0.1:4748); false for none */
   http?: string | false
+  /** names besides the bound address and localhost the dashboard answers to */
+  httpHosts?: string[]
   /** port of the bulk connections (src/bulk) on the first --listen address; 0 any free port (default); false for none */
   bulkPort?: number | false
   /** the CPU benchmark's progress (the first start since boot takes a few seconds): `start` draws it on a terminal */
@@ -104,6 +106,7 @@ export interface Daemon {
  */
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const home = await ensureHome(init.home)
+  const tightened = await tightenHome(home)
   if (init.alias != null) checkAlias(init.alias)
   const listen = init.listen != null && init.listen.length > 0 ? init.listen : [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`]
   for (const a of listen) {
@@ -114,6 +117,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const events = createEventLog({ json: init.json === true, out: init.logTo })
   const jobs = createJobs({ events, file: homeFile(home, 'jobLog'), log: (line) => { events.emit({ type: 'warning', message: line }) } })
   await jobs.start()
+  for (const line of tightened) events.emit({ type: 'warning', message: line })
   const invites = new InviteBook()
   const acceptPairRequests = init.acceptPairRequests ?? true
   const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
@@ -166,7 +170,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     trust,
     holdsTicket: (peer) => tickets.holds(peer),
     outstandingInvites: () => invites.outstanding(),
-    strangerConnections: () => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer)).length,
+    strangerConnections: (source) => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer) && (source == null || sourceOf(c.remoteAddr) === source)).length,
     log: (line) => { events.emit({ type: 'info', message: line }) }
   }, { acceptPairRequests })
 
@@ -196,6 +200,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     access,
     events,
     tickets,
+    privateKey: identity.privateKey,
     ownMetric,
     // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
     meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
@@ -399,16 +404,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       metrics,
       onChange: (listener) => { changed.add(listener); return () => { changed.delete(listener) } },
       log: (line) => { events.emit({ type: 'warning', message: line }) }
-    }, init.http ?? DEFAULT_HTTP)
+    }, init.http ?? DEFAULT_HTTP, { hosts: init.httpHosts })
   }
 
-  const first = invite()
   events.emit({
     type: 'ready',
     id: libp2p.peerId.toString(),
     addrs: libp2p.getMultiaddrs().map(String),
-    invite: first.invite,
-    inviteExpiresAt: first.expiresAt,
     alias: init.alias,
     home,
     dashboard: http != null ? `http://${http.address}/` : undefined
@@ -458,7 +460,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await control.close()
       await pairing.stop().catch(() => {})
       await libp2p.stop()
-      await trust.save().catch(() => {})
     }
   }
 }

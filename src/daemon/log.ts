@@ -53,9 +53,10 @@ export function createEventLog (opts: EventLogOptions): EventLog {
     subscribe (listener) { listeners.push(listener) },
     emit (event) {
       if (opts.json) {
-        out.write(JSON.stringify({ time: now().toISOString(), ...event }) + '\n')
+        out.write(redactInvites(JSON.stringify({ time: now().toISOString(), ...event })) + '\n')
       } else {
-        const text = describe(event)
+        const raw = describe(event)
+        const text = raw == null ? undefined : redactInvites(raw)
         if (text != null) {
           const level: LogLevel = event.type === 'warning' ? 'warn' : 'info'
           const line = journald ? `${level === 'warn' ? '<4>' : '<6>'}${text}\n` : `${stamp(now())} ${level === 'warn' ? 'WARN' : 'INFO'}  ${text}\n`
@@ -126,3 +127,13 @@ function describe (e: DaemonEvent): string | undefined {
     case 'info': return e.message
   }
 }
+
+/**
+ * Logs are kept, copied and shared: an invite token in one would pair
+ * whoever reads it. Nothing should put one there; this is the last guard.
+ */
+export function redactInvites (line: string): string {
+  return line.replace(INVITE_TOKEN, '$1…@')
+}
+
+const INVITE_TOKEN = /(kappa:)[A-Za-z0-9_-]{8,}@/g

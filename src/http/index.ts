@@ -12,6 +12,9 @@ import type { DashboardState } from './state.js'
 
 export type { DashboardState } from './state.js'
 export { createNodeMetrics, type NodeMetrics, type MetricsSnapshot, type MetricsComponents } from './metrics.js'
+import { hostPolicy } from './hosts.js'
+
+export { hostPolicy, type HostPolicy } from './hosts.js'
 
 export interface HttpComponents {
   /** the same document `kappa-node status --json` prints */
@@ -22,6 +25,11 @@ export interface HttpComponents {
   /** `listener` hears that something the dashboard shows changed; returns the unsubscribe function */
   onChange: (listener: () => void) => () => void
   log: (line: string) => void
+}
+
+export interface HttpInit {
+  /** names besides the bound address and localhost that the dashboard answers to (`--http-host`) */
+  hosts?: string[]
 }
 
 export interface HttpEndpoint {
@@ -42,7 +50,7 @@ const MODULES: Record<string, URL> = {
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /** `host:port`; a busy port is a warning, not a reason to stop the node. */
-export async function startHttp (components: HttpComponents, listen: string): Promise<HttpEndpoint | undefined> {
+export async function startHttp (components: HttpComponents, listen: string, init: HttpInit = {}): Promise<HttpEndpoint | undefined> {
   const at = listen.lastIndexOf(':')
   const host = at > 0 ? listen.slice(0, at).replace(/^\[(.*)\]$/, '$1') : '127.0.0.1'
   const port = Number(at > 0 ? listen.slice(at + 1) : listen)
@@ -66,7 +74,13 @@ export async function startHttp (components: HttpComponents, listen: string): Pr
   // changes come in bursts (a job's start, its placement, a metric sample): one push for a burst
   const unsubscribe = components.onChange(() => { pushTimer ??= setTimeout(push, DASHBOARD_PUSH_MS) })
 
+  const hosts = hostPolicy(host, init.hosts)
   const server: Server = createServer((req, res) => {
+    if (!hosts.allows(req.headers.host)) {
+      // DNS rebinding: a name this node does not serve is some other site's page asking
+      res.writeHead(421, { 'content-type': 'text/plain' }).end(`kappa-node: this dashboard does not serve the host name ${JSON.stringify(req.headers.host ?? '')}; add it with --http-host\n`)
+      return
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end('read-only\n')
       return

@@ -1,3 +1,5 @@
+import { TICKET_HOLD_MS } from '../constants.js'
+
 /**
  * Tunables of the system metric (SPEC §4, paper §IV.A). One place, so the
  * daemon, the CLI, the simulator and the tests agree.
@@ -25,7 +27,7 @@ export const MIN_WINDOW_MS = 100
  * late, or one the origin turned down — and stops counting as a promised job
  * (it stays valid for its full TTL).
  */
-export const PENDING_TICKET_MS = 3000
+export const PENDING_TICKET_MS = TICKET_HOLD_MS
 
 /** Memory counts only when MemAvailable/MemTotal drops below this (eq. 4). */
 export const DEFAULT_MEM_THRESHOLD = 0.10

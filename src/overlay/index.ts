@@ -4,7 +4,7 @@ import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
 import type { DaemonEvents } from '../events.js'
 import type { JobRequirements, NeighbourView } from '../balance/index.js'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 /**
  * The load-balancing overlay on libp2p: Algorithm I over `/kappa/metric/1`
@@ -18,6 +18,8 @@ export interface OverlayComponents {
   access: Access
   events: DaemonEvents
   tickets: TicketBook
+  /** this node's key: it signs the probes it sends as their origin */
+  privateKey: PrivateKey
   /** this node's current sysmetric (pinned or measured); undefined until known */
   ownMetric: () => number | undefined
   /** can this node run a job with these needs (architecture, interpreter, memory, a free job slot) */

@@ -14,6 +14,7 @@ import {
   PROTOCOL_METRIC, PROTOCOL_PROBE, MAX_ADDRS_PER_PEER
 } from '../constants.js'
 import { errorMessage } from '../errors.js'
+import { proveOrigin, verifyOrigin } from '../tickets/index.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 
@@ -223,7 +224,8 @@ export class KappaOverlay implements Overlay {
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
     try {
-      const sent = this.sendProbe(decision.to, decision.probe, deadline)
+      const proof = await proveOrigin(this.components.privateKey, decision.probe.id, this.self, decision.to)
+      const sent = this.sendProbe(decision.to, decision.probe, deadline, proof)
       onProbe?.(decision.to)
       response = await sent
     } catch (err) {
@@ -247,7 +249,7 @@ export class KappaOverlay implements Overlay {
   }
 
   /** One hop: open a probe stream to `to`, send, wait for the answer until `deadline`. */
-  private async sendProbe (to: string, probe: Probe, deadline: number): Promise<ProbeResponse> {
+  private async sendProbe (to: string, probe: Probe, deadline: number, originProof: Uint8Array<ArrayBuffer>): Promise<ProbeResponse> {
     const remaining = deadline - Date.now()
     if (remaining <= PROBE_HOP_MARGIN_MS) throw new Error('deadline passed')
     const signal = AbortSignal.timeout(remaining)
@@ -257,7 +259,7 @@ export class KappaOverlay implements Overlay {
     const stream = await connection.newStream(PROTOCOL_PROBE, { signal, negotiateFully: false })
     const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
     try {
-      await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS), ProbeRequest, { signal })
+      await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), ProbeRequest, { signal })
       const response = await messages.read(ProbeResponse, { signal, limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
       await stream.close({ signal }).catch(() => {})
       return response
@@ -294,25 +296,33 @@ export class KappaOverlay implements Overlay {
       const full = decision.reason === 'cannot-meet-requirements' ? this.components.busy?.() : undefined
       return declined(request.id, full ?? decision.reason)
     }
-    if (decision.kind === 'reply') return this.offer(decision.reply, probe.origin)
+    // the path is well formed (propagate checked it): the origin must have signed it for its first
+    // hop — this node, when the origin is the peer on the other end of this connection
+    const firstHop = probe.path.length > 1 ? probe.path[1] : this.self
+    if (!await verifyOrigin(request.originProof, probe.id, probe.origin, firstHop)) {
+      return declined(request.id, 'origin-unproved')
+    }
+    if (decision.kind === 'reply') return this.offer(decision.reply, probe, remote)
     let response: ProbeResponse
     try {
       // relay the next hop's answer back along the path
-      response = await this.sendProbe(decision.to, decision.probe, deadline)
+      response = await this.sendProbe(decision.to, decision.probe, deadline, request.originProof)
     } catch (err) {
       response = declined(request.id, `next hop ${decision.to} did not answer: ${errorMessage(err)}`)
     }
     if (this.relayOffers) {
       const reply = response.status === ProbeResponse.Status.REPLY ? { id: response.id, target: response.target, sysmetric: response.sysmetric, path: response.path } : undefined
       const offered = relayReply(this.self, this.components.ownMetric() ?? 0, reply, probe, this.components.meets, this.gossip.config.c)
-      if (offered?.target === this.self) return this.offer(offered, probe.origin)
+      if (offered?.target === this.self) return this.offer(offered, probe, remote)
     }
     return response
   }
 
-  /** PR with this node as the target: its addresses and a ticket for the origin. */
-  private offer (reply: ProbeReply, origin: string): ProbeResponse {
-    const ticket = this.components.tickets.issue(origin)
+  /** PR with this node as the target: its addresses and a ticket for the origin, unless the relaying neighbour has too many unused. */
+  private offer (reply: ProbeReply, probe: Probe, via: string): ProbeResponse {
+    const issued = this.components.tickets.issue(probe.origin, via, probe.id)
+    if (!issued.ok) return declined(reply.id, issued.reason)
+    const ticket = issued.ticket
     return {
       status: ProbeResponse.Status.REPLY,
       id: reply.id,
@@ -331,7 +341,7 @@ function declined (id: string, reason: string): ProbeResponse {
   return { status: ProbeResponse.Status.DECLINED, id, target: '', sysmetric: 0, path: [], addrs: [], ticket: new Uint8Array(0), ticketTtlMs: 0, reason }
 }
 
-function toWire (probe: Probe, timeoutMs: number): ProbeRequest {
+function toWire (probe: Probe, timeoutMs: number, originProof: Uint8Array<ArrayBuffer>): ProbeRequest {
   return {
     id: probe.id,
     origin: probe.origin,
@@ -342,7 +352,8 @@ function toWire (probe: Probe, timeoutMs: number): ProbeRequest {
       ? undefined
       : { arch: probe.requirements.arch ?? '', interpreter: probe.requirements.interpreter ?? '', minFreeMemKib: BigInt(probe.requirements.minFreeMemKiB ?? 0) },
     timeoutMs: Math.max(0, Math.floor(timeoutMs)),
-    originSysmetric: probe.originSysmetric
+    originSysmetric: probe.originSysmetric,
+    originProof
   }
 }
 

@@ -14,6 +14,8 @@ export interface PairingComponents {
   invites: InviteBook
   access: Access
   events: DaemonEvents
+  /** the clock (tests move it) */
+  now?: () => number
 }
 
 export interface PairingInit {

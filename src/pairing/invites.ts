@@ -37,6 +37,12 @@ export class InviteBook {
     return { ok: true }
   }
 
+  /** Undo a redemption that could not be completed (the pairing was not saved): the token works again. */
+  restore (token: string, peer: string): void {
+    const record = this.tokens.get(hashToken(token))
+    if (record?.usedBy === peer) record.usedBy = undefined
+  }
+
   /** Unused, unexpired invites: while there is one, strangers may connect to redeem it. */
   outstanding (): number {
     const now = this.now()

@@ -5,11 +5,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
 import { UserError, errorMessage } from '../errors.js'
 import { shortId, label } from '../names.js'
-import { checkAlias } from '../trust/index.js'
+import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
+import { sourceOf } from '../access/index.js'
+import { PairRequestQueue } from './requests.js'
 import {
-  MAX_ADDRS_PER_PEER, MAX_PAIR_REQUESTS, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
-  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_REQUEST_TTL_MS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
+  MAX_ADDRS_PER_PEER, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
+  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
 } from '../constants.js'
 import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
@@ -34,12 +36,18 @@ async function remoteClosed (stream: Stream, ms: number): Promise<void> {
 }
 
 export class PairingService implements Pairing {
-  private readonly incoming = new Map<string, PairRequestInfo>()
+  private readonly incoming: PairRequestQueue
   /** peers we sent a REQUEST to, until when we accept their ACCEPT */
   private readonly outgoing = new Map<string, number>()
-  private readonly strangerLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  /** per source address: fresh identities cost nothing. Invites have their own budget, so a flood of requests never blocks one. */
+  private readonly requestLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  private readonly redeemLimit = new RateLimiter({ points: PAIR_RATE_POINTS, duration: PAIR_RATE_DURATION_S })
+  private readonly now: () => number
 
-  constructor (private readonly components: PairingComponents, private readonly init: PairingInit) {}
+  constructor (private readonly components: PairingComponents, private readonly init: PairingInit) {
+    this.now = components.now ?? Date.now
+    this.incoming = new PairRequestQueue({ now: this.now })
+  }
 
   async start (): Promise<void> {
     const { libp2p, access } = this.components
@@ -54,13 +62,12 @@ export class PairingService implements Pairing {
   }
 
   requests (): PairRequestInfo[] {
-    this.prune()
-    return [...this.incoming.values()]
+    return this.incoming.list()
   }
 
   hasOutgoingRequest (peer: string): boolean {
     const until = this.outgoing.get(peer)
-    return until != null && Date.now() <= until
+    return until != null && this.now() <= until
   }
 
   // ---- inbound -------------------------------------------------------------
@@ -71,8 +78,10 @@ export class PairingService implements Pairing {
     const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
     try {
       const request = await messages.read(PairRequest, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
-      const limited = !this.components.access.isKnown(remote) && !this.withinStrangerLimit(remote)
-      const response = limited ? refused('too many pairing attempts; try again in a minute') : await this.answer(remote, request)
+      const source = sourceOf(connection.remoteAddr)
+      const limit = request.kind === PairRequest.Kind.REDEEM ? this.redeemLimit : this.requestLimit
+      const limited = !this.components.access.isKnown(remote) && !withinLimit(limit, source)
+      const response = limited ? refused('too many pairing attempts from your address; try again in a minute') : await this.answer(remote, request, source)
       await messages.write(response, PairResponse, { signal })
       await stream.close({ signal })
       // let the answer reach the peer before a hang-up could reset it
@@ -88,17 +97,7 @@ export class PairingService implements Pairing {
     }
   }
 
-  /** The rate limiter throws once a key is over its points. */
-  private withinStrangerLimit (peer: string): boolean {
-    try {
-      this.strangerLimit.consume(peer)
-      return true
-    } catch {
-      return false
-    }
-  }
-
-  private async answer (remote: string, request: PairRequest): Promise<PairResponse> {
+  private async answer (remote: string, request: PairRequest, source: string): Promise<PairResponse> {
     const { trust, invites, events } = this.components
     const theirAlias = sanitizeAlias(request.alias)
     const theirAddrs = parseAddrs(request.addrs, remote)
@@ -107,41 +106,42 @@ export class PairingService implements Pairing {
         if (trust.has(remote)) return this.paired()
         const result = invites.redeem(request.token, remote)
         if (!result.ok) return refused(result.reason)
-        await this.addPeer(remote, theirAlias, theirAddrs)
-        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'invite' })
-        return this.paired()
+        const saved = await this.addInbound(remote, theirAlias, theirAddrs, 'invite')
+        // not saved: the invite stays good for another try
+        if (saved.status !== PairResponse.Status.PAIRED) invites.restore(request.token, remote)
+        return saved
       }
       case PairRequest.Kind.REQUEST: {
         if (trust.has(remote)) return this.paired()
         if (this.hasOutgoingRequest(remote)) {
           // both owners asked: that is consent on both ends
           this.outgoing.delete(remote)
-          await this.addPeer(remote, theirAlias, theirAddrs)
-          events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'request' })
-          return this.paired()
+          return await this.addInbound(remote, theirAlias, theirAddrs, 'request')
         }
         if (!this.init.acceptPairRequests) return refused('this node does not take pairing requests; ask its owner for an invite line')
-        this.prune()
-        if (!this.incoming.has(remote) && this.incoming.size >= MAX_PAIR_REQUESTS) return refused('too many pending pairing requests on this node; try again later')
-        const fresh = !this.incoming.has(remote)
-        this.incoming.set(remote, { id: remote, alias: theirAlias, addrs: theirAddrs, receivedAt: Date.now() })
-        if (fresh) events.emit({ type: 'pair-request', id: remote, alias: theirAlias, addrs: theirAddrs })
+        const admitted = this.incoming.add({ id: remote, alias: theirAlias, addrs: theirAddrs }, source)
+        if (!admitted.ok) return refused(admitted.reason)
+        if (admitted.fresh) events.emit({ type: 'pair-request', id: remote, alias: theirAlias, addrs: theirAddrs })
         return { status: PairResponse.Status.PENDING, error: '', alias: this.init.alias ?? '', addrs: [] }
       }
       case PairRequest.Kind.ACCEPT: {
         if (trust.has(remote)) return this.paired()
         if (!this.hasOutgoingRequest(remote)) return refused('no pairing request to this node is pending; send one with kappa-node pair')
         this.outgoing.delete(remote)
-        await this.addPeer(remote, theirAlias, theirAddrs)
-        events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via: 'accept' })
-        return this.paired()
+        return await this.addInbound(remote, theirAlias, theirAddrs, 'accept')
       }
       case PairRequest.Kind.UNPAIR: {
         const peer = trust.get(remote)
         this.incoming.delete(remote)
         this.outgoing.delete(remote)
         if (peer != null) {
-          await this.dropPeer(remote)
+          try {
+            await this.dropPeer(remote)
+          } catch (err) {
+            if (!(err instanceof TrustWriteError)) throw err
+            events.emit({ type: 'warning', message: `${label(remote, peer.alias)} unpaired us, but ${err.message}` })
+            return refused('this node could not save the unpairing (its disk)')
+          }
           events.emit({ type: 'unpaired', id: remote, alias: peer.alias, by: 'peer' })
           // hang up once our answer is out
           setTimeout(() => { void this.components.libp2p.hangUp(peerIdFromString(remote)).catch(() => {}) }, 50)
@@ -151,6 +151,20 @@ export class PairingService implements Pairing {
       default:
         return refused('unknown pairing message')
     }
+  }
+
+  /** Pairs a peer that asked us; a trust store that cannot be written refuses, with one line in our log. */
+  private async addInbound (remote: string, alias: string | undefined, addrs: string[], via: 'invite' | 'request' | 'accept'): Promise<PairResponse> {
+    const { trust, events } = this.components
+    try {
+      await this.addPeer(remote, alias, addrs)
+    } catch (err) {
+      if (!(err instanceof TrustWriteError)) throw err
+      events.emit({ type: 'warning', message: `pairing with ${label(remote, alias)} failed: ${err.message}` })
+      return refused('this node could not save the pairing (its disk); try again later')
+    }
+    events.emit({ type: 'paired', id: remote, alias: trust.get(remote)?.alias, via })
+    return this.paired()
   }
 
   private paired (): PairResponse {
@@ -171,7 +185,7 @@ export class PairingService implements Pairing {
     const kind = target.token != null ? PairRequest.Kind.REDEEM : PairRequest.Kind.REQUEST
     if (kind === PairRequest.Kind.REQUEST) {
       // their owner's accept dials back to us: let it through the gater meanwhile
-      this.outgoing.set(id, Date.now() + OUTGOING_REQUEST_TTL_MS)
+      this.outgoing.set(id, this.now() + OUTGOING_REQUEST_TTL_MS)
       this.components.access.expect(id, OUTGOING_REQUEST_TTL_MS)
     }
     let response: PairResponse
@@ -184,7 +198,7 @@ export class PairingService implements Pairing {
     if (response.status === PairResponse.Status.PAIRED) {
       this.outgoing.delete(id)
       const addrs = mergeAddrs(target.addrs.map(stripP2p), parseAddrs(response.addrs, id))
-      await this.addPeer(id, alias ?? sanitizeAlias(response.alias), addrs)
+      await this.addPeer(id, alias ?? sanitizeAlias(response.alias), addrs).catch((err) => { throw notSaved(id, err) })
       this.components.events.emit({ type: 'paired', id, alias: trust.get(id)?.alias, via: kind === PairRequest.Kind.REDEEM ? 'invite' : 'request' })
       return { status: 'paired', id, alias: trust.get(id)?.alias }
     }
@@ -202,7 +216,7 @@ export class PairingService implements Pairing {
 
   async accept (ref: string, alias?: string): Promise<PairResult> {
     this.prune()
-    const request = this.incoming.get(ref) ?? [...this.incoming.values()].find(r => r.alias === ref)
+    const request = this.incoming.find(ref)
     if (request == null) {
       const paired = this.components.trust.find(ref)
       if (paired != null) throw new UserError(`already paired with ${label(paired.id, paired.alias)}`)
@@ -223,6 +237,7 @@ export class PairingService implements Pairing {
     }
     this.incoming.delete(request.id)
     await this.addPeer(request.id, alias ?? request.alias ?? sanitizeAlias(response.alias), mergeAddrs(request.addrs, parseAddrs(response.addrs, request.id)))
+      .catch((err) => { throw notSaved(request.id, err) })
     const stored = this.components.trust.get(request.id)
     this.components.events.emit({ type: 'paired', id: request.id, alias: stored?.alias, via: 'accept' })
     return { status: 'paired', id: request.id, alias: stored?.alias }
@@ -291,7 +306,7 @@ export class PairingService implements Pairing {
     let name = alias
     if (name != null && trust.aliasTaken(name, id)) name = undefined
     this.incoming.delete(id)
-    await trust.add({ id, alias: name, addrs, pairedAt: Date.now() })
+    await trust.add({ id, alias: name, addrs, pairedAt: this.now() })
     await this.keepAlive(id, addrs)
   }
 
@@ -319,9 +334,24 @@ export class PairingService implements Pairing {
   }
 
   private prune (): void {
-    const now = Date.now()
-    for (const [id, r] of this.incoming) if (now - r.receivedAt > PAIR_REQUEST_TTL_MS) this.incoming.delete(id)
+    const now = this.now()
     for (const [id, until] of this.outgoing) if (now > until) this.outgoing.delete(id)
+  }
+}
+
+/** The other end has paired us, this end could not record it: pairing again heals it (they answer "already paired"). */
+function notSaved (id: string, err: unknown): Error {
+  if (!(err instanceof TrustWriteError)) return err as Error
+  return new UserError(`${shortId(id)} accepted, but ${err.message}; run the same pair command again once it can be written`)
+}
+
+/** The rate limiter throws once a key is over its points. */
+function withinLimit (limit: RateLimiter, key: string): boolean {
+  try {
+    limit.consume(key)
+    return true
+  } catch {
+    return false
   }
 }
 

@@ -148,9 +148,15 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
         resolve({ status: 127, verdict: 'program', where: 'local', held, stdinUsed, interrupted })
       })
     }
+    let sigintForwarded = false
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (started) {
+      if (started && signal === 'SIGINT' && sigintForwarded) {
+        // a second Ctrl-C: the job, or its node, did not stop; stop waiting (as ssh's ~.)
+        note('interrupted again: no longer waiting for the job')
+        finish(130)
+      } else if (started) {
         interrupted = true
+        sigintForwarded ||= signal === 'SIGINT'
         socket.write(encodeRunFrame(RunFrame.SIGNAL, Buffer.from(signal)))
       } else {
         // still choosing a node: nothing runs yet, just stop

@@ -29,14 +29,18 @@ export function checkAlias (alias: string): string {
 }
 
 /**
- * The paired peers, kept in memory (authoritative, so access checks are
- * synchronous) and mirrored to `trust.json` with atomic writes, one at a time
- * and coalesced: a crash leaves the previous or the next complete file.
+ * The paired peers, kept in memory (so access checks are synchronous) and
+ * in `trust.json`. A change reaches memory only once it is on disk: each
+ * change is applied to a copy, the copy is written atomically, and only then
+ * does it become the state every handler checks. A write that fails (a full
+ * disk) changes nothing and is the caller's one-line error; one write at a
+ * time, so a crash leaves the previous or the next complete file.
  */
 export class TrustStore {
-  private readonly peers = new Map<string, PairedPeer>()
-  private saving: Promise<void> = Promise.resolve()
-  private dirty = false
+  private peers = new Map<string, PairedPeer>()
+  /** changes waiting for the next write, and whether one is under way */
+  private queued: Array<{ change: (peers: Map<string, PairedPeer>) => boolean, resolve: (changed: boolean) => void, reject: (err: Error) => void }> = []
+  private writing = false
 
   private constructor (readonly path: string) {}
 
@@ -64,7 +68,7 @@ export class TrustStore {
   }
 
   list (): PairedPeer[] {
-    return [...this.peers.values()].sort((a, b) => a.pairedAt - b.pairedAt)
+    return sortedPeers(this.peers)
   }
 
   /** A peer named by id or alias. */
@@ -84,37 +88,70 @@ export class TrustStore {
   }
 
   async add (peer: PairedPeer): Promise<void> {
-    this.peers.set(peer.id, { ...peer, addrs: peer.addrs.slice(0, MAX_ADDRS_PER_PEER) })
-    await this.save()
+    await this.commit((peers) => {
+      peers.set(peer.id, { ...peer, addrs: peer.addrs.slice(0, MAX_ADDRS_PER_PEER) })
+      return true
+    })
   }
 
   async remove (id: string): Promise<boolean> {
-    const had = this.peers.delete(id)
-    if (had) await this.save()
-    return had
+    return await this.commit((peers) => peers.delete(id))
   }
 
   async update (id: string, change: Partial<Pick<PairedPeer, 'alias' | 'addrs'>>): Promise<void> {
-    const peer = this.peers.get(id)
-    if (peer == null) return
-    if ('alias' in change) peer.alias = change.alias
-    if (change.addrs != null) peer.addrs = change.addrs.slice(0, MAX_ADDRS_PER_PEER)
-    await this.save()
+    await this.commit((peers) => {
+      const peer = peers.get(id)
+      if (peer == null) return false
+      if ('alias' in change) peer.alias = change.alias
+      if (change.addrs != null) peer.addrs = change.addrs.slice(0, MAX_ADDRS_PER_PEER)
+      return true
+    })
   }
 
-  /** Resolves once the state as of this call is on disk. */
-  async save (): Promise<void> {
-    this.dirty = true
-    const next = this.saving.then(async () => {
-      if (!this.dirty) return
-      this.dirty = false
-      const file: TrustFile = { version: 1, peers: this.list() }
-      await writeFileAtomic(this.path, JSON.stringify(file, null, 2) + '\n', 0o600)
+  /**
+   * Applies `change` to a copy of the peers and, once that copy is on disk,
+   * makes it the state; resolves whether it changed anything. Changes that
+   * come while a write is under way are written together by the next one
+   * (group commit), in the order they came.
+   */
+  private async commit (change: (peers: Map<string, PairedPeer>) => boolean): Promise<boolean> {
+    return await new Promise<boolean>((resolve, reject) => {
+      this.queued.push({ change, resolve, reject })
+      if (!this.writing) void this.writeQueued()
     })
-    // a failed write must not wedge later ones; the caller of this save sees the error
-    this.saving = next.catch(() => {})
-    await next
   }
+
+  private async writeQueued (): Promise<void> {
+    this.writing = true
+    while (this.queued.length > 0) {
+      const batch = this.queued.splice(0)
+      const next = new Map([...this.peers].map(([id, p]) => [id, { ...p, addrs: [...p.addrs] }]))
+      const changed = batch.map(({ change }) => change(next))
+      if (changed.some(c => c)) {
+        try {
+          const file: TrustFile = { version: 1, peers: sortedPeers(next) }
+          await writeFileAtomic(this.path, JSON.stringify(file, null, 2) + '\n', 0o600)
+        } catch (err: any) {
+          // none of them happened: each caller hears it, and the state stays what the disk says
+          const failure = new TrustWriteError(`cannot write the trust store ${this.path} (${String(err.code ?? err.message)}); nothing was changed`)
+          for (const { reject } of batch) reject(failure)
+          continue
+        }
+        this.peers = next
+      }
+      batch.forEach(({ resolve }, i) => { resolve(changed[i]) })
+    }
+    this.writing = false
+  }
+}
+
+/** The trust store could not be written: the change it carried did not happen. */
+export class TrustWriteError extends UserError {
+  override name = 'TrustWriteError'
+}
+
+function sortedPeers (peers: Map<string, PairedPeer>): PairedPeer[] {
+  return [...peers.values()].sort((a, b) => a.pairedAt - b.pairedAt)
 }
 
 /** Temp files of a writer killed before its rename: the real file is intact. */

@@ -147,6 +147,7 @@ export interface ProbeRequest {
   requirements?: Requirements
   timeoutMs: number
   originSysmetric?: number
+  originProof: Uint8Array<ArrayBuffer>
 }
 
 export namespace ProbeRequest {
@@ -201,6 +202,11 @@ export namespace ProbeRequest {
           w.double(obj.originSysmetric)
         }
 
+        if ((obj.originProof != null && obj.originProof.byteLength > 0)) {
+          w.uint32(74)
+          w.bytes(obj.originProof)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -211,7 +217,8 @@ export namespace ProbeRequest {
           sender: '',
           path: [],
           ttl: 0,
-          timeoutMs: 0
+          timeoutMs: 0,
+          originProof: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -256,6 +263,10 @@ export namespace ProbeRequest {
             }
             case 8: {
               obj.originSysmetric = reader.double()
+              break
+            }
+            case 9: {
+              obj.originProof = reader.bytes()
               break
             }
             default: {
@@ -341,6 +352,13 @@ export namespace ProbeRequest {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.originProof`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -404,6 +422,11 @@ export namespace ProbeRequest {
     value: number
   }
 
+  export interface ProbeRequestOriginProofFieldEvent {
+    field: '$.originProof'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<ProbeRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, ProbeRequest.codec())
   }
@@ -412,7 +435,7 @@ export namespace ProbeRequest {
     return decodeMessage(buf, ProbeRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestTimeoutMsFieldEvent | ProbeRequestOriginSysmetricFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestTimeoutMsFieldEvent | ProbeRequestOriginSysmetricFieldEvent | ProbeRequestOriginProofFieldEvent> {
     return streamMessage(buf, ProbeRequest.codec(), opts)
   }
 }

@@ -78,7 +78,6 @@ export interface TestNode {
   home: string
   id: string
   addrs: string[]
-  invite: string
   proc: ChildProcess
   /** every JSON event the daemon printed so far */
   events: any[]
@@ -128,7 +127,6 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     home,
     id: ready.id,
     addrs: ready.addrs,
-    invite: ready.invite,
     proc,
     events,
     waitForEvent,

@@ -57,7 +57,7 @@ describe('dashboard Host names (DNS rebinding)', () => {
     // only the status document is read here; the dashboard's other sources are never asked for
     const unused = (): never => { throw new Error('not read by this test') }
     const endpoint = await startHttp({
-      status: async () => { asked++; return { id: 'me', neighbours: [] } },
+      status: () => { asked++; return { id: 'me', neighbours: [] } },
       state: unused,
       metrics: { contentType: 'text/plain', text: unused } as unknown as Parameters<typeof startHttp>[0]['metrics'],
       onChange: () => () => {},

@@ -61,5 +61,5 @@ export interface JobRecord {
 export interface DaemonEvents {
   emit (event: DaemonEvent): void
   /** Components react to events (a new pairing adds a gossip neighbour, …). */
-  subscribe (listener: (event: DaemonEvent) => void): void
+  subscribe (listener: (event: DaemonEvent) => void): () => void
 }

@@ -25,9 +25,9 @@ function job (id: string, extra: Partial<JobRecord> = {}): JobRecord {
 }
 
 /** the daemon's bus, in-process: what src/migrate emits on */
-function bus (): { emit: (e: DaemonEvent) => void, subscribe: (l: (e: DaemonEvent) => void) => void } {
+function bus (): { emit: (e: DaemonEvent) => void, subscribe: (l: (e: DaemonEvent) => void) => () => void } {
   const listeners: Array<(e: DaemonEvent) => void> = []
-  return { emit: (e) => { for (const l of listeners) l(e) }, subscribe: (l) => { listeners.push(l) } }
+  return { emit: (e) => { for (const l of listeners) l(e) }, subscribe: (l) => { listeners.push(l); return () => {} } }
 }
 
 describe('jobs service (src/jobs)', () => {

@@ -33,7 +33,7 @@ async function pairingService (): Promise<{ pairing: Pairing, invites: InviteBoo
     hangUp: async () => {},
     peerStore: { merge: async () => {}, delete: async () => {} }
   } as unknown as Libp2p
-  const pairing = createPairing({ libp2p, trust, invites, access, events: { emit: (e) => { events.push(e) }, subscribe: () => {} }, now }, { acceptPairRequests: true })
+  const pairing = createPairing({ libp2p, trust, invites, access, events: { emit: (e) => { events.push(e) }, subscribe: () => () => {} }, now }, { acceptPairRequests: true })
   await pairing.start()
   const ask = async (ip: string, kind: PairRequest.Kind, token = ''): Promise<PairResponse> => {
     const remotePeer = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))

@@ -6,7 +6,7 @@
 import { createInterface } from 'node:readline'
 import { callDaemon, openDaemonSocket } from '../control/client.js'
 import { homeFile, resolveHome } from '../home/index.js'
-import { UserError } from '../errors.js'
+import { NotRunningError, UserError } from '../errors.js'
 import { JOBS_LISTED } from '../constants.js'
 import { readJobHistory } from '../jobs/history.js'
 import { jobBytes, jobDuration, jobResult, jobWhere, type PeerNamer } from '../jobs/describe.js'
@@ -69,9 +69,9 @@ export async function jobsCommand (opts: JobsOptions): Promise<number> {
   let list: JobList
   let fromFile = false
   try {
-    list = await callDaemon<JobList>(home, 'jobs', { limit })
+    list = await callDaemon(home, 'jobs', { limit })
   } catch (err) {
-    if (!(err instanceof UserError) || !/not running/.test(err.message)) throw err
+    if (!(err instanceof NotRunningError)) throw err
     // like `parallel --joblog`: the history is a file, readable without the node
     const file = homeFile(home, 'jobLog')
     const history = await readJobHistory(file, limit)

@@ -4,15 +4,19 @@
  * (`{method, params}`), one JSON line out (`{ok, result}` or `{ok, error}`).
  * Methods that stream (job I/O) take over the socket after the first line.
  */
+import type { ErrorCode } from '../errors.js'
+
 export interface ControlRequest {
   method: string
   params?: Record<string, unknown>
 }
 
-export type ControlResponse = { ok: true, result: unknown } | { ok: false, error: string }
+export type ControlResponse = { ok: true, result: unknown } | { ok: false, error: string, code?: ErrorCode }
 
 export type ControlMethod = (params: Record<string, unknown>) => Promise<unknown>
 
 export { startControlServer } from './server.js'
 export type { ControlServer, ControlServerInit, StreamingMethod } from './server.js'
 export { callDaemon, openDaemonSocket, notRunningMessage } from './client.js'
+export type { ControlMethods, ControlMethodName, ControlHandlers, ParamsOf, ResultOf, StatusDocument, ProbeAnswer, PairAnswer, PairedPeer, PairRequestEntry, NearbyEntry, NeighbourEntry, JobEntry, PeerAddrs, RebenchAnswer } from './methods.js'
+export { removeStaleSocket } from './server.js'

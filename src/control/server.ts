@@ -1,6 +1,6 @@
 import { createServer, createConnection, type Server, type Socket } from 'node:net'
 import { chmod, unlink } from 'node:fs/promises'
-import { UserError, errorMessage } from '../errors.js'
+import { InUseError, UserError, errorMessage } from '../errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
 import type { ControlMethod, ControlRequest, ControlResponse } from './index.js'
 
@@ -48,13 +48,13 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
 }
 
 /** A socket file left by a killed daemon is removed; a live daemon on it is an error. */
-async function removeStaleSocket (path: string): Promise<void> {
+export async function removeStaleSocket (path: string): Promise<void> {
   const alive = await new Promise<boolean>((resolve) => {
     const probe = createConnection(path)
     probe.once('connect', () => { probe.destroy(); resolve(true) })
     probe.once('error', () => { resolve(false) })
   })
-  if (alive) throw new UserError(`another kappa-node is already running with this home (${path})`)
+  if (alive) throw new InUseError(`another kappa-node is already running with this home (${path})`)
   await unlink(path).catch(() => {})
 }
 
@@ -67,7 +67,7 @@ function serve (socket: Socket, init: ControlServerInit): void {
     if (nl < 0) {
       if (buffered.length > CONTROL_MAX_LINE_BYTES) {
         socket.off('data', onData)
-        reply(socket, { ok: false, error: `request too large (over ${CONTROL_MAX_LINE_BYTES} bytes)` })
+        reply(socket, { ok: false, error: `request too large (over ${CONTROL_MAX_LINE_BYTES} bytes)`, code: 'BAD_INPUT' })
       }
       return
     }
@@ -85,7 +85,7 @@ async function dispatch (socket: Socket, line: string, rest: Buffer, init: Contr
     request = JSON.parse(line)
     if (typeof request?.method !== 'string') throw new Error('missing method')
   } catch (err) {
-    reply(socket, { ok: false, error: `malformed request: ${errorMessage(err)}` })
+    reply(socket, { ok: false, error: `malformed request: ${errorMessage(err)}`, code: 'BAD_INPUT' })
     return
   }
   const params = (request.params != null && typeof request.params === 'object') ? request.params : {}
@@ -102,7 +102,7 @@ async function dispatch (socket: Socket, line: string, rest: Buffer, init: Contr
   }
   const method = Object.hasOwn(init.methods, request.method) ? init.methods[request.method] : undefined
   if (method == null) {
-    reply(socket, { ok: false, error: `unknown method '${request.method}' (is the daemon older than this client?)` })
+    reply(socket, { ok: false, error: `unknown method '${request.method}' (is the daemon older than this client?)`, code: 'BAD_INPUT' })
     return
   }
   try {
@@ -110,7 +110,7 @@ async function dispatch (socket: Socket, line: string, rest: Buffer, init: Contr
     reply(socket, { ok: true, result: result ?? null })
   } catch (err) {
     if (!(err instanceof UserError)) init.log(`control: ${request.method} failed: ${errorMessage(err)}`)
-    reply(socket, { ok: false, error: err instanceof UserError ? err.message : `internal error: ${errorMessage(err)}` })
+    reply(socket, err instanceof UserError ? { ok: false, error: err.message, code: err.code } : { ok: false, error: `internal error: ${errorMessage(err)}`, code: 'FAILED' })
   }
 }
 

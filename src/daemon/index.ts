@@ -1,15 +1,15 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr } from '@multiformats/multiaddr'
 import { ensureHome, homeFile, tightenHome } from '../home/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { TrustStore, checkAlias } from '../trust/index.js'
+import { TrustStore } from '../trust/index.js'
 import { createAccess, sourceOf, type Access } from '../access/index.js'
 import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairing/index.js'
 import { Nearby } from '../discovery/index.js'
-import { startControlServer, type ControlMethod, type ControlServer } from '../control/index.js'
+import { startControlServer, removeStaleSocket, type ControlMethod, type RebenchAnswer } from '../control/index.js'
 import { createKappaLibp2p, type KappaLibp2p } from './node.js'
 import { createEventLog, type EventLog } from './log.js'
-import { createJobs, type Jobs, type JobUpdate } from '../jobs/index.js'
+import { createJobs, type Jobs } from '../jobs/index.js'
 import { createNodeMetrics } from '../http/index.js'
 import { dashboardState, metricsSnapshot, timedOverlay, type ViewSources } from './views.js'
 import { Reconnector } from './reconnect.js'
@@ -20,12 +20,15 @@ import { machineMeets } from '../host/requirements.js'
 import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration, type MigrationInit } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
-import { UserError, errorMessage } from '../errors.js'
+import { errorMessage } from '../errors.js'
+import { debugLogger, logged } from '../debug.js'
+import { ServiceStack, startAll } from './services.js'
+import { checkDaemonOptions, checkListenable, libp2pStartError, type DaemonSettings } from './settings.js'
+import { controlMethods, followJobs, pairedPeers, statusDocument, type MethodComponents } from './methods.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
-import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
-import { createBulkListener, tcpHost, type BulkListener } from '../bulk/index.js'
+import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
+import { createBulkListener, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from '../events.js'
-import type { Socket } from 'node:net'
 
 export type { DaemonEvent, DaemonEvents } from '../events.js'
 
@@ -101,22 +104,32 @@ export interface Daemon {
 
 /**
  * The foreground daemon: identity, trust store, libp2p node, pairing, LAN
- * discovery and the control socket, wired together. Everything else the CLI
- * does goes through the control socket to this process.
+ * discovery, gossip, migration and the control socket. Options are checked
+ * before anything starts; the parts then start in order (each gets the
+ * narrow components it uses) and stop in reverse, and when one fails to
+ * start, the ones that did are stopped before the error goes up.
  */
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const settings = checkDaemonOptions(init)
   const home = await ensureHome(init.home)
+  // before any work: a home can hold one daemon, a port one listener
+  await removeStaleSocket(homeFile(home, 'control'))
+  await checkListenable(settings.listen)
+  const stack = new ServiceStack(debugLogger('daemon'))
+  return await startAll(stack, async () => await startParts(init, settings, home, stack))
+}
+
+async function startParts (init: DaemonInit, settings: DaemonSettings, home: string, stack: ServiceStack): Promise<Daemon> {
+  const listen = settings.listen
   const tightened = await tightenHome(home)
-  if (init.alias != null) checkAlias(init.alias)
-  const listen = init.listen != null && init.listen.length > 0 ? init.listen : [`/ip4/0.0.0.0/tcp/${DEFAULT_PORT}`]
-  for (const a of listen) {
-    try { multiaddr(a) } catch (err: any) { throw new UserError(`bad --listen address '${a}': ${err.message}`) }
-  }
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
   const events = createEventLog({ json: init.json === true, out: init.logTo })
-  const jobs = createJobs({ events, file: homeFile(home, 'jobLog'), log: (line) => { events.emit({ type: 'warning', message: line }) } })
-  await jobs.start()
+  const jobs = await stack.start('jobs', async () => {
+    const j = createJobs({ events, file: homeFile(home, 'jobLog'), log: (line) => { events.emit({ type: 'warning', message: line }) } })
+    await j.start()
+    return j
+  }, async (j) => { await j.stop() })
   for (const line of tightened) events.emit({ type: 'warning', message: line })
   const invites = new InviteBook()
   const acceptPairRequests = init.acceptPairRequests ?? true
@@ -125,6 +138,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
   let metricOverride = init.metricOverride
   let overlayRef: Overlay | undefined
+  let hintRef: LocalHint | undefined
   let benchmarkProgress: { done: number, total: number } | null = null
   const changed = new Set<() => void>()
   const notifyChanged = (): void => { for (const l of changed) l() }
@@ -141,14 +155,14 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       notifyChanged()
     }
   })
+  stack.defer('metric sampler', () => { sampler.stop() })
   let samplerStarted = false
   const startSampler = (): void => {
     if (samplerStarted) return
     samplerStarted = true
-    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${String(err.message).replace(/^metric: /, '')}` }) })
+    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${errorMessage(err).replace(/^metric: /, '')}` }) })
   }
   // jobs wrapped commands started here on the placement hint count before any decision reads the metric
-  let hintRef: LocalHint | undefined
   const ownMetric = (): number | undefined => {
     hintRef?.sweep()
     return metricOverride ?? sampler.fresh()?.sysmetric
@@ -174,47 +188,50 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     log: (line) => { events.emit({ type: 'info', message: line }) }
   }, { acceptPairRequests })
 
-  let libp2p: KappaLibp2p
-  try {
-    libp2p = await createKappaLibp2p({
-      privateKey: identity.privateKey,
-      listen,
-      gater: access.gater,
-      mdns: init.mdns === false ? undefined : { intervalMs: mdnsIntervalMs, port: init.mdnsPort }
-    })
-  } catch (err: any) {
-    if (/EADDRINUSE/.test(err.message)) throw new UserError(`cannot listen on ${listen.join(', ')}: address already in use (another kappa-node? use --listen)`)
-    throw err
-  }
+  const libp2p = await stack.start('libp2p', async () => {
+    try {
+      return await createKappaLibp2p({
+        privateKey: identity.privateKey,
+        listen,
+        gater: access.gater,
+        mdns: init.mdns === false ? undefined : { intervalMs: mdnsIntervalMs, port: init.mdnsPort }
+      })
+    } catch (err) {
+      throw libp2pStartError(err, listen)
+    }
+  }, async (node) => { await node.stop() })
   libp2pRef = libp2p
 
-  const pairing = createPairing({ libp2p, trust, invites, access, events }, { alias: init.alias, acceptPairRequests })
-  await pairing.start()
-  const nearby = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
-  nearby.start()
-  const reconnector = new Reconnector({ libp2p, trust })
+  const pairing = await stack.start('pairing', async () => {
+    const p = createPairing({ libp2p, trust, invites, access, events }, { alias: init.alias, acceptPairRequests })
+    await p.start()
+    return p
+  }, async (p) => { await p.stop() })
+  const nearby = await stack.start('lan discovery', () => {
+    const n = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
+    n.start()
+    return n
+  }, () => {})
   let migrationRef: Migration | undefined
-  const overlay = createOverlay({
-    libp2p,
-    trust,
-    access,
-    events,
-    tickets,
-    privateKey: identity.privateKey,
-    ownMetric,
-    // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
-    meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
-    busy: () => migrationRef?.busy(),
-    onNeighbourChange: () => { hintRef?.publish() }
-  }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
-  await overlay.start()
+  const overlay = await stack.start('overlay', async () => {
+    const o = createOverlay({
+      libp2p,
+      trust,
+      access,
+      events,
+      tickets,
+      privateKey: identity.privateKey,
+      ownMetric,
+      // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
+      meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
+      busy: () => migrationRef?.busy(),
+      onNeighbourChange: () => { hintRef?.publish() }
+    }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
+    await o.start()
+    return o
+  }, async (o) => { await o.stop() })
   overlayRef = overlay
-  const paired = (): Array<{ id: string, alias?: string | null, addrs: string[], connected: boolean }> => trust.list().map(p => ({
-    id: p.id,
-    alias: p.alias ?? null,
-    addrs: p.addrs,
-    connected: libp2p.getConnections(peerIdFromString(p.id)).length > 0
-  }))
+  const connected = (id: string): boolean => libp2p.getConnections(peerIdFromString(id)).length > 0
   const views: ViewSources = {
     id: () => libp2p.peerId.toString(),
     alias: init.alias ?? null,
@@ -226,54 +243,56 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     jobs,
     requests: () => pairing.requests(),
     lan: () => nearby.list(),
-    paired
+    paired: () => pairedPeers({ trust, connected })
   }
   const metrics = createNodeMetrics({ snapshot: () => metricsSnapshot(views), running: () => jobs.running() })
-  jobs.subscribe((u) => {
+  stack.defer('job updates', jobs.subscribe((u) => {
     if (u.type === 'job-ended') metrics.jobEnded(u.job)
     notifyChanged()
-  })
-  events.subscribe(() => { notifyChanged() })
+  }))
+  stack.defer('event updates', events.subscribe(() => { notifyChanged() }))
   // every probe (a job's placement, `kappa-node probe`) is timed into /metrics
   const probing = timedOverlay(overlay, metrics)
   if (metricOverride == null) startSampler()
   const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
   if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
-  let bulk: BulkListener | undefined
   // the bulk port listens beside libp2p, on the host of the first TCP --listen address
-  if (init.bulkPort !== false) {
-    const host = listen.map(a => tcpHost(multiaddr(a))).find(h => h != null)
-    if (host != null) {
-      try {
-        bulk = await createBulkListener({ host, port: init.bulkPort ?? 0, log: (message) => { events.emit({ type: 'warning', message }) } })
-      } catch (err) {
-        // a busy --bulk-port costs speed, not function: big jobs stay on their streams
-        events.emit({ type: 'warning', message: `no bulk port on ${host}:${init.bulkPort ?? 0} (${errorMessage(err)}): big jobs use their libp2p streams only` })
-      }
+  let bulk: BulkListener | undefined
+  if (init.bulkPort !== false && settings.bulkHost != null) {
+    const host = settings.bulkHost
+    const port = init.bulkPort ?? 0
+    try {
+      bulk = await stack.start('bulk port', async () => await createBulkListener({ host, port, log: (message) => { events.emit({ type: 'warning', message }) } }), async (b) => { await b.close() })
+    } catch (err) {
+      // a busy --bulk-port costs speed, not function: big jobs stay on their streams
+      events.emit({ type: 'warning', message: `no bulk port on ${host}:${port} (${errorMessage(err)}): big jobs use their libp2p streams only` })
     }
   }
   let localJobs = 0
-  const migration = createMigration({
-    libp2p,
-    trust,
-    access,
-    tickets,
-    overlay: probing,
-    events,
-    home,
-    bulk,
-    // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
-    // the client starts a local job itself, a moment later (longer on a loaded machine)
-    onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
-  }, {
-    maxJobs: init.maxJobs,
-    wallMs: init.jobWallMs,
-    memoryBytes: init.jobMemoryBytes,
-    allowNetwork: init.allowNetwork,
-    bwrap,
-    ...init.migration
-  })
-  await migration.start()
+  const migration = await stack.start('migration', async () => {
+    const m = createMigration({
+      libp2p,
+      trust,
+      access,
+      tickets,
+      overlay: probing,
+      events,
+      home,
+      bulk,
+      // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
+      // the client starts a local job itself, a moment later (longer on a loaded machine)
+      onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
+    }, {
+      maxJobs: init.maxJobs,
+      wallMs: init.jobWallMs,
+      memoryBytes: init.jobMemoryBytes,
+      allowNetwork: init.allowNetwork,
+      bwrap,
+      ...init.migration
+    })
+    await m.start()
+    return m
+  }, async (m) => { await m.stop() })
   migrationRef = migration
   const hint = new LocalHint({
     home,
@@ -284,127 +303,83 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     log: (line) => { events.emit({ type: 'warning', message: line }) }
   })
 
-  // connection events for paired peers; a stranger's idle connection is closed
-  libp2p.addEventListener('peer:connect', (evt) => {
-    const id = evt.detail.toString()
-    const peer = trust.get(id)
-    if (peer != null) events.emit({ type: 'connected', id, alias: peer.alias })
-  })
-  libp2p.addEventListener('peer:disconnect', (evt) => {
-    const id = evt.detail.toString()
-    const peer = trust.get(id)
-    if (peer != null) events.emit({ type: 'disconnected', id, alias: peer.alias })
-  })
-  libp2p.addEventListener('connection:open', (evt) => {
-    const connection = evt.detail
-    if (access.isKnown(connection.remotePeer)) return
-    setTimeout(() => {
-      if (!access.isKnown(connection.remotePeer) && connection.status === 'open') void connection.close().catch(() => {})
-    }, STRANGER_GRACE_MS).unref()
-  })
+  watchConnections(libp2p, { trust, access, events })
 
   const invite = (ttlMs = INVITE_TTL_MS): { invite: string, expiresAt: number } => {
     const { token, expiresAt } = invites.create(ttlMs)
     return { invite: formatInvite(token, inviteAddrs(libp2p.getMultiaddrs())), expiresAt }
   }
 
-  const peersView = (): unknown[] => paired()
-
-  /** what `status` prints, the dashboard shows and /metrics exports */
-  const statusDocument = (): unknown => {
-    const o = overlay.status()
-    return {
-      id: libp2p.peerId.toString(),
-      alias: init.alias ?? null,
-      addrs: libp2p.getMultiaddrs().map(String),
-      sysmetric: o.sysmetric,
-      sendProbe: o.sendProbe,
-      metricOverride: metricOverride ?? null,
-      metric: sampler.current() ?? null,
-      benchmark: sampler.benchmarking() ? { running: true, ...benchmarkProgress } : null,
-      gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
-      neighbours: o.neighbours,
-      jobs: migration.jobs(),
-      sandbox: bwrap != null ? 'bwrap' : 'none',
-      hint: hintRef?.view() ?? null,
-      bulkPort: bulk?.port ?? null
-    }
+  /** measure the CPU again now (the owner asked: SIGHUP, `metric --rebench`) and gossip the new value */
+  const rebench = async (): Promise<RebenchAnswer> => {
+    if (metricOverride == null) startSampler()
+    events.emit({ type: 'info', message: 'metric: measuring the CPU again (asked by the owner)' })
+    const s = await sampler.rebench()
+    init.onBenchmarkProgress?.(undefined)
+    benchmarkProgress = null
+    overlay.changed()
+    notifyChanged()
+    return { static: s.score, measuredAt: s.measuredAt, busy: s.busy, othersBusy: s.othersBusy, kernels: s.kernels, durationMs: s.durationMs, metric: sampler.current() ?? null, pinned: metricOverride != null }
   }
 
-  const methods: Record<string, ControlMethod> = {
-    id: async () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
-    peers: async () => peersView(),
-    status: async () => statusDocument(),
-    probe: async () => {
-      const outcome = await probing.probe()
-      if (outcome.local) return outcome
-      // the ticket is for a migration; `kappa-node probe` only shows the answer
-      const { ticket, ...shown } = outcome
-      return { ...shown, ticketBytes: ticket.length }
-    },
-    pin: async (params) => {
-      const value = params.value
-      if (value === null || value === 'off') {
-        metricOverride = undefined
-        startSampler()
-      } else if (typeof value === 'number' && Number.isFinite(value) && value >= 0) {
+  const methodComponents: MethodComponents = {
+    self: () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
+    trust,
+    connected,
+    overlay: { status: () => overlay.status(), probe: async () => await probing.probe() },
+    sampler,
+    migration,
+    jobs,
+    pairing,
+    nearby,
+    metric: {
+      pinned: () => metricOverride,
+      pin: (value) => {
         metricOverride = value
-        overlay.changed()
-        hint.publish()
-      } else {
-        throw new UserError(`bad metric value '${String(value)}': a non-negative number, or off`)
-      }
-      return { sysmetric: ownMetric() ?? null, pinned: metricOverride != null }
+        if (value == null) {
+          startSampler()
+        } else {
+          overlay.changed()
+          hint.publish()
+        }
+      },
+      own: ownMetric,
+      benchmarkProgress: () => benchmarkProgress,
+      rebench
     },
-    invite: async (params) => invite(typeof params.ttlMs === 'number' && params.ttlMs > 0 ? params.ttlMs : undefined),
-    jobs: async (params) => ({
-      running: jobs.running(),
-      recent: jobs.recent(typeof params.limit === 'number' && params.limit >= 0 ? params.limit : undefined)
-    }),
-    rebench: async () => await rebench(),
-    pair: async (params) => await pairing.pair(String(params.target ?? ''), optionalString(params.alias)),
-    accept: async (params) => await pairing.accept(String(params.peer ?? ''), optionalString(params.alias)),
-    unpair: async (params) => await pairing.unpair(String(params.peer ?? '')),
-    requests: async () => pairing.requests(),
-    discover: async () => nearby.list(),
-    alias: async (params) => {
-      const peer = trust.find(String(params.peer ?? ''))
-      if (peer == null) throw new UserError(`not paired with '${String(params.peer)}'; see kappa-node peers`)
-      const alias = optionalString(params.alias)
-      if (alias != null) trust.checkFreeAlias(alias, peer.id)
-      await trust.update(peer.id, { alias })
-      return { id: peer.id, alias: alias ?? null }
-    }
+    invite,
+    sandbox: () => bwrap != null ? 'bwrap' : 'none',
+    hint: () => hintRef?.view() ?? null,
+    bulkPort: () => bulk?.port ?? null
   }
 
-  let control: ControlServer
-  try {
-    control = await startControlServer({
-      path: homeFile(home, 'control'),
-      methods,
-      streaming: {
-        run: async (params, socket, rest) => { await migration.serveRun(params, socket, rest) },
-        'jobs-follow': async (_params, socket) => { await followJobs(jobs, socket) }
-      },
-      log: (line) => { events.emit({ type: 'warning', message: line }) }
-    })
-  } catch (err) {
-    await libp2p.stop()
-    throw err
-  }
-  reconnector.start()
+  await stack.start('control socket', async () => await startControlServer({
+    path: homeFile(home, 'control'),
+    methods: controlMethods(methodComponents) as unknown as Record<string, ControlMethod>,
+    streaming: {
+      run: async (params, socket, rest) => { await migration.serveRun(params, socket, rest) },
+      'jobs-follow': async (_params, socket) => { await followJobs(jobs, socket) }
+    },
+    log: (line) => { events.emit({ type: 'warning', message: line }) }
+  }), async (control) => { await control.close() })
+  await stack.start('reconnector', () => {
+    const r = new Reconnector({ libp2p, trust })
+    r.start()
+    return r
+  }, (r) => { r.stop() })
   // published once the control socket answers: a shim without a free slot asks the daemon
-  hint.start()
+  await stack.start('placement hint', () => { hint.start(); return hint }, (h) => { h.stop() })
   hintRef = hint
   let http: HttpEndpoint | undefined
-  if (init.http !== false) {
-    http = await startHttp({
-      status: statusDocument,
+  const httpAddress = settings.http
+  if (httpAddress != null) {
+    http = await stack.start('dashboard', async () => await startHttp({
+      status: () => statusDocument(methodComponents),
       state: () => dashboardState(views),
       metrics,
       onChange: (listener) => { changed.add(listener); return () => { changed.delete(listener) } },
       log: (line) => { events.emit({ type: 'warning', message: line }) }
-    }, init.http ?? DEFAULT_HTTP, { hosts: init.httpHosts })
+    }, `${httpAddress.host.includes(':') ? `[${httpAddress.host}]` : httpAddress.host}:${httpAddress.port}`, { hosts: init.httpHosts }), async (h) => { await h?.close() })
   }
 
   events.emit({
@@ -416,19 +391,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     dashboard: http != null ? `http://${http.address}/` : undefined
   })
 
-  /** measure the CPU again now (the owner asked: SIGHUP, `metric --rebench`) and gossip the new value */
-  async function rebench (): Promise<unknown> {
-    if (metricOverride == null) startSampler()
-    events.emit({ type: 'info', message: 'metric: measuring the CPU again (asked by the owner)' })
-    const s = await sampler.rebench()
-    init.onBenchmarkProgress?.(undefined)
-    benchmarkProgress = null
-    overlay.changed()
-    notifyChanged()
-    return { static: s.score, measuredAt: s.measuredAt, busy: s.busy, othersBusy: s.othersBusy, kernels: s.kernels, durationMs: s.durationMs, metric: sampler.current() ?? null, pinned: metricOverride != null }
-  }
-
-  let stopped = false
   return {
     libp2p,
     trust,
@@ -446,43 +408,30 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     dashboard: http != null ? `http://${http.address}/` : undefined,
     invite,
     rebench,
-    async stop () {
-      if (stopped) return
-      stopped = true
-      reconnector.stop()
-      hint.stop()
-      await http?.close()
-      sampler.stop()
-      await migration.stop().catch(() => {})
-      await jobs.stop()
-      await bulk?.close().catch(() => {})
-      await overlay.stop().catch(() => {})
-      await control.close()
-      await pairing.stop().catch(() => {})
-      await libp2p.stop()
-    }
+    async stop () { await stack.stop() }
   }
 }
 
-/**
- * `kappa-node jobs --follow`: one JSON line per job update until the client
- * hangs up or the node stops (the control server then closes the socket).
- */
-async function followJobs (jobs: Jobs, socket: Socket): Promise<void> {
-  await new Promise<void>((resolve) => {
-    const write = (u: JobUpdate): void => {
-      if (!socket.destroyed) socket.write(JSON.stringify(u) + '\n')
-    }
-    // what runs now first, so a follower that joins late sees it end
-    socket.write(JSON.stringify({ ok: true, result: { running: jobs.running() } }) + '\n')
-    const unsubscribe = jobs.subscribe(write)
-    socket.on('close', () => { unsubscribe(); resolve() })
-    socket.on('data', () => {}) // the client sends nothing more; keep the socket flowing
+/** Connection events for paired peers; a stranger's idle connection is closed after a grace period. */
+function watchConnections (libp2p: KappaLibp2p, c: { trust: TrustStore, access: Access, events: DaemonEvents }): void {
+  const log = debugLogger('daemon:connections')
+  libp2p.addEventListener('peer:connect', (evt) => {
+    const id = evt.detail.toString()
+    const peer = c.trust.get(id)
+    if (peer != null) c.events.emit({ type: 'connected', id, alias: peer.alias })
   })
-}
-
-function optionalString (v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined
+  libp2p.addEventListener('peer:disconnect', (evt) => {
+    const id = evt.detail.toString()
+    const peer = c.trust.get(id)
+    if (peer != null) c.events.emit({ type: 'disconnected', id, alias: peer.alias })
+  })
+  libp2p.addEventListener('connection:open', (evt) => {
+    const connection = evt.detail
+    if (c.access.isKnown(connection.remotePeer)) return
+    setTimeout(() => {
+      if (!c.access.isKnown(connection.remotePeer) && connection.status === 'open') void connection.close().catch(logged(log, 'closing a stranger\'s connection'))
+    }, STRANGER_GRACE_MS).unref()
+  })
 }
 
 /** Addresses worth putting in an invite: LAN before loopback, a few at most. */

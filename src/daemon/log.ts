@@ -50,7 +50,13 @@ export function createEventLog (opts: EventLogOptions): EventLog {
     out.write(line)
   }
   return {
-    subscribe (listener) { listeners.push(listener) },
+    subscribe (listener) {
+      listeners.push(listener)
+      return () => {
+        const at = listeners.indexOf(listener)
+        if (at >= 0) listeners.splice(at, 1)
+      }
+    },
     emit (event) {
       if (opts.json) {
         out.write(redactInvites(JSON.stringify({ time: now().toISOString(), ...event })) + '\n')

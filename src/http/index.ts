@@ -13,8 +13,10 @@ import type { DashboardState } from './state.js'
 export type { DashboardState } from './state.js'
 export { createNodeMetrics, type NodeMetrics, type MetricsSnapshot, type MetricsComponents } from './metrics.js'
 import { hostPolicy } from './hosts.js'
+import { parseHttpAddress } from './address.js'
 
 export { hostPolicy, type HostPolicy } from './hosts.js'
+export { parseHttpAddress, type HttpAddress } from './address.js'
 
 export interface HttpComponents {
   /** the same document `kappa-node status --json` prints */
@@ -51,10 +53,7 @@ const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-sr
 
 /** `host:port`; a busy port is a warning, not a reason to stop the node. */
 export async function startHttp (components: HttpComponents, listen: string, init: HttpInit = {}): Promise<HttpEndpoint | undefined> {
-  const at = listen.lastIndexOf(':')
-  const host = at > 0 ? listen.slice(0, at).replace(/^\[(.*)\]$/, '$1') : '127.0.0.1'
-  const port = Number(at > 0 ? listen.slice(at + 1) : listen)
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad --http address '${listen}': use host:port, e.g. 127.0.0.1:4748`)
+  const { host, port } = parseHttpAddress(listen)
   const clients = new Set<ServerResponse>()
   let heartbeat: NodeJS.Timeout | undefined
   let pushTimer: NodeJS.Timeout | undefined

@@ -6,7 +6,7 @@
  * so that the node uses the new score).
  */
 import { existsSync } from 'node:fs'
-import { UserError } from '../errors.js'
+import { NotRunningError, UserError } from '../errors.js'
 import { callDaemon } from '../control/client.js'
 import { createProgressLine } from '../progress.js'
 import { BENCHMARK_TIMEOUT_MS } from './constants.js'
@@ -105,7 +105,7 @@ async function rebenchRunningNode (home: string, opts: MetricCommandOptions, out
     if (!opts.json) out.stderr.write('kappa-node: the node running on this home measures the CPU again (a few seconds)…\n')
     r = await callDaemon(home, 'rebench', {}, BENCHMARK_TIMEOUT_MS + 10_000)
   } catch (err) {
-    if (err instanceof UserError && /not running/.test(err.message)) return undefined
+    if (err instanceof NotRunningError) return undefined
     throw err
   }
   if (opts.json) {

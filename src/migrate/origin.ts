@@ -13,8 +13,7 @@ import { JobRecorder } from './record.js'
 import { Liveness } from './liveness.js'
 import { findExecutable } from '../host/requirements.js'
 import { RunFrame } from '../control/frames.js'
-import { UserError, errorMessage } from '../errors.js'
-import { dialReason } from '../pairing/service.js'
+import { UserError, errorMessage, networkError } from '../errors.js'
 import { label } from '../names.js'
 import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
@@ -244,7 +243,7 @@ export class JobSender {
         ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }
         : {})
     } catch (err) {
-      throw new BeforeStart(`could not reach ${who}: ${dialReason(err)}`)
+      throw new BeforeStart(networkError(`could not reach ${who}`, err).message)
     }
     let started = false
     try {

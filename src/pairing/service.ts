@@ -3,7 +3,7 @@ import { pbStream, RateLimiter } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
-import { UserError, errorMessage } from '../errors.js'
+import { UserError, RefusedError, errorMessage, networkError, oneLine } from '../errors.js'
 import { shortId, label } from '../names.js'
 import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
@@ -206,7 +206,7 @@ export class PairingService implements Pairing {
       return { status: 'pending', id, alias: sanitizeAlias(response.alias) }
     }
     this.forgetOutgoing(id)
-    throw new UserError(`${shortId(id)} refused: ${oneLine(response.error) || 'no reason given'}`)
+    throw new RefusedError(`${shortId(id)} refused: ${oneLine(response.error) || 'no reason given'}`)
   }
 
   private forgetOutgoing (id: string): void {
@@ -233,7 +233,7 @@ export class PairingService implements Pairing {
     }
     if (response.status !== PairResponse.Status.PAIRED) {
       this.incoming.delete(request.id)
-      throw new UserError(`${shortId(request.id)} refused: ${oneLine(response.error) || 'no reason given'}`)
+      throw new RefusedError(`${shortId(request.id)} refused: ${oneLine(response.error) || 'no reason given'}`)
     }
     this.incoming.delete(request.id)
     await this.addPeer(request.id, alias ?? request.alias ?? sanitizeAlias(response.alias), mergeAddrs(request.addrs, parseAddrs(response.addrs, request.id)))
@@ -284,7 +284,7 @@ export class PairingService implements Pairing {
           ? await existing.newStream(PROTOCOL_PAIR, { signal })
           : await libp2p.dialProtocol(dialAddrs, PROTOCOL_PAIR, { signal })
       } catch (err) {
-        throw new UserError(`could not reach ${shortId(id)} at ${addrs[0]?.toString() ?? '(no address)'}: ${dialReason(err)}`)
+        throw networkError(`could not reach ${shortId(id)} at ${addrs[0]?.toString() ?? '(no address)'}`, err)
       }
       const messages = pbStream(stream, { maxDataLength: PAIR_MAX_MESSAGE_BYTES })
       try {
@@ -294,7 +294,7 @@ export class PairingService implements Pairing {
         return response
       } catch (err) {
         stream.abort(err instanceof Error ? err : new Error(String(err)))
-        throw new UserError(`pairing exchange with ${shortId(id)} failed: ${dialReason(err)}`)
+        throw networkError(`pairing exchange with ${shortId(id)} failed`, err)
       }
     } finally {
       if (!wasKnown && !this.hasOutgoingRequest(id)) access.unexpect(id)
@@ -390,17 +390,3 @@ function sanitizeAlias (alias: string): string | undefined {
   }
 }
 
-function oneLine (text: string): string {
-  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').slice(0, 200).trim()
-}
-
-/** The useful part of a libp2p dial error, on one line. */
-export function dialReason (err: unknown): string {
-  const e = err as any
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timed out'
-  const inner = Array.isArray(e?.errors) && e.errors.length > 0 ? e.errors[0] : undefined
-  const msg = errorMessage(inner ?? err)
-  if (/ECONNREFUSED/.test(msg)) return 'connection refused (is kappa-node running there?)'
-  if (/EHOSTUNREACH|ENETUNREACH/.test(msg)) return 'host unreachable'
-  return oneLine(msg)
-}

@@ -1,0 +1,23 @@
+/**
+ * Debug logging per component, off unless `DEBUG` names it
+ * (`DEBUG=kappa:*`, `DEBUG=kappa:migrate,libp2p:*`): libp2p's own logger, so
+ * one variable shows both. For what is worth a trace but not a line in the
+ * node's log: a failure that is handled, a retry, a peer that went away.
+ */
+import { logger, type Logger } from '@libp2p/logger'
+import { errorMessage } from './errors.js'
+
+export type { Logger }
+
+export function debugLogger (component: string): Logger {
+  return logger(`kappa:${component}`)
+}
+
+/**
+ * For `.catch()` on work whose failure is expected and handled by ending
+ * there (closing a stream that may be gone): the failure is kept in the
+ * debug log instead of being swallowed.
+ */
+export function logged (log: Logger, what: string): (err: unknown) => void {
+  return (err) => { log('%s: %s', what, errorMessage(err)) }
+}

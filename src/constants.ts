@@ -68,6 +68,8 @@ export const MAX_STRANGER_CONNECTIONS_PER_SOURCE = 4
 /** Paired peers that are not connected are redialled with backoff between these bounds. */
 export const RECONNECT_MIN_MS = 1_000
 export const RECONNECT_MAX_MS = 60_000
+/** Peer-store tag of paired peers: the connection manager prunes their connections last. */
+export const PAIRED_PEER_TAG = 'kappa-paired'
 
 /** Control socket: one JSON line each way, bounded. */
 export const CONTROL_MAX_LINE_BYTES = 1024 * 1024

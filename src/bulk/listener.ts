@@ -6,6 +6,9 @@ import {
   BULK_HELLO_TIMEOUT_MS, BULK_MAX_RECORD_BYTES, BULK_MAX_UNPROVEN, BULK_OFFER_TTL_MS, BULK_READ_BUFFER_BYTES
 } from '../constants.js'
 import type { BulkConnection, BulkListener, BulkListenerInit, BulkOfferData, BulkOfferHandle } from './index.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('bulk')
 
 export const BULK_ID_BYTES = 16
 export const BULK_SECRET_BYTES = 32
@@ -53,7 +56,7 @@ export class TcpBulkListener implements BulkListener {
     let reject!: (err: Error) => void
     const promise = new Promise<BulkConnection>((res, rej) => { resolve = res; reject = rej })
     // the channel always handles the outcome; this keeps an unwatched one quiet
-    promise.catch(() => {})
+    promise.catch(logged(debug, 'an offer nobody waited for'))
     const timer = setTimeout(() => {
       if (this.offers.delete(key)) reject(new Error('bulk offer expired'))
     }, BULK_OFFER_TTL_MS)

@@ -8,6 +8,10 @@ import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
+import { debugLogger, logged } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('cluster:cgroup')
 
 /** The CFS period used for every quota: 100 ms, the kernel's default. */
 export const CPU_PERIOD_US = 100_000
@@ -48,7 +52,7 @@ export function detectCgroups (mountsFile = '/proc/self/mounts'): CgroupLayout |
   for (const m of all.filter(m => m.type === 'cgroup2')) {
     try {
       if (readFileSync(join(m.point, 'cgroup.controllers'), 'utf8').split(/\s+/).includes('cpu')) return { version: 2, root: m.point }
-    } catch {}
+    } catch (err) { debug('reading cgroup.controllers: %s', errorMessage(err)) }
   }
   return undefined
 }
@@ -103,7 +107,7 @@ function pidsInSync (dir: string): number[] {
 
 function killAll (pids: number[]): void {
   for (const pid of pids) {
-    try { process.kill(pid, 'SIGKILL') } catch {}
+    try { process.kill(pid, 'SIGKILL') } catch (err) { debug('killing a process: %s', errorMessage(err)) }
   }
 }
 
@@ -150,7 +154,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
     try {
       await writeFile(join(layout.root, path, 'cgroup.subtree_control'), '+cpu')
     } catch (err: any) {
-      await Promise.all(dirs.map(async d => { await rmdir(d).catch(() => {}) }))
+      await Promise.all(dirs.map(async d => { await rmdir(d).catch(logged(debug, 'removing a cgroup')) }))
       throw new UserError(`cannot enable the cpu controller in ${join(layout.root, path)} (${err.message as string}); is +cpu in ${layout.root}/cgroup.subtree_control?`)
     }
   }
@@ -224,7 +228,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
       }
       leaves.length = 0
       for (const dir of dirs) {
-        try { rmdirSync(dir) } catch {}
+        try { rmdirSync(dir) } catch (err) { debug('removing a cgroup: %s', errorMessage(err)) }
       }
     }
   }

@@ -19,6 +19,9 @@ import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
 import { errorMessage } from '../errors.js'
 import { DAEMON_NODE_FLAGS } from '../constants.js'
+import { debugLogger } from '../debug.js'
+
+const debug = debugLogger('cluster:demo')
 
 const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 const BIN = fileURLToPath(new URL('../../../bin/kappa-node', import.meta.url))
@@ -78,7 +81,7 @@ async function startNode (name: string, metric: number): Promise<DemoNode> {
       try {
         const e = JSON.parse(line)
         if (e.type === 'ready') { clearTimeout(timer); resolve(e.id) }
-      } catch {}
+      } catch (err) { debug('a line of a node\'s output that is not JSON: %s', errorMessage(err)) }
     })
   })
   return { name, home, id, proc }

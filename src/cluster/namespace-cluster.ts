@@ -18,6 +18,10 @@ import { checkTopology, ipAddresses, writeClusterKeys } from './keys.js'
 import { UserError } from '../errors.js'
 import { DEFAULT_PORT, DAEMON_NODE_FLAGS } from '../constants.js'
 import type { ExecOptions, ExecResult, NamespaceCluster, NamespaceClusterInit, NamespaceNode } from './index.js'
+import { debugLogger, logged } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('cluster')
 
 export const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
 /** `bin/kappa-node` of this checkout: what the printed commands use */
@@ -108,7 +112,7 @@ async function exited (proc: ChildProcess, timeoutMs: number): Promise<boolean> 
 function killGroup (proc: ChildProcess, signal: NodeJS.Signals): void {
   if (proc.pid == null || proc.exitCode != null || proc.signalCode != null) return
   try { process.kill(-proc.pid, signal) } catch {
-    try { proc.kill(signal) } catch {}
+    try { proc.kill(signal) } catch (err) { debug('signalling a node: %s', errorMessage(err)) }
   }
 }
 
@@ -242,7 +246,7 @@ export class NamespaceClusterImpl implements NamespaceCluster {
     try {
       await cluster.bringUp()
     } catch (err) {
-      await cluster.stop().catch(() => {})
+      await cluster.stop().catch(logged(debug, 'stopping a cluster that failed to start'))
       throw err
     }
     return cluster
@@ -376,7 +380,7 @@ export class NamespaceClusterImpl implements NamespaceCluster {
     for (const p of this.processes) killGroup(p, 'SIGKILL')
     this.cgroupsOfRun?.removeSync()
     this.network?.removeSync()
-    try { rmSync(this.dir, { recursive: true, force: true }) } catch {}
+    try { rmSync(this.dir, { recursive: true, force: true }) } catch (err) { debug('removing the cluster directory: %s', errorMessage(err)) }
   }
 }
 
@@ -444,7 +448,7 @@ export async function removeStaleClusters (): Promise<string[]> {
   }
   for (const ns of (await listNamespaces()).filter(staleRun)) {
     const pids = (await ip(['netns', 'pids', ns]).catch(() => '')).split('\n').filter(l => l !== '').map(Number)
-    for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch {} }
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL') } catch (err) { debug('killing a process: %s', errorMessage(err)) } }
     await ip(['netns', 'del', ns]).then(() => { removed.push(`netns ${ns}`) }, () => {})
   }
   for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
@@ -460,7 +464,7 @@ export async function removeStaleClusters (): Promise<string[]> {
 async function removeCgroupDir (dir: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
-    for (const pid of procs.split('\n').filter(l => l !== '')) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+    for (const pid of procs.split('\n').filter(l => l !== '')) { try { process.kill(Number(pid), 'SIGKILL') } catch (err) { debug('killing a process in the cgroup: %s', errorMessage(err)) } }
     try {
       await rmdir(dir)
       return

@@ -9,6 +9,10 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { UserError } from '../errors.js'
+import { debugLogger } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('cluster')
 
 export const BRIDGE = 'kappa-br'
 
@@ -78,7 +82,7 @@ export async function createNetwork (init: NetworkInit): Promise<ClusterNetwork>
   const nodes: NetnsNode[] = []
   const removeSync = (): void => {
     for (const ns of [...created].reverse()) {
-      try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch {}
+      try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }) } catch (err) { debug('removing a namespace: %s', errorMessage(err)) }
     }
     created.length = 0
   }

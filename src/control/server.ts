@@ -3,6 +3,9 @@ import { chmod, unlink } from 'node:fs/promises'
 import { InUseError, UserError, errorMessage } from '../errors.js'
 import { CONTROL_MAX_LINE_BYTES, CONTROL_TIMEOUT_MS } from '../constants.js'
 import type { ControlMethod, ControlRequest, ControlResponse } from './index.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('control')
 
 /** A method that owns the socket after its request line (e.g. a job's stdio). */
 export type StreamingMethod = (params: Record<string, unknown>, socket: Socket, rest: Buffer) => Promise<void>
@@ -42,7 +45,7 @@ export async function startControlServer (init: ControlServerInit): Promise<Cont
     async close () {
       for (const s of sockets) s.destroy()
       await new Promise<void>(resolve => { (server as Server).close(() => { resolve() }) })
-      await unlink(init.path).catch(() => {})
+      await unlink(init.path).catch(logged(debug, 'removing the socket file'))
     }
   }
 }
@@ -55,7 +58,7 @@ export async function removeStaleSocket (path: string): Promise<void> {
     probe.once('error', () => { resolve(false) })
   })
   if (alive) throw new InUseError(`another kappa-node is already running with this home (${path})`)
-  await unlink(path).catch(() => {})
+  await unlink(path).catch(logged(debug, 'removing a stale socket file'))
 }
 
 function serve (socket: Socket, init: ControlServerInit): void {

@@ -4,9 +4,10 @@ import type { Libp2p } from '@libp2p/interface'
 import type { TrustStore } from '../trust/index.js'
 
 /**
- * Keeps paired peers connected. libp2p's own reconnect queue gives up after a
- * few retries and then drops the KEEP_ALIVE tag; a machine that was off for
- * an hour must still come back, so this redials with capped backoff forever.
+ * Keeps paired peers connected: the one reconnect mechanism (paired peers are
+ * not tagged KEEP_ALIVE, whose libp2p reconnect queue gives up after a few
+ * retries). A machine that was off for an hour must still come back, so this
+ * dials at start and redials with capped backoff forever.
  */
 export class Reconnector {
   private timer?: NodeJS.Timeout
@@ -16,6 +17,7 @@ export class Reconnector {
   constructor (private readonly components: { libp2p: Libp2p, trust: TrustStore }) {}
 
   start (): void {
+    this.tick()
     this.timer = setInterval(() => { this.tick() }, RECONNECT_MIN_MS)
     this.timer.unref()
   }

@@ -1,6 +1,9 @@
 import { open, rename, unlink } from 'node:fs/promises'
 import { dirname, basename, join } from 'node:path'
 import { randomBytes } from 'node:crypto'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('home')
 
 /**
  * Replace `path` with `data` so that a crash at any moment leaves either the
@@ -16,14 +19,14 @@ export async function writeFileAtomic (path: string, data: string | Uint8Array, 
     await file.sync()
   } catch (err) {
     await file.close()
-    await unlink(tmp).catch(() => {})
+    await unlink(tmp).catch(logged(debug, 'removing a temporary file'))
     throw err
   }
   await file.close()
   try {
     await rename(tmp, path)
   } catch (err) {
-    await unlink(tmp).catch(() => {})
+    await unlink(tmp).catch(logged(debug, 'removing a temporary file'))
     throw err
   }
   const dirHandle = await open(dir, 'r')

@@ -12,6 +12,9 @@ import { createCgroupReader, type CgroupCpuReading } from './cgroup.js'
 import { createPendingWork } from './pending.js'
 import { ProcError, cpuTimes, createProcReader, type MemInfo, type StatReading } from './proc.js'
 import type { MetricBreakdown, MetricSampler, MetricSamplerInit, StaticScore } from './index.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('metric')
 
 interface Reading { at: number, stat: StatReading, cgroup?: CgroupCpuReading }
 
@@ -90,7 +93,7 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
    * ever makes the benchmark slower).
    */
   async function remeasure (keepBetter: boolean): Promise<StaticScore> {
-    if (scoring !== undefined) await scoring.catch(() => {})
+    if (scoring !== undefined) await scoring.catch(logged(debug, 'the running benchmark (reported by its caller)'))
     rescoring ??= (async () => {
       const fresh = await benchmark({ fresh: true })
       const old = score
@@ -270,7 +273,7 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   /** Samples one at a time: a timer tick and an explicit sample() must not interleave their readings. */
   async function serialised (firstWindowMs: number): Promise<MetricBreakdown> {
     const result = queue.then(async () => await takeSample(firstWindowMs))
-    queue = result.catch(() => {})
+    queue = result.catch(logged(debug, 'a sample (reported by its caller)'))
     return await result
   }
 

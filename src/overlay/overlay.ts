@@ -17,6 +17,9 @@ import { errorMessage } from '../errors.js'
 import { proveOrigin, verifyOrigin } from '../tickets/index.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('overlay')
 
 /** Triggered updates go out at most this often. */
 const TRIGGERED_MIN_GAP_MS = 25
@@ -87,7 +90,7 @@ export class KappaOverlay implements Overlay {
     clearInterval(this.timer)
     for (const { stream } of this.senders.values()) stream.abort(new Error('stopping'))
     this.senders.clear()
-    await this.components.libp2p.unhandle([PROTOCOL_METRIC, PROTOCOL_PROBE]).catch(() => {})
+    await this.components.libp2p.unhandle([PROTOCOL_METRIC, PROTOCOL_PROBE]).catch(logged(debug, 'unregistering the protocols'))
   }
 
   private dropNeighbour (id: string): void {
@@ -261,7 +264,7 @@ export class KappaOverlay implements Overlay {
     try {
       await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), ProbeRequest, { signal })
       const response = await messages.read(ProbeResponse, { signal, limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
-      await stream.close({ signal }).catch(() => {})
+      await stream.close({ signal }).catch(logged(debug, 'closing a stream'))
       return response
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

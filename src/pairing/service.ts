@@ -1,4 +1,3 @@
-import { KEEP_ALIVE } from '@libp2p/interface'
 import { pbStream, RateLimiter } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
@@ -11,10 +10,13 @@ import { sourceOf } from '../access/index.js'
 import { PairRequestQueue } from './requests.js'
 import {
   MAX_ADDRS_PER_PEER, OUTGOING_REQUEST_TTL_MS, PAIR_MAX_MESSAGE_BYTES,
-  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR
+  PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR, PAIRED_PEER_TAG
 } from '../constants.js'
 import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('pairing')
 
 const UNPAIR_NOTIFY_TIMEOUT_MS = 2_000
 const STRANGER_LINGER_MS = 1_000
@@ -92,7 +94,7 @@ export class PairingService implements Pairing {
     } finally {
       // a stranger's connection serves nothing else once the exchange is over
       if (!this.components.access.isKnown(remote)) {
-        await connection.close().catch(() => {})
+        await connection.close().catch(logged(debug, 'closing a refused connection'))
       }
     }
   }
@@ -144,7 +146,7 @@ export class PairingService implements Pairing {
           }
           events.emit({ type: 'unpaired', id: remote, alias: peer.alias, by: 'peer' })
           // hang up once our answer is out
-          setTimeout(() => { void this.components.libp2p.hangUp(peerIdFromString(remote)).catch(() => {}) }, 50)
+          setTimeout(() => { void this.components.libp2p.hangUp(peerIdFromString(remote)).catch(logged(debug, 'hanging up after unpair')) }, 50)
         }
         return { status: PairResponse.Status.UNPAIRED, error: '', alias: '', addrs: [] }
       }
@@ -260,7 +262,7 @@ export class PairingService implements Pairing {
     } finally {
       access.unexpect(peer.id)
     }
-    await libp2p.hangUp(peerId).catch(() => {})
+    await libp2p.hangUp(peerId).catch(logged(debug, 'hanging up'))
     this.components.events.emit({ type: 'unpaired', id: peer.id, alias: peer.alias, by: 'us' })
     return { id: peer.id, alias: peer.alias, notified }
   }
@@ -290,7 +292,7 @@ export class PairingService implements Pairing {
       try {
         await messages.write(request, PairRequest, { signal })
         const response = await messages.read(PairResponse, { signal, limits: { addrs: MAX_ADDRS_PER_PEER } })
-        await stream.close({ signal }).catch(() => {})
+        await stream.close({ signal }).catch(logged(debug, 'closing the pair stream'))
         return response
       } catch (err) {
         stream.abort(err instanceof Error ? err : new Error(String(err)))
@@ -313,19 +315,24 @@ export class PairingService implements Pairing {
   private async dropPeer (id: string): Promise<void> {
     this.components.access.unexpect(id)
     await this.components.trust.remove(id)
-    await this.components.libp2p.peerStore.delete(peerIdFromString(id)).catch(() => {})
+    await this.components.libp2p.peerStore.delete(peerIdFromString(id)).catch(logged(debug, 'forgetting the peer in the peer store'))
   }
 
-  /** Paired peers are tagged KEEP_ALIVE so libp2p redials them after a drop. */
+  /**
+   * A paired peer's addresses go into the peer store, and a tag keeps the
+   * connection manager from pruning its connection. Not KEEP_ALIVE: libp2p's
+   * reconnect queue gives up after a few tries, so the daemon's Reconnector
+   * (src/daemon/reconnect.ts) is the one mechanism that redials, forever with backoff.
+   */
   private async keepAlive (id: string, addrs: string[]): Promise<void> {
     const multiaddrs: Multiaddr[] = []
     for (const a of addrs) {
-      try { multiaddrs.push(multiaddr(a)) } catch {}
+      try { multiaddrs.push(multiaddr(a)) } catch (err) { debug('a bad stored address: %s', errorMessage(err)) }
     }
     await this.components.libp2p.peerStore.merge(peerIdFromString(id), {
       multiaddrs,
-      tags: { [KEEP_ALIVE]: { value: 1 } }
-    }).catch(() => {})
+      tags: { [PAIRED_PEER_TAG]: { value: 100 } }
+    }).catch(logged(debug, 'saving the peer\'s addresses'))
   }
 
 
@@ -368,7 +375,7 @@ function parseAddrs (raw: Uint8Array[], peer: string): string[] {
       const id = peerIdOf(ma)
       if (id != null && id !== peer) continue
       out.push(stripP2p(ma).toString())
-    } catch {}
+    } catch (err) { debug('a bad address from a peer: %s', errorMessage(err)) }
   }
   return out
 }

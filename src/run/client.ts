@@ -13,6 +13,9 @@ import { RunFrame, RunFrameParser, encodeRunFrame } from '../control/frames.js'
 import { pipeIdentity } from '../control/direct.js'
 import { HeldOutput } from './held.js'
 import type { Socket } from 'node:net'
+import { debugLogger } from '../debug.js'
+
+const debug = debugLogger('run')
 
 export interface RunOptions {
   home?: string
@@ -250,7 +253,7 @@ function currentUmask (): number {
   try {
     const m = /^Umask:\s*([0-7]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))
     if (m != null) return parseInt(m[1], 8)
-  } catch {}
+  } catch (err) { debug('reading the umask from /proc: %s', errorMessage(err)) }
   const old = process.umask(0o022)
   process.umask(old)
   return old

@@ -4,6 +4,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { writeFileAtomic } from '../home/index.js'
 import { UserError } from '../errors.js'
 import { MAX_ADDRS_PER_PEER, MAX_ALIAS_LENGTH } from '../constants.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('trust')
 
 /** One edge of the overlay: a peer both owners agreed to pair with. */
 export interface PairedPeer {
@@ -160,7 +163,7 @@ async function removeStaleTemps (path: string): Promise<void> {
   const dir = dirname(path)
   const names = await readdir(dir).catch(() => [] as string[])
   for (const name of names) {
-    if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dir, name)).catch(() => {})
+    if (name.startsWith(prefix) && name.endsWith('.tmp')) await unlink(join(dir, name)).catch(logged(debug, 'removing a left-over temporary file'))
   }
 }
 

@@ -13,7 +13,8 @@ export interface ControlRequest {
 
 export type ControlResponse = { ok: true, result: unknown } | { ok: false, error: string, code?: ErrorCode }
 
-export type ControlMethod = (params: Record<string, unknown>) => Promise<unknown>
+/** `signal` aborts when the client hangs up before the answer (its Ctrl-C): pass it to every read and write. */
+export type ControlMethod = (params: Record<string, unknown>, options: { signal: AbortSignal }) => Promise<unknown>
 
 export { startControlServer } from './server.js'
 export type { ControlServer, ControlServerInit, StreamingMethod } from './server.js'

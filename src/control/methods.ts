@@ -126,5 +126,5 @@ export type ResultOf<M extends ControlMethodName> = ControlMethods[M][1]
  * JSON, so a handler receives them unchecked and validates what it reads.
  */
 export type ControlHandlers = {
-  [M in ControlMethodName]: (params: Partial<Record<keyof ParamsOf<M>, unknown>>) => Promise<ResultOf<M>>
+  [M in ControlMethodName]: (params: Partial<Record<keyof ParamsOf<M>, unknown>>, options: { signal: AbortSignal }) => Promise<ResultOf<M>>
 }

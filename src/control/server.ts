@@ -108,8 +108,10 @@ async function dispatch (socket: Socket, line: string, rest: Buffer, init: Contr
     reply(socket, { ok: false, error: `unknown method '${request.method}' (is the daemon older than this client?)`, code: 'BAD_INPUT' })
     return
   }
+  const requestScope = new AbortController()
+  socket.once('close', () => { requestScope.abort(new Error('the client hung up')) })
   try {
-    const result = await method(params)
+    const result = await method(params, { signal: requestScope.signal })
     reply(socket, { ok: true, result: result ?? null })
   } catch (err) {
     if (!(err instanceof UserError)) init.log(`control: ${request.method} failed: ${errorMessage(err)}`)

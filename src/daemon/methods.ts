@@ -91,9 +91,9 @@ export function controlMethods (c: MethodComponents): ControlHandlers {
       recent: c.jobs.recent(typeof limit === 'number' && limit >= 0 ? limit : undefined)
     }),
     rebench: async () => await c.metric.rebench(),
-    pair: async ({ target, alias }) => await c.pairing.pair(String(target ?? ''), optionalString(alias)),
-    accept: async ({ peer, alias }) => await c.pairing.accept(String(peer ?? ''), optionalString(alias)),
-    unpair: async ({ peer }) => await c.pairing.unpair(String(peer ?? '')),
+    pair: async ({ target, alias }, { signal }) => await c.pairing.pair(String(target ?? ''), optionalString(alias), { signal }),
+    accept: async ({ peer, alias }, { signal }) => await c.pairing.accept(String(peer ?? ''), optionalString(alias), { signal }),
+    unpair: async ({ peer }, { signal }) => await c.pairing.unpair(String(peer ?? ''), { signal }),
     requests: async () => c.pairing.requests(),
     discover: async () => c.nearby.list(),
     alias: async ({ peer: ref, alias: wanted }) => {

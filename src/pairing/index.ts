@@ -2,7 +2,7 @@ import { PairingService } from './service.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { InviteBook } from './invites.js'
-import type { Libp2p } from '@libp2p/interface'
+import type { AbortOptions, Libp2p } from '@libp2p/interface'
 import type { DaemonEvents } from '../events.js'
 
 export { InviteBook, formatInvite, parsePairTarget, peerIdOf } from './invites.js'
@@ -42,9 +42,9 @@ export interface Pairing {
   start (): Promise<void>
   stop (): Promise<void>
   /** `pair <invite-line | multiaddr>` */
-  pair (arg: string, alias?: string): Promise<PairResult>
-  accept (ref: string, alias?: string): Promise<PairResult>
-  unpair (ref: string): Promise<{ id: string, alias?: string, notified: boolean }>
+  pair (arg: string, alias?: string, options?: AbortOptions): Promise<PairResult>
+  accept (ref: string, alias?: string, options?: AbortOptions): Promise<PairResult>
+  unpair (ref: string, options?: AbortOptions): Promise<{ id: string, alias?: string, notified: boolean }>
   requests (): PairRequestInfo[]
   /** Strangers with outstanding requests to us, or ours to them. */
   hasOutgoingRequest (peer: string): boolean

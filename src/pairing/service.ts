@@ -2,7 +2,7 @@ import { pbStream, RateLimiter } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
-import { UserError, RefusedError, errorMessage, networkError, oneLine } from '../errors.js'
+import { UserError, RefusedError, errorFromCode, errorMessage, networkError, oneLine } from '../errors.js'
 import { shortId, label } from '../names.js'
 import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
@@ -13,7 +13,7 @@ import {
   PAIR_RATE_DURATION_S, PAIR_RATE_POINTS, PAIR_TIMEOUT_MS, PROTOCOL_PAIR, PAIRED_PEER_TAG
 } from '../constants.js'
 import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
 import { debugLogger, logged } from '../debug.js'
 
 const debug = debugLogger('pairing')
@@ -175,7 +175,7 @@ export class PairingService implements Pairing {
 
   // ---- outbound ------------------------------------------------------------
 
-  async pair (arg: string, alias?: string): Promise<PairResult> {
+  async pair (arg: string, alias?: string, options: AbortOptions = {}): Promise<PairResult> {
     const target = parsePairTarget(arg)
     const id = target.peerId.toString()
     const { libp2p, trust } = this.components
@@ -192,7 +192,7 @@ export class PairingService implements Pairing {
     }
     let response: PairResponse
     try {
-      response = await this.exchange(target.peerId, target.addrs, { kind, token: target.token ?? '', alias: this.init.alias ?? '', addrs: [] })
+      response = await this.exchange(target.peerId, target.addrs, { kind, token: target.token ?? '', alias: this.init.alias ?? '', addrs: [] }, PAIR_TIMEOUT_MS, options)
     } catch (err) {
       this.forgetOutgoing(id)
       throw err
@@ -216,7 +216,7 @@ export class PairingService implements Pairing {
     if (!this.components.trust.has(id)) this.components.access.unexpect(id)
   }
 
-  async accept (ref: string, alias?: string): Promise<PairResult> {
+  async accept (ref: string, alias?: string, options: AbortOptions = {}): Promise<PairResult> {
     this.prune()
     const request = this.incoming.find(ref)
     if (request == null) {
@@ -229,9 +229,9 @@ export class PairingService implements Pairing {
     const addrs = request.addrs.map(a => multiaddr(a))
     let response: PairResponse
     try {
-      response = await this.exchange(peerId, addrs, { kind: PairRequest.Kind.ACCEPT, token: '', alias: this.init.alias ?? '', addrs: [] })
+      response = await this.exchange(peerId, addrs, { kind: PairRequest.Kind.ACCEPT, token: '', alias: this.init.alias ?? '', addrs: [] }, PAIR_TIMEOUT_MS, options)
     } catch (err) {
-      throw new UserError(`${errorMessage(err)}; the request stays pending, try again when it is online`)
+      throw errorFromCode((err as UserError).code, `${errorMessage(err)}; the request stays pending, try again when it is online`)
     }
     if (response.status !== PairResponse.Status.PAIRED) {
       this.incoming.delete(request.id)
@@ -245,7 +245,7 @@ export class PairingService implements Pairing {
     return { status: 'paired', id: request.id, alias: stored?.alias }
   }
 
-  async unpair (ref: string): Promise<{ id: string, alias?: string, notified: boolean }> {
+  async unpair (ref: string, options: AbortOptions = {}): Promise<{ id: string, alias?: string, notified: boolean }> {
     const { trust, libp2p, access } = this.components
     const peer = trust.find(ref)
     if (peer == null) throw new UserError(`not paired with '${ref}'; see kappa-node peers`)
@@ -255,10 +255,11 @@ export class PairingService implements Pairing {
     let notified = false
     access.expect(peer.id, UNPAIR_NOTIFY_TIMEOUT_MS)
     try {
-      const response = await this.exchange(peerId, peer.addrs.map(a => multiaddr(a)), { kind: PairRequest.Kind.UNPAIR, token: '', alias: '', addrs: [] }, UNPAIR_NOTIFY_TIMEOUT_MS)
+      const response = await this.exchange(peerId, peer.addrs.map(a => multiaddr(a)), { kind: PairRequest.Kind.UNPAIR, token: '', alias: '', addrs: [] }, UNPAIR_NOTIFY_TIMEOUT_MS, options)
       notified = response.status === PairResponse.Status.UNPAIRED
-    } catch {
+    } catch (err) {
       // best effort: the other end finds its streams refused
+      debug('telling %s of the unpairing: %s', peer.id, errorMessage(err))
     } finally {
       access.unexpect(peer.id)
     }
@@ -270,10 +271,11 @@ export class PairingService implements Pairing {
   // ---- helpers -------------------------------------------------------------
 
   /** One request, one response on a fresh /kappa/pair/1 stream, under one deadline. */
-  private async exchange (peerId: PeerId, addrs: Multiaddr[], request: PairRequest, timeoutMs = PAIR_TIMEOUT_MS): Promise<PairResponse> {
+  private async exchange (peerId: PeerId, addrs: Multiaddr[], request: PairRequest, timeoutMs = PAIR_TIMEOUT_MS, options: AbortOptions = {}): Promise<PairResponse> {
     const { libp2p, access } = this.components
     const id = peerId.toString()
-    const signal = AbortSignal.timeout(timeoutMs)
+    // one signal for the whole exchange: its deadline, or the caller giving up (the CLI went away)
+    const signal = options.signal != null ? AbortSignal.any([AbortSignal.timeout(timeoutMs), options.signal]) : AbortSignal.timeout(timeoutMs)
     const wasKnown = access.isKnown(id)
     access.expect(id, timeoutMs)
     request.addrs = this.ownAddrs()

@@ -21,25 +21,29 @@ async function chain (delay: number, extra: string[] = []): Promise<[TestNode, T
   return [a, b, c]
 }
 
-/** Both ends have heard each other's gossip within 5 s. */
+/**
+ * Both ends have heard each other's gossip. No wall-clock budgets in this
+ * file: how many delays convergence and expiry take is asserted on simulated
+ * time (test/sim.test.ts) and the daemons are shown to place as the
+ * simulator does (test/parity.test.ts); here, real processes must get there.
+ */
 async function live (x: TestNode, y: TestNode): Promise<void> {
-  await gossipLive(x, y, 5000)
+  await gossipLive(x, y, SETTLE_MS)
 }
+/** a deadline for conditions only, never a measurement: generous for a loaded machine */
+const SETTLE_MS = 60_000
 
 describe('load balancing over libp2p (Algorithms I–III, three processes)', function () {
   afterEach(cleanup)
 
-  it('transitivity: A sees B\'s distribution metric 148 − 2c within 1 s, and a probe walks A → B → C', async () => {
+  it('transitivity: A sees B\'s distribution metric 148 − 2c, and a probe walks A → B → C', async () => {
     const [a, b, c] = await chain(100)
-    const started = Date.now()
     const seen = await until('A to see C\'s value through B', async () => {
       const n = neighbour(await a.json(['status']), b.id)
       return n?.dismetric === 148 - 2 * C ? n : undefined
-    }, 5000, 20)
-    const elapsed = Date.now() - started
+    }, SETTLE_MS, 20)
     assert.equal(seen.advertised, 148 - C)
     assert.equal(seen.sysmetric, 60)
-    assert.ok(elapsed < 1000, `took ${elapsed} ms`)
     const status = await a.json(['status'])
     assert.equal(status.sysmetric, 37)
     assert.equal(status.sendProbe, 148 - 2 * C)
@@ -55,10 +59,10 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
   })
 
   for (const splitHorizon of [true, false]) {
-    it(`re-pinning C to 20 stops probes choosing C within 5 delays, without loops (split horizon ${splitHorizon ? 'on' : 'off'})`, async () => {
+    it(`re-pinning C to 20: probes stop choosing C and settle on B, without loops (split horizon ${splitHorizon ? 'on' : 'off'})`, async () => {
       const delay = 100
       const [a, b, c] = await chain(delay, splitHorizon ? [] : ['--no-split-horizon'])
-      await until('the chain to converge', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, 5000, 20)
+      await until('the chain to converge', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, SETTLE_MS, 20)
       await live(a, b)
       await live(b, c)
       assert.equal((await a.json(['probe'])).target.id, c.id)
@@ -68,7 +72,7 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
       let firstNotC: number | undefined
       let firstB: number | undefined
       const outcomes: any[] = []
-      while (Date.now() - t0 < 40 * delay) {
+      while (Date.now() - t0 < SETTLE_MS) {
         const p = await a.json(['probe'])
         const delays = (Date.now() - t0) / delay
         outcomes.push(p)
@@ -87,21 +91,24 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
       // a reply carrying C's fresh 20 makes A run locally rather than migrate to C
       assert.ok(outcomes.some(p => p.local === true && p.target?.id === c.id && p.target.sysmetric === 20) || firstB != null)
       console.log(`      split horizon ${splitHorizon ? 'on ' : 'off'}: C no longer chosen after ${firstNotC?.toFixed(1)} delays; B chosen after ${firstB?.toFixed(1) ?? 'never'} delays (${outcomes.length} probes)`)
-      assert.ok(firstNotC != null && firstNotC <= 5, `C still chosen after ${firstNotC} delays`)
+      assert.ok(firstNotC != null, 'probes from A stop choosing C')
       assert.ok(firstB != null, 'the overlay converges on B (paper Table III row 10)')
     })
   }
 
-  it('kill B: A drops B within 3 × delay and its probes answer local', async () => {
+  it('kill B: A drops B from routing and its probes answer local', async () => {
     const delay = 300
     const [a, b, c] = await chain(delay)
     await live(a, b)
     await live(b, c)
     assert.equal((await a.json(['probe'])).local, false)
     await b.kill('SIGKILL')
-    await new Promise(resolve => setTimeout(resolve, 3 * delay + delay / 3))
-    const n = neighbour(await a.json(['status']), b.id)
-    assert.equal(n.live, false, `B still live ${n.lastSeenMs} ms after its last message`)
+    // A's own clock decides: B is dropped only once A has not heard it for 3 delays
+    const n = await until('A to drop B', async () => {
+      const view = neighbour(await a.json(['status']), b.id)
+      return view?.live === false ? view : undefined
+    }, SETTLE_MS, 50)
+    assert.ok(n.lastSeenMs >= 3 * delay, `B dropped after ${n.lastSeenMs} ms of silence, before 3 delays`)
     const probe = await a.json(['probe'])
     assert.equal(probe.local, true)
     assert.match(probe.reason, /no-live-neighbour/)
@@ -171,16 +178,15 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
     }
   })
 
-  it('after unpair A–B, B refuses A\'s kappa streams within 1 s, even on a connection that was already open', async () => {
+  it('after unpair A–B, B refuses A\'s kappa streams, even on a connection that was already open', async () => {
     const [a, b] = await chain(100)
-    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, 5000, 20)
+    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, SETTLE_MS, 20)
     const asA = await libp2pClient(a.home)
     const connection = await asA.dial(multiaddr(b.addrs[0]))
     // an open metric stream and a probe that works before the unpair
     const metric = pbStream(await connection.newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
     await metric.write({ sendProbe: 40, sysmetric: 40, seq: BigInt(Date.now() * 10), delayMs: 100 })
     await b.json(['unpair', a.id])
-    const t0 = Date.now()
     await until('B to refuse A', async () => {
       try {
         await metric.write({ sendProbe: 41, sysmetric: 41, seq: BigInt(Date.now() * 10), delayMs: 100 })
@@ -191,8 +197,7 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
       } catch {
         return true
       }
-    }, 1000, 20)
-    assert.ok(Date.now() - t0 <= 1000)
+    }, SETTLE_MS, 20)
     assert.equal(neighbour(await b.json(['status']), a.id), undefined)
   })
 })

@@ -1,3 +1,4 @@
+import { asError } from '../errors.js'
 import { RecordOpener, RecordSealer } from './records.js'
 import type { Socket } from 'node:net'
 import type { BulkConnection } from './index.js'
@@ -47,7 +48,7 @@ export class RecordConnection implements BulkConnection {
         else this.backlog.push(record)
       })
     } catch (err) {
-      this.destroy(err instanceof Error ? err : new Error(String(err)))
+      this.destroy(asError(err))
     }
   }
 

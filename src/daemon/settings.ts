@@ -3,7 +3,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { checkAlias } from '../trust/index.js'
 import { parseHttpAddress, type HttpAddress } from '../http/index.js'
 import { tcpHost } from '../bulk/index.js'
-import { BadInputError, InUseError, UnreachableError, errorMessage, systemCode } from '../errors.js'
+import { BadInputError, asError, InUseError, UnreachableError, errorMessage, systemCode } from '../errors.js'
 import { DEFAULT_HTTP, DEFAULT_PORT } from '../constants.js'
 
 /** What `startDaemon` checked before it started anything. */
@@ -71,5 +71,5 @@ export function libp2pStartError (err: unknown, listen: string[]): Error {
   if (code === 'EADDRINUSE') return new InUseError(`cannot listen on ${listen.join(', ')}: address already in use (another kappa-node? use --listen)`)
   if (code === 'EADDRNOTAVAIL') return new UnreachableError(`cannot listen on ${listen.join(', ')}: this machine has no such address (use --listen)`)
   if ((err as { name?: string })?.name === 'UnsupportedListenAddressesError') return new UnreachableError(`cannot listen on ${listen.join(', ')}: ${errorMessage(err).split('\n').find(l => /^\s*\//.test(l))?.trim() ?? 'unsupported address'}`)
-  return err instanceof Error ? err : new Error(String(err))
+  return asError(err)
 }

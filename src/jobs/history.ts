@@ -6,6 +6,7 @@
  */
 import { appendFile, readFile, rename } from 'node:fs/promises'
 import { JOB_ARGV_SHOWN_BYTES } from '../constants.js'
+import PQueue from 'p-queue'
 import type { JobRecord } from '../events.js'
 
 const DIRECTIONS = new Set(['in', 'out', 'local'])
@@ -119,13 +120,14 @@ export async function readJobHistory (file: string, limit = Infinity): Promise<{
 
 /** Appends one line per job, one write at a time, rotating after `rotateAfter` lines. */
 export class JobHistoryFile {
-  private queue: Promise<void> = Promise.resolve()
+  /** one write at a time, in order */
+  private readonly writes = new PQueue({ concurrency: 1 })
   private failing = false
 
   constructor (private readonly file: string, private readonly rotateAfter: number, private lines: number, private readonly log: (line: string) => void) {}
 
   append (job: JobRecord): void {
-    this.queue = this.queue.then(async () => {
+    void this.writes.add(async () => {
       try {
         if (this.lines >= this.rotateAfter) {
           await rename(this.file, `${this.file}.1`)
@@ -144,6 +146,6 @@ export class JobHistoryFile {
   }
 
   async flushed (): Promise<void> {
-    await this.queue
+    await this.writes.onIdle()
   }
 }

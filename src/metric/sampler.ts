@@ -12,7 +12,9 @@ import { createCgroupReader, type CgroupCpuReading } from './cgroup.js'
 import { createPendingWork } from './pending.js'
 import { ProcError, cpuTimes, createProcReader, type MemInfo, type StatReading } from './proc.js'
 import type { MetricBreakdown, MetricSampler, MetricSamplerInit, StaticScore } from './index.js'
+import PQueue from 'p-queue'
 import { debugLogger, logged } from '../debug.js'
+import { errorMessage } from '../errors.js'
 
 const debug = debugLogger('metric')
 
@@ -64,7 +66,7 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
   let timer: NodeJS.Timeout | undefined
   let expiryTimer: NodeJS.Timeout | undefined
   let reportedError: string | undefined
-  let queue: Promise<unknown> = Promise.resolve()
+  const samples = new PQueue({ concurrency: 1 })
 
   const pending = createPendingWork({
     now,
@@ -272,14 +274,12 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
 
   /** Samples one at a time: a timer tick and an explicit sample() must not interleave their readings. */
   async function serialised (firstWindowMs: number): Promise<MetricBreakdown> {
-    const result = queue.then(async () => await takeSample(firstWindowMs))
-    queue = result.catch(logged(debug, 'a sample (reported by its caller)'))
-    return await result
+    return await samples.add(async () => await takeSample(firstWindowMs))
   }
 
   /** One line per distinct problem, not one every interval; one more when it clears. */
   function reportError (err: unknown): void {
-    const message = err instanceof Error ? err.message : String(err)
+    const message = errorMessage(err)
     if (message === reportedError) return
     reportedError = message
     const kept = latest === undefined

@@ -13,7 +13,7 @@ import {
   METRIC_MAX_MESSAGE_BYTES, PROBE_HOP_MARGIN_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH,
   PROTOCOL_METRIC, PROTOCOL_PROBE, MAX_ADDRS_PER_PEER
 } from '../constants.js'
-import { errorMessage } from '../errors.js'
+import { asError, errorMessage } from '../errors.js'
 import { proveOrigin, verifyOrigin } from '../tickets/index.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -141,7 +141,7 @@ export class KappaOverlay implements Overlay {
     try {
       await sender.write(update)
     } catch (err) {
-      sender.stream.abort(err instanceof Error ? err : new Error(String(err)))
+      sender.stream.abort(asError(err))
       this.senders.delete(to)
     }
   }
@@ -165,7 +165,7 @@ export class KappaOverlay implements Overlay {
         if (this.gossip.sendProbe(own, now) !== before) this.changed()
       }
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(asError(err))
     } finally {
       if (this.receivers.get(remote) === stream) this.receivers.delete(remote)
     }
@@ -267,7 +267,7 @@ export class KappaOverlay implements Overlay {
       await stream.close({ signal }).catch(logged(debug, 'closing a stream'))
       return response
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(asError(err))
       throw err
     }
   }
@@ -286,7 +286,7 @@ export class KappaOverlay implements Overlay {
       await messages.write(response, ProbeResponse, { signal })
       await stream.close({ signal })
     } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(asError(err))
     }
   }
 

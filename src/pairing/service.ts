@@ -2,7 +2,7 @@ import { pbStream, RateLimiter } from '@libp2p/utils'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { PairRequest, PairResponse } from '../wire/pair.js'
-import { UserError, RefusedError, errorFromCode, errorMessage, networkError, oneLine } from '../errors.js'
+import { UserError, RefusedError, asError, errorFromCode, errorMessage, networkError, oneLine } from '../errors.js'
 import { shortId, label } from '../names.js'
 import { checkAlias, TrustWriteError } from '../trust/index.js'
 import { parsePairTarget, peerIdOf } from './invites.js'
@@ -90,7 +90,7 @@ export class PairingService implements Pairing {
       if (!this.components.access.isKnown(remote)) await remoteClosed(stream, STRANGER_LINGER_MS)
     } catch (err) {
       // malformed, truncated, oversized or slow: drop this stream, keep serving
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(asError(err))
     } finally {
       // a stranger's connection serves nothing else once the exchange is over
       if (!this.components.access.isKnown(remote)) {
@@ -297,7 +297,7 @@ export class PairingService implements Pairing {
         await stream.close({ signal }).catch(logged(debug, 'closing the pair stream'))
         return response
       } catch (err) {
-        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        stream.abort(asError(err))
         throw networkError(`pairing exchange with ${shortId(id)} failed`, err)
       }
     } finally {

@@ -55,9 +55,11 @@ async function exited (p: ChildProcess): Promise<void> {
   await new Promise<void>(resolve => p.once('exit', () => { resolve() }))
 }
 
+const UNTIL_FLOOR_MS = 60_000
+
 export interface CliResult { code: number, stdout: string, stderr: string }
 
-export async function cli (args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 30_000): Promise<CliResult> {
+export async function cli (args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<CliResult> {
   return await new Promise((resolve) => {
     execFile(process.execPath, [MAIN, ...args], { env: { ...process.env, KAPPA_HOME: undefined, ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
       const code = err == null ? 0 : typeof (err as any).code === 'number' ? (err as any).code : 1
@@ -145,7 +147,13 @@ export async function pairNodes (a: TestNode, b: TestNode): Promise<void> {
   await a.json(['pair', invite])
 }
 
+/**
+ * Wait for a condition. The deadline only keeps a broken test from hanging:
+ * it is never a measurement, so it is at least UNTIL_FLOOR_MS whatever the
+ * caller asks (the suite must pass on a loaded machine).
+ */
 export async function until<T> (what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 10_000, everyMs = 50): Promise<T> {
+  timeoutMs = Math.max(timeoutMs, UNTIL_FLOOR_MS)
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()

@@ -9,7 +9,8 @@ export interface NearbyPeer {
 }
 
 export interface NearbyComponents {
-  libp2p: Libp2p<{ mdns?: unknown }>
+  /** its own id, and the mDNS service whose events it hears */
+  libp2p: Pick<Libp2p<{ mdns?: unknown }>, 'peerId' | 'services'>
   trust: TrustStore
   events: DaemonEvents
 }

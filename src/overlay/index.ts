@@ -13,7 +13,10 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
  * this layer only moves their messages, with deadlines and size limits.
  */
 export interface OverlayComponents {
-  libp2p: Libp2p
+  /** the registrar and connection manager parts it uses: tests pass a stub */
+  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'getConnections' | 'getMultiaddrs'>
+  /** the clock of its gossip table, probe deadlines and tickets (default Date.now) */
+  now?: () => number
   trust: TrustStore
   access: Access
   events: DaemonEvents

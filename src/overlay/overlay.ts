@@ -44,6 +44,8 @@ export class KappaOverlay implements Overlay {
   private triggered?: NodeJS.Timeout
   private lastSent = 0
 
+  private readonly now: () => number
+
   constructor (private readonly components: OverlayComponents, init: OverlayInit) {
     this.delayMs = init.delayMs ?? DEFAULT_DELAY_MS
     this.ttl = init.ttl ?? DEFAULT_TTL
@@ -51,6 +53,7 @@ export class KappaOverlay implements Overlay {
     this.relayOffers = init.relayOffers ?? true
     this.gossip = createGossip({ c: init.c, delayMs: this.delayMs, splitHorizon: init.splitHorizon })
     this.self = components.libp2p.peerId.toString()
+    this.now = components.now ?? Date.now
   }
 
   async start (): Promise<void> {
@@ -78,7 +81,7 @@ export class KappaOverlay implements Overlay {
    */
   changed (): void {
     if (this.triggered != null || this.timer == null) return
-    const wait = Math.max(0, this.lastSent + TRIGGERED_MIN_GAP_MS - Date.now())
+    const wait = Math.max(0, this.lastSent + TRIGGERED_MIN_GAP_MS - this.now())
     this.triggered = setTimeout(() => {
       this.triggered = undefined
       this.tick()
@@ -105,7 +108,7 @@ export class KappaOverlay implements Overlay {
 
   /** Every delay: drop silent neighbours, then send send_probe to each neighbour. */
   private tick (): void {
-    const now = Date.now()
+    const now = this.now()
     for (const id of this.gossip.expire(now)) {
       this.components.events.emit({ type: 'neighbour-expired', id, alias: this.components.trust.get(id)?.alias })
       this.components.onNeighbourChange?.()
@@ -158,7 +161,7 @@ export class KappaOverlay implements Overlay {
         // the connection may outlive the pairing: re-check on every message
         if (!this.components.trust.has(remote)) throw new Error('no longer paired')
         const seq = update.seq > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(update.seq)
-        const now = Date.now()
+        const now = this.now()
         const own = this.components.ownMetric() ?? 0
         const before = this.gossip.sendProbe(own, now)
         if (this.gossip.receive(remote, { sendProbe: update.sendProbe, sysmetric: update.sysmetric, seq }, now)) this.components.onNeighbourChange?.()
@@ -172,11 +175,11 @@ export class KappaOverlay implements Overlay {
   }
 
   bestNeighbour (): { id: string, dismetric: number } | undefined {
-    return this.gossip.best(Date.now())
+    return this.gossip.best(this.now())
   }
 
   status (): OverlayStatus {
-    const now = Date.now()
+    const now = this.now()
     const { trust, libp2p } = this.components
     const views = new Map(this.gossip.view(now).map(v => [v.id, v]))
     const own = this.components.ownMetric()
@@ -209,7 +212,7 @@ export class KappaOverlay implements Overlay {
   async probe (requirements?: JobRequirements, force = false, onProbe?: (to: string) => void): Promise<ProbeOutcome> {
     const own = this.components.ownMetric()
     if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
-    const now = Date.now()
+    const now = this.now()
     const id = randomBytes(8).toString('hex')
     let decision = decideOrigin(this.gossip, this.self, own ?? 0, now, { id, ttl: this.ttl, requirements })
     if (decision.kind === 'local' && force) {
@@ -253,7 +256,7 @@ export class KappaOverlay implements Overlay {
 
   /** One hop: open a probe stream to `to`, send, wait for the answer until `deadline`. */
   private async sendProbe (to: string, probe: Probe, deadline: number, originProof: Uint8Array<ArrayBuffer>): Promise<ProbeResponse> {
-    const remaining = deadline - Date.now()
+    const remaining = deadline - this.now()
     if (remaining <= PROBE_HOP_MARGIN_MS) throw new Error('deadline passed')
     const signal = AbortSignal.timeout(remaining)
     const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
@@ -280,7 +283,7 @@ export class KappaOverlay implements Overlay {
       const request = await messages.read(ProbeRequest, { signal: firstSignal, limits: { path: PROBE_MAX_PATH } })
       // never wait longer than the origin will, nor longer than our own deadline
       const budget = Math.min(request.timeoutMs, this.probeTimeoutMs)
-      const deadline = Date.now() + budget
+      const deadline = this.now() + budget
       const signal = AbortSignal.timeout(Math.max(1, budget))
       const response = await this.answerProbe(remote, request, deadline)
       await messages.write(response, ProbeResponse, { signal })
@@ -294,7 +297,7 @@ export class KappaOverlay implements Overlay {
     const own = this.components.ownMetric()
     if (own == null) return declined(request.id, 'metric not measured yet')
     const probe = fromWire(request)
-    const decision = propagate(this.gossip, this.self, remote, probe, own, Date.now(), this.components.meets, { relayOffers: this.relayOffers })
+    const decision = propagate(this.gossip, this.self, remote, probe, own, this.now(), this.components.meets, { relayOffers: this.relayOffers })
     if (decision.kind === 'decline') {
       const full = decision.reason === 'cannot-meet-requirements' ? this.components.busy?.() : undefined
       return declined(request.id, full ?? decision.reason)
@@ -334,7 +337,7 @@ export class KappaOverlay implements Overlay {
       path: reply.path,
       addrs: this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => a.bytes as Uint8Array<ArrayBuffer>),
       ticket: ticket.secret as Uint8Array<ArrayBuffer>,
-      ticketTtlMs: Math.max(0, ticket.expiresAt - Date.now()),
+      ticketTtlMs: Math.max(0, ticket.expiresAt - this.now()),
       reason: ''
     }
   }

@@ -9,7 +9,8 @@ export { InviteBook, formatInvite, parsePairTarget, peerIdOf } from './invites.j
 export type { PairTarget } from './invites.js'
 
 export interface PairingComponents {
-  libp2p: Libp2p
+  /** the registrar, dialer, connection manager and peer store parts it uses */
+  libp2p: Pick<Libp2p, 'peerId' | 'handle' | 'unhandle' | 'getConnections' | 'getMultiaddrs' | 'dialProtocol' | 'hangUp' | 'peerStore'>
   trust: TrustStore
   invites: InviteBook
   access: Access

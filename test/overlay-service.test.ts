@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { streamPair } from '@libp2p/utils'
+import { createOverlay, type Overlay, type OverlayComponents } from '../src/overlay/index.js'
+import { TrustStore } from '../src/trust/index.js'
+import { createAccess } from '../src/access/index.js'
+import { TicketBook } from '../src/tickets/index.js'
+import { cleanup, onCleanup, tmpDir, until } from './helpers/node.js'
+import type { Connection, PeerId, PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
+import type { DaemonEvent } from '../src/events.js'
+
+/**
+ * The overlay service alone, in this process: no daemon, no sockets. Its
+ * libp2p is a stub registrar whose "connections" are in-memory stream pairs
+ * (@libp2p/utils streamPair), and its clock is the test's.
+ */
+interface Member {
+  name: string
+  key: PrivateKey
+  peerId: PeerId
+  handlers: Map<string, StreamHandler>
+  links: Map<string, Member>
+  metric: number
+  overlay?: Overlay
+}
+
+const DELAY = 20
+
+async function member (name: string, metric: number): Promise<Member> {
+  const key = await generateKeyPair('Ed25519')
+  return { name, key, peerId: peerIdFromPrivateKey(key), handlers: new Map(), links: new Map(), metric }
+}
+
+/** A connection from `from` to `to`: each newStream is a fresh in-memory pair whose far end goes to `to`'s handler. */
+function connection (from: Member, to: Member): Connection {
+  const back = { remotePeer: from.peerId, status: 'open' } as unknown as Connection
+  return {
+    remotePeer: to.peerId,
+    status: 'open',
+    newStream: async (protocol: string | string[]): Promise<Stream> => {
+      const name = Array.isArray(protocol) ? protocol[0] : protocol
+      const handler = to.handlers.get(name)
+      if (handler == null) throw new Error(`${to.name} does not handle ${name}`)
+      const [outbound, inbound] = await streamPair()
+      void Promise.resolve(handler(inbound, back)).catch(() => {})
+      return outbound
+    }
+  } as unknown as Connection
+}
+
+async function startMember (m: Member, peers: Member[], now: () => number): Promise<Overlay> {
+  const home = await tmpDir(`kappa-overlay-${m.name}-`)
+  const trust = await TrustStore.load(join(home, 'trust.json'))
+  for (const p of peers) await trust.add({ id: p.peerId.toString(), alias: p.name, addrs: [], pairedAt: 0 })
+  const events = { emit: (_e: DaemonEvent) => {}, subscribe: () => () => {} }
+  const libp2p: OverlayComponents['libp2p'] = {
+    peerId: m.peerId,
+    handle: async (protocol: string | string[], handler: StreamHandler) => { for (const p of [protocol].flat()) m.handlers.set(p, handler) },
+    unhandle: async (protocol: string | string[]) => { for (const p of [protocol].flat()) m.handlers.delete(p) },
+    getConnections: ((peer?: PeerId) => {
+      const to = peer == null ? undefined : m.links.get(peer.toString())
+      return to == null ? [] : [connection(m, to)]
+    }) as OverlayComponents['libp2p']['getConnections'],
+    getMultiaddrs: () => []
+  }
+  const access = createAccess({ trust, holdsTicket: () => false, outstandingInvites: () => 0, strangerConnections: () => 0, log: () => {} }, { acceptPairRequests: false })
+  const overlay = createOverlay({
+    libp2p,
+    now,
+    trust,
+    access,
+    events,
+    tickets: new TicketBook(),
+    privateKey: m.key,
+    ownMetric: () => m.metric,
+    meets: () => true
+  }, { delayMs: DELAY, c: 15 })
+  await overlay.start()
+  onCleanup(async () => { await overlay.stop() })
+  m.overlay = overlay
+  return overlay
+}
+
+function link (x: Member, y: Member): void {
+  x.links.set(y.peerId.toString(), y)
+  y.links.set(x.peerId.toString(), x)
+}
+
+describe('overlay service in-process (stub registrar, in-memory streams, injected clock)', () => {
+  afterEach(cleanup)
+
+  it('gossip carries C\'s value to A through B, a probe walks A → B → C, and silence expires a neighbour on the injected clock only', async () => {
+    let clock = 1_000_000
+    const now = (): number => clock
+    const [a, b, c] = await Promise.all([member('A', 37), member('B', 60), member('C', 148)])
+    link(a, b)
+    link(b, c)
+    const A = await startMember(a, [b], now)
+    await startMember(b, [a, c], now)
+    await startMember(c, [b], now)
+    const bAtA = (): { dismetric: number, live: boolean } | undefined => A.status().neighbours.find(n => n.id === b.peerId.toString())
+    // gossip ticks are real timers; the clock the tables use is ours, and it does not move here
+    await until('A to see C\'s value through B', async () => bAtA()?.dismetric === 148 - 2 * 15)
+
+    const probe = await A.probe()
+    assert.equal(probe.local, false)
+    assert.ok(!probe.local)
+    assert.deepEqual(probe.path, [a, b, c].map(m => m.peerId.toString()))
+    assert.equal(probe.target.id, c.peerId.toString())
+    assert.equal(probe.target.sysmetric, 148)
+
+    // B goes silent (its overlay stops). However long the test waits, A keeps it while A's clock stands still …
+    await b.overlay?.stop()
+    b.handlers.clear()
+    await new Promise(resolve => setTimeout(resolve, 10 * DELAY)) // ten real delays pass, none on A's clock
+    assert.equal(bAtA()?.live, true)
+    // … and drops it once its clock has moved 3 delays past B's last message
+    clock += 3 * DELAY + 1
+    await until('A to drop B', async () => bAtA()?.live === false)
+    const after = await A.probe()
+    assert.equal(after.local, true)
+    assert.ok(after.local && /no-live-neighbour/.test(after.reason))
+  })
+})

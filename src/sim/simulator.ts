@@ -1,6 +1,7 @@
 import { createGossip, decideOrigin, propagate, acceptReply, relayReply, PAPER_C, DEFAULT_DELAY_MS, DEFAULT_EXPIRY_FACTOR, DEFAULT_PROBE_DEADLINE_MS, DEFAULT_TTL } from '../balance/index.js'
 import type { Gossip, JobRequirements, MetricMessage, Probe, ProbeReply } from '../balance/index.js'
 import { PENDING_TICKET_MS } from '../metric/constants.js'
+import { createPendingWork, type PendingWorkTracker } from '../metric/pending.js'
 import { sysmetricOf } from './load.js'
 import { MaxTree } from './maxtree.js'
 import { EventQueue } from './queue.js'
@@ -195,7 +196,7 @@ interface Job extends JobRecord {
   asked?: number
 }
 
-interface PendingToken { node: number, epoch: number, active: boolean }
+interface PendingToken { node: number, epoch: number, id: string, active: boolean }
 /** `received`: the probe as each relay before the receiver got it (path[1], path[2], …), for relayReply */
 interface InFlightProbe { job: Job, probe: Probe, received: Probe[] }
 interface InFlightReply { job: Job, reply: ProbeReply, token?: PendingToken }
@@ -230,7 +231,9 @@ export class Simulator {
   private readonly background: Int32Array
   private readonly spike: Int32Array
   private readonly running: Int32Array
-  private readonly pending: Int32Array
+  /** per node, the daemon's own pending-work tracker (src/metric/pending.ts) on simulated time */
+  private readonly pending: PendingWorkTracker[]
+  private pendingIds = 0
   private readonly pinned: Float64Array
   private readonly arch: Uint8Array
   /** current true sysmetric of every up node (−∞ when down), for the global best */
@@ -296,7 +299,7 @@ export class Simulator {
     this.background = new Int32Array(n)
     this.spike = new Int32Array(n)
     this.running = new Int32Array(n)
-    this.pending = new Int32Array(n)
+    this.pending = Array.from({ length: n }, () => createPendingWork({ now: () => this.now }))
     this.pinned = new Float64Array(n).fill(NaN)
     this.arch = new Uint8Array(n)
     this.metrics = new MaxTree(n)
@@ -458,7 +461,7 @@ export class Simulator {
   private sysmetricAt (i: number): number {
     const pinned = this.pinned[i]
     if (!Number.isNaN(pinned)) return pinned
-    const runnable = this.background[i] + this.spike[i] + this.running[i] + this.pending[i]
+    const runnable = this.background[i] + this.spike[i] + this.running[i] + this.pending[i].count(this.now)
     return sysmetricOf(this.staticScore[i], this.cores[i], runnable, this.memFactor[i])
   }
 
@@ -494,7 +497,7 @@ export class Simulator {
       this.inFlightMsg[e] = undefined
     }
     this.running[i] = 0
-    this.pending[i] = 0
+    this.pending[i] = createPendingWork({ now: () => this.now })
     this.refresh(i)
   }
 
@@ -830,8 +833,9 @@ export class Simulator {
   /** A ticket issued by node k: with pending-work accounting it counts as a running job until used or expired. */
   private issuePending (k: number): PendingToken | undefined {
     if (!this.config.pendingAccounting) return undefined
-    const token = { node: k, epoch: this.epoch[k], active: true }
-    this.pending[k]++
+    const token = { node: k, epoch: this.epoch[k], id: `t${++this.pendingIds}`, active: true }
+    // as the daemon's TicketBook.onIssue does: counted until used, or until the ticket lapses
+    this.pending[k].add(token.id, this.now + this.config.ticketMs)
     this.refresh(k)
     this.queue.push(this.now + this.config.ticketMs, Ev.PendingExpire, k, 0, token)
     return token
@@ -841,7 +845,8 @@ export class Simulator {
     if (!token.active) return
     token.active = false
     if (this.epoch[token.node] !== token.epoch) return
-    this.pending[token.node]--
+    // the job arrived: the simulator sees it running at once (a perfect reading), so it stops counting here
+    this.pending[token.node].consume(token.id)
     this.refresh(token.node)
   }
 

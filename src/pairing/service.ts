@@ -14,6 +14,7 @@ import {
 } from '../constants.js'
 import type { Pairing, PairingComponents, PairingInit, PairRequestInfo, PairResult } from './index.js'
 import type { AbortOptions, Connection, PeerId, Stream } from '@libp2p/interface'
+import { pEvent } from 'p-event'
 import { debugLogger, logged } from '../debug.js'
 
 const debug = debugLogger('pairing')
@@ -24,17 +25,7 @@ const STRANGER_LINGER_MS = 1_000
 /** Resolves when the remote closed its writing side (or reset), or after `ms`. */
 async function remoteClosed (stream: Stream, ms: number): Promise<void> {
   if (stream.remoteWriteStatus !== 'writable' || stream.status !== 'open') return
-  await new Promise<void>((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      stream.removeEventListener('remoteCloseWrite', done)
-      stream.removeEventListener('close', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    stream.addEventListener('remoteCloseWrite', done)
-    stream.addEventListener('close', done)
-  })
+  await pEvent(stream, ['remoteCloseWrite', 'close'], { timeout: ms }).catch(logged(debug, 'waiting for the remote to close'))
 }
 
 export class PairingService implements Pairing {

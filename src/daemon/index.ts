@@ -6,7 +6,7 @@ import { TrustStore } from '../trust/index.js'
 import { createAccess, sourceOf, type Access } from '../access/index.js'
 import { InviteBook, formatInvite, createPairing, type Pairing } from '../pairing/index.js'
 import { Nearby } from '../discovery/index.js'
-import { startControlServer, removeStaleSocket, type ControlMethod, type RebenchAnswer } from '../control/index.js'
+import { startControlServer, removeStaleSocket, type ControlMethod } from '../control/index.js'
 import { createKappaLibp2p, type KappaLibp2p } from './node.js'
 import { createEventLog, type EventLog } from './log.js'
 import { createJobs, type Jobs } from '../jobs/index.js'
@@ -17,8 +17,10 @@ import { LocalHint } from './hint.js'
 import { TicketBook } from '../tickets/index.js'
 import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../host/requirements.js'
-import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
-import { createMigration, type Migration, type MigrationInit } from '../migrate/index.js'
+import type { MetricSampler } from '../metric/index.js'
+import { createMetricPart, type MetricPart } from './metric-part.js'
+import type { PrivateKey } from '@libp2p/interface'
+import { createMigration, type Migration, type MigrationComponents, type MigrationInit } from '../migrate/index.js'
 import { findBubblewrap } from '../migrate/sandbox.js'
 import { errorMessage } from '../errors.js'
 import { debugLogger, logged } from '../debug.js'
@@ -26,7 +28,7 @@ import { ServiceStack, startAll } from './services.js'
 import { checkDaemonOptions, checkListenable, libp2pStartError, type DaemonSettings } from './settings.js'
 import { controlMethods, followJobs, pairedPeers, statusDocument, type MethodComponents } from './methods.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
-import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
+import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
 import { createBulkListener, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from '../events.js'
 
@@ -120,7 +122,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
 }
 
 async function startParts (init: DaemonInit, settings: DaemonSettings, home: string, stack: ServiceStack): Promise<Daemon> {
-  const listen = settings.listen
   const tightened = await tightenHome(home)
   const identity = await loadOrCreateIdentity(home)
   const trust = await TrustStore.load(homeFile(home, 'trust'))
@@ -131,106 +132,22 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     return j
   }, async (j) => { await j.stop() })
   for (const line of tightened) events.emit({ type: 'warning', message: line })
-  const invites = new InviteBook()
-  const acceptPairRequests = init.acceptPairRequests ?? true
-  const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
-
   // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
-  let metricOverride = init.metricOverride
-  let overlayRef: Overlay | undefined
-  let hintRef: LocalHint | undefined
-  let benchmarkProgress: { done: number, total: number } | null = null
+  // late-bound: parts started earlier call parts started later (a sample gossips, a probe asks the job slots)
+  const late: LateParts = {}
   const changed = new Set<() => void>()
   const notifyChanged = (): void => { for (const l of changed) l() }
-  const sampler = createMetricSampler({
-    cacheFile: homeFile(home, 'benchmark'),
-    procRoot: init.procRoot,
-    log: (line) => { init.onBenchmarkProgress?.(undefined); events.emit({ type: 'info', message: line }) },
-    onSample: () => { overlayRef?.changed(); hintRef?.publish(); notifyChanged() },
-    // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result
-    onProgress: (p) => {
-      if (p.done === 1) events.emit({ type: 'info', message: `metric: benchmarking the CPU (${p.total} kernel runs, a few seconds)…` })
-      benchmarkProgress = { done: p.done, total: p.total }
-      init.onBenchmarkProgress?.(benchmarkProgress)
-      notifyChanged()
-    }
-  })
-  stack.defer('metric sampler', () => { sampler.stop() })
-  let samplerStarted = false
-  const startSampler = (): void => {
-    if (samplerStarted) return
-    samplerStarted = true
-    sampler.start().catch((err) => { events.emit({ type: 'warning', message: `metric: ${errorMessage(err).replace(/^metric: /, '')}` }) })
-  }
-  // jobs wrapped commands started here on the placement hint count before any decision reads the metric
-  const ownMetric = (): number | undefined => {
-    hintRef?.sweep()
-    return metricOverride ?? sampler.fresh()?.sysmetric
-  }
-  // pending-work accounting: an issued ticket counts as a running job until used, or until it
-  // is clear that the origin dropped the offer. A job that may have started counts until a
-  // reading of the runnable processes shows it (src/metric/pending.ts).
-  const accounting = init.pendingAccounting !== false
-  // `startsBy`: when the job has surely started; it counts at most METRIC_SETTLE_MS longer
-  const countUntilSampled = (id: string, startsBy = Date.now()): void => { if (accounting) sampler.pending.add(id, Math.max(startsBy, Date.now()) + METRIC_SETTLE_MS, Date.now()) }
-  const tickets = new TicketBook({
-    ttlMs: init.ticketTtlMs,
-    onIssue: (t) => { if (accounting) sampler.pending.add(t.id, Math.min(t.expiresAt, Date.now() + PENDING_TICKET_MS)) },
-    onSettle: (t, how) => { if (how === 'used') countUntilSampled(t.id); else sampler.pending.consume(t.id) }
-  })
+  const metric = createMetricPart({
+    events,
+    onChange: () => { late.overlay?.changed(); late.hint?.publish(); notifyChanged() },
+    // jobs wrapped commands started here on the placement hint count before any decision reads the metric
+    beforeRead: () => { late.hint?.sweep() }
+  }, { home, procRoot: init.procRoot, metricOverride: init.metricOverride, pendingAccounting: init.pendingAccounting, ticketTtlMs: init.ticketTtlMs, onBenchmarkProgress: init.onBenchmarkProgress })
+  stack.defer('metric sampler', () => { metric.stop() })
+  const { sampler, tickets } = metric
 
-  let libp2pRef: KappaLibp2p | undefined
-  const access = createAccess({
-    trust,
-    holdsTicket: (peer) => tickets.holds(peer),
-    outstandingInvites: () => invites.outstanding(),
-    strangerConnections: (source) => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer) && (source == null || sourceOf(c.remoteAddr) === source)).length,
-    log: (line) => { events.emit({ type: 'info', message: line }) }
-  }, { acceptPairRequests })
-
-  const libp2p = await stack.start('libp2p', async () => {
-    try {
-      return await createKappaLibp2p({
-        privateKey: identity.privateKey,
-        listen,
-        gater: access.gater,
-        mdns: init.mdns === false ? undefined : { intervalMs: mdnsIntervalMs, port: init.mdnsPort }
-      })
-    } catch (err) {
-      throw libp2pStartError(err, listen)
-    }
-  }, async (node) => { await node.stop() })
-  libp2pRef = libp2p
-
-  const pairing = await stack.start('pairing', async () => {
-    const p = createPairing({ libp2p, trust, invites, access, events }, { alias: init.alias, acceptPairRequests })
-    await p.start()
-    return p
-  }, async (p) => { await p.stop() })
-  const nearby = await stack.start('lan discovery', () => {
-    const n = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
-    n.start()
-    return n
-  }, () => {})
-  let migrationRef: Migration | undefined
-  const overlay = await stack.start('overlay', async () => {
-    const o = createOverlay({
-      libp2p,
-      trust,
-      access,
-      events,
-      tickets,
-      privateKey: identity.privateKey,
-      ownMetric,
-      // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
-      meets: (r) => machineMeets(r, sampler.current()?.memAvailableKiB) && migrationRef?.hasFreeSlot() !== false,
-      busy: () => migrationRef?.busy(),
-      onNeighbourChange: () => { hintRef?.publish() }
-    }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
-    await o.start()
-    return o
-  }, async (o) => { await o.stop() })
-  overlayRef = overlay
+  const { libp2p, access, invites, pairing, nearby, overlay } = await startNetwork(stack, init, settings, { identity, trust, events, metric, late })
+  late.overlay = overlay
   const connected = (id: string): boolean => libp2p.getConnections(peerIdFromString(id)).length > 0
   const views: ViewSources = {
     id: () => libp2p.peerId.toString(),
@@ -238,8 +155,8 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     addrs: () => libp2p.getMultiaddrs().map(String),
     overlay,
     sampler,
-    metricOverride: () => metricOverride,
-    benchmarkProgress: () => benchmarkProgress,
+    metricOverride: metric.pinned,
+    benchmarkProgress: metric.benchmarkProgress,
     jobs,
     requests: () => pairing.requests(),
     lan: () => nearby.list(),
@@ -253,73 +170,15 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   stack.defer('event updates', events.subscribe(() => { notifyChanged() }))
   // every probe (a job's placement, `kappa-node probe`) is timed into /metrics
   const probing = timedOverlay(overlay, metrics)
-  if (metricOverride == null) startSampler()
-  const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
-  if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
-  // the bulk port listens beside libp2p, on the host of the first TCP --listen address
-  let bulk: BulkListener | undefined
-  if (init.bulkPort !== false && settings.bulkHost != null) {
-    const host = settings.bulkHost
-    const port = init.bulkPort ?? 0
-    try {
-      bulk = await stack.start('bulk port', async () => await createBulkListener({ host, port, log: (message) => { events.emit({ type: 'warning', message }) } }), async (b) => { await b.close() })
-    } catch (err) {
-      // a busy --bulk-port costs speed, not function: big jobs stay on their streams
-      events.emit({ type: 'warning', message: `no bulk port on ${host}:${port} (${errorMessage(err)}): big jobs use their libp2p streams only` })
-    }
-  }
-  let localJobs = 0
-  const migration = await stack.start('migration', async () => {
-    const m = createMigration({
-      libp2p,
-      trust,
-      access,
-      tickets,
-      overlay: probing,
-      events,
-      home,
-      bulk,
-      // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
-      // the client starts a local job itself, a moment later (longer on a loaded machine)
-      onLocalPlacement: () => { countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
-    }, {
-      maxJobs: init.maxJobs,
-      wallMs: init.jobWallMs,
-      memoryBytes: init.jobMemoryBytes,
-      allowNetwork: init.allowNetwork,
-      bwrap,
-      ...init.migration
-    })
-    await m.start()
-    return m
-  }, async (m) => { await m.stop() })
-  migrationRef = migration
-  const hint = new LocalHint({
-    home,
-    ownWith: (k) => metricOverride ?? (k === 0 ? sampler.fresh()?.sysmetric : sampler.whatIf(k)),
-    best: () => overlay.bestNeighbour()?.dismetric,
-    // a job a wrapped command started here on the hint: counted like a local placement
-    onClaim: (id) => { countUntilSampled(`hint-${id}`) },
-    log: (line) => { events.emit({ type: 'warning', message: line }) }
-  })
+  metric.start()
+  const { bwrap, bulk, migration, hint } = await startMigration(stack, init, settings, { libp2p, trust, access, events, metric, overlay, probing, home })
+  late.migration = migration
 
   watchConnections(libp2p, { trust, access, events })
 
   const invite = (ttlMs = INVITE_TTL_MS): { invite: string, expiresAt: number } => {
     const { token, expiresAt } = invites.create(ttlMs)
     return { invite: formatInvite(token, inviteAddrs(libp2p.getMultiaddrs())), expiresAt }
-  }
-
-  /** measure the CPU again now (the owner asked: SIGHUP, `metric --rebench`) and gossip the new value */
-  const rebench = async (): Promise<RebenchAnswer> => {
-    if (metricOverride == null) startSampler()
-    events.emit({ type: 'info', message: 'metric: measuring the CPU again (asked by the owner)' })
-    const s = await sampler.rebench()
-    init.onBenchmarkProgress?.(undefined)
-    benchmarkProgress = null
-    overlay.changed()
-    notifyChanged()
-    return { static: s.score, measuredAt: s.measuredAt, busy: s.busy, othersBusy: s.othersBusy, kernels: s.kernels, durationMs: s.durationMs, metric: sampler.current() ?? null, pinned: metricOverride != null }
   }
 
   const methodComponents: MethodComponents = {
@@ -332,24 +191,10 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     jobs,
     pairing,
     nearby,
-    metric: {
-      pinned: () => metricOverride,
-      pin: (value) => {
-        metricOverride = value
-        if (value == null) {
-          startSampler()
-        } else {
-          overlay.changed()
-          hint.publish()
-        }
-      },
-      own: ownMetric,
-      benchmarkProgress: () => benchmarkProgress,
-      rebench
-    },
+    metric,
     invite,
     sandbox: () => bwrap != null ? 'bwrap' : 'none',
-    hint: () => hintRef?.view() ?? null,
+    hint: () => late.hint?.view() ?? null,
     bulkPort: () => bulk?.port ?? null
   }
 
@@ -369,7 +214,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   }, (r) => { r.stop() })
   // published once the control socket answers: a shim without a free slot asks the daemon
   await stack.start('placement hint', () => { hint.start(); return hint }, (h) => { h.stop() })
-  hintRef = hint
+  late.hint = hint
   let http: HttpEndpoint | undefined
   const httpAddress = settings.http
   if (httpAddress != null) {
@@ -407,9 +252,138 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     home,
     dashboard: http != null ? `http://${http.address}/` : undefined,
     invite,
-    rebench,
+    rebench: metric.rebench,
     async stop () { await stack.stop() }
   }
+}
+
+/** Parts that parts started before them call into, set once they start. */
+interface LateParts {
+  overlay?: Overlay
+  migration?: Migration
+  hint?: LocalHint
+}
+
+interface NetworkParts {
+  libp2p: KappaLibp2p
+  access: Access
+  invites: InviteBook
+  pairing: Pairing
+  nearby: Nearby
+  overlay: Overlay
+}
+
+/** libp2p behind the access gater, then pairing, LAN discovery and the overlay (gossip and probes). */
+async function startNetwork (stack: ServiceStack, init: DaemonInit, settings: DaemonSettings, c: { identity: { privateKey: PrivateKey }, trust: TrustStore, events: DaemonEvents, metric: MetricPart, late: LateParts }): Promise<NetworkParts> {
+  const { identity, trust, events, metric, late } = c
+  const invites = new InviteBook()
+  const acceptPairRequests = init.acceptPairRequests ?? true
+  const mdnsIntervalMs = init.mdnsIntervalMs ?? MDNS_INTERVAL_MS
+  let libp2pRef: KappaLibp2p | undefined
+  const access = createAccess({
+    trust,
+    holdsTicket: (peer) => metric.tickets.holds(peer),
+    outstandingInvites: () => invites.outstanding(),
+    strangerConnections: (source) => (libp2pRef?.getConnections() ?? []).filter(c => !access.isKnown(c.remotePeer) && (source == null || sourceOf(c.remoteAddr) === source)).length,
+    log: (line) => { events.emit({ type: 'info', message: line }) }
+  }, { acceptPairRequests })
+
+  const libp2p = await stack.start('libp2p', async () => {
+    try {
+      return await createKappaLibp2p({
+        privateKey: identity.privateKey,
+        listen: settings.listen,
+        gater: access.gater,
+        mdns: init.mdns === false ? undefined : { intervalMs: mdnsIntervalMs, port: init.mdnsPort }
+      })
+    } catch (err) {
+      throw libp2pStartError(err, settings.listen)
+    }
+  }, async (node) => { await node.stop() })
+  libp2pRef = libp2p
+
+  const pairing = await stack.start('pairing', async () => {
+    const p = createPairing({ libp2p, trust, invites, access, events }, { alias: init.alias, acceptPairRequests })
+    await p.start()
+    return p
+  }, async (p) => { await p.stop() })
+  const nearby = await stack.start('lan discovery', () => {
+    const n = new Nearby({ libp2p, trust, events }, { intervalMs: mdnsIntervalMs })
+    n.start()
+    return n
+  }, () => {})
+  const overlay = await stack.start('overlay', async () => {
+    const o = createOverlay({
+      libp2p,
+      trust,
+      access,
+      events,
+      tickets: metric.tickets,
+      privateKey: identity.privateKey,
+      ownMetric: metric.own,
+      // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
+      meets: (r) => machineMeets(r, metric.sampler.current()?.memAvailableKiB) && late.migration?.hasFreeSlot() !== false,
+      busy: () => late.migration?.busy(),
+      onNeighbourChange: () => { late.hint?.publish() }
+    }, { delayMs: init.delayMs, splitHorizon: init.splitHorizon, c: init.hopCost })
+    await o.start()
+    return o
+  }, async (o) => { await o.stop() })
+  return { libp2p, access, invites, pairing, nearby, overlay }
+}
+
+/** The bulk port, migration (jobs sent and run here, in the sandbox) and the placement hint wrapped commands read. */
+async function startMigration (stack: ServiceStack, init: DaemonInit, settings: DaemonSettings, c: { libp2p: KappaLibp2p, trust: TrustStore, access: Access, events: DaemonEvents, metric: MetricPart, overlay: Overlay, probing: MigrationComponents['overlay'], home: string }): Promise<{ bwrap?: string, bulk?: BulkListener, migration: Migration, hint: LocalHint }> {
+  const { libp2p, trust, access, events, metric, overlay, probing, home } = c
+  const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
+  if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
+  // the bulk port listens beside libp2p, on the host of the first TCP --listen address
+  let bulk: BulkListener | undefined
+  if (init.bulkPort !== false && settings.bulkHost != null) {
+    const host = settings.bulkHost
+    const port = init.bulkPort ?? 0
+    try {
+      bulk = await stack.start('bulk port', async () => await createBulkListener({ host, port, log: (message) => { events.emit({ type: 'warning', message }) } }), async (b) => { await b.close() })
+    } catch (err) {
+      // a busy --bulk-port costs speed, not function: big jobs stay on their streams
+      events.emit({ type: 'warning', message: `no bulk port on ${host}:${port} (${errorMessage(err)}): big jobs use their libp2p streams only` })
+    }
+  }
+  let localJobs = 0
+  const migration = await stack.start('migration', async () => {
+    const m = createMigration({
+      libp2p,
+      trust,
+      access,
+      tickets: metric.tickets,
+      overlay: probing,
+      events,
+      home,
+      bulk,
+      // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
+      // the client starts a local job itself, a moment later (longer on a loaded machine)
+      onLocalPlacement: () => { metric.countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
+    }, {
+      maxJobs: init.maxJobs,
+      wallMs: init.jobWallMs,
+      memoryBytes: init.jobMemoryBytes,
+      allowNetwork: init.allowNetwork,
+      bwrap,
+      ...init.migration
+    })
+    await m.start()
+    return m
+  }, async (m) => { await m.stop() })
+  const hint = new LocalHint({
+    home,
+    ownWith: metric.ownWith,
+    best: () => overlay.bestNeighbour()?.dismetric,
+    // a job a wrapped command started here on the hint: counted like a local placement
+    onClaim: (id) => { metric.countUntilSampled(`hint-${id}`) },
+    log: (line) => { events.emit({ type: 'warning', message: line }) }
+  })
+
+  return { bwrap, bulk, migration, hint }
 }
 
 /** Connection events for paired peers; a stranger's idle connection is closed after a grace period. */

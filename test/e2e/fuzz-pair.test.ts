@@ -3,11 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { createConnection } from 'node:net'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startNode, pairNodes, cleanup, until } from './helpers/node.js'
-import { libp2pClient } from './helpers/client.js'
-import { PairRequest, PairResponse } from '../src/wire/pair.js'
+import { startNode, pairNodes, cleanup, until } from '../helpers/node.js'
+import { libp2pClient } from '../helpers/client.js'
+import { PairRequest, PairResponse } from '../../src/wire/pair.js'
 import { pbStream } from '@libp2p/utils'
-import { PROTOCOL_PAIR } from '../src/constants.js'
+import { PROTOCOL_PAIR } from '../../src/constants.js'
 
 /** A frame that is wrong in one of the ways a hostile or broken peer can be wrong. */
 function badFrame (i: number): Uint8Array {

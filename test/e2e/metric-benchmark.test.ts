@@ -2,11 +2,11 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { BENCHMARK_VERSION, KERNEL_NAMES, KERNEL_REFERENCE_MS } from '../src/metric/constants.js'
-import { createBenchmark, runKernelsInWorker, type RunKernels } from '../src/metric/benchmark.js'
-import { KERNELS } from '../src/metric/kernels.js'
-import { DEFAULT_PLAN, measureKernels, type MeasurePlan, type Measurement } from '../src/metric/measure.js'
-import { fixtureRoot, removeTempDirs } from './metric-helpers.js'
+import { BENCHMARK_VERSION, KERNEL_NAMES, KERNEL_REFERENCE_MS } from '../../src/metric/constants.js'
+import { createBenchmark, runKernelsInWorker, type RunKernels } from '../../src/metric/benchmark.js'
+import { KERNELS } from '../../src/metric/kernels.js'
+import { DEFAULT_PLAN, measureKernels, type MeasurePlan, type Measurement } from '../../src/metric/measure.js'
+import { fixtureRoot, removeTempDirs } from '../metric-helpers.js'
 
 /** A stand-in for the worker: every kernel's best repetition is half its reference time (S = 200); counts its calls. */
 function fakeRunner (): RunKernels & { calls: number } {
@@ -195,7 +195,7 @@ describe('benchmark kernels', () => {
   })
 
   it('run in a worker even when the parent process has flags a worker rejects', async () => {
-    const script = `import { runKernelsInWorker } from ${JSON.stringify(new URL('../src/metric/benchmark.js', import.meta.url).href)}
+    const script = `import { runKernelsInWorker } from ${JSON.stringify(new URL('../../src/metric/benchmark.js', import.meta.url).href)}
 const m = await runKernelsInWorker(${JSON.stringify(small)})
 console.log(m.kernelsRun)`
     const out = await new Promise<string>((resolve, reject) => {

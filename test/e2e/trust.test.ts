@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { TrustStore, TrustWriteError } from '../src/trust/index.js'
-import { startNode, cleanup, tmpDir } from './helpers/node.js'
+import { TrustStore, TrustWriteError } from '../../src/trust/index.js'
+import { startNode, cleanup, tmpDir } from '../helpers/node.js'
 
 const A = '12D3KooWGzBsgByKPTBZ8XzRxEdMHuT8R1ZJ6ha3s2mrxnxvT7qb'
 const B = '12D3KooWRy7tY4yz9Fb5Mce6FCexg3eZbd8oVZxWWZ9jcpSRPzbL'

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { REPO, cleanup, tmpDir } from './helpers/node.js'
+import { REPO, cleanup, tmpDir } from '../helpers/node.js'
 
 interface Result { code: number, stdout: string, stderr: string }
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, cli, tmpDir, until } from './helpers/node.js'
-import { libp2pClient } from './helpers/client.js'
-import { PairRequest, PairResponse } from '../src/wire/pair.js'
-import { PROTOCOL_PAIR } from '../src/constants.js'
+import { startNode, pairNodes, cleanup, cli, tmpDir, until } from '../helpers/node.js'
+import { libp2pClient } from '../helpers/client.js'
+import { PairRequest, PairResponse } from '../../src/wire/pair.js'
+import { PROTOCOL_PAIR } from '../../src/constants.js'
 
 describe('pairing and access control (three processes on 127.0.0.1)', function () {
   afterEach(cleanup)

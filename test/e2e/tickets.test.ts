@@ -4,11 +4,11 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { TicketBook, proveOrigin, verifyOrigin } from '../src/tickets/index.js'
-import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
-import { MAX_HELD_TICKETS_PER_RELAY, MAX_TICKETS_PER_RELAY, PROTOCOL_PROBE, TICKET_HOLD_MS } from '../src/constants.js'
-import { startNode, pairNodes, cleanup, gossipLive } from './helpers/node.js'
-import { libp2pClient, homeKey } from './helpers/client.js'
+import { TicketBook, proveOrigin, verifyOrigin } from '../../src/tickets/index.js'
+import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
+import { MAX_HELD_TICKETS_PER_RELAY, MAX_TICKETS_PER_RELAY, PROTOCOL_PROBE, TICKET_HOLD_MS } from '../../src/constants.js'
+import { startNode, pairNodes, cleanup, gossipLive } from '../helpers/node.js'
+import { libp2pClient, homeKey } from '../helpers/client.js'
 
 describe('migration tickets: a proved origin, a cap per relaying neighbour, no "busy" from unused ones', function () {
   afterEach(cleanup)

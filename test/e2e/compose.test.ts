@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { DEFAULT_C, DEFAULT_MIN_RELAY_COST } from '../src/balance/index.js'
+import { DEFAULT_C, DEFAULT_MIN_RELAY_COST } from '../../src/balance/index.js'
 import { readFile, stat } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { spawn } from 'node:child_process'
@@ -9,9 +9,9 @@ import { parse } from 'yaml'
 import { multiaddr } from '@multiformats/multiaddr'
 import { privateKeyFromProtobuf } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { REPO, MAIN, cleanup, cli, onCleanup, startNode, tmpDir, until, type TestNode } from './helpers/node.js'
-import { parseTrustFile } from '../src/trust/index.js'
-import { chainLinks, composeAddresses, loopbackAddresses, writeClusterKeys } from '../src/cluster/keys.js'
+import { REPO, MAIN, cleanup, cli, onCleanup, startNode, tmpDir, until, type TestNode } from '../helpers/node.js'
+import { parseTrustFile } from '../../src/trust/index.js'
+import { chainLinks, composeAddresses, loopbackAddresses, writeClusterKeys } from '../../src/cluster/keys.js'
 
 const SERVICES = ['a', 'b', 'c']
 // the daemons run with the default hop cost; a value passed on through B loses the relay cost

@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process'
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO } from './helpers/node.js'
-import { DAEMON_NODE_FLAGS } from '../src/constants.js'
+import { REPO } from '../helpers/node.js'
+import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 
 async function run (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, stdout: string, stderr: string }> {
   return await new Promise((resolve) => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
-import { startNode, pairNodes, cleanup, until, onCleanup } from './helpers/node.js'
-import { DEFAULT_C } from '../src/balance/index.js'
-import { startHttp, hostPolicy } from '../src/http/index.js'
+import { startNode, pairNodes, cleanup, until, onCleanup } from '../helpers/node.js'
+import { DEFAULT_C } from '../../src/balance/index.js'
+import { startHttp, hostPolicy } from '../../src/http/index.js'
 
 describe('read-only dashboard and Prometheus /metrics on localhost', function () {
   afterEach(cleanup)

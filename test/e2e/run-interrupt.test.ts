@@ -2,8 +2,8 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createServer, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { RunFrame, RunFrameParser, encodeJsonFrame, encodeRunFrame } from '../src/control/frames.js'
-import { MAIN, cleanup, onCleanup, tmpDir, until } from './helpers/node.js'
+import { RunFrame, RunFrameParser, encodeJsonFrame, encodeRunFrame } from '../../src/control/frames.js'
+import { MAIN, cleanup, onCleanup, tmpDir, until } from '../helpers/node.js'
 
 /**
  * A daemon that starts the job and then says nothing more (a target that

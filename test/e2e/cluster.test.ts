@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict'
-import { DEFAULT_C, DEFAULT_MIN_RELAY_COST } from '../src/balance/index.js'
+import { DEFAULT_C, DEFAULT_MIN_RELAY_COST } from '../../src/balance/index.js'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { REPO, cleanup, cli, tmpDir, until } from './helpers/node.js'
-import { processesMatching } from './helpers/run.js'
-import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
-import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../src/cluster/cgroup.js'
+import { REPO, cleanup, cli, tmpDir, until } from '../helpers/node.js'
+import { processesMatching } from '../helpers/run.js'
+import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../../src/cluster/index.js'
+import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../../src/cluster/cgroup.js'
 
 // the daemons run with the default hop cost; a value passed on through B loses the relay cost
 const C = DEFAULT_C

@@ -3,8 +3,8 @@ import { spawn, spawnSync } from 'node:child_process'
 import { readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO, cleanup, tmpDir } from './helpers/node.js'
-import { processesMatching } from './helpers/run.js'
+import { REPO, cleanup, tmpDir } from '../helpers/node.js'
+import { processesMatching } from '../helpers/run.js'
 
 const demoDirs = async (): Promise<string[]> => (await readdir(tmpdir())).filter(d => d.startsWith('kappa-demo-'))
 

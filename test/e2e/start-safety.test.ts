@@ -4,10 +4,10 @@ import { chmod, mkdir, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { tightenHome } from '../src/home/index.js'
-import { createEventLog, redactInvites } from '../src/daemon/log.js'
-import { DAEMON_NODE_FLAGS } from '../src/constants.js'
-import { MAIN, startNode, cleanup, tmpDir, onCleanup } from './helpers/node.js'
+import { tightenHome } from '../../src/home/index.js'
+import { createEventLog, redactInvites } from '../../src/daemon/log.js'
+import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
+import { MAIN, startNode, cleanup, tmpDir, onCleanup } from '../helpers/node.js'
 
 const modeOf = async (path: string): Promise<number> => (await stat(path)).mode & 0o777
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { copyFile, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { REPO, cleanup, tmpDir } from './helpers/node.js'
+import { REPO, cleanup, tmpDir } from '../helpers/node.js'
 
 async function run (cmd: string, args: string[]): Promise<{ code: number, output: string }> {
   return await new Promise((resolve) => {

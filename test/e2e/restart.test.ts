@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, until } from './helpers/node.js'
-import { parseTrustFile } from '../src/trust/index.js'
+import { startNode, pairNodes, cleanup, until } from '../helpers/node.js'
+import { parseTrustFile } from '../../src/trust/index.js'
 
 describe('identity and trust store survive SIGKILL', function () {
   afterEach(cleanup)

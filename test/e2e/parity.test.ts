@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { Simulator, defaultSimConfig } from '../src/sim/index.js'
-import { cleanup, until } from './helpers/node.js'
-import { inProcessDaemon } from './helpers/inprocess.js'
-import type { Daemon } from '../src/daemon/index.js'
+import { Simulator, defaultSimConfig } from '../../src/sim/index.js'
+import { cleanup, until } from '../helpers/node.js'
+import { inProcessDaemon } from '../helpers/inprocess.js'
+import type { Daemon } from '../../src/daemon/index.js'
 
 /**
  * One scripted scenario, run twice: in the simulator (src/sim, simulated
@@ -96,6 +96,6 @@ describe('parity: the simulator and in-process nodes place the same jobs (issue 
 })
 
 async function pin (daemon: Daemon, value: number): Promise<void> {
-  const { callDaemon } = await import('../src/control/client.js')
+  const { callDaemon } = await import('../../src/control/client.js')
   await callDaemon(daemon.home, 'pin', { value })
 }

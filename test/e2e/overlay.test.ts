@@ -2,12 +2,12 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, until, neighbour, gossipLive, type TestNode } from './helpers/node.js'
-import { libp2pClient } from './helpers/client.js'
-import { ProbeRequest, ProbeResponse } from '../src/wire/probe.js'
-import { MetricUpdate } from '../src/wire/metric.js'
-import { PROTOCOL_METRIC, PROTOCOL_PROBE } from '../src/constants.js'
-import { PAPER_C } from '../src/balance/index.js'
+import { startNode, pairNodes, cleanup, until, neighbour, gossipLive, type TestNode } from '../helpers/node.js'
+import { libp2pClient } from '../helpers/client.js'
+import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
+import { MetricUpdate } from '../../src/wire/metric.js'
+import { PROTOCOL_METRIC, PROTOCOL_PROBE } from '../../src/constants.js'
+import { PAPER_C } from '../../src/balance/index.js'
 
 // the paper's chain: these tests pin its c (the default is DEFAULT_C)
 const C = PAPER_C

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { MAIN, cleanup, cliJson, onCleanup, tmpDir, until, busyAndIdlePair } from './helpers/node.js'
+import { MAIN, cleanup, cliJson, onCleanup, tmpDir, until, busyAndIdlePair } from '../helpers/node.js'
 import { createInterface } from 'node:readline'
-import { runJob } from './helpers/run.js'
-import { inProcessDaemon, jobRecord } from './helpers/inprocess.js'
+import { runJob } from '../helpers/run.js'
+import { inProcessDaemon, jobRecord } from '../helpers/inprocess.js'
 
 const PROMTOOL = '/usr/bin/promtool'
 

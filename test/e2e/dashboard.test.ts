@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
-import { cleanup, startNode, tmpDir, until, cliJson, busyAndIdlePair } from './helpers/node.js'
-import { runJob } from './helpers/run.js'
-import { launchChromium, CHROMIUM } from './helpers/browser.js'
-import { inProcessDaemon, jobRecord } from './helpers/inprocess.js'
+import { cleanup, startNode, tmpDir, until, cliJson, busyAndIdlePair } from '../helpers/node.js'
+import { runJob } from '../helpers/run.js'
+import { launchChromium, CHROMIUM } from '../helpers/browser.js'
+import { inProcessDaemon, jobRecord } from '../helpers/inprocess.js'
 import type { Browser, Page } from 'playwright-core'
 
 /** rows of the job table as the page shows them: [command, where, started, time, result, moved] */

@@ -3,12 +3,12 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { MAIN, REPO, cleanup, cli, pairNodes, startNode, tmpDir, until } from './helpers/node.js'
-import { DAEMON_NODE_FLAGS } from '../src/constants.js'
-import { resolveSettings, START_SETTINGS, envName, readConfigFile } from '../src/cli/config.js'
-import { createEventLog, underJournald } from '../src/daemon/log.js'
-import { createProgressLine, progressText } from '../src/progress.js'
-import { table } from '../src/cli/table.js'
+import { MAIN, REPO, cleanup, cli, pairNodes, startNode, tmpDir, until } from '../helpers/node.js'
+import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
+import { resolveSettings, START_SETTINGS, envName, readConfigFile } from '../../src/cli/config.js'
+import { createEventLog, underJournald } from '../../src/daemon/log.js'
+import { createProgressLine, progressText } from '../../src/progress.js'
+import { table } from '../../src/cli/table.js'
 
 describe('operating kappa-node: versions, exit codes, settings, logs, tables, completion', function () {
   this.timeout(120_000)

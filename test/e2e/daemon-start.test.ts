@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
 import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { cli, cleanup, startNode, tmpDir } from './helpers/node.js'
-import { ServiceStack, startAll } from '../src/daemon/services.js'
-import { checkDaemonOptions } from '../src/daemon/settings.js'
-import { debugLogger } from '../src/debug.js'
-import { BadInputError } from '../src/errors.js'
+import { cli, cleanup, startNode, tmpDir } from '../helpers/node.js'
+import { ServiceStack, startAll } from '../../src/daemon/services.js'
+import { checkDaemonOptions } from '../../src/daemon/settings.js'
+import { debugLogger } from '../../src/debug.js'
+import { BadInputError } from '../../src/errors.js'
 
 describe('daemon start-up: parts in order, rolled back on failure (issue 12)', () => {
   afterEach(cleanup)

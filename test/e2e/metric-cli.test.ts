@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { KERNEL_NAMES } from '../src/metric/constants.js'
-import { FIXTURES, REPO, removeTempDirs, tempDir } from './metric-helpers.js'
+import { KERNEL_NAMES } from '../../src/metric/constants.js'
+import { FIXTURES, REPO, removeTempDirs, tempDir } from '../metric-helpers.js'
 
 interface Run { code: number, stdout: string, stderr: string }
 

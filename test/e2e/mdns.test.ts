@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { startNode, cleanup, until } from './helpers/node.js'
+import { startNode, cleanup, until } from '../helpers/node.js'
 
 describe('LAN discovery (mDNS) only suggests', function () {
   afterEach(cleanup)

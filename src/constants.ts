@@ -23,7 +23,7 @@ function readVersion (): string {
   }
 }
 
-export const PROTOCOL_PAIR = '/kappa/pair/1'
+export const PROTOCOL_PAIR = '/kappa/pair/2'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
 export const PROTOCOL_PROBE = '/kappa/probe/1'
 export const PROTOCOL_MIGRATE = '/kappa/migrate/2'
@@ -53,7 +53,7 @@ export const MAX_PAIR_REQUESTS_PER_SOURCE = 4
 /** Our own outgoing requests, waiting for the other owner's accept. */
 export const OUTGOING_REQUEST_TTL_MS = 15 * 60_000
 
-/** /kappa/pair/1 limits: small messages, short exchanges, rate-limited strangers. */
+/** /kappa/pair/2 limits: small messages, short exchanges, rate-limited strangers. */
 export const PAIR_MAX_MESSAGE_BYTES = 4096
 export const PAIR_TIMEOUT_MS = 10_000
 export const PAIR_RATE_POINTS = 20

@@ -52,6 +52,16 @@ async function pairingService (): Promise<{ pairing: Pairing, invites: InviteBoo
 describe('pairing requests: bounded per source and in all, short-lived; invites always work', function () {
   afterEach(cleanup)
 
+  it('an empty frame (all fields zero: kind UNSPECIFIED) is refused, never taken as a request or a redeem', async () => {
+    const { pairing, ask } = await pairingService()
+    const answer = await ask('10.0.0.9', PairRequest.Kind.UNSPECIFIED)
+    assert.equal(answer.status, PairResponse.Status.REFUSED)
+    assert.match(answer.error, /unknown pairing message/)
+    assert.deepEqual(pairing.requests(), [])
+    assert.equal(PairRequest.decode(new Uint8Array(0)).kind, PairRequest.Kind.UNSPECIFIED)
+    assert.equal(PairResponse.decode(new Uint8Array(0)).status, PairResponse.Status.UNSPECIFIED)
+  })
+
   it('40 fresh identities from one address hold a few places; the owner\'s invite and another address\'s request still work', async () => {
     const { pairing, invites, clock, ask } = await pairingService()
     const answers: PairResponse[] = []

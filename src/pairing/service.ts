@@ -261,7 +261,7 @@ export class PairingService implements Pairing {
 
   // ---- helpers -------------------------------------------------------------
 
-  /** One request, one response on a fresh /kappa/pair/1 stream, under one deadline. */
+  /** One request, one response on a fresh /kappa/pair/2 stream, under one deadline. */
   private async exchange (peerId: PeerId, addrs: Multiaddr[], request: PairRequest, timeoutMs = PAIR_TIMEOUT_MS, options: AbortOptions = {}): Promise<PairResponse> {
     const { libp2p, access } = this.components
     const id = peerId.toString()

@@ -11,6 +11,7 @@ export interface PairRequest {
 
 export namespace PairRequest {
   export enum Kind {
+    UNSPECIFIED = 'UNSPECIFIED',
     REDEEM = 'REDEEM',
     REQUEST = 'REQUEST',
     ACCEPT = 'ACCEPT',
@@ -18,10 +19,11 @@ export namespace PairRequest {
   }
 
   enum __KindValues {
-    REDEEM = 0,
-    REQUEST = 1,
-    ACCEPT = 2,
-    UNPAIR = 3
+    UNSPECIFIED = 0,
+    REDEEM = 1,
+    REQUEST = 2,
+    ACCEPT = 3,
+    UNPAIR = 4
   }
 
   export namespace Kind {
@@ -66,7 +68,7 @@ export namespace PairRequest {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          kind: Kind.REDEEM,
+          kind: Kind.UNSPECIFIED,
           token: '',
           alias: '',
           addrs: []
@@ -208,6 +210,7 @@ export interface PairResponse {
 
 export namespace PairResponse {
   export enum Status {
+    UNSPECIFIED = 'UNSPECIFIED',
     PAIRED = 'PAIRED',
     PENDING = 'PENDING',
     REFUSED = 'REFUSED',
@@ -215,10 +218,11 @@ export namespace PairResponse {
   }
 
   enum __StatusValues {
-    PAIRED = 0,
-    PENDING = 1,
-    REFUSED = 2,
-    UNPAIRED = 3
+    UNSPECIFIED = 0,
+    PAIRED = 1,
+    PENDING = 2,
+    REFUSED = 3,
+    UNPAIRED = 4
   }
 
   export namespace Status {
@@ -263,7 +267,7 @@ export namespace PairResponse {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          status: Status.PAIRED,
+          status: Status.UNSPECIFIED,
           error: '',
           alias: '',
           addrs: []

@@ -44,7 +44,7 @@ function concat (a: Uint8Array, b: Uint8Array): Uint8Array {
 describe('fuzzing the protocols the foundation adds', function () {
   afterEach(cleanup)
 
-  it('1 000 malformed, truncated and oversized /kappa/pair/1 frames leave the node running and answering', async () => {
+  it('1 000 malformed, truncated and oversized /kappa/pair/2 frames leave the node running and answering', async () => {
     const [a, b] = await Promise.all([startNode('a'), startNode('b')])
     await pairNodes(a, b)
     // a paired peer is not rate-limited, so every frame reaches the parser
@@ -67,7 +67,7 @@ describe('fuzzing the protocols the foundation adds', function () {
     assert.ok((await b.json(['peers'])).some((p: any) => p.id === c.id))
   })
 
-  it('a stranger hammering /kappa/pair/1 is rate-limited and the node goes on', async () => {
+  it('a stranger hammering /kappa/pair/2 is rate-limited and the node goes on', async () => {
     const b = await startNode('b')
     const stranger = await libp2pClient()
     const errors: string[] = []

@@ -36,7 +36,8 @@ describe('installing kappa-node', function () {
   it('npm pack makes a runnable package: installed from the tarball into a prefix, kappa-node --version works (acceptance 3)', async () => {
     const dir = await tmpDir('kappa-pack-')
     const env = npmEnv(join(dir, 'prefix'), dir)
-    const packed = await sh(`npm pack --json --pack-destination ${dir}`, { cwd: REPO, env })
+    // --ignore-scripts: `prepare` would rebuild dist/ under the running suite; npm test built it already
+    const packed = await sh(`npm pack --ignore-scripts --json --pack-destination ${dir}`, { cwd: REPO, env })
     assert.equal(packed.code, 0, packed.stderr)
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('[')))
     const files: string[] = info.files.map((f: { path: string }) => f.path)

@@ -19,7 +19,6 @@ import { createOverlay, type Overlay } from '../overlay/index.js'
 import { machineMeets } from '../host/requirements.js'
 import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../metric/index.js'
 import { createMigration, type Migration, type MigrationInit } from '../migrate/index.js'
-import { findBubblewrap } from '../migrate/sandbox.js'
 import { UserError, errorMessage } from '../errors.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
 import { DEFAULT_HTTP, DEFAULT_PORT, INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS, METRIC_SETTLE_MS } from '../constants.js'
@@ -50,8 +49,10 @@ export interface DaemonInit {
   maxJobs?: number
   /** wall-time limit of a job run here */
   jobWallMs?: number
-  /** address-space limit of a job run here */
+  /** memory limit of a job run here (its /tmp included) */
   jobMemoryBytes?: number
+  /** process limit of a job run here, and the rest of the job sandbox's settings (bubblewrap's path, job directories, disk floor) */
+  jobLimits?: Pick<MigrationInit, 'pids' | 'bwrap' | 'jobsDir' | 'diskFloorBytes'>
   /** jobs run here may use the network */
   allowNetwork?: boolean
   /** run jobs for others without bubblewrap even where it is installed */
@@ -237,8 +238,6 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   // every probe (a job's placement, `kappa-node probe`) is timed into /metrics
   const probing = timedOverlay(overlay, metrics)
   if (metricOverride == null) startSampler()
-  const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
-  if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
   let bulk: BulkListener | undefined
   // the bulk port listens beside libp2p, on the host of the first TCP --listen address
   if (init.bulkPort !== false) {
@@ -270,7 +269,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     wallMs: init.jobWallMs,
     memoryBytes: init.jobMemoryBytes,
     allowNetwork: init.allowNetwork,
-    bwrap,
+    sandbox: init.noSandbox !== true,
+    ...init.jobLimits,
     ...init.migration
   })
   await migration.start()
@@ -325,7 +325,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
       neighbours: o.neighbours,
       jobs: migration.jobs(),
-      sandbox: bwrap != null ? 'bwrap' : 'none',
+      sandbox: migration.sandbox().mode,
       hint: hintRef?.view() ?? null,
       bulkPort: bulk?.port ?? null
     }

@@ -1,11 +1,12 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
 import { findExecutable } from '../host/requirements.js'
+import { etcArgs, type EtcPlan } from './etc.js'
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
 export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
 
 /** PATH of the launcher itself (never the job's). */
-const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+export const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** How the job's program is started. */
 export type ExecPlan =
@@ -31,6 +32,14 @@ export interface LaunchSpec {
   /** --output files outside the workspace: writable at their absolute paths */
   outputs: Array<{ source: string, at: string }>
   allowNetwork: boolean
+  /** the job's uid and gid inside the sandbox (the job user's own: its files in the view are its own) */
+  user: { uid: number, gid: number }
+  /** the minimal /etc (src/migrate/etc.ts); undefined: the system's, as the system directories are */
+  etc?: EtcPlan
+  /** the job's /tmp: a tmpfs of at most this many bytes (its pages count in the job's memory cgroup) */
+  tmpBytes?: number
+  /** paths of this node (its home, its job directories) covered with an empty tmpfs where a system directory would show them */
+  hide: string[]
 }
 
 export interface Launch {
@@ -86,16 +95,20 @@ export function executableMountPoint (path: string): string {
 export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   const args = ['--die-with-parent', '--unshare-all']
   if (spec.allowNetwork) args.push('--share-net')
-  const uid = process.getuid?.() ?? 65534
-  const gid = process.getgid?.() ?? 65534
-  args.push('--unshare-user', '--uid', String(uid === 0 ? 65534 : uid), '--gid', String(uid === 0 ? 65534 : gid))
+  // the launcher already is the job user (a root daemon drops to it first): this namespace maps that uid only
+  args.push('--unshare-user', '--uid', String(spec.user.uid), '--gid', String(spec.user.gid))
   for (const dir of SYSTEM_DIRS) {
     if (!existsSync(dir)) continue
     const st = lstatSync(dir)
     if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir)
     else args.push('--ro-bind', dir, dir)
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp')
+  // mounted over the system's /etc, which stays underneath unseen
+  if (spec.etc != null) args.push(...etcArgs(spec.etc))
+  for (const path of spec.hide) if (underSystemDir(path) && existsSync(path)) args.push('--tmpfs', path)
+  args.push('--proc', '/proc', '--dev', '/dev')
+  if (spec.tmpBytes != null) args.push('--size', String(spec.tmpBytes))
+  args.push('--tmpfs', '/tmp', '--dir', '/var/tmp')
   args.push('--bind', spec.view, spec.workspace)
   for (const f of spec.extras) args.push('--ro-bind', f.source, f.at)
   for (const f of spec.outputs) args.push('--bind', f.source, f.at)

@@ -52,11 +52,17 @@ export async function ensureJobUser (name = JOB_USER_NAME): Promise<JobUser> {
   const uid = process.getuid?.() ?? 65534
   if (uid !== 0) return { name: process.env.USER ?? `uid${uid}`, uid, gid: process.getgid?.() ?? uid, drop: false }
   let found = await lookupUser(name)
-  if (found == null) {
+  // several daemons starting at once race for /etc/passwd's lock: whoever lost finds the account made, or tries again
+  for (let attempt = 0; found == null; attempt++) {
     log('creating the system account %s', name)
-    await run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name]).catch((err) => {
-      throw new Error(`cannot create the job user ${name} (${(err as Error).message}); create it: useradd --system --no-create-home --shell /usr/sbin/nologin ${name}`)
-    })
+    try {
+      await run('useradd', ['--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin', '--user-group', name])
+    } catch (err) {
+      found = await lookupUser(name)
+      if (found != null) break
+      if (attempt >= 20) throw new Error(`cannot create the job user ${name} (${(err as Error).message}); create it: useradd --system --no-create-home --shell /usr/sbin/nologin ${name}`)
+      await new Promise(resolve => setTimeout(resolve, 50 + Math.random() * 200))
+    }
     found = await lookupUser(name)
   }
   if (found == null) throw new Error(`the job user ${name} is not in /etc/passwd`)

@@ -157,6 +157,13 @@ export class JobCgroups {
     return cgroups
   }
 
+  /** Kills every job of the node `key` and removes its cgroups, without opening them (a test's cleanup after kill -9). */
+  static async removeAll (key: string, settings: JobLimitSettings = { memoryBytes: 0, pids: 0, cpuWeight: 0 }): Promise<void> {
+    const found = detectLayout(key)
+    if ('reason' in found) return
+    await new JobCgroups(found.layout, found.bases, settings).close()
+  }
+
   /** Kills and removes the job cgroups a previous daemon of this node left. */
   async sweep (): Promise<number> {
     let n = 0

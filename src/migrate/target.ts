@@ -510,7 +510,8 @@ export class JobRunner {
       // what the kernel stopped (OOM), or a disk that filled between two looks
       const verdict = await host.verdict(place).catch(() => undefined)
       const floor = host.belowFloor()
-      if (verdict != null && (verdict.limit === 'memory' || signal === 'SIGKILL' || code === 137)) stoppedBy = verdict.message
+      // a job that failed after the kernel refused it memory or a fork (a fork loop's shell gives up by itself)
+      if (verdict != null && (verdict.limit === 'memory' || code !== 0 || signal != null)) stoppedBy = verdict.message
       else if (floor != null && (code !== 0 || signal != null)) stoppedBy = floor
     }
     // whatever the job left running in the background (holding its pipes) goes too

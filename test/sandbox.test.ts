@@ -42,6 +42,18 @@ async function uidsOf (pid: number): Promise<number[] | undefined> {
   return line?.split(/\s+/).slice(1).filter(x => x !== '').map(Number)
 }
 
+/** Processes whose argv is exactly `argv` (not a shell that names it in its script). */
+async function processesRunning (argv: string[]): Promise<number[]> {
+  const { readdir } = await import('node:fs/promises')
+  const want = argv.join('\0') + '\0'
+  const pids: number[] = []
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    if (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '') === want) pids.push(Number(name))
+  }
+  return pids
+}
+
 async function sh (cmd: string, args: string[]): Promise<void> {
   await new Promise<void>((resolve, reject) => { execFile(cmd, args, (err) => { if (err != null) reject(err); else resolve() }) })
 }
@@ -103,7 +115,7 @@ __attribute__((constructor)) static void loaded (void) {
     const sleeper = `30.${parseInt(tag, 16) % 1000 + 1000}`
     const job = startJob(a, ['--remote', '--', 'sh', '-c', `cat ${secret}; cat /etc/shadow; cat ${b.home}/identity.key; ls ${b.home}; ls -a /etc; echo "uid=$(id -u) user=$(id -un)"; sleep ${sleeper}`], { cwd })
     await until('the job\'s sleep on B', async () => {
-      const found = (await processesMatching(`sleep ${sleeper}`)).filter(p => p !== job.proc.pid)
+      const found = await processesRunning(['sleep', sleeper])
       return found.length > 0 ? found : undefined
     }, 60_000)
     // every process of the job, seen from outside its namespaces: never uid 0
@@ -115,7 +127,7 @@ __attribute__((constructor)) static void loaded (void) {
       assert.ok(uids.every(u => u !== 0), `process ${pid} runs with uids ${uids.join(' ')}`)
     }
     // the job goes on once its sleep is over
-    for (const pid of await processesMatching(`sleep ${sleeper}`)) if (pid !== job.proc.pid) process.kill(pid, 'SIGKILL')
+    for (const pid of await processesRunning(['sleep', sleeper])) process.kill(pid, 'SIGKILL')
     const r = await job.done
     const out = r.stdout.toString()
     assert.doesNotMatch(out, new RegExp(`root-only-${tag}`))

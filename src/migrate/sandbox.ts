@@ -1,5 +1,4 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
-import { findExecutable } from '../host/requirements.js'
 import { etcArgs, type EtcPlan } from './etc.js'
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
@@ -49,10 +48,6 @@ export interface Launch {
   env: Record<string, string>
 }
 
-export function findBubblewrap (): string | undefined {
-  return findExecutable('bwrap')
-}
-
 export function underSystemDir (path: string): boolean {
   return SYSTEM_DIRS.some(d => path === d || path.startsWith(`${d}/`))
 }
@@ -88,9 +83,11 @@ export function executableMountPoint (path: string): string {
  * job's view of the workspace at the workspace's own path (absolute paths
  * and DW_AT_comp_dir stay the same), files named outside it read-only at
  * theirs, the executable where it belongs, no network unless allowed,
- * nothing of anyone's home or of kappa's keys. As root the job runs as
- * nobody inside a user namespace. The job's environment is set inside
- * (--clearenv, --setenv): bubblewrap's own environment is the launcher's.
+ * nothing of anyone's home or of kappa's keys, a minimal /etc, a /tmp sized
+ * to the job's memory. bubblewrap runs as the job user already (src/migrate/
+ * jobhost.ts drops to it) and maps only that uid into its namespace. The
+ * job's environment is set inside (--clearenv, --setenv): bubblewrap's own
+ * environment is the launcher's, clean.
  */
 export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   const args = ['--die-with-parent', '--unshare-all']
@@ -125,14 +122,4 @@ export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value)
   args.push('--', ...argv)
   return { command: bwrap, args, env: { PATH: LAUNCHER_PATH } }
-}
-
-/**
- * Without a sandbox (--no-sandbox): a plain child in the view, which is not
- * at the workspace's path (absolute paths into it reach this machine's own
- * files), with the job's environment.
- */
-export function unsandboxedCommand (spec: LaunchSpec, viewCwd: string): Launch & { cwd: string, argv0: string } {
-  const program = spec.exec.kind === 'bind' ? spec.exec.source : spec.argv[0]
-  return { command: program, args: spec.argv.slice(1), env: spec.env, cwd: viewCwd, argv0: spec.argv[0] }
 }

@@ -85,6 +85,8 @@ export interface TestNode {
   home: string
   id: string
   addrs: string[]
+  /** where its job directories go (--jobs-dir: outside its home) */
+  jobsDir: string
   proc: ChildProcess
   /** every JSON event the daemon printed so far */
   events: any[]
@@ -142,6 +144,7 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     home,
     id: ready.id,
     addrs: ready.addrs,
+    jobsDir: own.length > 0 ? jobsDir : (opts.args ?? [])[(opts.args ?? []).indexOf('--jobs-dir') + 1],
     proc,
     events,
     waitForEvent,

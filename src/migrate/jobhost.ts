@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { statfsSync } from 'node:fs'
+import { lstatSync, statfsSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises'
 import { totalmem } from 'node:os'
 import { join, dirname } from 'node:path'
@@ -65,6 +65,33 @@ export interface JobPlace {
 }
 
 const USERNS_FIX = 'user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), sysctl -w user.max_user_namespaces=15000; on Ubuntu 23.10 and later also sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'
+
+/**
+ * Someone else's directory on the way to the job directories (another user
+ * made /var/tmp/kappa-<uid> first, a symlink, a directory anyone may write
+ * without the sticky bit) would let them swap a job's files: why, or undefined.
+ */
+export function unsafeAncestor (path: string): string | undefined {
+  const uid = process.getuid?.() ?? 0
+  let at = '/'
+  for (const part of path.split('/').filter(p => p !== '')) {
+    at = join(at, part)
+    let st
+    try {
+      st = lstatSync(at)
+    } catch (err) {
+      return `${at}: ${errorMessage(err)}`
+    }
+    if (st.isSymbolicLink()) {
+      // system symlinks (/var/run → /run) belong to root
+      if (st.uid !== 0) return `${at} is a symlink owned by uid ${st.uid}`
+      continue
+    }
+    if (st.uid !== 0 && st.uid !== uid) return `${at} belongs to uid ${st.uid}`
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return `${at} is writable by others`
+  }
+  return undefined
+}
 
 function defaultJobsDir (): string {
   const uid = process.getuid?.() ?? 0
@@ -140,7 +167,7 @@ export class JobHost {
       if (killed > 0) notes.push(`killed ${killed} job processes a previous daemon left`)
     } catch (err) {
       this.cgroups = undefined
-      notes.push(`no per-job cgroups (${errorMessage(err)}): limits fall back to rlimits (address space, file size) and a sized /tmp`)
+      notes.push(`no per-job cgroups (${errorMessage(err)}): memory is an address-space rlimit and /tmp is sized to it; no process limit`)
     }
     try {
       const swept = await sweepMounts(this.jobsDir)
@@ -148,6 +175,8 @@ export class JobHost {
       await rm(this.jobsDir, { recursive: true, force: true })
       await mkdir(this.jobsDir, { recursive: true, mode: 0o711 })
       await chmod(this.jobsDir, 0o711)
+      const unsafe = unsafeAncestor(this.jobsDir)
+      if (unsafe != null) return fail(`the job directory ${this.jobsDir} is not safe: ${unsafe}`, 'choose another with --jobs-dir')
     } catch (err) {
       return fail(`cannot make the job directory ${this.jobsDir}: ${errorMessage(err)}`, 'choose another with --jobs-dir')
     }

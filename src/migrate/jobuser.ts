@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { logger } from '@libp2p/logger'
 
 const log = logger('kappa:migrate:jobuser')
@@ -50,7 +51,11 @@ export async function lookupUser (name: string, passwd = '/etc/passwd'): Promise
  */
 export async function ensureJobUser (name = JOB_USER_NAME): Promise<JobUser> {
   const uid = process.getuid?.() ?? 65534
-  if (uid !== 0) return { name: process.env.USER ?? `uid${uid}`, uid, gid: process.getgid?.() ?? uid, drop: false }
+  if (uid !== 0) {
+    let name = `uid${uid}`
+    try { name = userInfo().username } catch (err) { log('no name for uid %d: %s', uid, (err as Error).message) }
+    return { name, uid, gid: process.getgid?.() ?? uid, drop: false }
+  }
   let found = await lookupUser(name)
   // several daemons starting at once race for /etc/passwd's lock: whoever lost finds the account made, or tries again
   for (let attempt = 0; found == null; attempt++) {

@@ -7,11 +7,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { execFile, execFileSync } from 'node:child_process'
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { existsSync, statSync } from 'node:fs'
+import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { startNode, pairNodes, cleanup, until, tmpDir, gossipLive, onCleanup, type TestNode } from './helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from './helpers/run.js'
+import { buildEtc } from '../src/migrate/etc.js'
+import { diagnoseBwrap, unsafeAncestor } from '../src/migrate/jobhost.js'
 
 const has = (cmd: string, args: string[]): boolean => { try { execFileSync(cmd, args, { stdio: 'ignore' }); return true } catch { return false } }
 const hasBwrap = has('bwrap', ['--version'])
@@ -217,5 +219,51 @@ __attribute__((constructor)) static void loaded (void) {
     await until('the job\'s main process to die with the daemon', async () => (await processesMatching(`1001.${tag}`)).length === 0, 30_000)
     await startNode('b', { home: b.home, args: ['--delay', '100', '--metric-override', '148', '--no-sandbox'] })
     assert.deepEqual((await processesMatching(`.${tag}`)).filter(p => p !== job.proc.pid), [])
+  })
+})
+
+describe('the job sandbox\'s pieces', function () {
+  afterEach(cleanup)
+
+  it('the minimal /etc: passwd and group for the job, the entries programs need, never shadow, sudoers or ssh keys', async () => {
+    const dir = await tmpDir()
+    const etc = join(dir, 'etc')
+    await mkdir(join(etc, 'ssh'), { recursive: true })
+    await mkdir(join(etc, 'alternatives'))
+    for (const f of ['shadow', 'gshadow', 'sudoers', 'ssh/ssh_host_ed25519_key', 'hosts', 'ld.so.cache', 'passwd', 'ld.so.preload']) await writeFile(join(etc, f), `${f}\n`)
+    await symlink('/usr/share/zoneinfo/UTC', join(etc, 'localtime'))
+    await symlink('/run/resolvconf/resolv.conf', join(etc, 'resolv.conf'))
+    const plan = await buildEtc(join(dir, 'out'), { name: 'kappa-job', uid: 995, gid: 994 }, (p) => p.startsWith('/usr/'), etc)
+    const visible = new Set([...readdirSync(plan.dir)])
+    for (const never of ['shadow', 'gshadow', 'sudoers', 'ssh', 'ld.so.preload']) assert.ok(!visible.has(never), never)
+    assert.deepEqual(plan.binds.map(b => b.at).sort(), ['/etc/alternatives', '/etc/hosts', '/etc/ld.so.cache'])
+    assert.equal(readlinkSync(join(plan.dir, 'localtime')), '/usr/share/zoneinfo/UTC')
+    // a link out of the visible directories whose target is missing here: left out
+    assert.ok(!visible.has('resolv.conf'))
+    assert.match(await readFile(join(plan.dir, 'passwd'), 'utf8'), /^kappa-job:x:995:994:/m)
+    assert.doesNotMatch(await readFile(join(plan.dir, 'passwd'), 'utf8'), /passwd\n/)
+    assert.match(await readFile(join(plan.dir, 'group'), 'utf8'), /^kappa-job:x:994:$/m)
+  })
+
+  it('job directories under another user\'s or a world-writable directory are refused', async function () {
+    skipUnless(this, isRoot, 'needs root (chown)')
+    const dir = await tmpDir()
+    await chmod(dir, 0o755)
+    await mkdir(join(dir, 'theirs'))
+    await chown(join(dir, 'theirs'), 65534, 65534)
+    assert.match(unsafeAncestor(join(dir, 'theirs', 'jobs')) ?? '', /belongs to uid 65534/)
+    await mkdir(join(dir, 'open'), { mode: 0o777 })
+    await chmod(join(dir, 'open'), 0o777)
+    assert.match(unsafeAncestor(join(dir, 'open')) ?? '', /writable by others/)
+    await chmod(join(dir, 'open'), 0o1777)
+    assert.equal(unsafeAncestor(join(dir, 'open')), undefined)
+  })
+
+  it('a failed trial run of bubblewrap says what is wrong and how to fix it', () => {
+    assert.match(diagnoseBwrap('bwrap: No permission to create new namespace, likely because the kernel does not allow non-privileged user namespaces.', '/j', 'kappa-job').fix, /unprivileged_userns_clone=1.*max_user_namespaces/)
+    assert.match(diagnoseBwrap('bwrap: setting up uid map: Permission denied', '/j', 'kappa-job').fix, /user\.max_user_namespaces/)
+    const reach = diagnoseBwrap('bwrap: Can\'t find source path /j/x/view: Permission denied', '/j', 'kappa-job')
+    assert.match(reach.reason, /kappa-job cannot reach the job directory \/j/)
+    assert.match(reach.fix, /chmod o\+x/)
   })
 })

@@ -80,6 +80,11 @@ export class JobRunner {
     // job processes, overlays and directories of a daemon that died are swept here; then the sandbox's trial run
     await this.host.open()
     await mkdir(this.mirrorsDir, { recursive: true, mode: 0o700 })
+    // overlay or copy, tried for real once, as part of the sandbox's check (a job user's view needs no root later)
+    if (this.host.status.mode !== 'refused') {
+      const kind = await this.jobViewKind()
+      if (kind === 'copy' && this.init.view === 'auto') this.host.status.notes.push('no overlay mounts here (not root, or no overlayfs): each job gets a copy of its workspace')
+    }
   }
 
   /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
+import { readMounts } from '../host/mounts.js'
 
 /** The CFS period used for every quota: 100 ms, the kernel's default. */
 export const CPU_PERIOD_US = 100_000
@@ -16,29 +17,13 @@ export type CgroupLayout =
   | { version: 1, cpu: string, cpuacct?: string }
   | { version: 2, root: string }
 
-interface Mount { point: string, type: string, options: string[] }
-
-function mounts (mountsFile: string): Mount[] {
-  let text: string
-  try {
-    text = readFileSync(mountsFile, 'utf8')
-  } catch {
-    return []
-  }
-  return text.split('\n').filter(l => l !== '').map(line => {
-    const [, point, type, options] = line.split(' ')
-    // /proc/mounts escapes spaces and friends as octal
-    return { point: point.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type, options: options.split(',') }
-  })
-}
-
 /**
  * Where the cpu controller lives. A v1 `cpu` hierarchy wins (a controller is
  * bound to one hierarchy at a time, so on hybrid hosts the v2 tree has no cpu);
  * otherwise a cgroup2 mount that offers `cpu`.
  */
 export function detectCgroups (mountsFile = '/proc/self/mounts'): CgroupLayout | undefined {
-  const all = mounts(mountsFile)
+  const all = readMounts(mountsFile)
   const v1cpu = all.find(m => m.type === 'cgroup' && m.options.includes('cpu'))
   if (v1cpu != null) {
     const v1acct = all.find(m => m.type === 'cgroup' && m.options.includes('cpuacct'))

@@ -13,6 +13,7 @@ import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { formatBytes } from '../units.js'
+import { readMounts } from '../host/mounts.js'
 
 const log = logger('kappa:migrate:limits')
 
@@ -26,21 +27,6 @@ export interface JobLimitSettings {
 type Layout =
   | { version: 1, memory: string, pids: string, cpu?: string, freezer?: string }
   | { version: 2, root: string }
-
-interface Mount { point: string, type: string, options: string[] }
-
-function readMounts (file: string): Mount[] {
-  let text: string
-  try {
-    text = readFileSync(file, 'utf8')
-  } catch {
-    return []
-  }
-  return text.split('\n').filter(l => l !== '').map(line => {
-    const [, point, type, options] = line.split(' ')
-    return { point: point.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type, options: (options ?? '').split(',') }
-  })
-}
 
 /** This process's cgroup path per v1 controller (and '' for v2), from /proc/self/cgroup. */
 function ownPaths (file = '/proc/self/cgroup'): Map<string, string> {
@@ -61,7 +47,7 @@ function ownPaths (file = '/proc/self/cgroup'): Map<string, string> {
  * the unified tree); else a cgroup2 mount offering memory and pids.
  */
 function detectLayout (key: string): { layout: Layout, bases: string[] } | { reason: string } {
-  const all = readMounts('/proc/self/mounts')
+  const all = readMounts()
   const own = ownPaths()
   const v1 = (controller: string): string | undefined => {
     const m = all.find(m => m.type === 'cgroup' && m.options.includes(controller))

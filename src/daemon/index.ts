@@ -326,6 +326,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       neighbours: o.neighbours,
       jobs: migration.jobs(),
       sandbox: migration.sandbox().mode,
+      jobSandbox: migration.sandbox(),
       hint: hintRef?.view() ?? null,
       bulkPort: bulk?.port ?? null
     }

@@ -4,7 +4,7 @@
  * processes are put in the same relative path in every hierarchy involved, so
  * code reading `/proc/self/cgroup` finds its quota and its usage.
  */
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
@@ -86,6 +86,17 @@ function pidsInSync (dir: string): number[] {
   }
 }
 
+/** Cgroups below a node's own (a daemon's job cgroups), deepest first: they go before it. */
+function nestedDirs (dir: string): string[] {
+  let entries: Dirent[]
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return []
+  }
+  return entries.filter(e => e.isDirectory()).flatMap(e => { const d = join(dir, e.name); return [...nestedDirs(d), d] })
+}
+
 function killAll (pids: number[]): void {
   for (const pid of pids) {
     try { process.kill(pid, 'SIGKILL') } catch {}
@@ -143,7 +154,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
   const leaves: string[] = []
   const remove = async (): Promise<void> => {
     // leaves first: a cgroup with children or processes cannot be removed
-    for (const dir of [...leaves].reverse()) {
+    for (const dir of [...leaves].reverse().flatMap(d => [...nestedDirs(d), d])) {
       for (let i = 0; i < 100; i++) {
         const pids = await pidsIn(dir)
         killAll(pids)
@@ -195,7 +206,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
     },
     remove,
     removeSync () {
-      for (const dir of [...leaves].reverse()) {
+      for (const dir of [...leaves].reverse().flatMap(d => [...nestedDirs(d), d])) {
         for (let i = 0; i < 100; i++) {
           killAll(pidsInSync(dir))
           try {

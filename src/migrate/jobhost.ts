@@ -59,8 +59,9 @@ export interface SandboxStatus {
 
 /** One job's host resources: its directory, its cgroup. */
 export interface JobPlace {
+  /** the job directory (0711, the daemon's): its view, its outside files, its output sockets */
   dir: string
-  /** its /tmp on disk is not used: a sized tmpfs; this is the directory the job user owns for its files (extras, outputs) */
+  /** undefined where there are no per-job cgroups (rlimits then) */
   cgroup?: JobCgroup
 }
 
@@ -103,9 +104,9 @@ export function nodeKey (home: string): string {
   return createHash('sha256').update(home).digest('hex').slice(0, 12)
 }
 
-async function trialRun (command: string, args: string[], env: Record<string, string>): Promise<{ code: number | null, stderr: string, error?: string }> {
+async function trialRun (command: string, args: string[], env: Record<string, string>, cwd: string): Promise<{ code: number | null, stderr: string, error?: string }> {
   return await new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] })
+    const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => { if (stderr.length < 4096) stderr += d.toString() })
     child.once('error', (err) => { resolve({ code: null, stderr, error: err.message }) })
@@ -218,7 +219,7 @@ export class JobHost {
       await this.ownedDir(view)
       const spec: LaunchSpec = { workspace: '/kappa-trial', view, cwd: '/kappa-trial', argv: ['/bin/sh', '-c', 'echo ok > ok && test -r /etc/passwd'], env: { PATH: LAUNCHER_PATH }, exec: { kind: 'as-given' }, extras: [], outputs: [], allowNetwork: false, user: this.userIds(), hide: this.hidden(), etc: this.etc, tmpBytes: this.settings.memoryBytes }
       const launch = this.launch(spec, place)
-      const r = await trialRun(launch.command, launch.args, launch.env)
+      const r = await trialRun(launch.command, launch.args, launch.env, place.dir)
       if (r.error != null) return { reason: `the sandbox's launcher did not start (${r.error})`, fix: 'apt-get install bubblewrap util-linux' }
       if (r.code !== 0) return diagnoseBwrap(r.stderr, this.jobsDir, this.user?.name ?? '')
       return undefined
@@ -310,9 +311,9 @@ export class JobHost {
   launch (spec: LaunchSpec, place: JobPlace, unsandboxedCwd?: string): Launch & { cwd?: string } {
     const user = this.user
     if (user == null) throw new Error('no job user')
-    const prefix = [...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []), ...dropArgs(user)]
     let inner: string[]
-    if (this.bwrap != null && this.status.mode !== 'none') {
+    // bubblewrap is found only when the sandbox is on (its trial run goes this way too)
+    if (this.bwrap != null) {
       const l = launchCommand(this.bwrap, spec)
       inner = [l.command, ...l.args]
     } else {
@@ -321,10 +322,10 @@ export class JobHost {
       inner = ['env', '-i', ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`)]
       // bash's exec -a keeps argv[0] as the caller gave it
       inner.push(...bash != null ? [bash, '-c', 'exec -a "$0" "$@"', spec.argv[0], program, ...spec.argv.slice(1)] : [program, ...spec.argv.slice(1)])
-      if (this.cgroups == null) inner = ['prlimit', `--as=${this.settings.memoryBytes}`, '--', ...inner]
     }
-    if (this.cgroups == null && this.bwrap != null && this.status.mode !== 'none') inner = ['prlimit', `--as=${this.settings.memoryBytes}`, '--', ...inner]
-    const all = [...prefix, ...inner]
+    // without a cgroup, memory is an address-space rlimit, inherited by everything the job starts
+    const rlimit = place.cgroup == null && findExecutable('prlimit', LAUNCHER_PATH) != null ? ['prlimit', `--as=${this.settings.memoryBytes}`, '--'] : []
+    const all = [...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []), ...dropArgs(user), ...rlimit, ...inner]
     return { command: all[0], args: all.slice(1), env: { PATH: LAUNCHER_PATH }, cwd: unsandboxedCwd }
   }
 

@@ -123,6 +123,8 @@ export interface JobCgroup {
 
 /** The cgroups of one node's jobs. */
 export class JobCgroups {
+  /** making and removing this node's directories take turns (a job's mkdir never meets another's rmdir) */
+  private turns: Promise<unknown> = Promise.resolve()
   private constructor (private readonly layout: Layout, private readonly bases: string[], readonly settings: JobLimitSettings) {}
 
   /**
@@ -135,9 +137,9 @@ export class JobCgroups {
     if ('reason' in found) throw new Error(found.reason)
     const { layout, bases } = found
     if (layout.version === 2) await enableControllers(join(layout.root, '..'))
-    for (const b of bases) await mkdir(b, { recursive: true })
-    if (layout.version === 2) await enableControllers(layout.root)
     const cgroups = new JobCgroups(layout, bases, settings)
+    // the trial's remove() takes this node's directories too: made again by the next job, so a
+    // daemon killed while idle leaves no empty cgroup behind
     const trial = await cgroups.create('trial')
     await trial.remove()
     return cgroups
@@ -168,7 +170,11 @@ export class JobCgroups {
     const dirs = this.bases.map(b => join(b, name))
     const { memoryBytes, pids, cpuWeight } = this.settings
     try {
-      for (const d of dirs) await mkdir(d)
+      await this.inTurn(async () => {
+        for (const b of this.bases) await mkdir(b, { recursive: true })
+        if (l.version === 2) await enableControllers(l.root)
+        for (const d of dirs) await mkdir(d)
+      })
       if (l.version === 1) {
         const mem = join(l.memory, name)
         await writeFile(join(mem, 'memory.limit_in_bytes'), String(memoryBytes))
@@ -198,14 +204,30 @@ export class JobCgroups {
         if (await counter(join(pidsDir, 'pids.events'), 'max') > 0) return { limit: 'pids', message: `process limit ${pids} of this node` }
         return undefined
       },
-      remove: async () => { await killAndRemove(dirs, l.version === 2) }
+      remove: async () => {
+        await killAndRemove(dirs, l.version === 2)
+        await this.inTurn(async () => { await this.removeBases() })
+      }
+    }
+  }
+
+  private async inTurn (fn: () => Promise<void>): Promise<void> {
+    const turn = this.turns.then(fn)
+    this.turns = turn.catch(() => {})
+    await turn
+  }
+
+  /** This node's cgroup directories, where no job has one (a concurrent job's keeps them). */
+  private async removeBases (): Promise<void> {
+    for (const b of this.bases) {
+      await rmdir(b).catch((err) => { if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(err.code)) log('rmdir %s: %s', b, err.message) })
     }
   }
 
   /** Kills every job of this node and removes its cgroups (daemon stopping). */
   async close (): Promise<void> {
     await this.sweep()
-    for (const b of this.bases) await rmdir(b).catch((err) => { log('rmdir %s: %s', b, err.message) })
+    await this.removeBases()
   }
 }
 

@@ -87,7 +87,7 @@ export class JobRunner {
     }
   }
 
-  /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */
+  /** Overlay or copy: tried once for real (at start, with the sandbox's check). */
   private async jobViewKind (): Promise<'overlay' | 'copy'> {
     if (this.init.view !== 'auto') return this.init.view
     this.viewKind ??= overlayWorks(join(this.jobsDir, '.probe'), join(this.jobsDir, '.probe-lower')).then(async (works) => {
@@ -495,6 +495,7 @@ export class JobRunner {
       if (floor != null) { stopFor(floor); return }
       void host.verdict(place).then((v) => { if (v?.limit === 'pids') stopFor(v.message) }, (err) => { log('verdict: %s', errorMessage(err)) })
     }, JOB_WATCH_MS)
+    child.once('exit', () => { clearInterval(watch) })
 
     await channel.write({ type: Frame.Type.STARTED, jobId: id })
     phase('started')

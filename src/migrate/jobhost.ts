@@ -8,8 +8,8 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { lstatSync, statfsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, rm, rmdir } from 'node:fs/promises'
+import { existsSync, lstatSync, statfsSync } from 'node:fs'
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { totalmem } from 'node:os'
 import { join, dirname } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -64,6 +64,9 @@ export interface JobPlace {
   /** undefined where there are no per-job cgroups (rlimits then) */
   cgroup?: JobCgroup
 }
+
+/** In each node's job directory: the node's home (orphans are swept by their neighbours). */
+const OWNER_FILE = 'home'
 
 const USERNS_FIX = 'user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), sysctl -w user.max_user_namespaces=15000; on Ubuntu 23.10 and later also sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'
 
@@ -178,6 +181,10 @@ export class JobHost {
       await chmod(this.jobsDir, 0o711)
       const unsafe = unsafeAncestor(this.jobsDir)
       if (unsafe != null) return fail(`the job directory ${this.jobsDir} is not safe: ${unsafe}`, 'choose another with --jobs-dir')
+      // whose job directories these are: a node whose home is gone never comes back to sweep its own
+      await writeFile(join(this.jobsDir, OWNER_FILE), this.init.home + '\n', { mode: 0o600 })
+      const orphans = await this.sweepOrphans()
+      if (orphans > 0) notes.push(`removed the job directories of ${orphans} nodes whose homes are gone`)
     } catch (err) {
       return fail(`cannot make the job directory ${this.jobsDir}: ${errorMessage(err)}`, 'choose another with --jobs-dir')
     }
@@ -228,6 +235,23 @@ export class JobHost {
     } finally {
       if (place != null) await this.release(place)
     }
+  }
+
+  /** Job directories (and cgroups) beside this node's whose node's home no longer exists. */
+  private async sweepOrphans (): Promise<number> {
+    const base = dirname(this.jobsDir)
+    let n = 0
+    for (const entry of await readdir(base, { withFileTypes: true }).catch(() => [])) {
+      const dir = join(base, entry.name)
+      if (!entry.isDirectory() || dir === this.jobsDir || !/^[0-9a-f]{12}$/.test(entry.name)) continue
+      const home = (await readFile(join(dir, OWNER_FILE), 'utf8').catch(() => '')).trim()
+      if (home === '' || existsSync(home) || nodeKey(home) !== entry.name) continue
+      await JobCgroups.removeAll(entry.name).catch((err) => { log('cgroups of %s: %s', entry.name, errorMessage(err)) })
+      await sweepMounts(dir)
+      await rm(dir, { recursive: true, force: true })
+      n++
+    }
+    return n
   }
 
   /** Does this node run jobs for others at all (a working sandbox, or --no-sandbox)? */
@@ -325,7 +349,12 @@ export class JobHost {
     }
     // without a cgroup, memory is an address-space rlimit, inherited by everything the job starts
     const rlimit = place.cgroup == null && findExecutable('prlimit', LAUNCHER_PATH) != null ? ['prlimit', `--as=${this.settings.memoryBytes}`, '--'] : []
-    const all = [...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []), ...dropArgs(user), ...rlimit, ...inner]
+    // unsandboxed, a root daemon still gives the job a pid namespace of its own, whose first process dies
+    // with the daemon (and takes whatever the job left in the background with it), as bubblewrap's does
+    const pidNamespace = this.bwrap == null && user.drop && findExecutable('unshare', LAUNCHER_PATH) != null
+      ? ['setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '--pid', '--fork', '--kill-child', '--']
+      : []
+    const all = [...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []), ...pidNamespace, ...dropArgs(user), ...rlimit, ...inner]
     return { command: all[0], args: all.slice(1), env: { PATH: LAUNCHER_PATH }, cwd: unsandboxedCwd }
   }
 

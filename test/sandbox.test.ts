@@ -209,14 +209,17 @@ __attribute__((constructor)) static void loaded (void) {
     const cwd = await tmpDir()
     // a job that leaves a process of its own in the background, then waits
     const job = startJob(a, ['--remote', '--', 'sh', '-c', `sleep 1000.${tag} & sleep 1001.${tag}`], { cwd })
-    await until('both of the job\'s processes on B', async () => (await processesMatching(`1000.${tag}`)).length > 0 && (await processesMatching(`1001.${tag}`)).length > 0, 60_000)
+    await until('both of the job\'s processes on B', async () => (await processesRunning(['sleep', `1000.${tag}`])).length > 0 && (await processesRunning(['sleep', `1001.${tag}`])).length > 0, 60_000)
     if (isRoot) {
-      for (const pid of (await processesMatching(`.${tag}`)).filter(p => p !== job.proc.pid)) assert.ok((await uidsOf(pid))?.every(u => u !== 0), `job process ${pid} runs as root`)
+      // the job's own processes (the launcher before them, setpriv and unshare, is the daemon's)
+      const own = [...await processesRunning(['sh', '-c', `sleep 1000.${tag} & sleep 1001.${tag}`]), ...await processesRunning(['sleep', `1000.${tag}`]), ...await processesRunning(['sleep', `1001.${tag}`])]
+      assert.ok(own.length >= 2, `the job's processes: ${own.join(' ')}`)
+      for (const pid of own) assert.ok((await uidsOf(pid))?.every(u => u !== 0), `job process ${pid} runs as root`)
     }
     await b.kill('SIGKILL')
     await job.done
     // the job's own process died with the daemon (pdeathsig); the one it left behind goes at the restart
-    await until('the job\'s main process to die with the daemon', async () => (await processesMatching(`1001.${tag}`)).length === 0, 30_000)
+    await until('the job\'s main process to die with the daemon', async () => (await processesRunning(['sleep', `1001.${tag}`])).length === 0, 30_000)
     await startNode('b', { home: b.home, args: ['--delay', '100', '--metric-override', '148', '--no-sandbox'] })
     assert.deepEqual((await processesMatching(`.${tag}`)).filter(p => p !== job.proc.pid), [])
   })

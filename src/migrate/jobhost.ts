@@ -367,6 +367,7 @@ export class JobHost {
     await this.cgroups?.close().catch((err) => { log('cgroups: %s', errorMessage(err)) })
     await sweepMounts(this.jobsDir).catch((err) => { log('sweep: %s', errorMessage(err)) })
     await rm(this.jobsDir, { recursive: true, force: true }).catch((err) => { log('rm %s: %s', this.jobsDir, errorMessage(err)) })
-    await rmdir(dirname(this.jobsDir)).catch(() => { /* other nodes' job directories are there */ })
+    // the default place is ours to tidy; a --jobs-dir is the owner's
+    if (this.init.jobsDir == null) await rmdir(dirname(this.jobsDir)).catch(() => { /* other nodes' job directories are there */ })
   }
 }

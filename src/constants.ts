@@ -136,6 +136,16 @@ export const JOB_NICENESS = 10
 
 /** Default wall-time limit of a job run for someone else. */
 export const DEFAULT_JOB_WALL_MS = 60 * 60_000
+/** Default memory limit of one job run for someone else, as a share of this machine's RAM (its /tmp counts). */
+export const JOB_MEMORY_SHARE = 0.5
+/** Default process (and thread) limit of one job run for someone else. */
+export const DEFAULT_JOB_PIDS = 1024
+/** CPU weight of a job's cgroup on cgroup v2's scale (100: a normal process; v1 shares are scaled from it). */
+export const JOB_CPU_WEIGHT = 25
+/** Jobs are refused, and a running job stopped, when the job directories' file system has less free than this. */
+export const JOB_DISK_FLOOR_BYTES = 1024 ** 3
+/** How often a running job's limits (disk floor, process limit) are looked at. */
+export const JOB_WATCH_MS = 500
 
 /**
  * Pending-work accounting (src/metric/pending.ts): a job placed here (a used

@@ -6,7 +6,7 @@ import { callDaemon } from '../control/client.js'
 import { resolveHome } from '../home/index.js'
 import { UserError } from '../errors.js'
 import { label, shortId } from '../names.js'
-import { formatAge } from '../units.js'
+import { formatBytes, formatAge } from '../units.js'
 import { table, TABLE_WIDTH } from './table.js'
 
 export interface CommonOptions { home?: string, json?: boolean, wide?: boolean }
@@ -131,6 +131,12 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
     const jobsIn = r.jobs?.in?.length ?? 0
     const jobsOut = r.jobs?.out?.length ?? 0
     lines.push('', `jobs      ${jobsIn} running here for others, ${jobsOut} sent elsewhere`)
+    const sb = r.jobSandbox
+    if (sb != null) {
+      const limits = `memory ${formatBytes(sb.limits.memoryBytes)}, ${sb.limits.pids as number} processes${sb.limits.cgroups === true ? '' : ' (no cgroups)'}`
+      if (sb.mode === 'refused') lines.push(`sandbox   none working: jobs for others are refused (${sb.refusal as string})`)
+      else lines.push(`sandbox   ${sb.mode === 'bwrap' ? 'bubblewrap' : 'off (--no-sandbox)'}, jobs as ${sb.user as string}; ${limits} per job`)
+    }
     return lines.join('\n')
   })
 }

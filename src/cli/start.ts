@@ -22,6 +22,10 @@ export interface StartOptions {
   maxJobs?: number
   jobTimeout?: number
   jobMemory?: number
+  jobPids?: number
+  jobsDir?: string
+  jobDiskFloor?: number
+  bwrap?: string
   allowNetwork?: boolean
   sandbox?: boolean
   ticketTtl?: number
@@ -60,6 +64,7 @@ export async function startCommand (flags: StartOptions, sourceOf: SourceOf = ()
     maxJobs: opts.maxJobs,
     jobWallMs: opts.jobTimeout != null ? opts.jobTimeout * 1000 : undefined,
     jobMemoryBytes: opts.jobMemory,
+    jobLimits: { pids: opts.jobPids, bwrap: opts.bwrap, jobsDir: opts.jobsDir, diskFloorBytes: opts.jobDiskFloor },
     allowNetwork: opts.allowNetwork,
     noSandbox: opts.sandbox === false,
     ticketTtlMs: opts.ticketTtl,

@@ -4,10 +4,11 @@
  * processes are put in the same relative path in every hierarchy involved, so
  * code reading `/proc/self/cgroup` finds its quota and its usage.
  */
-import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { UserError } from '../errors.js'
+import { readMounts } from '../host/mounts.js'
 import { debugLogger, logged } from '../debug.js'
 import { errorMessage } from '../errors.js'
 
@@ -20,29 +21,13 @@ export type CgroupLayout =
   | { version: 1, cpu: string, cpuacct?: string }
   | { version: 2, root: string }
 
-interface Mount { point: string, type: string, options: string[] }
-
-function mounts (mountsFile: string): Mount[] {
-  let text: string
-  try {
-    text = readFileSync(mountsFile, 'utf8')
-  } catch {
-    return []
-  }
-  return text.split('\n').filter(l => l !== '').map(line => {
-    const [, point, type, options] = line.split(' ')
-    // /proc/mounts escapes spaces and friends as octal
-    return { point: point.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), type, options: options.split(',') }
-  })
-}
-
 /**
  * Where the cpu controller lives. A v1 `cpu` hierarchy wins (a controller is
  * bound to one hierarchy at a time, so on hybrid hosts the v2 tree has no cpu);
  * otherwise a cgroup2 mount that offers `cpu`.
  */
 export function detectCgroups (mountsFile = '/proc/self/mounts'): CgroupLayout | undefined {
-  const all = mounts(mountsFile)
+  const all = readMounts(mountsFile)
   const v1cpu = all.find(m => m.type === 'cgroup' && m.options.includes('cpu'))
   if (v1cpu != null) {
     const v1acct = all.find(m => m.type === 'cgroup' && m.options.includes('cpuacct'))
@@ -105,6 +90,17 @@ function pidsInSync (dir: string): number[] {
   }
 }
 
+/** Cgroups below a node's own (a daemon's job cgroups), deepest first: they go before it. */
+function nestedDirs (dir: string): string[] {
+  let entries: Dirent[]
+  try {
+    entries = readdirSync(dir, { withFileTypes: true })
+  } catch {
+    return []
+  }
+  return entries.filter(e => e.isDirectory()).flatMap(e => { const d = join(dir, e.name); return [...nestedDirs(d), d] })
+}
+
 function killAll (pids: number[]): void {
   for (const pid of pids) {
     try { process.kill(pid, 'SIGKILL') } catch (err) { debug('killing a process: %s', errorMessage(err)) }
@@ -162,7 +158,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
   const leaves: string[] = []
   const remove = async (): Promise<void> => {
     // leaves first: a cgroup with children or processes cannot be removed
-    for (const dir of [...leaves].reverse()) {
+    for (const dir of [...leaves].reverse().flatMap(d => [...nestedDirs(d), d])) {
       for (let i = 0; i < 100; i++) {
         const pids = await pidsIn(dir)
         killAll(pids)
@@ -214,7 +210,7 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
     },
     remove,
     removeSync () {
-      for (const dir of [...leaves].reverse()) {
+      for (const dir of [...leaves].reverse().flatMap(d => [...nestedDirs(d), d])) {
         for (let i = 0; i < 100; i++) {
           killAll(pidsInSync(dir))
           try {

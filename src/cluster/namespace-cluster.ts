@@ -462,6 +462,10 @@ export async function removeStaleClusters (): Promise<string[]> {
 }
 
 async function removeCgroupDir (dir: string): Promise<void> {
+  // a node's daemon makes its job cgroups below its own (src/migrate/limits.ts): they go first
+  for (const sub of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (sub.isDirectory()) await removeCgroupDir(join(dir, sub.name))
+  }
   for (let i = 0; i < 100; i++) {
     const procs = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
     for (const pid of procs.split('\n').filter(l => l !== '')) { try { process.kill(Number(pid), 'SIGKILL') } catch (err) { debug('killing a process in the cgroup: %s', errorMessage(err)) } }

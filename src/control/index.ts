@@ -19,5 +19,5 @@ export type ControlMethod = (params: Record<string, unknown>, options: { signal:
 export { startControlServer } from './server.js'
 export type { ControlServer, ControlServerInit, StreamingMethod } from './server.js'
 export { callDaemon, openDaemonSocket, notRunningMessage } from './client.js'
-export type { ControlMethods, ControlMethodName, ControlHandlers, ParamsOf, ResultOf, StatusDocument, ProbeAnswer, PairAnswer, PairedPeer, PairRequestEntry, NearbyEntry, NeighbourEntry, JobEntry, PeerAddrs, RebenchAnswer } from './methods.js'
+export type { ControlMethods, ControlMethodName, ControlHandlers, ParamsOf, ResultOf, StatusDocument, ProbeAnswer, PairAnswer, PairedPeer, PairRequestEntry, NearbyEntry, NeighbourEntry, JobEntry, JobSandboxEntry, PeerAddrs, RebenchAnswer } from './methods.js'
 export { removeStaleSocket } from './server.js'

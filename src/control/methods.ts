@@ -63,9 +63,23 @@ export interface StatusDocument {
   gossip: { delayMs: number, c: number, splitHorizon: boolean }
   neighbours: NeighbourEntry[]
   jobs: { in: JobEntry[], out: JobEntry[], counters: Record<string, number> }
+  /** bwrap, unsandboxed (--no-sandbox) or refused */
   sandbox: string
+  /** the sandbox check's result: mode, reason, fix, limits */
+  jobSandbox: JobSandboxEntry
   hint: { slots: number, claimed: number } | null
   bulkPort: number | null
+}
+
+/** how this node runs jobs for others (src/migrate/jobhost.ts SandboxStatus) */
+export interface JobSandboxEntry {
+  mode: 'bwrap' | 'none' | 'refused'
+  refusal?: string
+  fixes: string[]
+  notes: string[]
+  user?: string
+  limits: { memoryBytes: number, pids: number, diskFloorBytes: number, cgroups: boolean }
+  jobsDir: string
 }
 
 export interface JobEntry {

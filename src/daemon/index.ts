@@ -21,7 +21,6 @@ import type { MetricSampler } from '../metric/index.js'
 import { createMetricPart, type MetricPart } from './metric-part.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { createMigration, type Migration, type MigrationComponents, type MigrationInit } from '../migrate/index.js'
-import { findBubblewrap } from '../migrate/sandbox.js'
 import { errorMessage } from '../errors.js'
 import { debugLogger, logged } from '../debug.js'
 import { ServiceStack, startAll } from './services.js'
@@ -55,8 +54,10 @@ export interface DaemonInit {
   maxJobs?: number
   /** wall-time limit of a job run here */
   jobWallMs?: number
-  /** address-space limit of a job run here */
+  /** memory limit of a job run here (its /tmp included) */
   jobMemoryBytes?: number
+  /** process limit of a job run here, and the rest of the job sandbox's settings (bubblewrap's path, job directories, disk floor) */
+  jobLimits?: Pick<MigrationInit, 'pids' | 'bwrap' | 'jobsDir' | 'diskFloorBytes'>
   /** jobs run here may use the network */
   allowNetwork?: boolean
   /** run jobs for others without bubblewrap even where it is installed */
@@ -171,7 +172,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   // every probe (a job's placement, `kappa-node probe`) is timed into /metrics
   const probing = timedOverlay(overlay, metrics)
   metric.start()
-  const { bwrap, bulk, migration, hint } = await startMigration(stack, init, settings, { libp2p, trust, access, events, metric, overlay, probing, home })
+  const { bulk, migration, hint } = await startMigration(stack, init, settings, { libp2p, trust, access, events, metric, overlay, probing, home })
   late.migration = migration
 
   watchConnections(libp2p, { trust, access, events })
@@ -193,7 +194,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     nearby,
     metric,
     invite,
-    sandbox: () => bwrap != null ? 'bwrap' : 'none',
+    sandbox: () => migration.sandbox(),
     hint: () => late.hint?.view() ?? null,
     bulkPort: () => bulk?.port ?? null
   }
@@ -333,10 +334,8 @@ async function startNetwork (stack: ServiceStack, init: DaemonInit, settings: Da
 }
 
 /** The bulk port, migration (jobs sent and run here, in the sandbox) and the placement hint wrapped commands read. */
-async function startMigration (stack: ServiceStack, init: DaemonInit, settings: DaemonSettings, c: { libp2p: KappaLibp2p, trust: TrustStore, access: Access, events: DaemonEvents, metric: MetricPart, overlay: Overlay, probing: MigrationComponents['overlay'], home: string }): Promise<{ bwrap?: string, bulk?: BulkListener, migration: Migration, hint: LocalHint }> {
+async function startMigration (stack: ServiceStack, init: DaemonInit, settings: DaemonSettings, c: { libp2p: KappaLibp2p, trust: TrustStore, access: Access, events: DaemonEvents, metric: MetricPart, overlay: Overlay, probing: MigrationComponents['overlay'], home: string }): Promise<{ bulk?: BulkListener, migration: Migration, hint: LocalHint }> {
   const { libp2p, trust, access, events, metric, overlay, probing, home } = c
-  const bwrap = init.noSandbox === true ? undefined : findBubblewrap()
-  if (bwrap == null) events.emit({ type: 'warning', message: init.noSandbox === true ? 'jobs for others run unsandboxed (--no-sandbox)' : 'bubblewrap (bwrap) not found: jobs for others run unsandboxed; install the bubblewrap package' })
   // the bulk port listens beside libp2p, on the host of the first TCP --listen address
   let bulk: BulkListener | undefined
   if (init.bulkPort !== false && settings.bulkHost != null) {
@@ -368,7 +367,8 @@ async function startMigration (stack: ServiceStack, init: DaemonInit, settings: 
       wallMs: init.jobWallMs,
       memoryBytes: init.jobMemoryBytes,
       allowNetwork: init.allowNetwork,
-      bwrap,
+      sandbox: init.noSandbox !== true,
+      ...init.jobLimits,
       ...init.migration
     })
     await m.start()
@@ -383,7 +383,7 @@ async function startMigration (stack: ServiceStack, init: DaemonInit, settings: 
     log: (line) => { events.emit({ type: 'warning', message: line }) }
   })
 
-  return { bwrap, bulk, migration, hint }
+  return { bulk, migration, hint }
 }
 
 /** Connection events for paired peers; a stranger's idle connection is closed after a grace period. */

@@ -5,7 +5,7 @@
  */
 import { BadInputError } from '../errors.js'
 import type { Socket } from 'node:net'
-import type { ControlHandlers, StatusDocument, PairedPeer, RebenchAnswer } from '../control/index.js'
+import type { ControlHandlers, StatusDocument, PairedPeer, RebenchAnswer, JobSandboxEntry } from '../control/index.js'
 import type { Overlay, ProbeOutcome } from '../overlay/index.js'
 import type { MetricSampler } from '../metric/index.js'
 import type { Migration } from '../migrate/index.js'
@@ -34,7 +34,8 @@ export interface MethodComponents {
     rebench: () => Promise<RebenchAnswer>
   }
   invite: (ttlMs?: number) => { invite: string, expiresAt: number }
-  sandbox: () => string
+  /** how jobs for others run here (bwrap, unsandboxed, refused) and why */
+  sandbox: () => JobSandboxEntry
   hint: () => { slots: number, claimed: number } | null
   bulkPort: () => number | null
 }
@@ -57,7 +58,8 @@ export function statusDocument (c: MethodComponents): StatusDocument {
     gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
     neighbours: o.neighbours,
     jobs: c.migration.jobs() as unknown as StatusDocument['jobs'],
-    sandbox: c.sandbox(),
+    sandbox: c.sandbox().mode,
+    jobSandbox: c.sandbox(),
     hint: c.hint(),
     bulkPort: c.bulkPort()
   }

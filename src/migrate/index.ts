@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os'
 import { JobRunner } from './target.js'
 import { JobSender, absoluteCwd } from './origin.js'
+import { JobHost, type SandboxStatus } from './jobhost.js'
+import { formatBytes } from '../units.js'
 import { UserError } from '../errors.js'
 import { parseClientPipes, type ClientPipes } from '../control/direct.js'
 import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS, LIVENESS_MS, HEARTBEAT_MS } from '../constants.js'
@@ -40,12 +42,20 @@ export interface MigrationInit {
   maxJobs?: number
   /** wall-time limit of a job run here */
   wallMs?: number
-  /** address-space limit of a job run here (prlimit --as) */
+  /** memory limit of a job run here, its /tmp included (default a share of RAM) */
   memoryBytes?: number
+  /** process limit of a job run here */
+  pids?: number
   /** let jobs use the network (default: no network in the sandbox) */
   allowNetwork?: boolean
-  /** bubblewrap binary; undefined runs jobs unsandboxed */
+  /** false: --no-sandbox, jobs for others run unsandboxed (as the job user); default: in bubblewrap, or refused */
+  sandbox?: boolean
+  /** bubblewrap's path (default: found on PATH) */
   bwrap?: string
+  /** where job directories go (default outside the home: /var/lib/kappa-node/jobs as root) */
+  jobsDir?: string
+  /** jobs are refused, and a running one stopped, below this much free space for job directories */
+  diskFloorBytes?: number
   /** size cap of the content-addressed store (default 8 GiB) */
   storeBytes?: number
   /** how a job sees its workspace here: an overlay over the mirror, a copy of it, or whichever works (default) */
@@ -60,9 +70,7 @@ export interface MigrationInit {
 export interface ResolvedMigrationInit {
   maxJobs: number
   wallMs: number
-  memoryBytes?: number
   allowNetwork: boolean
-  bwrap?: string
   storeBytes: number
   view: 'overlay' | 'copy' | 'auto'
   heartbeatMs: number
@@ -124,8 +132,10 @@ export interface Migration {
   jobs (): { in: JobView[], out: JobView[], counters: MigrationCounters }
   /** room for one more job here, counting promised ones (tickets out): a full node does not offer itself in probes */
   hasFreeSlot (): boolean
-  /** "busy: N jobs running here (limit M)" when full */
+  /** "busy: N jobs running here (limit M)" when full; why jobs are refused when there is no working sandbox */
   busy (): string | undefined
+  /** the sandbox as checked at start */
+  sandbox (): SandboxStatus
 }
 
 export function createMigration (components: MigrationComponents, init: MigrationInit = {}): Migration {
@@ -134,38 +144,43 @@ export function createMigration (components: MigrationComponents, init: Migratio
   const resolved: ResolvedMigrationInit = {
     maxJobs,
     wallMs: init.wallMs ?? DEFAULT_JOB_WALL_MS,
-    memoryBytes: init.memoryBytes,
     allowNetwork: init.allowNetwork ?? false,
-    bwrap: init.bwrap,
     storeBytes: init.storeBytes ?? DEFAULT_STORE_BYTES,
     view: init.view ?? 'auto',
     heartbeatMs: init.heartbeatMs ?? HEARTBEAT_MS,
     livenessMs: init.livenessMs ?? LIVENESS_MS,
     clock: init.clock ?? systemClock
   }
-  const runner = new JobRunner(components, resolved, counters)
+  const host = new JobHost({ home: components.home, sandbox: init.sandbox !== false, bwrap: init.bwrap, jobsDir: init.jobsDir, memoryBytes: init.memoryBytes, pids: init.pids, diskFloorBytes: init.diskFloorBytes })
+  const runner = new JobRunner(components, resolved, counters, host)
   const scanner = new WorkspaceScanner()
   const sender = new JobSender(components, resolved, counters, scanner)
   return {
     async start () {
       await runner.start()
+      announceSandbox(host.status, components.events)
       await components.libp2p.handle(PROTOCOL_MIGRATE, components.access.guard(PROTOCOL_MIGRATE, 'paired-or-ticket', async (stream, connection) => {
         await runner.onStream(stream, connection)
       }), { maxInboundStreams: 64, maxOutboundStreams: 64 })
     },
     async stop () {
-      runner.stop()
+      await runner.stop()
       scanner.close()
       await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(() => {})
     },
     async serveRun (params, socket, rest) {
       await sender.serve(parseRunParams(params), socket, rest)
     },
+    // a node that would refuse every job does not offer itself in probes
     hasFreeSlot () {
-      return runner.running.size + components.tickets.outstanding() < maxJobs
+      return host.refusal == null && runner.running.size + components.tickets.outstanding() < maxJobs
     },
     busy () {
+      if (host.refusal != null) return host.refusal
       return this.hasFreeSlot() ? undefined : `busy: ${runner.running.size} jobs running here (limit ${maxJobs})`
+    },
+    sandbox () {
+      return host.status
     },
     jobs () {
       return {
@@ -176,6 +191,22 @@ export function createMigration (components: MigrationComponents, init: Migratio
     }
   }
 }
+
+/** What `start` says about the sandbox: what runs how, what is missing and how to fix it. */
+function announceSandbox (status: SandboxStatus, events: DaemonEvents): void {
+  const limits = `memory ${formatBytes(status.limits.memoryBytes)}, ${status.limits.pids} processes per job${status.limits.cgroups ? '' : ' (no cgroups: rlimits only)'}`
+  if (status.mode === 'refused') {
+    events.emit({ type: 'warning', message: `sandbox: jobs for others are refused: ${status.refusal ?? ''}` })
+    for (const fix of status.fixes) events.emit({ type: 'warning', message: `sandbox: to fix: ${fix}` })
+  } else if (status.mode === 'none') {
+    events.emit({ type: 'warning', message: `sandbox: off (--no-sandbox): jobs for others run as ${status.user ?? '?'} with this machine's whole file system and network in view, at the workspace's copy rather than its own path; limits: ${limits}` })
+  } else {
+    events.emit({ type: 'info', message: `sandbox: bubblewrap, jobs for others run as ${status.user ?? '?'}; limits: ${limits}; job directories in ${status.jobsDir}` })
+  }
+  for (const note of status.notes) events.emit({ type: 'warning', message: `sandbox: ${note}` })
+}
+
+export type { SandboxStatus }
 
 function strings (v: unknown, what: string): string[] {
   if (v == null) return []

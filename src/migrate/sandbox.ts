@@ -1,11 +1,11 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
-import { findExecutable } from '../host/requirements.js'
+import { etcArgs, type EtcPlan } from './etc.js'
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
 export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
 
 /** PATH of the launcher itself (never the job's). */
-const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+export const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** How the job's program is started. */
 export type ExecPlan =
@@ -31,6 +31,14 @@ export interface LaunchSpec {
   /** --output files outside the workspace: writable at their absolute paths */
   outputs: Array<{ source: string, at: string }>
   allowNetwork: boolean
+  /** the job's uid and gid inside the sandbox (the job user's own: its files in the view are its own) */
+  user: { uid: number, gid: number }
+  /** the minimal /etc (src/migrate/etc.ts); undefined: the system's, as the system directories are */
+  etc?: EtcPlan
+  /** the job's /tmp: a tmpfs of at most this many bytes (its pages count in the job's memory cgroup) */
+  tmpBytes?: number
+  /** paths of this node (its home, its job directories) covered with an empty tmpfs where a system directory would show them */
+  hide: string[]
 }
 
 export interface Launch {
@@ -38,10 +46,6 @@ export interface Launch {
   args: string[]
   /** the launcher's own environment: clean, whatever the job's is */
   env: Record<string, string>
-}
-
-export function findBubblewrap (): string | undefined {
-  return findExecutable('bwrap')
 }
 
 export function underSystemDir (path: string): boolean {
@@ -79,23 +83,29 @@ export function executableMountPoint (path: string): string {
  * job's view of the workspace at the workspace's own path (absolute paths
  * and DW_AT_comp_dir stay the same), files named outside it read-only at
  * theirs, the executable where it belongs, no network unless allowed,
- * nothing of anyone's home or of kappa's keys. As root the job runs as
- * nobody inside a user namespace. The job's environment is set inside
- * (--clearenv, --setenv): bubblewrap's own environment is the launcher's.
+ * nothing of anyone's home or of kappa's keys, a minimal /etc, a /tmp sized
+ * to the job's memory. bubblewrap runs as the job user already (src/migrate/
+ * jobhost.ts drops to it) and maps only that uid into its namespace. The
+ * job's environment is set inside (--clearenv, --setenv): bubblewrap's own
+ * environment is the launcher's, clean.
  */
 export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   const args = ['--die-with-parent', '--unshare-all']
   if (spec.allowNetwork) args.push('--share-net')
-  const uid = process.getuid?.() ?? 65534
-  const gid = process.getgid?.() ?? 65534
-  args.push('--unshare-user', '--uid', String(uid === 0 ? 65534 : uid), '--gid', String(uid === 0 ? 65534 : gid))
+  // the launcher already is the job user (a root daemon drops to it first): this namespace maps that uid only
+  args.push('--unshare-user', '--uid', String(spec.user.uid), '--gid', String(spec.user.gid))
   for (const dir of SYSTEM_DIRS) {
     if (!existsSync(dir)) continue
     const st = lstatSync(dir)
     if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir)
     else args.push('--ro-bind', dir, dir)
   }
-  args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp')
+  // mounted over the system's /etc, which stays underneath unseen
+  if (spec.etc != null) args.push(...etcArgs(spec.etc))
+  for (const path of spec.hide) if (underSystemDir(path) && existsSync(path)) args.push('--tmpfs', path)
+  args.push('--proc', '/proc', '--dev', '/dev')
+  if (spec.tmpBytes != null) args.push('--size', String(spec.tmpBytes))
+  args.push('--tmpfs', '/tmp', '--dir', '/var/tmp')
   args.push('--bind', spec.view, spec.workspace)
   for (const f of spec.extras) args.push('--ro-bind', f.source, f.at)
   for (const f of spec.outputs) args.push('--bind', f.source, f.at)
@@ -112,14 +122,4 @@ export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   for (const [name, value] of Object.entries(spec.env)) args.push('--setenv', name, value)
   args.push('--', ...argv)
   return { command: bwrap, args, env: { PATH: LAUNCHER_PATH } }
-}
-
-/**
- * Without a sandbox (--no-sandbox): a plain child in the view, which is not
- * at the workspace's path (absolute paths into it reach this machine's own
- * files), with the job's environment.
- */
-export function unsandboxedCommand (spec: LaunchSpec, viewCwd: string): Launch & { cwd: string, argv0: string } {
-  const program = spec.exec.kind === 'bind' ? spec.exec.source : spec.argv[0]
-  return { command: program, args: spec.argv.slice(1), env: spec.env, cwd: viewCwd, argv0: spec.argv[0] }
 }

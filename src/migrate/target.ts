@@ -1,14 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { constants as fsConstants, existsSync, statSync } from 'node:fs'
-import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { appendFile, chmod, copyFile, link, mkdir, open, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
 import { safeAbsolute } from './files.js'
-import { launchCommand, unsandboxedCommand, executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
+import { executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
+import type { JobHost, JobPlace } from './jobhost.js'
 import { JobOutput } from './output.js'
 import { inspectExecutable } from './exe.js'
 import { JobRecorder } from './record.js'
@@ -20,7 +21,7 @@ import {
   isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
 } from '../workspace/index.js'
 import {
-  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB, JOB_WATCH_MS
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -60,8 +61,8 @@ export class JobRunner {
   private readonly logFile: string
   private viewKind?: Promise<'overlay' | 'copy'>
 
-  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters) {
-    this.jobsDir = join(components.home, 'jobs')
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly host: JobHost) {
+    this.jobsDir = host.jobsDir
     this.mirrorsDir = join(components.home, 'mirrors')
     this.logFile = join(components.home, 'jobs.log')
     this.store = new ContentStore(join(components.home, 'store'), init.storeBytes)
@@ -71,15 +72,22 @@ export class JobRunner {
     await this.store.open()
     // the executable cache of earlier versions is part of the store now
     await rm(join(this.components.home, 'cache'), { recursive: true, force: true })
-    // job directories (and their overlays) of a daemon that died are of no use to anyone
-    const swept = await sweepMounts(this.jobsDir)
+    // job directories were in the home before they moved out of it (a job filling one starved the trust store)
+    const old = join(this.components.home, 'jobs')
+    const swept = await sweepMounts(old)
     if (swept > 0) log('unmounted %d overlays a previous daemon left', swept)
-    await rm(this.jobsDir, { recursive: true, force: true })
-    await mkdir(this.jobsDir, { recursive: true, mode: 0o711 })
+    await rm(old, { recursive: true, force: true })
+    // job processes, overlays and directories of a daemon that died are swept here; then the sandbox's trial run
+    await this.host.open()
     await mkdir(this.mirrorsDir, { recursive: true, mode: 0o700 })
+    // overlay or copy, tried for real once, as part of the sandbox's check (a job user's view needs no root later)
+    if (this.host.status.mode !== 'refused') {
+      const kind = await this.jobViewKind()
+      if (kind === 'copy' && this.init.view === 'auto') this.host.status.notes.push('no overlay mounts here (not root, or no overlayfs): each job gets a copy of its workspace')
+    }
   }
 
-  /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */
+  /** Overlay or copy: tried once for real (at start, with the sandbox's check). */
   private async jobViewKind (): Promise<'overlay' | 'copy'> {
     if (this.init.view !== 'auto') return this.init.view
     this.viewKind ??= overlayWorks(join(this.jobsDir, '.probe'), join(this.jobsDir, '.probe-lower')).then(async (works) => {
@@ -89,9 +97,10 @@ export class JobRunner {
     return await this.viewKind
   }
 
-  /** Kill every job (daemon stopping). */
-  stop (): void {
+  /** Kill every job (daemon stopping): their process groups, then whatever is left in their cgroups. */
+  async stop (): Promise<void> {
     for (const job of this.running.values()) killGroup(job.child, 'SIGKILL')
+    await this.host.close()
   }
 
   async onStream (stream: Stream, connection: Connection): Promise<void> {
@@ -101,6 +110,7 @@ export class JobRunner {
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     const id = randomBytes(6).toString('hex')
     let jobDir: string | undefined
+    let place: JobPlace | undefined
     let view: JobView | undefined
     let reserved = false
     let mirror: Mirror | undefined
@@ -187,10 +197,17 @@ export class JobRunner {
       const update = await mirror.update(hex(job.rootDigest), job.rootMode)
       phase('mirror')
       Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
-      jobDir = await mkdtemp(join(this.jobsDir, `${id}-`))
+      place = await this.host.place(id)
+      jobDir = place.dir
       const lower = mirror
       phase('jobdir')
-      view = await this.jobViewKind() === 'overlay' ? await mountOverlay(jobDir, lower.tree) : await lower.stable(async () => await copyView(jobDir as string, lower.tree))
+      if (await this.jobViewKind() === 'overlay') {
+        // the merged root is the upper directory's: the job's own, with the workspace root's mode
+        await this.host.ownedDir(join(jobDir, 'upper'), job.rootMode & 0o7777)
+        view = await mountOverlay(jobDir, lower.tree)
+      } else {
+        view = await lower.stable(async () => await copyView(jobDir as string, lower.tree))
+      }
       phase('view')
       // files outside the workspace: copies with their modes (never the stored file itself)
       const extraDir = join(jobDir, 'extras')
@@ -201,6 +218,7 @@ export class JobRunner {
       for (const e of extras) {
         e.source = join(extraDir, String(e.index))
         await copyFile(this.store.blobPath(e.digest), e.source, fsConstants.COPYFILE_FICLONE)
+        await this.host.own(e.source)
         await chmod(e.source, e.mode & 0o777)
         if (!job.outputs.includes(e.path)) extraFiles.push({ source: e.source, at: e.path })
       }
@@ -210,12 +228,14 @@ export class JobRunner {
         const named = extras.find(e => e.path === path)
         if (named != null) await copyFile(named.source, source)
         else await (await open(source, 'w', 0o666 & ~job.umask)).close()
+        await this.host.own(source)
         outputFiles.push({ source, at: path })
       }
       const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
-      if (exe.plan.kind === 'bind') exe.plan.source = this.store.blobPath(exe.blob as Hex)
+      // in the job directory: the job user cannot reach the store in the node's home (blobs are read-only, 0555)
+      if (exe.plan.kind === 'bind') exe.plan.source = await this.linkExecutable(exe.blob as Hex, join(jobDir, 'exe'))
       phase('files')
-      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
+      await this.run(channel, job, id, place, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
     } catch (err) {
       Object.assign(line, { error: errorMessage(err) })
       record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
@@ -224,8 +244,10 @@ export class JobRunner {
       if (reserved) this.running.delete(id)
       this.store.unpin(pinned)
       if (mirror != null) { mirror.users--; mirror.lastUsed = Date.now() }
+      // the cgroup first: nothing of the job may still write into its directory
+      await place?.cgroup?.remove().catch((err) => { log('job cgroup: %s', errorMessage(err)) })
       if (view != null) await releaseView(view).catch((err) => { log('release view: %s', errorMessage(err)) })
-      if (jobDir != null) await rm(jobDir, { recursive: true, force: true }).catch(() => {})
+      if (place != null) await this.host.release(place)
       await this.writeLog(line)
     }
   }
@@ -237,6 +259,16 @@ export class JobRunner {
     await appendFile(this.logFile, JSON.stringify(entry) + '\n', { mode: 0o600 }).catch((err) => { log('jobs.log: %s', err.message) })
   }
 
+  /** A hard link to the stored executable in the job directory (a copy across file systems). */
+  private async linkExecutable (digest: Hex, at: string): Promise<string> {
+    await link(this.store.blobPath(digest), at).catch(async (err) => {
+      if (err.code !== 'EXDEV') throw err
+      await copyFile(this.store.blobPath(digest), at, fsConstants.COPYFILE_FICLONE)
+      await chmod(at, 0o555)
+    })
+    return at
+  }
+
   /** Why this job cannot run here, or undefined. Redeems the ticket it carries. */
   private admit (remote: string, job: Job): string | undefined {
     const paired = this.components.trust.has(remote)
@@ -246,6 +278,11 @@ export class JobRunner {
     } else if (!paired) {
       return 'not paired with this node and no migration ticket'
     }
+    // fail closed: no working sandbox (and no --no-sandbox), no jobs for others
+    const refusal = this.host.refusal
+    if (refusal != null) return refusal
+    const floor = this.host.belowFloor()
+    if (floor != null) return `low on disk: ${floor}`
     if (this.running.size >= this.init.maxJobs) return `busy: ${this.running.size} jobs running here (limit ${this.init.maxJobs})`
     if (job.argv.length === 0 || job.argv[0] === '' || job.argv.some(a => a.includes('\0'))) return 'empty or malformed argv'
     if (job.argv.reduce((n, a) => n + a.length, 0) > MAX_ARGV_BYTES) return `argv over ${MAX_ARGV_BYTES} bytes`
@@ -376,11 +413,14 @@ export class JobRunner {
 
   /** The mirror of `origin`'s workspace at `root` (one per pair), opened or made. */
   private async mirrorFor (origin: string, root: string): Promise<Mirror> {
-    const key = createHash('sha256').update(`${origin}\0${root}`).digest('hex').slice(0, 32)
+    // per job user too: a mirror's files are owned by the uid its jobs run as
+    const key = createHash('sha256').update(`${origin}\0${root}\0${this.host.user?.uid ?? ''}`).digest('hex').slice(0, 32)
     let entry = this.mirrors.get(key)
     if (entry == null) {
       // in the map at once: concurrent jobs of one workspace share one mirror
-      const mirror = new Mirror(join(this.mirrorsDir, key), this.store)
+      // its files are the job user's own: a job appends, chmods and removes in its workspace as at home
+      const user = this.host.user
+      const mirror = new Mirror(join(this.mirrorsDir, key), this.store, user?.drop === true ? { uid: user.uid, gid: user.gid } : undefined)
       entry = { mirror, opened: mirror.open() }
       this.mirrors.set(key, entry)
       // the least recently used mirrors nobody runs in go
@@ -403,25 +443,23 @@ export class JobRunner {
     return entry.mirror
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
+  private async run (channel: FrameChannel, job: Job, id: string, place: JobPlace, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
     const env: Record<string, string> = { PATH: DEFAULT_PATH }
     for (const { name, value } of job.env) env[name] = value
     // host-specific ones were left at home; these describe the sandbox
     Object.assign(env, { HOME: '/tmp', TMPDIR: '/tmp', PWD: job.cwd })
-    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork }
-    let launch: { command: string, args: string[], env: Record<string, string>, cwd?: string, argv0?: string }
-    if (this.init.bwrap != null) launch = launchCommand(this.init.bwrap, spec)
-    else launch = unsandboxedCommand(spec, join(view.merged, relative(job.workspace, job.cwd)))
-    if (this.init.memoryBytes != null && findExecutable('prlimit') != null) {
-      launch = { ...launch, args: [`--as=${this.init.memoryBytes}`, '--', launch.command, ...launch.args], command: 'prlimit' }
-    }
+    const jobDir = place.dir
+    const host = this.host
+    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork, user: host.userIds(), etc: host.etcPlan, tmpBytes: host.settings.memoryBytes, hide: host.hidden() }
+    const sandboxed = host.status.mode === 'bwrap'
+    const launch = host.launch(spec, place, sandboxed ? undefined : join(view.merged, relative(job.workspace, job.cwd)))
     // beside the view, not in it: the sandbox sees neither socket
     const [stdout, stderr] = await Promise.all([JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
     // the job creates files as it would at home
     const umask = process.umask(job.umask)
     let child: ChildProcess
     try {
-      child = spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd], argv0: launch.argv0 })
+      child = spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd] })
     } finally {
       process.umask(umask)
     }
@@ -443,6 +481,21 @@ export class JobRunner {
     const offGone = channel.onClose(onGone)
     let timedOut = false
     const wall = setTimeout(() => { timedOut = true; killGroup(child, 'SIGKILL') }, this.init.wallMs)
+    // a limit that stops the job: a fork loop against the process limit, the disk below its floor
+    // (the memory limit stops a job itself: the kernel's OOM killer, read after the exit)
+    let stoppedBy: string | undefined
+    const stopFor = (why: string): void => {
+      if (stoppedBy != null) return
+      stoppedBy = why
+      killGroup(child, 'SIGKILL')
+      void place.cgroup?.remove().catch((err) => { log('job cgroup: %s', errorMessage(err)) })
+    }
+    const watch = setInterval(() => {
+      const floor = host.belowFloor()
+      if (floor != null) { stopFor(floor); return }
+      void host.verdict(place).then((v) => { if (v?.limit === 'pids') stopFor(v.message) }, (err) => { log('verdict: %s', errorMessage(err)) })
+    }, JOB_WATCH_MS)
+    child.once('exit', () => { clearInterval(watch) })
 
     await channel.write({ type: Frame.Type.STARTED, jobId: id })
     phase('started')
@@ -458,6 +511,15 @@ export class JobRunner {
     ])
     const { code, signal } = await exited
     phase('exited')
+    clearInterval(watch)
+    if (stoppedBy == null) {
+      // what the kernel stopped (OOM), or a disk that filled between two looks
+      const verdict = await host.verdict(place).catch(() => undefined)
+      const floor = host.belowFloor()
+      // a job that failed after the kernel refused it memory or a fork (a fork loop's shell gives up by itself)
+      if (verdict != null && (verdict.limit === 'memory' || code !== 0 || signal != null)) stoppedBy = verdict.message
+      else if (floor != null && (code !== 0 || signal != null)) stoppedBy = floor
+    }
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch {}
     await pumps
@@ -465,7 +527,8 @@ export class JobRunner {
     finished = true
     offGone()
     try {
-      if (timedOut) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: job killed after the ${Math.round(this.init.wallMs / 1000)} s wall-time limit of this node\n`) })
+      if (timedOut) stoppedBy = `wall-time limit ${Math.round(this.init.wallMs / 1000)} s of this node`
+      if (stoppedBy != null) await channel.write({ type: Frame.Type.STDERR, data: Buffer.from(`kappa: killed: ${stoppedBy}\n`) })
       const changes = await computeChanges(view, this.store, hex(job.rootDigest), job.rootMode)
       const sent = await this.sendChanges(channel, changes.changes, changes.files, changes.bytes)
       const outputsSent = await this.sendOutputs(channel, job, outputs, outputsBefore)
@@ -479,8 +542,10 @@ export class JobRunner {
         changeBytes: changes.bytes,
         outputs: changes.changes.filter(c => c.kind === 'file').length + outputsSent,
         view: view.kind,
-        sandbox: this.init.bwrap != null ? 'bwrap' : 'none',
+        sandbox: host.status.mode,
+        user: host.user?.name,
         timedOut,
+        killed: stoppedBy,
         transport: channel.transport
       })
       record.end({ exitCode: code, signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })

@@ -127,6 +127,8 @@ describe('builds: wrap and retry with real daemons', function () {
 
   it('a shim called as c++ behaves as c++ (its name kept), here on the hint without a daemon round trip and remotely', async () => {
     const cwd = await tmpDir()
+    // unsandboxed jobs run as the job user: the origin's tools (on this same machine) must be reachable by it
+    await chmod(cwd, 0o755)
     // a multi-call tool, as busybox: it behaves by the name it was called by
     const tools = join(cwd, 'tools')
     await mkdir(tools)
@@ -165,6 +167,8 @@ describe('builds: wrap and retry with real daemons', function () {
   it('a target killed in the middle of a wrapped compile: the build succeeds, with one line saying it ran here', async () => {
     const [a, b] = await pair(37, 148, ['--no-sandbox'])
     const cwd = await tmpDir()
+    // unsandboxed, the compile on B runs as the job user and reads the header at its path on this machine
+    await chmod(cwd, 0o755)
     // the compile waits on a FIFO the test feeds only once the target is gone
     const fifo = join(cwd, 'value.h')
     execFileSync('mkfifo', [fifo])
@@ -174,9 +178,9 @@ describe('builds: wrap and retry with real daemons', function () {
     const build = sh('make -s', { cwd, env: { PATH: `${shims}:${process.env.PATH ?? ''}` } })
     // the compiler runs on B: its driver and cc1 sit in B's job directory, cc1 waiting for the header
     const inB = async (): Promise<number[]> => (await processesMatching('')).filter(pid => {
-      try { return readlinkSync(`/proc/${pid}/cwd`).startsWith(b.home) } catch { return false }
+      try { return readlinkSync(`/proc/${pid}/cwd`).startsWith(b.jobsDir) } catch { return false }
     })
-    const cc1OnB = async (): Promise<boolean> => (await processesMatching('cc1')).some(pid => (readlinkSafe(`/proc/${pid}/cwd`) ?? '').startsWith(b.home))
+    const cc1OnB = async (): Promise<boolean> => (await processesMatching('cc1')).some(pid => (readlinkSafe(`/proc/${pid}/cwd`) ?? '').startsWith(b.jobsDir))
     await until('the compile to run on B', cc1OnB, 30_000)
     // and A to know it started there (else its loss is a failure before the start: "running locally")
     await until('A to see the job started on B', async () => a.events.some(e => e.type === 'job-placed' && e.where === 'remote'), 30_000)

@@ -4,7 +4,7 @@
  * killed and removed by `cleanup()`, which every test file runs afterEach.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,8 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 const processes = new Set<ChildProcess>()
 const dirs = new Set<string>()
 const closers = new Set<() => Promise<void>>()
+/** each home's job directory (kept across restarts of one home: its sweep is tested) */
+const jobsDirs = new Map<string, string>()
 
 export async function tmpDir (prefix = 'kappa-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
@@ -37,6 +39,11 @@ export async function cleanup (): Promise<void> {
   }
   await Promise.all([...processes].map(async p => { await exited(p) }))
   processes.clear()
+  // a daemon killed with SIGKILL leaves its job cgroups (and what runs in them)
+  const { JobCgroups } = await import('../../src/migrate/limits.js')
+  const { nodeKey } = await import('../../src/migrate/jobhost.js')
+  for (const home of jobsDirs.keys()) await JobCgroups.removeAll(nodeKey(home)).catch(() => {})
+  jobsDirs.clear()
   // a daemon killed while a job ran leaves that job's overlay mounted (its next start would sweep it)
   for (const d of dirs) await unmountUnder(d)
   for (const d of dirs) await rm(d, { recursive: true, force: true })
@@ -80,6 +87,8 @@ export interface TestNode {
   home: string
   id: string
   addrs: string[]
+  /** where its job directories go (--jobs-dir: outside its home) */
+  jobsDir: string
   proc: ChildProcess
   /** every JSON event the daemon printed so far */
   events: any[]
@@ -100,7 +109,15 @@ export interface StartOptions {
 
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
-  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...(opts.args ?? [])]
+  // the node's job directories in a test directory too (removed with it); the job user must reach them
+  let jobsDir = jobsDirs.get(home)
+  if (jobsDir == null) {
+    jobsDir = await tmpDir(`kappa-${name}-jobs-`)
+    await chmod(jobsDir, 0o711)
+    jobsDirs.set(home, jobsDir)
+  }
+  const own = (opts.args ?? []).includes('--jobs-dir') ? [] : ['--jobs-dir', jobsDir]
+  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
   const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   const events: any[] = []
@@ -129,6 +146,7 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     home,
     id: ready.id,
     addrs: ready.addrs,
+    jobsDir: own.length > 0 ? jobsDir : (opts.args ?? [])[(opts.args ?? []).indexOf('--jobs-dir') + 1],
     proc,
     events,
     waitForEvent,

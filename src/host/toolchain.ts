@@ -29,6 +29,7 @@ export interface ToolchainFile {
   sha256: string
   /** permission bits of the file reached */
   mode: number
+  size: number
   role: ToolchainRole
 }
 
@@ -42,6 +43,8 @@ export interface ToolchainIdentity {
   missing: string[]
   /** the compiler's include search directories, in order (empty for other programs) */
   includeDirs: string[]
+  /** every directory walked under them (an added or removed header changes one of their stats) */
+  dirs: string[]
 }
 
 export class ToolchainError extends Error {}
@@ -134,12 +137,13 @@ export function parseLoaderList (text: string): { found: string[], missing: stri
 
 // ---- hashing, cached by (path, size, mtime, inode) ------------------------
 
-interface Hashed { size: number, mtimeMs: number, ino: number, sha256: string, mode: number }
+export interface Hashed { size: number, mtimeMs: number, ino: number, sha256: string, mode: number }
 const hashes = new Map<string, Hashed>()
 /** files hashed (not served from the cache) since start: for tests and curiosity */
 export const toolchainStats = { hashed: 0 }
 
-function hashFile (path: string, st: Stats): Hashed {
+/** sha256 and permission bits of the file at `path` (`st` its stat, symlinks followed), hashed once per (path, size, mtime, inode). */
+export function hashFile (path: string, st: Stats): Hashed {
   const hit = hashes.get(path)
   if (hit != null && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit
   const hash = createHash('sha256')
@@ -212,16 +216,17 @@ function driverFacts (driver: string, name: string): DriverFacts {
   return facts
 }
 
-/** Regular files under `dir`, depth-first, symlinks to files followed, to directories not (no cycles). */
-function filesUnder (dir: string, out: string[], seen = new Set<string>()): void {
+/** Regular files under `dir`, depth-first, symlinks to files followed, to directories not (no cycles); `dirs` gets each directory read. */
+function filesUnder (dir: string, out: string[], dirs: string[], seen = new Set<string>()): void {
   let entries: string[]
   try { entries = readdirSync(dir) } catch { return }
+  dirs.push(dir)
   for (const name of entries.sort()) {
     const path = join(dir, name)
     let st: Stats
     try { st = lstatSync(path) } catch { continue }
     if (st.isDirectory()) {
-      if (!seen.has(path)) { seen.add(path); filesUnder(path, out, seen) }
+      if (!seen.has(path)) { seen.add(path); filesUnder(path, out, dirs, seen) }
     } else if (st.isFile()) {
       out.push(path)
     } else if (st.isSymbolicLink()) {
@@ -267,7 +272,7 @@ export function toolchainIdentity (path: string, opts: ToolchainOptions = {}): T
     const st = statSync(file)
     if (!st.isFile()) return false
     const h = hashFile(file, st)
-    files.set(file, { path: file, sha256: h.sha256, mode: h.mode, role })
+    files.set(file, { path: file, sha256: h.sha256, mode: h.mode, size: h.size, role })
     return true
   }
   const withLibraries = (exe: string, role: ToolchainRole): void => {
@@ -281,16 +286,17 @@ export function toolchainIdentity (path: string, opts: ToolchainOptions = {}): T
   }
   withLibraries(path, 'executable')
   let includeDirs: string[] = []
+  const dirs: string[] = []
   if (opts.compiler ?? isCompilerDriver(opts.name ?? path)) {
     const facts = driverFacts(path, basename(opts.name ?? path))
     for (const prog of facts.programs) withLibraries(prog, 'program')
     includeDirs = facts.includeDirs
     const headers: string[] = []
-    for (const dir of includeDirs) filesUnder(dir, headers)
+    for (const dir of includeDirs) filesUnder(dir, headers, dirs)
     for (const h of headers) add(h, 'header')
   }
   const sorted = [...files.values()].sort((x, y) => x.path < y.path ? -1 : x.path > y.path ? 1 : 0)
-  return { executable: path, files: sorted, digest: toolchainDigest(sorted), missing: [...missing].sort(), includeDirs }
+  return { executable: path, files: sorted, digest: toolchainDigest(sorted), missing: [...missing].sort(), includeDirs, dirs }
 }
 
 /** One digest over a file list (order-independent: sorted by path first). */

@@ -156,6 +156,8 @@ export function createMigration (components: MigrationComponents, init: Migratio
     async stop () {
       runner.stop()
       scanner.close()
+      sender.toolchains.close()
+      await runner.close()
       await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(() => {})
     },
     async serveRun (params, socket, rest) {

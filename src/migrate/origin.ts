@@ -7,11 +7,13 @@ import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, framePieces, treeFrames } from './channel.js'
 import { collectExtras, IncomingFile, type ExtraFile } from './files.js'
-import { inspectExecutable, type ExecutableInfo } from './exe.js'
+import { inspectExecutable, symlinkChain, type ExecutableInfo } from './exe.js'
+import { underSystemDir } from './sandbox.js'
 import { ClientLink } from './client-link.js'
 import { JobRecorder } from './record.js'
 import { Liveness } from './liveness.js'
 import { findExecutable } from '../host/requirements.js'
+import { ToolchainCache, type ToolchainManifest } from '../host/toolchain-cache.js'
 import { RunFrame } from '../control/frames.js'
 import { UserError, errorMessage } from '../errors.js'
 import { dialReason } from '../pairing/service.js'
@@ -38,10 +40,14 @@ interface Prepared {
   snapshot: Snapshot
   exe: ExecutableInfo
   exeInWorkspace: boolean
+  /** symlinks from the executable's path to its file that the target must make (outside system directories and the workspace) */
+  exeLinks: Array<{ path: string, target: string }>
   extras: ExtraFile[]
   /** --output paths outside the workspace, absolute */
   outputs: string[]
   env: Record<string, string>
+  /** what the executable needs to behave the same (undefined: not known safely; the job goes without) */
+  toolchain?: ToolchainManifest
 }
 
 const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
@@ -66,6 +72,8 @@ export class JobSender {
    * reading the same values at once. A probe takes milliseconds on a LAN.
    */
   private placing: Promise<unknown> = Promise.resolve()
+  /** toolchain identities by driver, revalidated per job by stat */
+  readonly toolchains = new ToolchainCache()
 
   private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
     const result = this.placing.then(fn)
@@ -129,6 +137,20 @@ export class JobSender {
     record.end({ outcome: fellBack ? 'fell-back' : 'lost' })
   }
 
+  /**
+   * The executable's toolchain manifest (docs/toolchain.md), from the
+   * per-driver cache; undefined when it cannot be known safely (the job
+   * then goes as before: its executable only).
+   */
+  private async toolchainOf (exePath: string, argv0: string): Promise<ToolchainManifest | undefined> {
+    try {
+      return await this.toolchains.manifest(exePath, argv0)
+    } catch (err) {
+      log('no toolchain identity for %s: %s', exePath, errorMessage(err))
+      return undefined
+    }
+  }
+
   /** Workspace, executable, files outside the workspace, environment: everything but the place. */
   private async prepare (params: RunParams, exePath: string): Promise<Prepared> {
     const root = await findWorkspaceRoot(params.cwd, params.home, params.workspace)
@@ -151,7 +173,8 @@ export class JobSender {
       // inside the workspace, the change set brings it back anyway
       if (!isInside(root, abs)) outputs.push(abs)
     }
-    return { snapshot, exe, exeInWorkspace, extras, outputs, env: jobEnvironment(params.env, params.envAdd, params.envDrop) }
+    const exeLinks = exeInWorkspace ? [] : await symlinkChain(exePath, p => underSystemDir(p) || isInside(root, p))
+    return { snapshot, exe, exeInWorkspace, exeLinks, extras, outputs, env: jobEnvironment(params.env, params.envAdd, params.envDrop) }
   }
 
   private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
@@ -170,10 +193,12 @@ export class JobSender {
     // the workspace is described while the overlay is asked (warm, this costs milliseconds)
     const preparing = this.prepare(params, exePath)
     preparing.catch(() => {})
-    let requirements: { arch?: string, interpreter?: string }
+    let requirements: { arch?: string, interpreter?: string, toolchain?: string }
+    let toolchain: ToolchainManifest | undefined
     try {
-      const exe = await inspectExecutable(exePath)
-      requirements = { arch: exe.arch, interpreter: exe.interpreter }
+      const [exe, manifest] = await Promise.all([inspectExecutable(exePath), this.toolchainOf(exePath, params.argv[0])])
+      toolchain = manifest
+      requirements = { arch: exe.arch, interpreter: exe.interpreter, toolchain: manifest?.digest }
     } catch (err) {
       throw new BeforeStart(errorMessage(err))
     }
@@ -224,7 +249,7 @@ export class JobSender {
     }
     let prepared: Prepared
     try {
-      prepared = await preparing
+      prepared = { ...await preparing, toolchain }
     } catch (err) {
       if (opened != null) void opened.then(async (s) => { await s.close() }).catch(() => {})
       throw new BeforeStart(errorMessage(err))
@@ -301,32 +326,40 @@ export class JobSender {
         size: BigInt(exe.size),
         mode: exe.mode,
         inWorkspace: prepared.exeInWorkspace,
+        links: prepared.exeLinks,
         arch: exe.arch ?? '',
         interpreter: exe.interpreter ?? ''
       },
       extras: extras.map(f => ({ path: f.path, digest: f.digest as Uint8Array<ArrayBuffer>, size: BigInt(f.size), mode: f.mode })),
       outputs: prepared.outputs,
       stdin: params.stdin,
-      umask: params.umask
+      umask: params.umask,
+      toolchain: prepared.toolchain != null ? unhex(prepared.toolchain.digest) : new Uint8Array(0)
     }
-    await channel.write({ type: Frame.Type.REQUEST, job }, signal)
+    const manifest = prepared.toolchain
+    // the manifest (~1 MB for gcc) goes along until this target confirmed holding it
+    await channel.write({ type: Frame.Type.REQUEST, job, toolchain: manifest != null && !known.has(manifest.digest) ? manifest.bytes as Uint8Array<ArrayBuffer> : new Uint8Array(0) }, signal)
     for (const f of frames) await this.sendTree(channel, f, record, signal)
     let answer = await channel.read(signal)
     for (let round = 0; answer.type === Frame.Type.ACCEPT && answer.missingDirectories.length > 0; round++) {
       // the target lost some (evicted, or never had them): whole subtrees, then an empty TREE
       if (round > 3) throw new Error(`${who} keeps asking for directories`)
       const wanted: Uint8Array[] = []
+      let sendManifest = false
       for (const d of answer.missingDirectories) {
         known.delete(hex(d))
-        wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
+        if (manifest != null && hex(d) === manifest.digest) sendManifest = true
+        else wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
       }
+      if (sendManifest && manifest != null) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
       for (const f of treeFrames(wanted)) await this.sendTree(channel, f, record, signal)
       await channel.write({ type: Frame.Type.TREE }, signal)
       answer = await channel.read(signal)
     }
     if (answer.type !== Frame.Type.ACCEPT) return answer
-    // the target holds every directory of this tree now
+    // the target holds every directory of this tree now, and the toolchain manifest
     for (const d of snapshot.directories.keys()) known.set(d, true)
+    if (manifest != null) known.set(manifest.digest, true)
     // a big first sync gets the time it needs (the target allows the same)
     const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024))
     await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
@@ -335,7 +368,7 @@ export class JobSender {
 
   private missingBytes (digests: Hex[], prepared: Prepared): number {
     let n = 0
-    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? 0)
+    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? toolchainFile(prepared, d)?.size ?? 0)
     return n
   }
 
@@ -355,6 +388,9 @@ export class JobSender {
       const extra = prepared.extras.find(e => hex(e.digest) === d)
       if (extra != null) return { digest: d, path: extra.path, size: extra.size, kind: 'workspace' as const }
       const blob = prepared.snapshot.blob(d)
+      // a toolchain file: the system's own, reached through its symlinks
+      const tool = blob == null ? toolchainFile(prepared, d) : undefined
+      if (tool != null) return { digest: d, path: tool.path, size: tool.size, kind: 'executable' as const }
       if (blob == null) throw new Error(`the target asked for a blob this job does not have (${d.slice(0, 12)})`)
       return { digest: d, path: join(prepared.snapshot.root, blob.path), size: blob.size, kind: 'workspace' as const }
     })
@@ -547,6 +583,19 @@ export class JobSender {
     await output.file.finish()
   }
 }
+
+/** The toolchain file with this content, if the job's toolchain has one. */
+function toolchainFile (prepared: Prepared, digest: Hex): { path: string, size: number } | undefined {
+  const manifest = prepared.toolchain
+  if (manifest == null) return undefined
+  let byDigest = toolchainIndex.get(manifest)
+  if (byDigest == null) {
+    byDigest = new Map(manifest.files.map(f => [f.sha256, f]))
+    toolchainIndex.set(manifest, byDigest)
+  }
+  return byDigest.get(digest)
+}
+const toolchainIndex = new WeakMap<ToolchainManifest, Map<Hex, { path: string, size: number }>>()
 
 /** The Directory messages under `digest` (itself included) that `known` does not hold; a known directory's subtree is skipped. */
 function newDirectories (snapshot: Snapshot, digest: Hex, known: LruMap<Hex, true>): Uint8Array[] {

@@ -8,11 +8,15 @@ export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
 const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** How the job's program is started. */
-export type ExecPlan =
+export type ExecPlan = (
   /** argv exactly as the caller gave it: the path resolves inside the sandbox to the same file as at home */
   | { kind: 'as-given' }
   /** the origin's executable, mounted read-only at `at`; `asGiven`: argv[0] then still resolves to it */
   | { kind: 'bind', source: string, at: string, asGiven: boolean }
+) & {
+  /** symlinks to make on the way from argv[0]'s path to the file (outside the system directories) */
+  links?: Array<{ at: string, target: string }>
+}
 
 /** Everything one launch needs; `launchCommand` turns it into a command (issue 11 replaces the launcher behind it). */
 export interface LaunchSpec {
@@ -31,6 +35,8 @@ export interface LaunchSpec {
   /** --output files outside the workspace: writable at their absolute paths */
   outputs: Array<{ source: string, at: string }>
   allowNetwork: boolean
+  /** system directory → what to show there instead of this node's own (a toolchain layer over it, docs/toolchain.md) */
+  systemDirs?: Record<string, string>
 }
 
 export interface Launch {
@@ -93,12 +99,13 @@ export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
     if (!existsSync(dir)) continue
     const st = lstatSync(dir)
     if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir)
-    else args.push('--ro-bind', dir, dir)
+    else args.push('--ro-bind', spec.systemDirs?.[dir] ?? dir, dir)
   }
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', '/var/tmp')
   args.push('--bind', spec.view, spec.workspace)
   for (const f of spec.extras) args.push('--ro-bind', f.source, f.at)
   for (const f of spec.outputs) args.push('--bind', f.source, f.at)
+  for (const l of spec.exec.links ?? []) args.push('--symlink', l.target, l.at)
   let argv = spec.argv
   if (spec.exec.kind === 'bind') {
     args.push('--ro-bind', spec.exec.source, spec.exec.at)

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { constants as fsConstants, existsSync, statSync } from 'node:fs'
-import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { appendFile, chmod, copyFile, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
-import { join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
@@ -13,11 +13,13 @@ import { JobOutput } from './output.js'
 import { inspectExecutable } from './exe.js'
 import { JobRecorder } from './record.js'
 import { findExecutable, machineArch } from '../host/requirements.js'
+import { ToolchainCache, decodeManifest, type ToolchainManifest, type ManifestFile } from '../host/toolchain-cache.js'
 import { errorMessage } from '../errors.js'
 import { shortId } from '../names.js'
 import {
   ContentStore, Mirror, mountOverlay, copyView, releaseView, overlayWorks, sweepMounts, computeChanges, entriesOf, hex, unhex,
-  isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
+  isInside, safeVariable, sendVerified, hashFile, ToolchainLayers, layerPlacement, LruMap, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES,
+  type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
   MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB
@@ -26,6 +28,28 @@ import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView
 import type { Connection, Stream } from '@libp2p/interface'
 
 const log = logger('kappa:migrate:target')
+
+/**
+ * The executable's symlink chain as the origin sent it, checked: each link
+ * where the sandbox can make one (absolute, normal, outside the system
+ * directories, the workspace and /proc, /dev, /sys, /tmp itself), each the
+ * one the previous link names; undefined when it is unusable (the job then
+ * goes without it).
+ */
+function exeLinks (job: Job): { links: Array<{ at: string, target: string }>, file: string } | undefined {
+  const exe = job.exe
+  if (exe == null || exe.links.length === 0 || exe.links.length > 40) return undefined
+  let at = exe.path
+  const links: Array<{ at: string, target: string }> = []
+  for (const l of exe.links) {
+    if (l.path !== at || !safeAbsolute(l.path) || underSystemDir(l.path) || isInside(job.workspace, l.path) || /^\/(proc|dev|sys|tmp)$|^\/(proc|dev|sys)\//.test(l.path)) return undefined
+    if (l.target === '' || l.target.length > 4096 || l.target.includes('\0')) return undefined
+    links.push({ at: l.path, target: l.target })
+    at = resolve(dirname(l.path), l.target)
+  }
+  if (!safeAbsolute(at)) return undefined
+  return { links, file: at }
+}
 
 /** The PATH a job gets when the origin sent none. */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
@@ -59,12 +83,19 @@ export class JobRunner {
   private readonly mirrorsDir: string
   private readonly logFile: string
   private viewKind?: Promise<'overlay' | 'copy'>
+  /** which files of a toolchain this node holds with other content, revalidated by stat */
+  readonly toolchains = new ToolchainCache()
+  /** the origin's files shown over the system directories, per toolchain */
+  private readonly layers: ToolchainLayers
+  /** decoded manifests, by digest */
+  private readonly manifests = new LruMap<Hex, ToolchainManifest>(16)
 
   constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters) {
     this.jobsDir = join(components.home, 'jobs')
     this.mirrorsDir = join(components.home, 'mirrors')
     this.logFile = join(components.home, 'jobs.log')
     this.store = new ContentStore(join(components.home, 'store'), init.storeBytes)
+    this.layers = new ToolchainLayers(join(components.home, 'toolchains'), this.store)
   }
 
   async start (): Promise<void> {
@@ -77,6 +108,13 @@ export class JobRunner {
     await rm(this.jobsDir, { recursive: true, force: true })
     await mkdir(this.jobsDir, { recursive: true, mode: 0o711 })
     await mkdir(this.mirrorsDir, { recursive: true, mode: 0o700 })
+    await this.layers.open()
+  }
+
+  /** Unmounts the toolchain layers (daemon stopping, after `stop`). */
+  async close (): Promise<void> {
+    this.toolchains.close()
+    await this.layers.close()
   }
 
   /** Overlay or copy: tried once for real, at the first job (not at start-up, which it would slow down). */
@@ -105,6 +143,7 @@ export class JobRunner {
     let reserved = false
     let mirror: Mirror | undefined
     let pinned: Hex[] = []
+    let layer: ToolchainLayer | undefined
     const line: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
     const began = performance.now()
     // ms since the request, per step (in the job log: where a job's time went)
@@ -140,13 +179,15 @@ export class JobRunner {
       }
       reserved = true
       this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() } })
-      const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0 }
+      const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0, toolchainBytes: 0 }
+      let manifestBytes: Uint8Array | undefined = first.toolchain.byteLength > 0 ? first.toolchain : undefined
 
       // the tree: directories the origin pushed, then whatever else is missing
       const readTree = async (frames: number | undefined): Promise<void> => {
         for (let i = 0; frames == null || i < frames; i++) {
           const f = await channel.read(setup)
           if (f.type !== Frame.Type.TREE) throw new Error('expected TREE')
+          if (f.toolchain.byteLength > 0) { manifestBytes = f.toolchain; continue }
           if (frames == null && f.directories.length === 0) return
           for (const bytes of f.directories) {
             await this.store.putDirectory(bytes)
@@ -156,13 +197,41 @@ export class JobRunner {
         }
       }
       await readTree(job.treeFrames)
+      // the toolchain: which of the origin's files this node lacks, shown over its own (docs/toolchain.md)
+      const tcDigest = job.toolchain.byteLength === 32 ? hex(job.toolchain) : undefined
+      let manifest: ToolchainManifest | undefined
+      let toolFiles: ManifestFile[] = []
+      if (tcDigest != null) {
+        manifest = await this.manifest(tcDigest, manifestBytes)
+        if (manifest == null) {
+          // not sent, not stored: asked for as a directory would be
+          await channel.write({ type: Frame.Type.ACCEPT, missingDirectories: [unhex(tcDigest)] }, setup)
+          await readTree(undefined)
+          manifest = await this.manifest(tcDigest, manifestBytes)
+          if (manifest == null) throw new Error('the origin did not send the toolchain manifest')
+        }
+        const differing = await this.toolchains.differing(manifest)
+        toolFiles = manifest.files.filter(f => differing.has(f.path) && layerPlacement(f.path) != null)
+        Object.assign(line, { toolchain: tcDigest.slice(0, 16), toolchainFiles: manifest.files.length, toolchainDiffering: toolFiles.length })
+        phase('toolchain')
+        if (toolFiles.length > 0 && (this.init.bwrap == null || await this.jobViewKind() !== 'overlay')) {
+          const refusal = `this node's ${toolFiles[0].path}${toolFiles.length > 1 ? ` and ${toolFiles.length - 1} more toolchain files` : ''} differ from the origin's, and without a sandbox and overlays (root) it cannot show the origin's`
+          this.counters.refused++
+          Object.assign(line, { refused: refusal })
+          record.end({ outcome: 'refused', reason: refusal })
+          await this.writeLog(line)
+          await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
+          await channel.close(setup).catch(() => {})
+          return
+        }
+      }
       mirror = await this.mirrorFor(remote, job.workspace)
-      const exe = await this.planExecutable(job)
+      const exe = await this.planExecutable(job, new Set(toolFiles.map(f => f.path)))
       const extras = job.extras.map((f, i) => ({ ...f, digest: hex(f.digest), source: '', index: i }))
       let needs: Needs
       for (let round = 0; ; round++) {
         needs = await this.needs(job, mirror)
-        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) }))]) {
+        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) })), ...toolFiles.map(f => ({ digest: f.sha256, size: f.size }))]) {
           needs.needed.add(x.digest)
           if (!this.store.hasBlob(x.digest)) needs.missing.set(x.digest, x.size)
         }
@@ -176,14 +245,18 @@ export class JobRunner {
       // a big first sync gets the time it needs
       let missingBytes = 0
       for (const size of needs.missing.values()) missingBytes += size
-      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+      await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
       record.job.bytesReceived.workspace = traffic.workspaceBytes
-      record.job.bytesReceived.executable = traffic.exeBytes
-      record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0
-      Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
+      record.job.bytesReceived.executable = traffic.exeBytes + traffic.toolchainBytes
+      record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0 && traffic.toolchainBytes === 0
+      Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, toolchainBytesReceived: traffic.toolchainBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
       if (exe.blob == null || traffic.exeBytes === 0) this.counters.exeCacheHits++
 
       phase('received')
+      if (tcDigest != null && toolFiles.length > 0) {
+        layer = await this.layers.acquire(tcDigest, toolFiles)
+        phase('layer')
+      }
       const update = await mirror.update(hex(job.rootDigest), job.rootMode)
       phase('mirror')
       Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
@@ -215,7 +288,7 @@ export class JobRunner {
       const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
       if (exe.plan.kind === 'bind') exe.plan.source = this.store.blobPath(exe.blob as Hex)
       phase('files')
-      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
+      await this.run(channel, job, id, jobDir, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase, layer?.systemDirs)
     } catch (err) {
       Object.assign(line, { error: errorMessage(err) })
       record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
@@ -223,11 +296,34 @@ export class JobRunner {
     } finally {
       if (reserved) this.running.delete(id)
       this.store.unpin(pinned)
+      if (layer != null) this.layers.release(layer)
       if (mirror != null) { mirror.users--; mirror.lastUsed = Date.now() }
       if (view != null) await releaseView(view).catch((err) => { log('release view: %s', errorMessage(err)) })
       if (jobDir != null) await rm(jobDir, { recursive: true, force: true }).catch(() => {})
       await this.writeLog(line)
     }
+  }
+
+  /** The toolchain manifest `digest`: as sent (then stored), or from the store; undefined when neither has it. */
+  private async manifest (digest: Hex, sent: Uint8Array | undefined): Promise<ToolchainManifest | undefined> {
+    const known = this.manifests.get(digest)
+    if (known != null) return known
+    let bytes = sent
+    if (bytes == null && this.store.hasBlob(digest)) bytes = await readFile(this.store.blobPath(digest)).catch(() => undefined)
+    if (bytes == null) return undefined
+    const manifest = decodeManifest(bytes, digest)
+    if (!this.store.hasBlob(digest)) {
+      const blob = await this.store.receive(digest, bytes.byteLength)
+      try {
+        await blob.write(bytes)
+        await blob.finish()
+      } catch (err) {
+        await blob.discard()
+        throw err
+      }
+    }
+    this.manifests.set(digest, manifest)
+    return manifest
   }
 
   /** One JSON line per job in `$KAPPA_HOME/jobs.log`, written once. */
@@ -282,17 +378,28 @@ export class JobRunner {
    * the workspace, or the same content at the same path); else the origin's
    * executable mounted at its path (or under /kappa-bin, with exec -a).
    */
-  private async planExecutable (job: Job): Promise<{ plan: ExecPlan, blob?: Hex }> {
+  private async planExecutable (job: Job, layered: Set<string>): Promise<{ plan: ExecPlan, blob?: Hex }> {
     const exe = job.exe as NonNullable<Job['exe']>
     if (exe.inWorkspace) return { plan: { kind: 'as-given' } }
     const digest = hex(exe.digest)
     const path = job.env.find(v => v.name === 'PATH')?.value ?? DEFAULT_PATH
+    // a symlink chain from the named path to the file (my-cc → cc-alias → /usr/bin/cc): made in the sandbox
+    const chain = exeLinks(job)
+    const file = chain?.file ?? exe.path
+    const links = chain?.links ?? []
+    const named = links.length > 0 ? exe.path : undefined
+    // the toolchain layer shows the origin's file at its path
+    if (layered.has(file) && this.resolves(job, path, exe.path, named ?? file) === exe.path) return { plan: { kind: 'as-given', links } }
     // only system directories (and the workspace) are visible in the sandbox: elsewhere, this node's own file is no use
-    const own = underSystemDir(exe.path) ? await inspectExecutable(exe.path).catch(() => undefined) : undefined
-    if (own != null && hex(own.sha256) === digest && this.resolves(job, path, exe.path) === exe.path) return { plan: { kind: 'as-given' } }
-    const at = executableMountPoint(exe.path)
-    const asGiven = at === exe.path && this.resolves(job, path, at, at) === at
-    return { plan: { kind: 'bind', source: '', at, asGiven }, blob: digest }
+    const own = underSystemDir(file) ? await inspectExecutable(file).catch(() => undefined) : undefined
+    if (own != null && hex(own.sha256) === digest && this.resolves(job, path, exe.path, named) === exe.path) return { plan: { kind: 'as-given', links } }
+    const at = executableMountPoint(file)
+    if (at !== file) {
+      // no file stands there to mount over: under /kappa-bin, started with exec -a (the chain is of no use then)
+      return { plan: { kind: 'bind', source: '', at, asGiven: false }, blob: digest }
+    }
+    const asGiven = this.resolves(job, path, exe.path, named ?? at) === exe.path
+    return { plan: { kind: 'bind', source: '', at, asGiven, links: asGiven ? links : [] }, blob: digest }
   }
 
   /** What argv[0] resolves to inside the sandbox, where only system directories, the workspace and `mounted` are visible. */
@@ -341,7 +448,7 @@ export class JobRunner {
   }
 
   /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
-  private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, traffic: { blobs: number, workspaceBytes: number, exeBytes: number }, signal: AbortSignal): Promise<void> {
+  private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, toolchain: Set<Hex>, traffic: { blobs: number, workspaceBytes: number, exeBytes: number, toolchainBytes: number }, signal: AbortSignal): Promise<void> {
     const waiting = new Map(missing)
     while (waiting.size > 0) {
       const frame = await channel.read(signal)
@@ -363,8 +470,10 @@ export class JobRunner {
         await blob.discard()
         throw err
       }
-      if (digest === exeBlob) {
-        traffic.exeBytes += size
+      if (digest === exeBlob || toolchain.has(digest)) {
+        // the executable's toolchain counts as the executable
+        if (digest === exeBlob) traffic.exeBytes += size
+        else traffic.toolchainBytes += size
         this.counters.exeBytesReceived += size
       } else {
         traffic.blobs++
@@ -403,12 +512,12 @@ export class JobRunner {
     return entry.mirror
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
+  private async run (channel: FrameChannel, job: Job, id: string, jobDir: string, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void, systemDirs?: Record<string, string>): Promise<void> {
     const env: Record<string, string> = { PATH: DEFAULT_PATH }
     for (const { name, value } of job.env) env[name] = value
     // host-specific ones were left at home; these describe the sandbox
     Object.assign(env, { HOME: '/tmp', TMPDIR: '/tmp', PWD: job.cwd })
-    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork }
+    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork, systemDirs }
     let launch: { command: string, args: string[], env: Record<string, string>, cwd?: string, argv0?: string }
     if (this.init.bwrap != null) launch = launchCommand(this.init.bwrap, spec)
     else launch = unsandboxedCommand(spec, join(view.merged, relative(job.workspace, job.cwd)))

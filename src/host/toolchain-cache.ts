@@ -1,0 +1,245 @@
+/**
+ * The toolchain identity as a daemon uses it (docs/toolchain.md): on the
+ * origin, one manifest per driver (path and name it is called by), kept in
+ * memory and revalidated per job with a few hundred `stat` calls (the
+ * executable, its programs and libraries, every include directory walked,
+ * the loader's cache) instead of the whole walk; on a target, per manifest,
+ * which of its files this machine holds with other content, revalidated the
+ * same way. The cold work (hashing, asking the driver) runs in a worker
+ * thread: the daemon keeps answering its peers meanwhile.
+ */
+import { createHash } from 'node:crypto'
+import { statSync, type Stats } from 'node:fs'
+import { basename, dirname, isAbsolute, normalize } from 'node:path'
+import { Worker } from 'node:worker_threads'
+import { Toolchain, type ToolchainFile as WireFile } from '../wire/toolchain.js'
+import { hashFile, ToolchainError, type ToolchainIdentity } from './toolchain.js'
+
+/** A manifest is refused past these (a peer's message is untrusted). */
+export const MAX_TOOLCHAIN_FILES = 50_000
+export const MAX_TOOLCHAIN_MANIFEST_BYTES = 6 * 1024 * 1024
+/** Identities kept per daemon (one per driver and name; each ~1 MB for gcc). */
+const MAX_CACHED = 32
+/** Consulted by the loader: a new ld.so.cache may resolve another library. */
+const LOADER_CACHE = '/etc/ld.so.cache'
+
+export interface ToolchainManifest {
+  /** hex sha256 of `bytes`: how probes and jobs name it */
+  digest: string
+  /** the encoded Toolchain message (protocols/toolchain.proto) */
+  bytes: Uint8Array
+  files: ManifestFile[]
+}
+
+export interface ManifestFile { path: string, sha256: string, size: number, mode: number, header: boolean }
+
+/** Work sent to the worker thread. */
+export type WorkerRequest =
+  | { id: number, type: 'identify', path: string, name: string }
+  | { id: number, type: 'compare', files: ManifestFile[] }
+export type WorkerReply =
+  | { id: number, type: 'identity', identity: ToolchainIdentity }
+  | { id: number, type: 'compared', differing: number[], checks: Check[] }
+  | { id: number, type: 'error', message: string }
+
+type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
+
+/** A path and what `stat` said of it (or '-' when it did not exist): unchanged means unchanged. */
+export type Check = [string, string]
+
+function statKey (st: Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.mode}`
+}
+
+function check (path: string): Check {
+  try { return [path, statKey(statSync(path))] } catch { return [path, '-'] }
+}
+
+/** Do all these paths still stat as they did? */
+export function stillValid (checks: readonly Check[]): boolean {
+  for (const [path, key] of checks) if (check(path)[1] !== key) return false
+  return true
+}
+
+/** The manifest of an identity: files sorted by path, encoded, named by its sha256. */
+export function manifestOf (identity: ToolchainIdentity): ToolchainManifest {
+  const files = identity.files.map(f => ({ path: f.path, sha256: f.sha256, size: f.size, mode: f.mode & 0o777, header: f.role === 'header' }))
+  const bytes = Toolchain.encode({ files: files.map(f => ({ path: f.path, digest: Buffer.from(f.sha256, 'hex'), size: BigInt(f.size), mode: f.mode, header: f.header })) })
+  return { digest: createHash('sha256').update(bytes).digest('hex'), bytes, files }
+}
+
+function safePath (path: string): boolean {
+  return path.length <= 4096 && isAbsolute(path) && !path.includes('\0') && normalize(path) === path && path !== '/' && !path.endsWith('/')
+}
+
+/** A manifest a peer sent: its digest checked, every entry checked, or ToolchainError. */
+export function decodeManifest (bytes: Uint8Array, digest: string): ToolchainManifest {
+  if (bytes.byteLength > MAX_TOOLCHAIN_MANIFEST_BYTES) throw new ToolchainError('toolchain manifest over the size limit')
+  if (createHash('sha256').update(bytes).digest('hex') !== digest) throw new ToolchainError('toolchain manifest does not match its digest')
+  let decoded: Toolchain
+  try {
+    decoded = Toolchain.decode(bytes, { limits: { files: MAX_TOOLCHAIN_FILES } })
+  } catch (err) {
+    throw new ToolchainError(`malformed toolchain manifest (${err instanceof Error ? err.message : String(err)})`)
+  }
+  const files: ManifestFile[] = []
+  let last = ''
+  for (const f of decoded.files as WireFile[]) {
+    if (!safePath(f.path) || f.path <= last) throw new ToolchainError('toolchain manifest: a path that is not absolute, normal, sorted and unique')
+    if (f.digest.length !== 32 || f.mode > 0o777 || f.size > BigInt(Number.MAX_SAFE_INTEGER)) throw new ToolchainError(`toolchain manifest: malformed entry for ${f.path}`)
+    last = f.path
+    files.push({ path: f.path, sha256: Buffer.from(f.digest).toString('hex'), size: Number(f.size), mode: f.mode, header: f.header })
+  }
+  return { digest, bytes, files }
+}
+
+/**
+ * Which manifest files this machine holds with other content or mode (or
+ * not at all, or not as a regular file), by index; and the checks that say
+ * when to ask again: the parent directory of every file, and every file that
+ * is not a header (a header is replaced by a rename, which its directory's
+ * stat shows).
+ */
+export function compareOwnFiles (files: readonly ManifestFile[]): { differing: number[], checks: Check[] } {
+  const differing: number[] = []
+  const checks: Check[] = [check(LOADER_CACHE)]
+  const dirs = new Set<string>()
+  files.forEach((f, i) => {
+    const dir = dirname(f.path)
+    if (!dirs.has(dir)) { dirs.add(dir); checks.push(check(dir)) }
+    if (!f.header) checks.push(check(f.path))
+    let st: Stats
+    try { st = statSync(f.path) } catch { differing.push(i); return }
+    if (!st.isFile() || st.size !== f.size || (st.mode & 0o777) !== f.mode) { differing.push(i); return }
+    try {
+      if (hashFile(f.path, st).sha256 !== f.sha256) differing.push(i)
+    } catch {
+      differing.push(i)
+    }
+  })
+  return { differing, checks }
+}
+
+/** What revalidation costs: for `status` and the measurement in docs/toolchain.md. */
+export interface ToolchainCacheStats {
+  /** identities computed (cold or after a change) */
+  computed: number
+  /** identities served after a stat revalidation */
+  revalidated: number
+  /** comparisons of a manifest with this machine's files */
+  compared: number
+  /** the last revalidation: ms and stat calls */
+  lastCheckMs: number
+  lastChecks: number
+}
+
+interface OriginEntry { manifest: ToolchainManifest, checks: Check[] }
+interface TargetEntry { differing: Set<string>, checks: Check[] }
+
+/**
+ * Per daemon: identities of the drivers jobs used (origin) and comparisons
+ * of manifests with this machine's files (target), both revalidated by
+ * stat. One worker thread does the cold work, started at first use.
+ */
+export class ToolchainCache {
+  private readonly identities = new Map<string, OriginEntry>()
+  private readonly comparisons = new Map<string, TargetEntry>()
+  private readonly inflight = new Map<string, Promise<unknown>>()
+  private worker?: Worker
+  private seq = 0
+  private readonly waiting = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void }>()
+  readonly stats: ToolchainCacheStats = { computed: 0, revalidated: 0, compared: 0, lastCheckMs: 0, lastChecks: 0 }
+
+  /** The manifest of the executable at `path` (absolute), called as `name`; ToolchainError when it cannot be known safely. */
+  async manifest (path: string, name = basename(path)): Promise<ToolchainManifest> {
+    const key = `${path}\0${basename(name)}`
+    const hit = this.identities.get(key)
+    if (hit != null && this.revalidate(hit.checks)) {
+      this.stats.revalidated++
+      return hit.manifest
+    }
+    return await this.once(`id:${key}`, async () => {
+      const reply = await this.ask({ type: 'identify', path, name: basename(name) })
+      if (reply.type !== 'identity') throw new ToolchainError('toolchain worker: unexpected reply')
+      const identity = reply.identity
+      const manifest = manifestOf(identity)
+      const checks: Check[] = [check(path), check(LOADER_CACHE)]
+      for (const f of identity.files) if (f.role !== 'header') checks.push(check(f.path))
+      for (const d of identity.dirs) checks.push(check(d))
+      this.stats.computed++
+      remember(this.identities, key, { manifest, checks })
+      return manifest
+    })
+  }
+
+  /** The paths of `manifest` whose file here differs from the origin's (content, mode, or absent). */
+  async differing (manifest: ToolchainManifest): Promise<Set<string>> {
+    const hit = this.comparisons.get(manifest.digest)
+    if (hit != null && this.revalidate(hit.checks)) return hit.differing
+    return await this.once(`cmp:${manifest.digest}`, async () => {
+      const reply = await this.ask({ type: 'compare', files: manifest.files })
+      if (reply.type !== 'compared') throw new ToolchainError('toolchain worker: unexpected reply')
+      const differing = new Set(reply.differing.map(i => manifest.files[i].path))
+      this.stats.compared++
+      remember(this.comparisons, manifest.digest, { differing, checks: reply.checks })
+      return differing
+    })
+  }
+
+  close (): void {
+    void this.worker?.terminate()
+    this.worker = undefined
+    for (const w of this.waiting.values()) w.reject(new ToolchainError('toolchain worker stopped'))
+    this.waiting.clear()
+  }
+
+  private revalidate (checks: readonly Check[]): boolean {
+    const began = performance.now()
+    const ok = stillValid(checks)
+    this.stats.lastCheckMs = Math.round((performance.now() - began) * 100) / 100
+    this.stats.lastChecks = checks.length
+    return ok
+  }
+
+  /** Concurrent jobs of one driver (make -j) wait for one computation. */
+  private async once<T> (key: string, fn: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key)
+    if (running != null) return await (running as Promise<T>)
+    const p = fn().finally(() => { this.inflight.delete(key) })
+    this.inflight.set(key, p)
+    return await p
+  }
+
+  private async ask (req: WithoutId<WorkerRequest>): Promise<WorkerReply> {
+    if (this.worker == null) {
+      const worker = new Worker(new URL('./toolchain-worker.js', import.meta.url), { execArgv: [] })
+      worker.unref()
+      worker.on('message', (reply: WorkerReply) => {
+        const w = this.waiting.get(reply.id)
+        if (w == null) return
+        this.waiting.delete(reply.id)
+        if (reply.type === 'error') w.reject(new ToolchainError(reply.message))
+        else w.resolve(reply)
+      })
+      const fail = (err: Error): void => {
+        if (this.worker === worker) this.worker = undefined
+        for (const w of this.waiting.values()) w.reject(new ToolchainError(`toolchain worker: ${err.message}`))
+        this.waiting.clear()
+      }
+      worker.on('error', fail)
+      worker.on('exit', (code) => { fail(new Error(`exited ${code}`)) })
+      this.worker = worker
+    }
+    const id = ++this.seq
+    return await new Promise<WorkerReply>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject })
+      this.worker?.postMessage({ ...req, id })
+    })
+  }
+}
+
+function remember<V> (map: Map<string, V>, key: string, value: V): void {
+  map.delete(key)
+  map.set(key, value)
+  while (map.size > MAX_CACHED) map.delete(map.keys().next().value as string)
+}

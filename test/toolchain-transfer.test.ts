@@ -111,7 +111,7 @@ describe('toolchain identity in the job: checks (pure)', () => {
     const dir = await tmpDir('kappa-fake-tc-')
     await fakeToolchain(dir, 'A')
     const driver = join(dir, 'bin', 'x86_64-kappafake-cc')
-    const cache = new ToolchainCache()
+    const cache = new ToolchainCache({ cacheFile: null, freshMs: 0 })
     try {
       const first = await cache.manifest(driver)
       const paths = first.files.map(f => f.path)

@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto'
 import { statSync, type Stats } from 'node:fs'
-import { basename, dirname, isAbsolute, normalize } from 'node:path'
+import { homedir } from 'node:os'
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { Toolchain, type ToolchainFile as WireFile } from '../wire/toolchain.js'
 import { hashFile, ToolchainError, type ToolchainIdentity } from './toolchain.js'
@@ -18,6 +19,11 @@ import { hashFile, ToolchainError, type ToolchainIdentity } from './toolchain.js
 /** A manifest is refused past these (a peer's message is untrusted). */
 export const MAX_TOOLCHAIN_FILES = 50_000
 export const MAX_TOOLCHAIN_MANIFEST_BYTES = 6 * 1024 * 1024
+/**
+ * A result checked this recently is used without a new check: the jobs of
+ * one `make -j` burst share one round of stat calls.
+ */
+const FRESH_MS = 250
 /** Identities kept per daemon (one per driver and name; each ~1 MB for gcc). */
 const MAX_CACHED = 32
 /** Consulted by the loader: a new ld.so.cache may resolve another library. */
@@ -36,10 +42,12 @@ export interface ManifestFile { path: string, sha256: string, size: number, mode
 /** Work sent to the worker thread. */
 export type WorkerRequest =
   | { id: number, type: 'identify', path: string, name: string }
-  | { id: number, type: 'compare', files: ManifestFile[] }
+  | { id: number, type: 'compare', digest: string, bytes: Uint8Array }
+  | { id: number, type: 'check', checks: Check[] }
 export type WorkerReply =
-  | { id: number, type: 'identity', identity: ToolchainIdentity }
+  | { id: number, type: 'identity', identity: ToolchainIdentity, checks: Check[] }
   | { id: number, type: 'compared', differing: number[], checks: Check[] }
+  | { id: number, type: 'checked', valid: boolean }
   | { id: number, type: 'error', message: string }
 
 type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never
@@ -59,6 +67,14 @@ function check (path: string): Check {
 export function stillValid (checks: readonly Check[]): boolean {
   for (const [path, key] of checks) if (check(path)[1] !== key) return false
   return true
+}
+
+/** What says an identity still holds: the executable, its programs and libraries, every directory walked, the loader's cache. */
+export function identityChecks (identity: ToolchainIdentity, path: string): Check[] {
+  const checks: Check[] = [check(path), check(LOADER_CACHE)]
+  for (const f of identity.files) if (f.role !== 'header') checks.push(check(f.path))
+  for (const d of identity.dirs) checks.push(check(d))
+  return checks
 }
 
 /** The manifest of an identity: files sorted by path, encoded, named by its sha256. */
@@ -120,6 +136,19 @@ export function compareOwnFiles (files: readonly ManifestFile[]): { differing: n
   return { differing, checks }
 }
 
+/**
+ * Where this user's daemons keep the hashes of system files between runs
+ * (shared by the daemons of one user on one machine): root's in
+ * /var/cache/kappa-node, a user's in ~/.cache/kappa-node;
+ * `KAPPA_TOOLCHAIN_CACHE` names another file ('' keeps them in memory only).
+ */
+export function defaultCacheFile (): string | undefined {
+  const env = process.env.KAPPA_TOOLCHAIN_CACHE
+  if (env != null) return env === '' ? undefined : env
+  if (process.getuid?.() === 0) return '/var/cache/kappa-node/toolchain-hashes.json'
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'kappa-node', 'toolchain-hashes.json')
+}
+
 /** What revalidation costs: for `status` and the measurement in docs/toolchain.md. */
 export interface ToolchainCacheStats {
   /** identities computed (cold or after a change) */
@@ -133,8 +162,8 @@ export interface ToolchainCacheStats {
   lastChecks: number
 }
 
-interface OriginEntry { manifest: ToolchainManifest, checks: Check[] }
-interface TargetEntry { differing: Set<string>, checks: Check[] }
+interface OriginEntry { manifest: ToolchainManifest, checks: Check[], checkedAt: number }
+interface TargetEntry { differing: Set<string>, checks: Check[], checkedAt: number }
 
 /**
  * Per daemon: identities of the drivers jobs used (origin) and comparisons
@@ -150,24 +179,33 @@ export class ToolchainCache {
   private readonly waiting = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void }>()
   readonly stats: ToolchainCacheStats = { computed: 0, revalidated: 0, compared: 0, lastCheckMs: 0, lastChecks: 0 }
 
+  private readonly cacheFile: string | undefined
+  private readonly freshMs: number
+
+  /**
+   * `cacheFile`: where the worker keeps its hashes between runs (default
+   * `defaultCacheFile()`; null: memory only); `freshMs`: a result checked
+   * this recently is used without a new check (default 250 ms)
+   */
+  constructor (opts: { cacheFile?: string | null, freshMs?: number } = {}) {
+    this.cacheFile = opts.cacheFile === null ? undefined : opts.cacheFile ?? defaultCacheFile()
+    this.freshMs = opts.freshMs ?? FRESH_MS
+  }
+
   /** The manifest of the executable at `path` (absolute), called as `name`; ToolchainError when it cannot be known safely. */
   async manifest (path: string, name = basename(path)): Promise<ToolchainManifest> {
     const key = `${path}\0${basename(name)}`
     const hit = this.identities.get(key)
-    if (hit != null && this.revalidate(hit.checks)) {
+    if (hit != null && await this.revalidate(`id:${key}`, hit)) {
       this.stats.revalidated++
       return hit.manifest
     }
     return await this.once(`id:${key}`, async () => {
       const reply = await this.ask({ type: 'identify', path, name: basename(name) })
       if (reply.type !== 'identity') throw new ToolchainError('toolchain worker: unexpected reply')
-      const identity = reply.identity
-      const manifest = manifestOf(identity)
-      const checks: Check[] = [check(path), check(LOADER_CACHE)]
-      for (const f of identity.files) if (f.role !== 'header') checks.push(check(f.path))
-      for (const d of identity.dirs) checks.push(check(d))
+      const manifest = manifestOf(reply.identity)
       this.stats.computed++
-      remember(this.identities, key, { manifest, checks })
+      remember(this.identities, key, { manifest, checks: reply.checks, checkedAt: performance.now() })
       return manifest
     })
   }
@@ -175,13 +213,14 @@ export class ToolchainCache {
   /** The paths of `manifest` whose file here differs from the origin's (content, mode, or absent). */
   async differing (manifest: ToolchainManifest): Promise<Set<string>> {
     const hit = this.comparisons.get(manifest.digest)
-    if (hit != null && this.revalidate(hit.checks)) return hit.differing
+    if (hit != null && await this.revalidate(`cmp:${manifest.digest}`, hit)) return hit.differing
     return await this.once(`cmp:${manifest.digest}`, async () => {
-      const reply = await this.ask({ type: 'compare', files: manifest.files })
+      // the encoded manifest: far cheaper to pass to the worker than 8 000 objects
+      const reply = await this.ask({ type: 'compare', digest: manifest.digest, bytes: manifest.bytes })
       if (reply.type !== 'compared') throw new ToolchainError('toolchain worker: unexpected reply')
       const differing = new Set(reply.differing.map(i => manifest.files[i].path))
       this.stats.compared++
-      remember(this.comparisons, manifest.digest, { differing, checks: reply.checks })
+      remember(this.comparisons, manifest.digest, { differing, checks: reply.checks, checkedAt: performance.now() })
       return differing
     })
   }
@@ -193,12 +232,18 @@ export class ToolchainCache {
     this.waiting.clear()
   }
 
-  private revalidate (checks: readonly Check[]): boolean {
-    const began = performance.now()
-    const ok = stillValid(checks)
-    this.stats.lastCheckMs = Math.round((performance.now() - began) * 100) / 100
-    this.stats.lastChecks = checks.length
-    return ok
+  /** Do the checks of `entry` still hold? The stat calls run in the worker; concurrent jobs share one round. */
+  private async revalidate (key: string, entry: { checks: Check[], checkedAt: number }): Promise<boolean> {
+    if (performance.now() - entry.checkedAt < this.freshMs) return true
+    return await this.once(`check:${key}`, async () => {
+      const began = performance.now()
+      const reply = await this.ask({ type: 'check', checks: entry.checks })
+      const ok = reply.type === 'checked' && reply.valid
+      this.stats.lastCheckMs = Math.round((performance.now() - began) * 100) / 100
+      this.stats.lastChecks = entry.checks.length
+      if (ok) entry.checkedAt = performance.now()
+      return ok
+    })
   }
 
   /** Concurrent jobs of one driver (make -j) wait for one computation. */
@@ -212,7 +257,7 @@ export class ToolchainCache {
 
   private async ask (req: WithoutId<WorkerRequest>): Promise<WorkerReply> {
     if (this.worker == null) {
-      const worker = new Worker(new URL('./toolchain-worker.js', import.meta.url), { execArgv: [] })
+      const worker = new Worker(new URL('./toolchain-worker.js', import.meta.url), { execArgv: [], workerData: { cacheFile: this.cacheFile } })
       worker.unref()
       worker.on('message', (reply: WorkerReply) => {
         const w = this.waiting.get(reply.id)

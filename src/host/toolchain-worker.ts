@@ -4,21 +4,46 @@
  * daemon's main thread. Long-lived, so that its per-file hash cache (by
  * path, size, mtime, inode) stays warm between requests.
  */
-import { parentPort } from 'node:worker_threads'
-import { compareOwnFiles, type WorkerRequest, type WorkerReply } from './toolchain-cache.js'
-import { toolchainIdentity } from './toolchain.js'
+import { setPriority } from 'node:os'
+import { parentPort, workerData } from 'node:worker_threads'
+import { compareOwnFiles, decodeManifest, identityChecks, stillValid, type Check, type WorkerRequest, type WorkerReply } from './toolchain-cache.js'
+import { persistCaches, recall, remember, saveCaches, toolchainIdentity, type ToolchainIdentity } from './toolchain.js'
 
 const port = parentPort
 if (port == null) throw new Error('host/toolchain-worker.js must run in a worker thread')
 
+// below the daemon's own thread (on Linux a thread's nice value is its own): its peers hear from it meanwhile
+try { setPriority(10) } catch {}
+
+const cacheFile = (workerData as { cacheFile?: string } | undefined)?.cacheFile
+if (cacheFile != null) persistCaches(cacheFile)
+
+/** A kept result whose checks still hold, else `compute` again (and keep it). */
+function cached<T extends { checks: Check[] }> (key: string, compute: () => T): T {
+  const hit = recall(key) as T | undefined
+  if (hit != null && Array.isArray(hit.checks) && stillValid(hit.checks)) return hit
+  const fresh = compute()
+  remember(key, fresh)
+  return fresh
+}
+
 port.on('message', (req: WorkerRequest) => {
   try {
     if (req.type === 'identify') {
-      port.postMessage({ id: req.id, type: 'identity', identity: toolchainIdentity(req.path, { name: req.name }) } satisfies WorkerReply)
+      const r = cached<{ identity: ToolchainIdentity, checks: Check[] }>(`id:${req.path}\0${req.name}`, () => {
+        const identity = toolchainIdentity(req.path, { name: req.name })
+        return { identity, checks: identityChecks(identity, req.path) }
+      })
+      port.postMessage({ id: req.id, type: 'identity', ...r } satisfies WorkerReply)
+    } else if (req.type === 'check') {
+      port.postMessage({ id: req.id, type: 'checked', valid: stillValid(req.checks) } satisfies WorkerReply)
+      return
     } else {
-      port.postMessage({ id: req.id, type: 'compared', ...compareOwnFiles(req.files) } satisfies WorkerReply)
+      const r = cached(`cmp:${req.digest}`, () => compareOwnFiles(decodeManifest(req.bytes, req.digest).files))
+      port.postMessage({ id: req.id, type: 'compared', ...r } satisfies WorkerReply)
     }
   } catch (err) {
     port.postMessage({ id: req.id, type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply)
   }
+  saveCaches()
 })

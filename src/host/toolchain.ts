@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs'
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { findExecutable } from './requirements.js'
 
@@ -137,7 +137,7 @@ export function parseLoaderList (text: string): { found: string[], missing: stri
 
 // ---- hashing, cached by (path, size, mtime, inode) ------------------------
 
-export interface Hashed { size: number, mtimeMs: number, ino: number, sha256: string, mode: number }
+export interface Hashed { size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sha256: string, mode: number }
 const hashes = new Map<string, Hashed>()
 /** files hashed (not served from the cache) since start: for tests and curiosity */
 export const toolchainStats = { hashed: 0 }
@@ -145,7 +145,7 @@ export const toolchainStats = { hashed: 0 }
 /** sha256 and permission bits of the file at `path` (`st` its stat, symlinks followed), hashed once per (path, size, mtime, inode). */
 export function hashFile (path: string, st: Stats): Hashed {
   const hit = hashes.get(path)
-  if (hit != null && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit
+  if (hit != null && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino && hit.dev === st.dev && hit.ctimeMs === st.ctimeMs) return hit
   const hash = createHash('sha256')
   const fd = openSync(path, 'r')
   try {
@@ -159,10 +159,74 @@ export function hashFile (path: string, st: Stats): Hashed {
     closeSync(fd)
   }
   toolchainStats.hashed++
-  const entry = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256: hash.digest('hex'), mode: st.mode & 0o7777 }
+  const entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev, sha256: hash.digest('hex'), mode: st.mode & 0o7777 }
   if (hashes.size > 100_000) hashes.clear()
   hashes.set(path, entry)
+  dirty = true
   return entry
+}
+
+// ---- the caches, kept on disk per machine ---------------------------------
+
+let dirty = false
+let cacheFile: string | undefined
+/** whole results (an identity, a comparison) with the stat checks that say whether they still hold */
+const results = new Map<string, unknown>()
+const MAX_RESULTS = 64
+
+/** A result kept with the caches (and on disk with them), by key. */
+export function recall (key: string): unknown {
+  return results.get(key)
+}
+
+export function remember (key: string, value: unknown): void {
+  results.delete(key)
+  results.set(key, value)
+  while (results.size > MAX_RESULTS) results.delete(results.keys().next().value as string)
+  dirty = true
+}
+
+/**
+ * Keeps the hashes (and what drivers and the loader said) in `file` too, so
+ * that a daemon's first identity of gcc does not read ~8 000 headers again
+ * after a restart, or when another daemon of this user on this machine read
+ * them already. Entries are keyed by (path, size, mtime, ctime, inode): a
+ * file changed since is hashed again. The file is used only when it and its
+ * directory belong to this user and nobody else may write them.
+ */
+export function persistCaches (file: string): void {
+  cacheFile = file
+  const uid = process.getuid?.()
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    for (const p of [dirname(file), file]) {
+      const st = lstatSync(p)
+      if ((uid != null && st.uid !== uid) || (st.mode & 0o022) !== 0 || st.isSymbolicLink()) { cacheFile = undefined; return }
+    }
+    const saved = JSON.parse(readFileSync(file, 'utf8'))
+    for (const [path, h] of Object.entries(saved.hashes ?? {})) {
+      const e = h as Hashed
+      if (typeof e?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256) && typeof e.size === 'number') hashes.set(path, e)
+    }
+    for (const [path, d] of Object.entries(saved.drivers ?? {})) drivers.set(path, d as DriverFacts)
+    for (const [path, l] of Object.entries(saved.listings ?? {})) listings.set(path, l as Listing)
+    for (const [key, r] of Object.entries(saved.results ?? {})) results.set(key, r)
+  } catch {
+    // none yet, or unreadable: it is written anew
+  }
+}
+
+/** Writes the caches back if anything new was learned (atomically: a temp file renamed over). */
+export function saveCaches (): void {
+  if (!dirty || cacheFile == null) return
+  dirty = false
+  const tmp = `${cacheFile}.${process.pid}.tmp`
+  try {
+    writeFileSync(tmp, JSON.stringify({ hashes: Object.fromEntries(hashes), drivers: Object.fromEntries(drivers), listings: Object.fromEntries(listings), results: Object.fromEntries(results) }), { mode: 0o600 })
+    renameSync(tmp, cacheFile)
+  } catch {
+    // a cache: the next identity computes again
+  }
 }
 
 // ---- the identity ---------------------------------------------------------
@@ -173,7 +237,7 @@ const drivers = new Map<string, DriverFacts>()
 
 function statKey (path: string): string {
   const st = statSync(path)
-  return `${path}:${st.size}:${st.mtimeMs}:${st.ino}`
+  return `${path}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.dev}:${st.ino}`
 }
 
 const GCC_PROGRAMS = ['cc1', 'cc1plus', 'collect2', 'lto-wrapper', 'lto1', 'as', 'ld']
@@ -213,6 +277,7 @@ function driverFacts (driver: string, name: string): DriverFacts {
   const includeDirs = parseIncludeDirs(ask(driver, ['-E', '-v', '-x', language, '/dev/null']))
   const facts = { key, programs, includeDirs }
   drivers.set(driver, facts)
+  dirty = true
   return facts
 }
 
@@ -236,7 +301,8 @@ function filesUnder (dir: string, out: string[], dirs: string[], seen = new Set<
 }
 
 /** what the loader listed for an executable, by its (path, size, mtime, inode) */
-const listings = new Map<string, { key: string, found: string[], missing: string[] }>()
+interface Listing { key: string, found: string[], missing: string[] }
+const listings = new Map<string, Listing>()
 
 function loaderList (exe: string, interp: string): { found: string[], missing: string[] } {
   const key = statKey(exe)
@@ -249,6 +315,7 @@ function loaderList (exe: string, interp: string): { found: string[], missing: s
   const listed = { key, ...parseLoaderList(r.stdout ?? '') }
   if (listings.size > 10_000) listings.clear()
   listings.set(exe, listed)
+  dirty = true
   return listed
 }
 

@@ -6,6 +6,7 @@ import { parseClientPipes, type ClientPipes } from '../control/direct.js'
 import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS, LIVENESS_MS, HEARTBEAT_MS } from '../constants.js'
 import { WorkspaceScanner, DEFAULT_STORE_BYTES } from '../workspace/index.js'
 import { systemClock, type Clock } from './liveness.js'
+import { ToolchainCache } from '../host/toolchain-cache.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
@@ -143,9 +144,11 @@ export function createMigration (components: MigrationComponents, init: Migratio
     livenessMs: init.livenessMs ?? LIVENESS_MS,
     clock: init.clock ?? systemClock
   }
-  const runner = new JobRunner(components, resolved, counters)
+  // one worker thread and one set of hashes for both sides
+  const toolchains = new ToolchainCache()
+  const runner = new JobRunner(components, resolved, counters, toolchains)
   const scanner = new WorkspaceScanner()
-  const sender = new JobSender(components, resolved, counters, scanner)
+  const sender = new JobSender(components, resolved, counters, scanner, toolchains)
   return {
     async start () {
       await runner.start()
@@ -156,7 +159,7 @@ export function createMigration (components: MigrationComponents, init: Migratio
     async stop () {
       runner.stop()
       scanner.close()
-      sender.toolchains.close()
+      toolchains.close()
       await runner.close()
       await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(() => {})
     },

@@ -13,7 +13,7 @@ import { ClientLink } from './client-link.js'
 import { JobRecorder } from './record.js'
 import { Liveness } from './liveness.js'
 import { findExecutable } from '../host/requirements.js'
-import { ToolchainCache, type ToolchainManifest } from '../host/toolchain-cache.js'
+import type { ToolchainCache, ToolchainManifest } from '../host/toolchain-cache.js'
 import { RunFrame } from '../control/frames.js'
 import { UserError, errorMessage } from '../errors.js'
 import { dialReason } from '../pairing/service.js'
@@ -72,8 +72,6 @@ export class JobSender {
    * reading the same values at once. A probe takes milliseconds on a LAN.
    */
   private placing: Promise<unknown> = Promise.resolve()
-  /** toolchain identities by driver, revalidated per job by stat */
-  readonly toolchains = new ToolchainCache()
 
   private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
     const result = this.placing.then(fn)
@@ -81,7 +79,8 @@ export class JobSender {
     return await result
   }
 
-  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly scanner: WorkspaceScanner) {}
+  /** `toolchains`: identities by driver, revalidated per job by stat */
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly scanner: WorkspaceScanner, private readonly toolchains: ToolchainCache) {}
 
   async serve (params: RunParams, socket: Socket, rest: Buffer): Promise<void> {
     const client = new ClientLink(socket, rest)

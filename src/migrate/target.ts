@@ -83,14 +83,13 @@ export class JobRunner {
   private readonly mirrorsDir: string
   private readonly logFile: string
   private viewKind?: Promise<'overlay' | 'copy'>
-  /** which files of a toolchain this node holds with other content, revalidated by stat */
-  readonly toolchains = new ToolchainCache()
   /** the origin's files shown over the system directories, per toolchain */
   private readonly layers: ToolchainLayers
   /** decoded manifests, by digest */
   private readonly manifests = new LruMap<Hex, ToolchainManifest>(16)
 
-  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters) {
+  /** `toolchains`: which files of a toolchain this node holds with other content, revalidated by stat (shared with the origin side) */
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly toolchains: ToolchainCache) {
     this.jobsDir = join(components.home, 'jobs')
     this.mirrorsDir = join(components.home, 'mirrors')
     this.logFile = join(components.home, 'jobs.log')
@@ -113,7 +112,6 @@ export class JobRunner {
 
   /** Unmounts the toolchain layers (daemon stopping, after `stop`). */
   async close (): Promise<void> {
-    this.toolchains.close()
     await this.layers.close()
   }
 
@@ -180,14 +178,15 @@ export class JobRunner {
       reserved = true
       this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() } })
       const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0, toolchainBytes: 0 }
-      let manifestBytes: Uint8Array | undefined = first.toolchain.byteLength > 0 ? first.toolchain : undefined
+      // copies: a frame's bytes may be reused once the next one is read
+      let manifestBytes: Uint8Array | undefined = first.toolchain.byteLength > 0 ? Uint8Array.from(first.toolchain) : undefined
 
       // the tree: directories the origin pushed, then whatever else is missing
       const readTree = async (frames: number | undefined): Promise<void> => {
         for (let i = 0; frames == null || i < frames; i++) {
           const f = await channel.read(setup)
           if (f.type !== Frame.Type.TREE) throw new Error('expected TREE')
-          if (f.toolchain.byteLength > 0) { manifestBytes = f.toolchain; continue }
+          if (f.toolchain.byteLength > 0) { manifestBytes = Uint8Array.from(f.toolchain); continue }
           if (frames == null && f.directories.length === 0) return
           for (const bytes of f.directories) {
             await this.store.putDirectory(bytes)

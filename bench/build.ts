@@ -15,7 +15,8 @@
  *
  * Env: BUILD_CPUS (quota per host, default 0.5: three hosts must fit the
  * machine), BUILD_JOBS (make -j, default 6), BUILD_CACHE (source and
- * configured tree, default /var/tmp/kappa-bench-build). Needs root. Installs
+ * configured tree, default /var/tmp/kappa-bench-build), BUILD_LEGS (e.g.
+ * local,kappa: only those ways). Needs root. Installs
  * distcc and icecc with apt-get when missing, and says which peer could not
  * run and why.
  */
@@ -45,6 +46,8 @@ const TREE = join(CACHE, 'b')
 /** the tree as configure left it, copied to TREE before each build */
 const PRISTINE = join(CACHE, 'b.pristine')
 const COMPILERS = ['gcc', 'cc', 'g++', 'c++']
+/** BUILD_LEGS=local,kappa runs only those ways (names' first words), for profiling one of them */
+const ONLY = process.env.BUILD_LEGS?.split(',').map(l => l.trim()).filter(l => l !== '')
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
@@ -103,6 +106,24 @@ function configured (src: string): void {
   sh('make', ['configure-libiberty', 'configure-zlib', 'configure-libsframe', 'configure-bfd', 'configure-opcodes', 'MAKEINFO=true'], { cwd: TREE })
   execFileSync('cp', ['-a', TREE, PRISTINE])
   execFileSync('sh', ['-c', `printf '%s' '${wanted}' > ${marker}`])
+}
+
+/**
+ * The kappa leg's workspace: the source and the build tree together (a
+ * compile in b/libiberty reads ../../src/…/include), marked at CACHE, with
+ * what no compile of these targets reads left out (the other ways'
+ * directories, the pristine copy, binutils' gas, ld, gold… and test
+ * suites): a first sync of ~90 MB instead of ~700 MB. What a user of an
+ * out-of-tree build writes once (docs/workspace.md).
+ */
+async function markWorkspace (): Promise<void> {
+  await writeFile(join(CACHE, '.kappa-workspace'), '')
+  const unused = ['gas', 'ld', 'gold', 'gprofng', 'gprof', 'binutils', 'sim', 'gdb', 'gdbserver', 'gdbsupport', 'gnulib', 'libctf', 'cpu', 'etc', 'texinfo', 'elfcpp', 'libbacktrace', 'readline']
+  await writeFile(join(CACHE, '.kappaignore'), [
+    '/b.pristine/', '/deb/', '/icecc-*/', '/kappa-shims/', '/distcc-home/', '/icecc-home/', '*.log',
+    ...unused.map(d => `/src/${VERSION}/${d}/`),
+    'testsuite/', 'po/', ''
+  ].join('\n'))
 }
 
 /** sha256 of every object file under the tree, by relative path. */
@@ -172,6 +193,33 @@ async function buildOnce (a: NamespaceNode, leg: Leg): Promise<Run> {
   return { leg: leg.name, seconds, ok, note, objects: ok ? objects() : new Map(), remote, fellBack }
 }
 
+/**
+ * Where a remote compile's time went on its target, from the job log's
+ * `phases` (ms since the stream opened, per step): the median of each
+ * step's own time over every job B and C ran.
+ */
+function phaseProfile (jobs: any[]): string {
+  const done = jobs.filter(j => j.phases != null && j.phases.changes != null)
+  if (done.length === 0) return ''
+  const steps = new Map<string, number[]>()
+  for (const j of done) {
+    let prev = 0
+    for (const [name, at] of Object.entries(j.phases as Record<string, number>)) {
+      steps.set(name, [...(steps.get(name) ?? []), at - prev])
+      prev = at
+    }
+  }
+  const total = median(done.map(j => j.phases.changes as number))
+  const rows = [...steps].map(([name, xs]) => `| ${name} | ${fmt(median(xs), 1)} | ${fmt(Math.max(...xs), 0)} | ${xs.length} |`)
+  return [
+    `Where a remote compile's time went on B and C (${done.length} jobs; the target's job log \`phases\`, each step's own ms; the whole: median ${fmt(total, 0)} ms from the stream's opening to the change set sent):`,
+    '',
+    '| step (ends at) | median ms | max ms | jobs |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows
+  ].join('\n')
+}
+
 function median (xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y)
   return s.length === 0 ? NaN : s.length % 2 === 1 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2
@@ -192,6 +240,7 @@ export async function runBuildBench (): Promise<string> {
   await mkdir(CACHE, { recursive: true })
   let cluster: NamespaceCluster | undefined
   const runs: Run[] = []
+  let profile = ''
   try {
     log(`bench/build: ${VERSION} ${TARGETS.join(' ')}, make -j${JOBS}, three hosts of ${CPUS} CPU${QUICK ? ', quick (one run each)' : `, ${RUNS} runs each`}`)
     cluster = await createNamespaceCluster({
@@ -209,12 +258,13 @@ export async function runBuildBench (): Promise<string> {
     const a = cluster.node('a')
     const [b, c] = [cluster.node('b'), cluster.node('c')]
     const PATH = process.env.PATH ?? '/usr/bin:/bin'
+    await markWorkspace()
     const shims = join(CACHE, 'kappa-shims')
     await rm(shims, { recursive: true, force: true })
     const wrapped = await a.exec([LAUNCHER, 'wrap', '--home', a.home, '--dir', shims, ...COMPILERS])
     if (wrapped.code !== 0) throw new Error(`kappa-node wrap failed: ${wrapped.stderr}`)
-    if (why.distcc == null) await startDistcc(cluster)
-    if (why.icecc == null) await startIcecream(cluster)
+    if (why.distcc == null && (ONLY == null || ONLY.includes('distcc'))) await startDistcc(cluster)
+    if (why.icecc == null && (ONLY == null || ONLY.includes('icecream'))) await startIcecream(cluster)
     const legs: Leg[] = [
       { name: 'local (A alone)', env: { PATH } },
       { name: 'distcc', unavailable: why.distcc, env: { PATH: `/usr/lib/distcc:${PATH}`, DISTCC_HOSTS: `${a.ip}/2 ${b.ip}/2 ${c.ip}/2`, DISTCC_DIR: join(CACHE, 'distcc-home') } },
@@ -223,13 +273,16 @@ export async function runBuildBench (): Promise<string> {
     ]
     for (let i = 0; i < RUNS; i++) {
       for (const leg of legs) {
-        if (leg.unavailable != null) continue
+        if (leg.unavailable != null || (ONLY != null && !ONLY.includes(leg.name.split(' ')[0]))) continue
         log(`  run ${i + 1}/${RUNS}: ${leg.name}…`)
         const r = await buildOnce(a, leg)
         runs.push(r)
         log(`    ${fmt(r.seconds)} s${r.ok ? '' : ` FAILED: ${r.note}`}${leg.name.startsWith('kappa') ? ` (${r.remote} placed on B/C, ${r.fellBack} ran on A after a remote failure)` : ''}`)
       }
     }
+    profile = phaseProfile([b, c].flatMap(n => {
+      try { return readFileSync(join(n.home, 'jobs.log'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l)) } catch { return [] }
+    }))
   } finally {
     await cluster?.stop()
   }
@@ -270,6 +323,8 @@ export async function runBuildBench (): Promise<string> {
     ...rows,
     '',
     `Goals (issue 13): ${goals.join('; ')}.`,
+    '',
+    profile,
     ''
   ].join('\n')
   return markdown

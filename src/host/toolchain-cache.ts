@@ -9,7 +9,7 @@
  * thread: the daemon keeps answering its peers meanwhile.
  */
 import { createHash } from 'node:crypto'
-import { statSync, type Stats } from 'node:fs'
+import { statSync, watch, type FSWatcher, type Stats } from 'node:fs'
 import { homedir } from 'node:os'
 import { basename, dirname, isAbsolute, join, normalize } from 'node:path'
 import { Worker } from 'node:worker_threads'
@@ -162,8 +162,73 @@ export interface ToolchainCacheStats {
   lastChecks: number
 }
 
-interface OriginEntry { manifest: ToolchainManifest, checks: Check[], checkedAt: number }
-interface TargetEntry { differing: Set<string>, checks: Check[], checkedAt: number }
+/** A kept result and what says it still holds. */
+interface Checked {
+  checks: Check[]
+  checkedAt: number
+  /** the checks of files (stat'ed per job); directories are watched instead */
+  files?: Check[]
+  /** a watched directory changed (or the watch failed) since the last full check */
+  stale?: boolean
+  unwatch?: () => void
+}
+interface OriginEntry extends Checked { manifest: ToolchainManifest }
+interface TargetEntry extends Checked { differing: Set<string> }
+
+/** Past this many directories a result is checked by stat only (inotify watches are a per-user budget). */
+const MAX_WATCHED = 4000
+
+function isDirectoryKey (key: string): boolean {
+  const mode = Number(key.split(':').pop())
+  return Number.isInteger(mode) && (mode & 0o170000) === 0o040000
+}
+
+/**
+ * inotify watches on directories, shared by the results that depend on
+ * them: any entry created, removed, renamed or written in one marks those
+ * results stale (a header edited in place too, which a stat of its
+ * directory would not show).
+ */
+class DirectoryWatches {
+  private readonly watched = new Map<string, { watcher: FSWatcher, listeners: Set<() => void> }>()
+
+  /** Calls `onChange` on any change in `dirs`; false when a watch could not be set (then the caller checks by stat). */
+  add (dirs: string[], onChange: () => void): { ok: boolean, remove: () => void } {
+    const mine: string[] = []
+    const remove = (): void => {
+      for (const d of mine) {
+        const w = this.watched.get(d)
+        if (w == null) continue
+        w.listeners.delete(onChange)
+        if (w.listeners.size === 0) { w.watcher.close(); this.watched.delete(d) }
+      }
+    }
+    if (this.watched.size + dirs.length > MAX_WATCHED * 2) return { ok: false, remove }
+    for (const d of dirs) {
+      let w = this.watched.get(d)
+      if (w == null) {
+        try {
+          const listeners = new Set<() => void>()
+          const watcher = watch(d, { persistent: false }, () => { for (const l of listeners) l() })
+          watcher.on('error', () => { for (const l of listeners) l() })
+          w = { watcher, listeners }
+          this.watched.set(d, w)
+        } catch {
+          remove()
+          return { ok: false, remove }
+        }
+      }
+      w.listeners.add(onChange)
+      mine.push(d)
+    }
+    return { ok: true, remove }
+  }
+
+  close (): void {
+    for (const w of this.watched.values()) w.watcher.close()
+    this.watched.clear()
+  }
+}
 
 /**
  * Per daemon: identities of the drivers jobs used (origin) and comparisons
@@ -177,6 +242,7 @@ export class ToolchainCache {
   private worker?: Worker
   private seq = 0
   private readonly waiting = new Map<number, { resolve: (r: WorkerReply) => void, reject: (e: Error) => void }>()
+  private readonly watches = new DirectoryWatches()
   readonly stats: ToolchainCacheStats = { computed: 0, revalidated: 0, compared: 0, lastCheckMs: 0, lastChecks: 0 }
 
   private readonly cacheFile: string | undefined
@@ -205,7 +271,7 @@ export class ToolchainCache {
       if (reply.type !== 'identity') throw new ToolchainError('toolchain worker: unexpected reply')
       const manifest = manifestOf(reply.identity)
       this.stats.computed++
-      remember(this.identities, key, { manifest, checks: reply.checks, checkedAt: performance.now() })
+      remember(this.identities, key, this.watched({ manifest, checks: reply.checks, checkedAt: performance.now() }))
       return manifest
     })
   }
@@ -220,28 +286,55 @@ export class ToolchainCache {
       if (reply.type !== 'compared') throw new ToolchainError('toolchain worker: unexpected reply')
       const differing = new Set(reply.differing.map(i => manifest.files[i].path))
       this.stats.compared++
-      remember(this.comparisons, manifest.digest, { differing, checks: reply.checks, checkedAt: performance.now() })
+      remember(this.comparisons, manifest.digest, this.watched({ differing, checks: reply.checks, checkedAt: performance.now() }))
       return differing
     })
   }
 
   close (): void {
+    this.watches.close()
     void this.worker?.terminate()
     this.worker = undefined
     for (const w of this.waiting.values()) w.reject(new ToolchainError('toolchain worker stopped'))
     this.waiting.clear()
   }
 
-  /** Do the checks of `entry` still hold? The stat calls run in the worker; concurrent jobs share one round. */
-  private async revalidate (key: string, entry: { checks: Check[], checkedAt: number }): Promise<boolean> {
-    if (performance.now() - entry.checkedAt < this.freshMs) return true
+  /**
+   * Its directories watched: a job then stats only the files (~30 for gcc);
+   * the first check after the watches are set is a full one (a change
+   * between the result's checks and the watches is not missed).
+   */
+  private watched<T extends Checked> (entry: T): T {
+    const dirs = entry.checks.filter(([, key]) => isDirectoryKey(key)).map(([path]) => path)
+    if (dirs.length > MAX_WATCHED) return entry
+    const w = this.watches.add(dirs, () => { entry.stale = true })
+    entry.unwatch = w.remove
+    if (!w.ok) { w.remove(); return entry }
+    entry.files = entry.checks.filter(([, key]) => !isDirectoryKey(key))
+    entry.stale = true
+    return entry
+  }
+
+  /** Do the checks of `entry` still hold? Watched: the files' stats, here; else all of them in the worker (concurrent jobs share one round). */
+  private async revalidate (key: string, entry: Checked): Promise<boolean> {
+    if (entry.files != null && entry.stale !== true) {
+      const began = performance.now()
+      const ok = stillValid(entry.files)
+      this.stats.lastCheckMs = Math.round((performance.now() - began) * 100) / 100
+      this.stats.lastChecks = entry.files.length
+      return ok
+    }
+    if (entry.files == null && performance.now() - entry.checkedAt < this.freshMs) return true
     return await this.once(`check:${key}`, async () => {
+      // events from here on count for the next job
+      entry.stale = false
       const began = performance.now()
       const reply = await this.ask({ type: 'check', checks: entry.checks })
       const ok = reply.type === 'checked' && reply.valid
       this.stats.lastCheckMs = Math.round((performance.now() - began) * 100) / 100
       this.stats.lastChecks = entry.checks.length
       if (ok) entry.checkedAt = performance.now()
+      else entry.stale = true
       return ok
     })
   }
@@ -283,8 +376,13 @@ export class ToolchainCache {
   }
 }
 
-function remember<V> (map: Map<string, V>, key: string, value: V): void {
+function remember<V extends Checked> (map: Map<string, V>, key: string, value: V): void {
+  map.get(key)?.unwatch?.()
   map.delete(key)
   map.set(key, value)
-  while (map.size > MAX_CACHED) map.delete(map.keys().next().value as string)
+  while (map.size > MAX_CACHED) {
+    const oldest = map.keys().next().value as string
+    map.get(oldest)?.unwatch?.()
+    map.delete(oldest)
+  }
 }

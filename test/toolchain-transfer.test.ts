@@ -12,9 +12,9 @@ import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { appendFile, chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, tmpDir, gossipLive, onCleanup, type TestNode } from './helpers/node.js'
+import { startNode, pairNodes, cleanup, tmpDir, gossipLive, onCleanup, until, type TestNode } from './helpers/node.js'
 import { runJob, jobLog } from './helpers/run.js'
 import { Toolchain } from '../src/wire/toolchain.js'
 import { ToolchainCache, decodeManifest, manifestOf } from '../src/host/toolchain-cache.js'
@@ -125,6 +125,11 @@ describe('toolchain identity in the job: checks (pure)', () => {
       assert.notEqual(changed.digest, first.digest)
       assert.ok(changed.files.some(f => f.path === join(dir, 'include', 'new.h') && f.header))
       assert.equal(cache.stats.computed, 2)
+      // an edit in place (no rename: the directory's stat stays): its directory's watch sees it
+      const inPlace = await cache.manifest(driver)
+      assert.equal(inPlace, changed, 'nothing changed since')
+      await appendFile(join(dir, 'include', 'new.h'), '/* more */\n')
+      await until('the watch to see the edit', async () => (await cache.manifest(driver)).digest !== changed.digest)
       // what this machine holds: all the same; a changed helper differs
       assert.equal((await cache.differing(changed)).size, 0)
       await writeHelper(dir, 'B')

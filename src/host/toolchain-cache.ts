@@ -41,8 +41,8 @@ export interface ManifestFile { path: string, sha256: string, size: number, mode
 
 /** Work sent to the worker thread. */
 export type WorkerRequest =
-  | { id: number, type: 'identify', path: string, name: string }
-  | { id: number, type: 'compare', digest: string, bytes: Uint8Array }
+  | { id: number, type: 'identify', path: string, name: string, again?: boolean }
+  | { id: number, type: 'compare', digest: string, bytes: Uint8Array, again?: boolean }
   | { id: number, type: 'check', checks: Check[] }
 export type WorkerReply =
   | { id: number, type: 'identity', identity: ToolchainIdentity, checks: Check[] }
@@ -168,8 +168,10 @@ interface Checked {
   checkedAt: number
   /** the checks of files (stat'ed per job); directories are watched instead */
   files?: Check[]
-  /** a watched directory changed (or the watch failed) since the last full check */
+  /** not checked in full since its watches were set */
   stale?: boolean
+  /** a watched directory saw a change: computed again, not merely checked (an in-place edit keeps every stat but the file's) */
+  changed?: boolean
   unwatch?: () => void
 }
 interface OriginEntry extends Checked { manifest: ToolchainManifest }
@@ -267,7 +269,7 @@ export class ToolchainCache {
       return hit.manifest
     }
     return await this.once(`id:${key}`, async () => {
-      const reply = await this.ask({ type: 'identify', path, name: basename(name) })
+      const reply = await this.ask({ type: 'identify', path, name: basename(name), again: hit?.changed })
       if (reply.type !== 'identity') throw new ToolchainError('toolchain worker: unexpected reply')
       const manifest = manifestOf(reply.identity)
       this.stats.computed++
@@ -282,7 +284,7 @@ export class ToolchainCache {
     if (hit != null && await this.revalidate(`cmp:${manifest.digest}`, hit)) return hit.differing
     return await this.once(`cmp:${manifest.digest}`, async () => {
       // the encoded manifest: far cheaper to pass to the worker than 8 000 objects
-      const reply = await this.ask({ type: 'compare', digest: manifest.digest, bytes: manifest.bytes })
+      const reply = await this.ask({ type: 'compare', digest: manifest.digest, bytes: manifest.bytes, again: hit?.changed })
       if (reply.type !== 'compared') throw new ToolchainError('toolchain worker: unexpected reply')
       const differing = new Set(reply.differing.map(i => manifest.files[i].path))
       this.stats.compared++
@@ -307,7 +309,7 @@ export class ToolchainCache {
   private watched<T extends Checked> (entry: T): T {
     const dirs = entry.checks.filter(([, key]) => isDirectoryKey(key)).map(([path]) => path)
     if (dirs.length > MAX_WATCHED) return entry
-    const w = this.watches.add(dirs, () => { entry.stale = true })
+    const w = this.watches.add(dirs, () => { entry.changed = true })
     entry.unwatch = w.remove
     if (!w.ok) { w.remove(); return entry }
     entry.files = entry.checks.filter(([, key]) => !isDirectoryKey(key))
@@ -317,6 +319,7 @@ export class ToolchainCache {
 
   /** Do the checks of `entry` still hold? Watched: the files' stats, here; else all of them in the worker (concurrent jobs share one round). */
   private async revalidate (key: string, entry: Checked): Promise<boolean> {
+    if (entry.changed === true) return false
     if (entry.files != null && entry.stale !== true) {
       const began = performance.now()
       const ok = stillValid(entry.files)

@@ -19,8 +19,8 @@ const cacheFile = (workerData as { cacheFile?: string } | undefined)?.cacheFile
 if (cacheFile != null) persistCaches(cacheFile)
 
 /** A kept result whose checks still hold, else `compute` again (and keep it). */
-function cached<T extends { checks: Check[] }> (key: string, compute: () => T): T {
-  const hit = recall(key) as T | undefined
+function cached<T extends { checks: Check[] }> (key: string, again: boolean, compute: () => T): T {
+  const hit = again ? undefined : recall(key) as T | undefined
   if (hit != null && Array.isArray(hit.checks) && stillValid(hit.checks)) return hit
   const fresh = compute()
   remember(key, fresh)
@@ -30,7 +30,7 @@ function cached<T extends { checks: Check[] }> (key: string, compute: () => T): 
 port.on('message', (req: WorkerRequest) => {
   try {
     if (req.type === 'identify') {
-      const r = cached<{ identity: ToolchainIdentity, checks: Check[] }>(`id:${req.path}\0${req.name}`, () => {
+      const r = cached<{ identity: ToolchainIdentity, checks: Check[] }>(`id:${req.path}\0${req.name}`, req.again === true, () => {
         const identity = toolchainIdentity(req.path, { name: req.name })
         return { identity, checks: identityChecks(identity, req.path) }
       })
@@ -39,7 +39,7 @@ port.on('message', (req: WorkerRequest) => {
       port.postMessage({ id: req.id, type: 'checked', valid: stillValid(req.checks) } satisfies WorkerReply)
       return
     } else {
-      const r = cached(`cmp:${req.digest}`, () => compareOwnFiles(decodeManifest(req.bytes, req.digest).files))
+      const r = cached(`cmp:${req.digest}`, req.again === true, () => compareOwnFiles(decodeManifest(req.bytes, req.digest).files))
       port.postMessage({ id: req.id, type: 'compared', ...r } satisfies WorkerReply)
     }
   } catch (err) {

@@ -200,8 +200,8 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
  * `phases` (ms since the stream opened, per step): the median of each
  * step's own time over every job B and C ran.
  */
-function phaseProfile (jobs: any[]): string {
-  const done = jobs.filter(j => j.phases != null && j.phases.changes != null)
+function phaseProfile (jobs: any[], last: string, what: string): string {
+  const done = jobs.filter(j => j.phases != null && j.phases[last] != null)
   if (done.length === 0) return ''
   const steps = new Map<string, number[]>()
   for (const j of done) {
@@ -211,10 +211,10 @@ function phaseProfile (jobs: any[]): string {
       prev = at
     }
   }
-  const total = median(done.map(j => j.phases.changes as number))
+  const total = median(done.map(j => j.phases[last] as number))
   const rows = [...steps].map(([name, xs]) => `| ${name} | ${fmt(median(xs), 1)} | ${fmt(Math.max(...xs), 0)} | ${xs.length} |`)
   return [
-    `Where a remote compile's time went on B and C (${done.length} jobs; the target's job log \`phases\`, each step's own ms; the whole: median ${fmt(total, 0)} ms from the stream's opening to the change set sent):`,
+    `Where a remote compile's time went ${what}: ${done.length} jobs, the whole a median ${fmt(total, 0)} ms:`,
     '',
     '| step (ends at) | median ms | max ms | jobs |',
     '| --- | ---: | ---: | ---: |',
@@ -299,7 +299,8 @@ export async function runBuildBench (): Promise<string> {
     }
     profile = phaseProfile([b, c].flatMap(n => {
       try { return readFileSync(join(n.home, 'jobs.log'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l)) } catch { return [] }
-    }))
+    }), 'changes', 'on B and C (the target\'s job log `phases`, each step\'s own ms; the whole: from the stream\'s opening to the change set sent)')
+    profile += '\n\n' + phaseProfile(a.events.filter(e => e.type === 'job-ended' && e.job?.direction === 'out').map(e => e.job), 'exit', 'on A, the origin (its job records\' `phases`, each step\'s own ms from the request on the control socket: toolchain identity, its turn to place, the probe, the workspace snapshot, the target\'s STARTED, the exit with the change set applied)')
   } finally {
     await cluster?.stop()
   }

@@ -178,6 +178,9 @@ export class JobSender {
 
   private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
     const { overlay, trust, access } = this.components
+    const began = performance.now()
+    const phases: Record<string, number> = {}
+    const phase = (name: string): void => { phases[name] = Math.round((performance.now() - began) * 10) / 10 }
     if (params.mode === 'local') {
       this.components.onLocalPlacement?.()
       await this.runHere(params, client, id, 'asked to run here (--local)', true, false)
@@ -201,6 +204,7 @@ export class JobSender {
     } catch (err) {
       throw new BeforeStart(errorMessage(err))
     }
+    phase('toolchain')
 
     // where: a named peer, or Algorithm II
     let target: string
@@ -218,6 +222,7 @@ export class JobSender {
       addrs = peer.addrs
     } else {
       const outcome = await this.oneAtATime(async () => {
+        phase('turn')
         const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
           // the job's stream opens while the probe is out: the neighbour asked is usually the target
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
@@ -226,6 +231,7 @@ export class JobSender {
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
       })
+      phase('probe')
       const spare = early as { to: string, stream: Promise<Stream> } | undefined
       if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
         // went elsewhere: nothing was written on it, the neighbour never hears of it
@@ -253,9 +259,10 @@ export class JobSender {
       if (opened != null) void opened.then(async (s) => { await s.close() }).catch(() => {})
       throw new BeforeStart(errorMessage(err))
     }
+    phase('prepared')
     const who = label(target, trust.get(target)?.alias)
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
-    const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd })
+    const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd, phases })
 
     // before the job starts, any failure means "run it here instead"
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
@@ -276,12 +283,14 @@ export class JobSender {
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
+      phase('started')
       started = true
       this.counters.jobsOut++
       record.start()
       this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'remote', target, alias: trust.get(target)?.alias, path, sysmetric: targetSysmetric })
       await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
       const exit = await this.relay(channel, client, params, prepared, who, record)
+      phase('exit')
       record.end({ exitCode: exit.code, signal: exit.signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })
     } catch (err) {
       channel.abort(err instanceof Error ? err : new Error(String(err)))

@@ -7,7 +7,7 @@
  *  - target: the comparison with its own files, first and warm.
  * RUNS (default 20) repetitions of the warm figures; BENCH_SHORT=1 for a quick check.
  */
-import { rm } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { ToolchainCache } from '../src/host/toolchain-cache.js'
@@ -24,8 +24,11 @@ async function ms (fn: () => Promise<unknown>): Promise<number> {
 }
 
 export async function runToolchainBench (): Promise<string> {
-  const file = join(tmpdir(), `kappa-bench-toolchain-${process.pid}.json`)
+  // a private directory: a cache file others could write is not used
+  const dir = await mkdtemp(join(tmpdir(), 'kappa-bench-toolchain-'))
+  const file = join(dir, 'hashes.json')
   try {
+    // per job as a daemon does it: directories watched, the files stat'ed (no freshness window)
     const cold = new ToolchainCache({ cacheFile: file, freshMs: 0 })
     const coldMs = await ms(async () => await cold.manifest(DRIVER, 'cc'))
     const manifest = await cold.manifest(DRIVER, 'cc')
@@ -43,13 +46,13 @@ export async function runToolchainBench (): Promise<string> {
     const rows = [
       `| origin, cold (no hashes anywhere) | ${fmt(coldMs)} ms |`,
       `| origin, first job of a new daemon (hashes on disk) | ${fmt(restartMs)} ms |`,
-      `| origin, per job, warm (${checks} stat calls in the worker), p50 / p90 | ${fmt(percentile(warm, 50), 2)} / ${fmt(percentile(warm, 90), 2)} ms |`,
+      `| origin, per job, warm (${checks} stat calls; ~600 directories watched), p50 / p90 | ${fmt(percentile(warm, 0.5), 2)} / ${fmt(percentile(warm, 0.9), 2)} ms |`,
       `| target, first comparison with its own files | ${fmt(compareFirst)} ms |`,
-      `| target, per job, warm, p50 / p90 | ${fmt(percentile(compareWarm, 50), 2)} / ${fmt(percentile(compareWarm, 90), 2)} ms |`
+      `| target, per job, warm, p50 / p90 | ${fmt(percentile(compareWarm, 0.5), 2)} / ${fmt(percentile(compareWarm, 0.9), 2)} ms |`
     ]
     return [`## Toolchain identity — ${DRIVER}, ${manifest.files.length} files, manifest ${Math.round(manifest.bytes.byteLength / 1024)} KiB`, '', `${RUNS} runs of the warm figures; ${new Date().toISOString()}.`, '', '| what | cost |', '| --- | ---: |', ...rows, ''].join('\n')
   } finally {
-    await rm(file, { force: true })
+    await rm(dir, { recursive: true, force: true })
   }
 }
 

@@ -45,7 +45,7 @@ export type WorkerRequest =
   | { id: number, type: 'compare', digest: string, bytes: Uint8Array, again?: boolean }
   | { id: number, type: 'check', checks: Check[] }
 export type WorkerReply =
-  | { id: number, type: 'identity', identity: ToolchainIdentity, checks: Check[] }
+  | { id: number, type: 'identity', digest: string, bytes: Uint8Array, checks: Check[] }
   | { id: number, type: 'compared', differing: number[], checks: Check[] }
   | { id: number, type: 'checked', valid: boolean }
   | { id: number, type: 'error', message: string }
@@ -82,6 +82,16 @@ export function manifestOf (identity: ToolchainIdentity): ToolchainManifest {
   const files = identity.files.map(f => ({ path: f.path, sha256: f.sha256, size: f.size, mode: f.mode & 0o777, header: f.role === 'header' }))
   const bytes = Toolchain.encode({ files: files.map(f => ({ path: f.path, digest: Buffer.from(f.sha256, 'hex'), size: BigInt(f.size), mode: f.mode, header: f.header })) })
   return { digest: createHash('sha256').update(bytes).digest('hex'), bytes, files }
+}
+
+/**
+ * A manifest the worker encoded: its file list is decoded only when asked
+ * for (a target asking for some of its files), not on the daemon's thread
+ * for every identity.
+ */
+export function lazyManifest (digest: string, bytes: Uint8Array): ToolchainManifest {
+  let files: ManifestFile[] | undefined
+  return { digest, bytes, get files () { return (files ??= decodeManifest(bytes, digest).files) } }
 }
 
 function safePath (path: string): boolean {
@@ -271,11 +281,17 @@ export class ToolchainCache {
     return await this.once(`id:${key}`, async () => {
       const reply = await this.ask({ type: 'identify', path, name: basename(name), again: hit?.changed })
       if (reply.type !== 'identity') throw new ToolchainError('toolchain worker: unexpected reply')
-      const manifest = manifestOf(reply.identity)
+      const manifest = lazyManifest(reply.digest, reply.bytes)
       this.stats.computed++
       remember(this.identities, key, this.watched({ manifest, checks: reply.checks, checkedAt: performance.now() }))
       return manifest
     })
+  }
+
+  /** The manifest last computed for this driver, if nothing said it changed since (for the probe: no waiting, no check). */
+  known (path: string, name = basename(path)): ToolchainManifest | undefined {
+    const hit = this.identities.get(`${path}\0${basename(name)}`)
+    return hit != null && hit.changed !== true ? hit.manifest : undefined
   }
 
   /** The paths of `manifest` whose file here differs from the origin's (content, mode, or absent). */

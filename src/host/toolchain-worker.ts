@@ -6,7 +6,7 @@
  */
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
-import { compareOwnFiles, decodeManifest, identityChecks, stillValid, type Check, type WorkerRequest, type WorkerReply } from './toolchain-cache.js'
+import { compareOwnFiles, decodeManifest, identityChecks, manifestOf, stillValid, type Check, type WorkerRequest, type WorkerReply } from './toolchain-cache.js'
 import { persistCaches, recall, remember, saveCaches, toolchainIdentity, type ToolchainIdentity } from './toolchain.js'
 
 const port = parentPort
@@ -34,7 +34,9 @@ port.on('message', (req: WorkerRequest) => {
         const identity = toolchainIdentity(req.path, { name: req.name })
         return { identity, checks: identityChecks(identity, req.path) }
       })
-      port.postMessage({ id: req.id, type: 'identity', ...r } satisfies WorkerReply)
+      // encoded here: the daemon's thread gets bytes, not 8 000 objects
+      const manifest = manifestOf(r.identity)
+      port.postMessage({ id: req.id, type: 'identity', digest: manifest.digest, bytes: manifest.bytes, checks: r.checks } satisfies WorkerReply)
     } else if (req.type === 'check') {
       port.postMessage({ id: req.id, type: 'checked', valid: stillValid(req.checks) } satisfies WorkerReply)
       return

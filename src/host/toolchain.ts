@@ -16,7 +16,8 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync, type Stats } from 'node:fs'
+import { threadId } from 'node:worker_threads'
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { findExecutable } from './requirements.js'
 
@@ -216,16 +217,29 @@ export function persistCaches (file: string): void {
   }
 }
 
+/** What is kept on disk: the system's own files (a compiler in a project or a temporary directory comes and goes). */
+function lasting (path: string): boolean {
+  return /^\/(?:usr|bin|sbin|lib[^/]*|opt)\//.test(path)
+}
+
 /** Writes the caches back if anything new was learned (atomically: a temp file renamed over). */
 export function saveCaches (): void {
   if (!dirty || cacheFile == null) return
   dirty = false
-  const tmp = `${cacheFile}.${process.pid}.tmp`
+  const tmp = `${cacheFile}.${process.pid}.${threadId}.tmp`
+  const kept = <V>(map: Map<string, V>, pathOf: (key: string) => string = k => k): Record<string, V> => Object.fromEntries([...map].filter(([k]) => lasting(pathOf(k))))
   try {
-    writeFileSync(tmp, JSON.stringify({ hashes: Object.fromEntries(hashes), drivers: Object.fromEntries(drivers), listings: Object.fromEntries(listings), results: Object.fromEntries(results) }), { mode: 0o600 })
+    writeFileSync(tmp, JSON.stringify({
+      hashes: kept(hashes),
+      drivers: kept(drivers),
+      listings: kept(listings),
+      // identities by `id:<path>\0<name>`; comparisons (`cmp:<digest>`) are small
+      results: kept(results, k => k.startsWith('id:') ? k.slice(3) : '/usr/')
+    }), { mode: 0o600 })
     renameSync(tmp, cacheFile)
   } catch {
-    // a cache: the next identity computes again
+    // a cache: the next identity computes again; no half-written file is left behind
+    try { unlinkSync(tmp) } catch {}
   }
 }
 

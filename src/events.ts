@@ -48,6 +48,8 @@ export interface JobRecord {
   path?: 'stream' | 'bulk'
   /** the target already had everything (no executable or workspace bytes moved) */
   cached?: boolean
+  /** ms since the request reached this node, per step of the job's setup (where its time went) */
+  phases?: Record<string, number>
   exitCode?: number | null
   signal?: string | null
   /**

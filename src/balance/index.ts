@@ -108,6 +108,13 @@ export interface JobRequirements {
   /** interpreter of a script, e.g. '/usr/bin/python3' */
   interpreter?: string
   minFreeMemKiB?: number
+  /**
+   * hex sha256 of the executable's toolchain manifest (docs/toolchain.md):
+   * the list itself travels with the job; a node of the same architecture
+   * that lacks some of those files gets them from the origin, so it does
+   * not refuse for this
+   */
+  toolchain?: string
 }
 
 /** P(i, j, k) of the paper, plus id, path, TTL and requirements. */

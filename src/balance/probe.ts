@@ -26,7 +26,8 @@ function validPath (path: unknown, maxLength: number): 'malformed' | 'path-too-l
 export function validateRequirements (r: unknown): 'malformed' | undefined {
   if (r == null) return undefined
   if (typeof r !== 'object') return 'malformed'
-  const { arch, interpreter, minFreeMemKiB } = r as JobRequirements
+  const { arch, interpreter, minFreeMemKiB, toolchain } = r as JobRequirements
+  if (toolchain != null && (typeof toolchain !== 'string' || !/^[0-9a-f]{64}$/.test(toolchain))) return 'malformed'
   if (arch != null && (typeof arch !== 'string' || arch.length > MAX_REQUIREMENT_LENGTH)) return 'malformed'
   if (interpreter != null && (typeof interpreter !== 'string' || interpreter.length > MAX_REQUIREMENT_LENGTH)) return 'malformed'
   if (minFreeMemKiB != null && (typeof minFreeMemKiB !== 'number' || !Number.isFinite(minFreeMemKiB) || minFreeMemKiB < 0)) return 'malformed'

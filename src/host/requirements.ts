@@ -1,5 +1,9 @@
 import { accessSync, constants } from 'node:fs'
 import type { JobRequirements } from '../balance/index.js'
+import { debugLogger } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('host')
 
 const UNAME_ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', arm: 'armv7l', ia32: 'i686', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64', loong64: 'loongarch64' }
 
@@ -24,7 +28,7 @@ export function findExecutable (name: string, path = process.env.PATH ?? '/usr/l
     try {
       accessSync(candidate, constants.X_OK)
       return candidate
-    } catch {}
+    } catch (err) { debug('%s is not an executable here (%s)', candidate, errorMessage(err)) }
   }
   return undefined
 }

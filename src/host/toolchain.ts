@@ -16,9 +16,14 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { closeSync, lstatSync, openSync, readdirSync, readSync, realpathSync, statSync, type Stats } from 'node:fs'
+import { threadId } from 'node:worker_threads'
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { findExecutable } from './requirements.js'
+import { debugLogger } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('host:toolchain')
 
 export type ToolchainRole = 'executable' | 'interpreter' | 'library' | 'program' | 'header'
 
@@ -29,6 +34,7 @@ export interface ToolchainFile {
   sha256: string
   /** permission bits of the file reached */
   mode: number
+  size: number
   role: ToolchainRole
 }
 
@@ -42,6 +48,8 @@ export interface ToolchainIdentity {
   missing: string[]
   /** the compiler's include search directories, in order (empty for other programs) */
   includeDirs: string[]
+  /** every directory walked under them (an added or removed header changes one of their stats) */
+  dirs: string[]
 }
 
 export class ToolchainError extends Error {}
@@ -134,14 +142,15 @@ export function parseLoaderList (text: string): { found: string[], missing: stri
 
 // ---- hashing, cached by (path, size, mtime, inode) ------------------------
 
-interface Hashed { size: number, mtimeMs: number, ino: number, sha256: string, mode: number }
+export interface Hashed { size: number, mtimeMs: number, ctimeMs: number, ino: number, dev: number, sha256: string, mode: number }
 const hashes = new Map<string, Hashed>()
 /** files hashed (not served from the cache) since start: for tests and curiosity */
 export const toolchainStats = { hashed: 0 }
 
-function hashFile (path: string, st: Stats): Hashed {
+/** sha256 and permission bits of the file at `path` (`st` its stat, symlinks followed), hashed once per (path, size, mtime, inode). */
+export function hashFile (path: string, st: Stats): Hashed {
   const hit = hashes.get(path)
-  if (hit != null && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) return hit
+  if (hit != null && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino && hit.dev === st.dev && hit.ctimeMs === st.ctimeMs) return hit
   const hash = createHash('sha256')
   const fd = openSync(path, 'r')
   try {
@@ -155,10 +164,87 @@ function hashFile (path: string, st: Stats): Hashed {
     closeSync(fd)
   }
   toolchainStats.hashed++
-  const entry = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256: hash.digest('hex'), mode: st.mode & 0o7777 }
+  const entry = { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev, sha256: hash.digest('hex'), mode: st.mode & 0o7777 }
   if (hashes.size > 100_000) hashes.clear()
   hashes.set(path, entry)
+  dirty = true
   return entry
+}
+
+// ---- the caches, kept on disk per machine ---------------------------------
+
+let dirty = false
+let cacheFile: string | undefined
+/** whole results (an identity, a comparison) with the stat checks that say whether they still hold */
+const results = new Map<string, unknown>()
+const MAX_RESULTS = 64
+
+/** A result kept with the caches (and on disk with them), by key. */
+export function recall (key: string): unknown {
+  return results.get(key)
+}
+
+export function remember (key: string, value: unknown): void {
+  results.delete(key)
+  results.set(key, value)
+  while (results.size > MAX_RESULTS) results.delete(results.keys().next().value as string)
+  dirty = true
+}
+
+/**
+ * Keeps the hashes (and what drivers and the loader said) in `file` too, so
+ * that a daemon's first identity of gcc does not read ~8 000 headers again
+ * after a restart, or when another daemon of this user on this machine read
+ * them already. Entries are keyed by (path, size, mtime, ctime, inode): a
+ * file changed since is hashed again. The file is used only when it and its
+ * directory belong to this user and nobody else may write them.
+ */
+export function persistCaches (file: string): void {
+  cacheFile = file
+  const uid = process.getuid?.()
+  try {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 })
+    for (const p of [dirname(file), file]) {
+      const st = lstatSync(p)
+      if ((uid != null && st.uid !== uid) || (st.mode & 0o022) !== 0 || st.isSymbolicLink()) { cacheFile = undefined; return }
+    }
+    const saved = JSON.parse(readFileSync(file, 'utf8'))
+    for (const [path, h] of Object.entries(saved.hashes ?? {})) {
+      const e = h as Hashed
+      if (typeof e?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(e.sha256) && typeof e.size === 'number') hashes.set(path, e)
+    }
+    for (const [path, d] of Object.entries(saved.drivers ?? {})) drivers.set(path, d as DriverFacts)
+    for (const [path, l] of Object.entries(saved.listings ?? {})) listings.set(path, l as Listing)
+    for (const [key, r] of Object.entries(saved.results ?? {})) results.set(key, r)
+  } catch {
+    // none yet, or unreadable: it is written anew
+  }
+}
+
+/** What is kept on disk: the system's own files (a compiler in a project or a temporary directory comes and goes). */
+function lasting (path: string): boolean {
+  return /^\/(?:usr|bin|sbin|lib[^/]*|opt)\//.test(path)
+}
+
+/** Writes the caches back if anything new was learned (atomically: a temp file renamed over). */
+export function saveCaches (): void {
+  if (!dirty || cacheFile == null) return
+  dirty = false
+  const tmp = `${cacheFile}.${process.pid}.${threadId}.tmp`
+  const kept = <V>(map: Map<string, V>, pathOf: (key: string) => string = k => k): Record<string, V> => Object.fromEntries([...map].filter(([k]) => lasting(pathOf(k))))
+  try {
+    writeFileSync(tmp, JSON.stringify({
+      hashes: kept(hashes),
+      drivers: kept(drivers),
+      listings: kept(listings),
+      // identities by `id:<path>\0<name>`; comparisons (`cmp:<digest>`) are small
+      results: kept(results, k => k.startsWith('id:') ? k.slice(3) : '/usr/')
+    }), { mode: 0o600 })
+    renameSync(tmp, cacheFile)
+  } catch {
+    // a cache: the next identity computes again; no half-written file is left behind
+    try { unlinkSync(tmp) } catch (err) { debug('%s: %s', 'removing a temporary file', errorMessage(err)) }
+  }
 }
 
 // ---- the identity ---------------------------------------------------------
@@ -169,7 +255,7 @@ const drivers = new Map<string, DriverFacts>()
 
 function statKey (path: string): string {
   const st = statSync(path)
-  return `${path}:${st.size}:${st.mtimeMs}:${st.ino}`
+  return `${path}:${st.size}:${st.mtimeMs}:${st.ctimeMs}:${st.dev}:${st.ino}`
 }
 
 const GCC_PROGRAMS = ['cc1', 'cc1plus', 'collect2', 'lto-wrapper', 'lto1', 'as', 'ld']
@@ -203,35 +289,38 @@ function driverFacts (driver: string, name: string): DriverFacts {
     const said = ask(driver, [`-print-prog-name=${prog}`]).trim().split('\n')[0] ?? ''
     // an absolute path is the driver's own; a bare name is looked up on PATH, as the driver does
     const path = said.startsWith('/') ? said : findExecutable(said)
-    if (path != null) try { statSync(path); programs.push(path) } catch {}
+    if (path != null) try { statSync(path); programs.push(path) } catch (err) { debug('%s: %s', 'a program the driver names is missing', errorMessage(err)) }
   }
   const language = /\+\+/.test(name) ? 'c++' : 'c'
   const includeDirs = parseIncludeDirs(ask(driver, ['-E', '-v', '-x', language, '/dev/null']))
   const facts = { key, programs, includeDirs }
   drivers.set(driver, facts)
+  dirty = true
   return facts
 }
 
-/** Regular files under `dir`, depth-first, symlinks to files followed, to directories not (no cycles). */
-function filesUnder (dir: string, out: string[], seen = new Set<string>()): void {
+/** Regular files under `dir`, depth-first, symlinks to files followed, to directories not (no cycles); `dirs` gets each directory read. */
+function filesUnder (dir: string, out: string[], dirs: string[], seen = new Set<string>()): void {
   let entries: string[]
   try { entries = readdirSync(dir) } catch { return }
+  dirs.push(dir)
   for (const name of entries.sort()) {
     const path = join(dir, name)
     let st: Stats
     try { st = lstatSync(path) } catch { continue }
     if (st.isDirectory()) {
-      if (!seen.has(path)) { seen.add(path); filesUnder(path, out, seen) }
+      if (!seen.has(path)) { seen.add(path); filesUnder(path, out, dirs, seen) }
     } else if (st.isFile()) {
       out.push(path)
     } else if (st.isSymbolicLink()) {
-      try { if (statSync(path).isFile()) out.push(path) } catch {}
+      try { if (statSync(path).isFile()) out.push(path) } catch (err) { debug('%s: %s', 'a listed file is missing', errorMessage(err)) }
     }
   }
 }
 
 /** what the loader listed for an executable, by its (path, size, mtime, inode) */
-const listings = new Map<string, { key: string, found: string[], missing: string[] }>()
+interface Listing { key: string, found: string[], missing: string[] }
+const listings = new Map<string, Listing>()
 
 function loaderList (exe: string, interp: string): { found: string[], missing: string[] } {
   const key = statKey(exe)
@@ -244,6 +333,7 @@ function loaderList (exe: string, interp: string): { found: string[], missing: s
   const listed = { key, ...parseLoaderList(r.stdout ?? '') }
   if (listings.size > 10_000) listings.clear()
   listings.set(exe, listed)
+  dirty = true
   return listed
 }
 
@@ -267,7 +357,7 @@ export function toolchainIdentity (path: string, opts: ToolchainOptions = {}): T
     const st = statSync(file)
     if (!st.isFile()) return false
     const h = hashFile(file, st)
-    files.set(file, { path: file, sha256: h.sha256, mode: h.mode, role })
+    files.set(file, { path: file, sha256: h.sha256, mode: h.mode, size: h.size, role })
     return true
   }
   const withLibraries = (exe: string, role: ToolchainRole): void => {
@@ -281,16 +371,17 @@ export function toolchainIdentity (path: string, opts: ToolchainOptions = {}): T
   }
   withLibraries(path, 'executable')
   let includeDirs: string[] = []
+  const dirs: string[] = []
   if (opts.compiler ?? isCompilerDriver(opts.name ?? path)) {
     const facts = driverFacts(path, basename(opts.name ?? path))
     for (const prog of facts.programs) withLibraries(prog, 'program')
     includeDirs = facts.includeDirs
     const headers: string[] = []
-    for (const dir of includeDirs) filesUnder(dir, headers)
+    for (const dir of includeDirs) filesUnder(dir, headers, dirs)
     for (const h of headers) add(h, 'header')
   }
   const sorted = [...files.values()].sort((x, y) => x.path < y.path ? -1 : x.path > y.path ? 1 : 0)
-  return { executable: path, files: sorted, digest: toolchainDigest(sorted), missing: [...missing].sort(), includeDirs }
+  return { executable: path, files: sorted, digest: toolchainDigest(sorted), missing: [...missing].sort(), includeDirs, dirs }
 }
 
 /** One digest over a file list (order-independent: sorted by path first). */

@@ -1,9 +1,13 @@
+import { asError } from '../errors.js'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { Frame } from '../wire/migrate.js'
 import { BULK_MIN_BYTES, BULK_SWITCH_TIMEOUT_MS, MIGRATE_MAX_FRAME_BYTES, TREE_FRAME_BYTES } from '../constants.js'
 import { MAX_EXTRA_FILES, MAX_WORKSPACE_FILES, MAX_CHANGE_FILES } from '../workspace/index.js'
 import type { Stream } from '@libp2p/interface'
 import type { BulkConnection, BulkOfferData, BulkOfferHandle } from '../bulk/index.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('migrate:channel')
 
 /** A frame to send: only `type` is required; `data` may be any byte view (a Buffer from a pipe). */
 export type FrameInput = Omit<Partial<Frame>, 'data'> & Pick<Frame, 'type'> & { data?: Uint8Array }
@@ -130,7 +134,7 @@ export class FrameChannel {
         else this.enqueue(frame)
       }
     } catch (err) {
-      this.fail(err instanceof Error ? err : new Error(String(err)))
+      this.fail(asError(err))
       this.stream.abort(this.failure as Error)
     }
   }
@@ -162,7 +166,7 @@ export class FrameChannel {
     if (this.bytesMoved < BULK_MIN_BYTES || this.offered != null || this.upgrade.offer == null || this.finished) return
     const handle = this.upgrade.offer()
     this.offered = handle
-    void this.enqueueWrite(async () => { await this.sendOnStream(encodeFrame({ type: Frame.Type.BULK, bulk: handle.offer as Frame['bulk'] })) }).catch(() => {})
+    void this.enqueueWrite(async () => { await this.sendOnStream(encodeFrame({ type: Frame.Type.BULK, bulk: handle.offer as Frame['bulk'] })) }).catch(logged(debug, 'announcing the bulk connection'))
     handle.connection.then((conn) => { this.attach(conn) }, () => {})
   }
 
@@ -185,7 +189,7 @@ export class FrameChannel {
       try {
         frame = decodeRecord(record)
       } catch (err) {
-        this.fail(err instanceof Error ? err : new Error(String(err)))
+        this.fail(asError(err))
         conn.destroy()
         return
       }
@@ -210,7 +214,7 @@ export class FrameChannel {
     void this.enqueueWrite(async () => {
       await this.sendOnStream(encodeFrame({ type: Frame.Type.SWITCH }))
       this.writingBulk = true
-    }).catch(() => {})
+    }).catch(logged(debug, 'a frame the stream could not take'))
     this.wake?.()
   }
 
@@ -286,7 +290,7 @@ export class FrameChannel {
 
   private async enqueueWrite (fn: () => Promise<void>): Promise<void> {
     const next = this.writing.then(fn)
-    this.writing = next.catch(() => {})
+    this.writing = next.catch(logged(debug, 'a queued write (its caller sees the failure)'))
     await next
   }
 

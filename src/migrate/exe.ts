@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, stat } from 'node:fs/promises'
+import { lstat, open, readlink, stat } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 
 /** What the target needs to know about an executable before it is sent. */
 export interface ExecutableInfo {
@@ -60,4 +61,27 @@ export async function sha256File (path: string): Promise<Buffer> {
   const hash = createHash('sha256')
   for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer)
   return hash.digest()
+}
+
+/** Hops of a symlink chain followed at most (the kernel's own limit is 40). */
+const MAX_LINKS = 40
+
+/**
+ * The symlinks from `path` to the file it names, for as long as they lie
+ * where a target cannot show its own (`shownThere` false: outside the
+ * system directories and the workspace): `my-cc → cc-alias → /usr/bin/cc`
+ * gives the first two, and the sandbox makes them, so that a driver that
+ * finds its own installation through its path (gcc does) finds it there too.
+ */
+export async function symlinkChain (path: string, shownThere: (p: string) => boolean): Promise<Array<{ path: string, target: string }>> {
+  const links: Array<{ path: string, target: string }> = []
+  let at = path
+  while (links.length < MAX_LINKS && !shownThere(at)) {
+    const st = await lstat(at).catch(() => undefined)
+    if (st == null || !st.isSymbolicLink()) break
+    const target = await readlink(at)
+    links.push({ path: at, target })
+    at = resolve(dirname(at), target)
+  }
+  return links
 }

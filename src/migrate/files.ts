@@ -5,6 +5,9 @@ import { UserError } from '../errors.js'
 import { isInside, MAX_EXTRA_FILES } from '../workspace/index.js'
 import { inspectExecutable } from './exe.js'
 import { underSystemDir } from './sandbox.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('migrate:files')
 
 /** A file outside the workspace that travels with a job (read-only at its path there). */
 export interface ExtraFile { path: string, digest: Buffer, size: number, mode: number }
@@ -82,7 +85,7 @@ export class IncomingFile {
   }
 
   async discard (): Promise<void> {
-    await this.handle.close().catch(() => {})
-    await unlink(this.tmp).catch(() => {})
+    await this.handle.close().catch(logged(debug, 'closing a file'))
+    await unlink(this.tmp).catch(logged(debug, 'removing a temporary file'))
   }
 }

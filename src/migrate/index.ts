@@ -8,6 +8,7 @@ import { parseClientPipes, type ClientPipes } from '../control/direct.js'
 import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS, LIVENESS_MS, HEARTBEAT_MS } from '../constants.js'
 import { WorkspaceScanner, DEFAULT_STORE_BYTES } from '../workspace/index.js'
 import { systemClock, type Clock } from './liveness.js'
+import { ToolchainCache } from '../host/toolchain-cache.js'
 import type { Access } from '../access/index.js'
 import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
@@ -16,6 +17,9 @@ import type { DaemonEvents } from '../events.js'
 import type { BulkListener } from '../bulk/index.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { Socket } from 'node:net'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('migrate')
 
 /**
  * Transparent process migration (paper §IV.D, SPEC §6) over
@@ -152,9 +156,11 @@ export function createMigration (components: MigrationComponents, init: Migratio
     clock: init.clock ?? systemClock
   }
   const host = new JobHost({ home: components.home, sandbox: init.sandbox !== false, bwrap: init.bwrap, jobsDir: init.jobsDir, memoryBytes: init.memoryBytes, pids: init.pids, diskFloorBytes: init.diskFloorBytes })
-  const runner = new JobRunner(components, resolved, counters, host)
+  // one worker thread and one set of hashes for both sides
+  const toolchains = new ToolchainCache()
+  const runner = new JobRunner(components, resolved, counters, host, toolchains)
   const scanner = new WorkspaceScanner()
-  const sender = new JobSender(components, resolved, counters, scanner)
+  const sender = new JobSender(components, resolved, counters, scanner, toolchains)
   return {
     async start () {
       await runner.start()
@@ -166,7 +172,9 @@ export function createMigration (components: MigrationComponents, init: Migratio
     async stop () {
       await runner.stop()
       scanner.close()
-      await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(() => {})
+      toolchains.close()
+      await runner.close()
+      await components.libp2p.unhandle(PROTOCOL_MIGRATE).catch(logged(debug, 'unregistering the protocol'))
     },
     async serveRun (params, socket, rest) {
       await sender.serve(parseRunParams(params), socket, rest)

@@ -307,15 +307,16 @@ export class JobHost {
     if (this.user?.drop === true) await chown(path, this.user.uid, this.user.gid)
   }
 
-  /** A fresh job directory (reachable by the job user, owned by the daemon) and the job's cgroup. */
-  async place (id: string): Promise<JobPlace> {
-    const dir = await mkdtemp(join(this.jobsDir, `${id}-`))
+  /** A fresh job directory (reachable by the job user, owned by the daemon) and the job's cgroup; `made`: a directory prepared ahead (a view mounted in it). */
+  async place (id: string, made?: string): Promise<JobPlace> {
+    const dir = made ?? await mkdtemp(join(this.jobsDir, `${id}-`))
     await chmod(dir, 0o711)
     try {
       const cgroup = await this.cgroups?.create(id)
       return { dir, cgroup }
     } catch (err) {
-      await rm(dir, { recursive: true, force: true })
+      // a directory made ahead holds a mounted view: its maker releases it
+      if (made == null) await rm(dir, { recursive: true, force: true })
       throw err
     }
   }

@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { formatBytes } from '../units.js'
 import { readMounts } from '../host/mounts.js'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:migrate:limits')
 
@@ -213,7 +214,7 @@ export class JobCgroups {
 
   private async inTurn (fn: () => Promise<void>): Promise<void> {
     const turn = this.turns.then(fn)
-    this.turns = turn.catch(() => {})
+    this.turns = turn.catch(logged(log, 'a queued step (its caller sees the failure)'))
     await turn
   }
 

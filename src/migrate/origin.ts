@@ -7,13 +7,15 @@ import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, framePieces, treeFrames } from './channel.js'
 import { collectExtras, IncomingFile, type ExtraFile } from './files.js'
-import { inspectExecutable, type ExecutableInfo } from './exe.js'
+import { inspectExecutable, symlinkChain, type ExecutableInfo } from './exe.js'
+import { underSystemDir } from './sandbox.js'
 import { ClientLink } from './client-link.js'
 import { JobRecorder } from './record.js'
 import { Liveness } from './liveness.js'
 import { findExecutable } from '../host/requirements.js'
+import type { ToolchainCache, ToolchainManifest } from '../host/toolchain-cache.js'
 import { RunFrame } from '../control/frames.js'
-import { UserError, errorMessage, networkError } from '../errors.js'
+import { UserError, asError, errorMessage, networkError } from '../errors.js'
 import { label } from '../names.js'
 import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
@@ -26,6 +28,7 @@ import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETU
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:migrate:origin')
 
@@ -37,10 +40,14 @@ interface Prepared {
   snapshot: Snapshot
   exe: ExecutableInfo
   exeInWorkspace: boolean
+  /** symlinks from the executable's path to its file that the target must make (outside system directories and the workspace) */
+  exeLinks: Array<{ path: string, target: string }>
   extras: ExtraFile[]
   /** --output paths outside the workspace, absolute */
   outputs: string[]
   env: Record<string, string>
+  /** what the executable needs to behave the same (undefined: not known safely; the job goes without) */
+  toolchain?: ToolchainManifest
 }
 
 const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
@@ -68,11 +75,12 @@ export class JobSender {
 
   private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
     const result = this.placing.then(fn)
-    this.placing = result.catch(() => {})
+    this.placing = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
     return await result
   }
 
-  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly scanner: WorkspaceScanner) {}
+  /** `toolchains`: identities by driver, revalidated per job by stat */
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly scanner: WorkspaceScanner, private readonly toolchains: ToolchainCache) {}
 
   async serve (params: RunParams, socket: Socket, rest: Buffer): Promise<void> {
     const client = new ClientLink(socket, rest)
@@ -128,6 +136,20 @@ export class JobSender {
     record.end({ outcome: fellBack ? 'fell-back' : 'lost' })
   }
 
+  /**
+   * The executable's toolchain manifest (docs/toolchain.md), from the
+   * per-driver cache; undefined when it cannot be known safely (the job
+   * then goes as before: its executable only).
+   */
+  private async toolchainOf (exePath: string, argv0: string): Promise<ToolchainManifest | undefined> {
+    try {
+      return await this.toolchains.manifest(exePath, argv0)
+    } catch (err) {
+      log('no toolchain identity for %s: %s', exePath, errorMessage(err))
+      return undefined
+    }
+  }
+
   /** Workspace, executable, files outside the workspace, environment: everything but the place. */
   private async prepare (params: RunParams, exePath: string): Promise<Prepared> {
     const root = await findWorkspaceRoot(params.cwd, params.home, params.workspace)
@@ -150,11 +172,15 @@ export class JobSender {
       // inside the workspace, the change set brings it back anyway
       if (!isInside(root, abs)) outputs.push(abs)
     }
-    return { snapshot, exe, exeInWorkspace, extras, outputs, env: jobEnvironment(params.env, params.envAdd, params.envDrop) }
+    const exeLinks = exeInWorkspace ? [] : await symlinkChain(exePath, p => underSystemDir(p) || isInside(root, p))
+    return { snapshot, exe, exeInWorkspace, exeLinks, extras, outputs, env: jobEnvironment(params.env, params.envAdd, params.envDrop) }
   }
 
   private async migrate (params: RunParams, client: ClientLink, id: string): Promise<void> {
     const { overlay, trust, access } = this.components
+    const began = performance.now()
+    const phases: Record<string, number> = {}
+    const phase = (name: string): void => { phases[name] = Math.round((performance.now() - began) * 10) / 10 }
     if (params.mode === 'local') {
       this.components.onLocalPlacement?.()
       await this.runHere(params, client, id, 'asked to run here (--local)', true, false)
@@ -168,11 +194,14 @@ export class JobSender {
     }
     // the workspace is described while the overlay is asked (warm, this costs milliseconds)
     const preparing = this.prepare(params, exePath)
-    preparing.catch(() => {})
-    let requirements: { arch?: string, interpreter?: string }
+    preparing.catch(logged(log, 'preparing the job (awaited later)'))
+    // the toolchain identity is made ready while the job is placed (warm, milliseconds; the first of a
+    // daemon, longer): the probe carries its digest when it is at hand, the job always
+    const toolchain = this.toolchainOf(exePath, params.argv[0])
+    let requirements: { arch?: string, interpreter?: string, toolchain?: string }
     try {
       const exe = await inspectExecutable(exePath)
-      requirements = { arch: exe.arch, interpreter: exe.interpreter }
+      requirements = { arch: exe.arch, interpreter: exe.interpreter, toolchain: this.toolchains.known(exePath, params.argv[0])?.digest }
     } catch (err) {
       throw new BeforeStart(errorMessage(err))
     }
@@ -193,6 +222,7 @@ export class JobSender {
       addrs = peer.addrs
     } else {
       const outcome = await this.oneAtATime(async () => {
+        phase('turn')
         const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
           // the job's stream opens while the probe is out: the neighbour asked is usually the target
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
@@ -201,10 +231,11 @@ export class JobSender {
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
       })
+      phase('probe')
       const spare = early as { to: string, stream: Promise<Stream> } | undefined
       if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
         // went elsewhere: nothing was written on it, the neighbour never hears of it
-        void spare.stream.then(async (s) => { await s.close() }).catch(() => {})
+        void spare.stream.then(async (s) => { await s.close() }).catch(logged(log, 'closing the unused spare stream'))
       } else if (spare != null) {
         opened = spare.stream
       }
@@ -223,14 +254,16 @@ export class JobSender {
     }
     let prepared: Prepared
     try {
-      prepared = await preparing
+      prepared = { ...await preparing, toolchain: await toolchain }
+      phase('toolchain')
     } catch (err) {
-      if (opened != null) void opened.then(async (s) => { await s.close() }).catch(() => {})
+      if (opened != null) void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened during the probe'))
       throw new BeforeStart(errorMessage(err))
     }
+    phase('prepared')
     const who = label(target, trust.get(target)?.alias)
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
-    const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd })
+    const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd, phases })
 
     // before the job starts, any failure means "run it here instead"
     const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
@@ -251,15 +284,17 @@ export class JobSender {
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
+      phase('started')
       started = true
       this.counters.jobsOut++
       record.start()
       this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'remote', target, alias: trust.get(target)?.alias, path, sysmetric: targetSysmetric })
       await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
       const exit = await this.relay(channel, client, params, prepared, who, record)
+      phase('exit')
       record.end({ exitCode: exit.code, signal: exit.signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })
     } catch (err) {
-      channel.abort(err instanceof Error ? err : new Error(String(err)))
+      channel.abort(asError(err))
       if (started) {
         record.end({ outcome: 'lost', reason: errorMessage(err) })
         throw err
@@ -300,32 +335,40 @@ export class JobSender {
         size: BigInt(exe.size),
         mode: exe.mode,
         inWorkspace: prepared.exeInWorkspace,
+        links: prepared.exeLinks,
         arch: exe.arch ?? '',
         interpreter: exe.interpreter ?? ''
       },
       extras: extras.map(f => ({ path: f.path, digest: f.digest as Uint8Array<ArrayBuffer>, size: BigInt(f.size), mode: f.mode })),
       outputs: prepared.outputs,
       stdin: params.stdin,
-      umask: params.umask
+      umask: params.umask,
+      toolchain: prepared.toolchain != null ? unhex(prepared.toolchain.digest) : new Uint8Array(0)
     }
-    await channel.write({ type: Frame.Type.REQUEST, job }, signal)
+    const manifest = prepared.toolchain
+    // the manifest (~1 MB for gcc) goes along until this target confirmed holding it
+    await channel.write({ type: Frame.Type.REQUEST, job, toolchain: manifest != null && !known.has(manifest.digest) ? manifest.bytes as Uint8Array<ArrayBuffer> : new Uint8Array(0) }, signal)
     for (const f of frames) await this.sendTree(channel, f, record, signal)
     let answer = await channel.read(signal)
     for (let round = 0; answer.type === Frame.Type.ACCEPT && answer.missingDirectories.length > 0; round++) {
       // the target lost some (evicted, or never had them): whole subtrees, then an empty TREE
       if (round > 3) throw new Error(`${who} keeps asking for directories`)
       const wanted: Uint8Array[] = []
+      let sendManifest = false
       for (const d of answer.missingDirectories) {
         known.delete(hex(d))
-        wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
+        if (manifest != null && hex(d) === manifest.digest) sendManifest = true
+        else wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
       }
+      if (sendManifest && manifest != null) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
       for (const f of treeFrames(wanted)) await this.sendTree(channel, f, record, signal)
       await channel.write({ type: Frame.Type.TREE }, signal)
       answer = await channel.read(signal)
     }
     if (answer.type !== Frame.Type.ACCEPT) return answer
-    // the target holds every directory of this tree now
+    // the target holds every directory of this tree now, and the toolchain manifest
     for (const d of snapshot.directories.keys()) known.set(d, true)
+    if (manifest != null) known.set(manifest.digest, true)
     // a big first sync gets the time it needs (the target allows the same)
     const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024))
     await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
@@ -334,7 +377,7 @@ export class JobSender {
 
   private missingBytes (digests: Hex[], prepared: Prepared): number {
     let n = 0
-    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? 0)
+    for (const d of digests) n += prepared.snapshot.blob(d)?.size ?? (d === hex(prepared.exe.sha256) ? prepared.exe.size : prepared.extras.find(e => hex(e.digest) === d)?.size ?? toolchainFile(prepared, d)?.size ?? 0)
     return n
   }
 
@@ -354,6 +397,9 @@ export class JobSender {
       const extra = prepared.extras.find(e => hex(e.digest) === d)
       if (extra != null) return { digest: d, path: extra.path, size: extra.size, kind: 'workspace' as const }
       const blob = prepared.snapshot.blob(d)
+      // a toolchain file: the system's own, reached through its symlinks
+      const tool = blob == null ? toolchainFile(prepared, d) : undefined
+      if (tool != null) return { digest: d, path: tool.path, size: tool.size, kind: 'executable' as const }
       if (blob == null) throw new Error(`the target asked for a blob this job does not have (${d.slice(0, 12)})`)
       return { digest: d, path: join(prepared.snapshot.root, blob.path), size: blob.size, kind: 'workspace' as const }
     })
@@ -413,13 +459,13 @@ export class JobSender {
       if (exited) return
       if (type === RunFrame.STDIN) {
         record.job.bytesSent.stdio += payload.byteLength
-        await channel.writeData(Frame.Type.STDIN, [payload]).catch(() => {})
-      } else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(() => {})
-      else if (type === RunFrame.SIGNAL) await channel.write({ type: Frame.Type.SIGNAL, signal: payload.toString('utf8') }).catch(() => {})
+        await channel.writeData(Frame.Type.STDIN, [payload]).catch(logged(log, 'sending stdin to a job that ended'))
+      } else if (type === RunFrame.STDIN_EOF) await channel.write({ type: Frame.Type.STDIN_EOF }).catch(logged(log, 'sending stdin EOF to a job that ended'))
+      else if (type === RunFrame.SIGNAL) await channel.write({ type: Frame.Type.SIGNAL, signal: payload.toString('utf8') }).catch(logged(log, 'forwarding a signal to a job that ended'))
       else if (type === RunFrame.OUTPUT_CLOSED) client.broken(payload.toString('utf8') === '2' ? 2 : 1)
     }
     // the job's output goes straight into the client's pipes where it can; a reader that goes away is a broken pipe there
-    client.openPipes(params.pipes, (fd) => { void channel.write({ type: Frame.Type.CLOSE_OUTPUT, code: fd }).catch(() => {}) })
+    client.openPipes(params.pipes, (fd) => { void channel.write({ type: Frame.Type.CLOSE_OUTPUT, code: fd }).catch(logged(log, 'telling the target an output pipe closed')) })
     // the client went away (killed): reset the stream, the target kills the job
     client.onClose(() => { if (!exited) channel.abort(new Error('client gone')) })
     let silentFor: number | undefined
@@ -518,7 +564,7 @@ export class JobSender {
             await client.closePipes()
             const signal = frame.signal === '' ? null : frame.signal
             await client.json(RunFrame.EXIT, { code: frame.code, signal })
-            await channel.close(AbortSignal.timeout(5000)).catch(() => {})
+            await channel.close(AbortSignal.timeout(5000)).catch(logged(log, 'closing the job stream'))
             return { code: frame.code, signal }
           }
           case Frame.Type.ERROR:
@@ -546,6 +592,19 @@ export class JobSender {
     await output.file.finish()
   }
 }
+
+/** The toolchain file with this content, if the job's toolchain has one. */
+function toolchainFile (prepared: Prepared, digest: Hex): { path: string, size: number } | undefined {
+  const manifest = prepared.toolchain
+  if (manifest == null) return undefined
+  let byDigest = toolchainIndex.get(manifest)
+  if (byDigest == null) {
+    byDigest = new Map(manifest.files.map(f => [f.sha256, f]))
+    toolchainIndex.set(manifest, byDigest)
+  }
+  return byDigest.get(digest)
+}
+const toolchainIndex = new WeakMap<ToolchainManifest, Map<Hex, { path: string, size: number }>>()
 
 /** The Directory messages under `digest` (itself included) that `known` does not hold; a known directory's subtree is skipped. */
 function newDirectories (snapshot: Snapshot, digest: Hex, known: LruMap<Hex, true>): Uint8Array[] {

@@ -1,5 +1,9 @@
 import { existsSync, lstatSync, readlinkSync } from 'node:fs'
 import { etcArgs, type EtcPlan } from './etc.js'
+import { debugLogger } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('migrate:sandbox')
 
 /** System directories a job sees read-only (symlinked ones, as on merged-/usr systems, stay symlinks). */
 export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc', '/opt']
@@ -8,11 +12,15 @@ export const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64',
 export const LAUNCHER_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
 /** How the job's program is started. */
-export type ExecPlan =
+export type ExecPlan = (
   /** argv exactly as the caller gave it: the path resolves inside the sandbox to the same file as at home */
   | { kind: 'as-given' }
   /** the origin's executable, mounted read-only at `at`; `asGiven`: argv[0] then still resolves to it */
   | { kind: 'bind', source: string, at: string, asGiven: boolean }
+) & {
+  /** symlinks to make on the way from argv[0]'s path to the file (outside the system directories) */
+  links?: Array<{ at: string, target: string }>
+}
 
 /** Everything one launch needs; `launchCommand` turns it into a command (issue 11 replaces the launcher behind it). */
 export interface LaunchSpec {
@@ -39,6 +47,8 @@ export interface LaunchSpec {
   tmpBytes?: number
   /** paths of this node (its home, its job directories) covered with an empty tmpfs where a system directory would show them */
   hide: string[]
+  /** system directory → what to show there instead of this node's own (a toolchain layer over it, docs/toolchain.md) */
+  systemDirs?: Record<string, string>
 }
 
 export interface Launch {
@@ -74,7 +84,7 @@ export function executableMountPoint (path: string): string {
   if (!underSystemDir(path)) return path
   try {
     if (lstatSync(path).isFile()) return path
-  } catch {}
+  } catch (err) { debug('no file at %s to mount over (%s)', path, errorMessage(err)) }
   return `/kappa-bin/${path.split('/').pop() ?? 'program'}`
 }
 
@@ -98,7 +108,7 @@ export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
     if (!existsSync(dir)) continue
     const st = lstatSync(dir)
     if (st.isSymbolicLink()) args.push('--symlink', readlinkSync(dir), dir)
-    else args.push('--ro-bind', dir, dir)
+    else args.push('--ro-bind', spec.systemDirs?.[dir] ?? dir, dir)
   }
   // mounted over the system's /etc, which stays underneath unseen
   if (spec.etc != null) args.push(...etcArgs(spec.etc))
@@ -109,6 +119,7 @@ export function launchCommand (bwrap: string, spec: LaunchSpec): Launch {
   args.push('--bind', spec.view, spec.workspace)
   for (const f of spec.extras) args.push('--ro-bind', f.source, f.at)
   for (const f of spec.outputs) args.push('--bind', f.source, f.at)
+  for (const l of spec.exec.links ?? []) args.push('--symlink', l.target, l.at)
   let argv = spec.argv
   if (spec.exec.kind === 'bind') {
     args.push('--ro-bind', spec.exec.source, spec.exec.at)

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { constants as fsConstants, existsSync, statSync } from 'node:fs'
-import { appendFile, chmod, copyFile, link, mkdir, open, rm, stat } from 'node:fs/promises'
+import { appendFile, chmod, copyFile, link, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
-import { join, relative, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
@@ -14,19 +14,44 @@ import { JobOutput } from './output.js'
 import { inspectExecutable } from './exe.js'
 import { JobRecorder } from './record.js'
 import { findExecutable, machineArch } from '../host/requirements.js'
-import { errorMessage } from '../errors.js'
+import { ToolchainCache, decodeManifest, type ToolchainManifest, type ManifestFile } from '../host/toolchain-cache.js'
+import { asError, errorMessage } from '../errors.js'
 import { shortId } from '../names.js'
 import {
   ContentStore, Mirror, mountOverlay, copyView, releaseView, overlayWorks, sweepMounts, computeChanges, entriesOf, hex, unhex,
-  isInside, safeVariable, sendVerified, hashFile, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, type Hex, type JobView, type WorkspaceChange
+  isInside, safeVariable, sendVerified, hashFile, ToolchainLayers, layerPlacement, LruMap, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES,
+  type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
   MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB, JOB_WATCH_MS
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:migrate:target')
+
+/**
+ * The executable's symlink chain as the origin sent it, checked: each link
+ * where the sandbox can make one (absolute, normal, outside the system
+ * directories, the workspace and /proc, /dev, /sys, /tmp itself), each the
+ * one the previous link names; undefined when it is unusable (the job then
+ * goes without it).
+ */
+function exeLinks (job: Job): { links: Array<{ at: string, target: string }>, file: string } | undefined {
+  const exe = job.exe
+  if (exe == null || exe.links.length === 0 || exe.links.length > 40) return undefined
+  let at = exe.path
+  const links: Array<{ at: string, target: string }> = []
+  for (const l of exe.links) {
+    if (l.path !== at || !safeAbsolute(l.path) || underSystemDir(l.path) || isInside(job.workspace, l.path) || /^\/(proc|dev|sys|tmp)$|^\/(proc|dev|sys)\//.test(l.path)) return undefined
+    if (l.target === '' || l.target.length > 4096 || l.target.includes('\0')) return undefined
+    links.push({ at: l.path, target: l.target })
+    at = resolve(dirname(l.path), l.target)
+  }
+  if (!safeAbsolute(at)) return undefined
+  return { links, file: at }
+}
 
 /** The PATH a job gets when the origin sent none. */
 const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin'
@@ -60,12 +85,33 @@ export class JobRunner {
   private readonly mirrorsDir: string
   private readonly logFile: string
   private viewKind?: Promise<'overlay' | 'copy'>
+  /** the origin's files shown over the system directories, per toolchain */
+  private readonly layers: ToolchainLayers
+  /** overlays mounted ahead of the next job, per mirror (a mount costs 100-200 ms on a loaded target) */
+  private readonly views = new ViewPool(async (mirror) => {
+    const dir = await mkdtemp(join(this.jobsDir, 'ahead-'))
+    try {
+      // as JobHost.place makes a job directory, without the cgroup (made when a job takes it: nothing of an idle node stays in the cgroup tree)
+      await chmod(dir, 0o711)
+      await this.host.ownedDir(join(dir, 'upper'))
+      return { jobDir: dir, view: await mountOverlay(dir, mirror.tree) }
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true })
+      throw err
+    }
+  })
 
-  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly host: JobHost) {
+  /** decoded manifests, by digest */
+  private readonly manifests = new LruMap<Hex, ToolchainManifest>(16)
+
+  /** `toolchains`: which files of a toolchain this node holds with other content, revalidated by stat (shared with the origin side) */
+  constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly host: JobHost, private readonly toolchains: ToolchainCache) {
     this.jobsDir = host.jobsDir
     this.mirrorsDir = join(components.home, 'mirrors')
     this.logFile = join(components.home, 'jobs.log')
     this.store = new ContentStore(join(components.home, 'store'), init.storeBytes)
+    // beside the job directories: the job user reaches them there (the home is the daemon's alone, 0700)
+    this.layers = new ToolchainLayers(join(host.jobsDir, 'toolchains'), this.store)
   }
 
   async start (): Promise<void> {
@@ -85,6 +131,13 @@ export class JobRunner {
       const kind = await this.jobViewKind()
       if (kind === 'copy' && this.init.view === 'auto') this.host.status.notes.push('no overlay mounts here (not root, or no overlayfs): each job gets a copy of its workspace')
     }
+    await this.layers.open()
+  }
+
+  /** Unmounts the toolchain layers and the views mounted ahead (daemon stopping, after `stop`). */
+  async close (): Promise<void> {
+    await this.views.close()
+    await this.layers.close()
   }
 
   /** Overlay or copy: tried once for real (at start, with the sandbox's check). */
@@ -115,6 +168,7 @@ export class JobRunner {
     let reserved = false
     let mirror: Mirror | undefined
     let pinned: Hex[] = []
+    let layer: ToolchainLayer | undefined
     const line: Record<string, unknown> = { time: new Date().toISOString(), id, origin: remote }
     const began = performance.now()
     // ms since the request, per step (in the job log: where a job's time went)
@@ -145,18 +199,21 @@ export class JobRunner {
         record.end({ outcome: 'refused', reason: refusal })
         await this.writeLog(line)
         await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
-        await channel.close(setup).catch(() => {})
+        await channel.close(setup).catch(logged(log, 'closing the job stream'))
         return
       }
       reserved = true
       this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() } })
-      const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0 }
+      const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0, toolchainBytes: 0 }
+      // copies: a frame's bytes may be reused once the next one is read
+      let manifestBytes: Uint8Array | undefined = first.toolchain.byteLength > 0 ? Uint8Array.from(first.toolchain) : undefined
 
       // the tree: directories the origin pushed, then whatever else is missing
       const readTree = async (frames: number | undefined): Promise<void> => {
         for (let i = 0; frames == null || i < frames; i++) {
           const f = await channel.read(setup)
           if (f.type !== Frame.Type.TREE) throw new Error('expected TREE')
+          if (f.toolchain.byteLength > 0) { manifestBytes = Uint8Array.from(f.toolchain); continue }
           if (frames == null && f.directories.length === 0) return
           for (const bytes of f.directories) {
             await this.store.putDirectory(bytes)
@@ -166,13 +223,41 @@ export class JobRunner {
         }
       }
       await readTree(job.treeFrames)
+      // the toolchain: which of the origin's files this node lacks, shown over its own (docs/toolchain.md)
+      const tcDigest = job.toolchain.byteLength === 32 ? hex(job.toolchain) : undefined
+      let manifest: ToolchainManifest | undefined
+      let toolFiles: ManifestFile[] = []
+      if (tcDigest != null) {
+        manifest = await this.manifest(tcDigest, manifestBytes)
+        if (manifest == null) {
+          // not sent, not stored: asked for as a directory would be
+          await channel.write({ type: Frame.Type.ACCEPT, missingDirectories: [unhex(tcDigest)] }, setup)
+          await readTree(undefined)
+          manifest = await this.manifest(tcDigest, manifestBytes)
+          if (manifest == null) throw new Error('the origin did not send the toolchain manifest')
+        }
+        const differing = await this.toolchains.differing(manifest)
+        toolFiles = manifest.files.filter(f => differing.has(f.path) && layerPlacement(f.path) != null)
+        Object.assign(line, { toolchain: tcDigest.slice(0, 16), toolchainFiles: manifest.files.length, toolchainDiffering: toolFiles.length })
+        phase('toolchain')
+        if (toolFiles.length > 0 && (this.host.status.mode !== 'bwrap' || await this.jobViewKind() !== 'overlay')) {
+          const refusal = `this node's ${toolFiles[0].path}${toolFiles.length > 1 ? ` and ${toolFiles.length - 1} more toolchain files` : ''} differ from the origin's, and without a sandbox and overlays (root) it cannot show the origin's`
+          this.counters.refused++
+          Object.assign(line, { refused: refusal })
+          record.end({ outcome: 'refused', reason: refusal })
+          await this.writeLog(line)
+          await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
+          await channel.close(setup).catch(logged(log, 'closing the job stream'))
+          return
+        }
+      }
       mirror = await this.mirrorFor(remote, job.workspace)
-      const exe = await this.planExecutable(job)
+      const exe = await this.planExecutable(job, new Set(toolFiles.map(f => f.path)))
       const extras = job.extras.map((f, i) => ({ ...f, digest: hex(f.digest), source: '', index: i }))
       let needs: Needs
       for (let round = 0; ; round++) {
         needs = await this.needs(job, mirror)
-        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) }))]) {
+        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) })), ...toolFiles.map(f => ({ digest: f.sha256, size: f.size }))]) {
           needs.needed.add(x.digest)
           if (!this.store.hasBlob(x.digest)) needs.missing.set(x.digest, x.size)
         }
@@ -186,28 +271,48 @@ export class JobRunner {
       // a big first sync gets the time it needs
       let missingBytes = 0
       for (const size of needs.missing.values()) missingBytes += size
-      await this.receiveBlobs(channel, needs.missing, exe.blob, traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+      await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
       record.job.bytesReceived.workspace = traffic.workspaceBytes
-      record.job.bytesReceived.executable = traffic.exeBytes
-      record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0
-      Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
+      record.job.bytesReceived.executable = traffic.exeBytes + traffic.toolchainBytes
+      record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0 && traffic.toolchainBytes === 0
+      Object.assign(line, { workspaceDirectoriesReceived: traffic.directories, workspaceBlobsReceived: traffic.blobs, workspaceBytesReceived: traffic.workspaceBytes, exeBytesReceived: traffic.exeBytes, toolchainBytesReceived: traffic.toolchainBytes, exeCached: exe.blob == null || traffic.exeBytes === 0 })
       if (exe.blob == null || traffic.exeBytes === 0) this.counters.exeCacheHits++
 
       phase('received')
+      if (tcDigest != null && toolFiles.length > 0) {
+        layer = await this.layers.acquire(tcDigest, toolFiles)
+        phase('layer')
+      }
       const update = await mirror.update(hex(job.rootDigest), job.rootMode)
       phase('mirror')
       Object.assign(line, { mirrorWritten: update.written, mirrorRemoved: update.removed })
-      place = await this.host.place(id)
-      jobDir = place.dir
       const lower = mirror
-      phase('jobdir')
-      if (await this.jobViewKind() === 'overlay') {
+      const viewKind = await this.jobViewKind()
+      // an overlay mounted ahead for this mirror (nobody looked into it yet: it shows the mirror as updated)
+      const ready = viewKind === 'overlay' ? await this.views.take(lower) : undefined
+      if (ready != null) {
+        view = ready.view
+        place = await this.host.place(id, ready.jobDir).catch(async (err) => {
+          await releaseView(ready.view).catch((e) => { log('release view: %s', errorMessage(e)) })
+          await rm(ready.jobDir, { recursive: true, force: true })
+          throw err
+        })
+        jobDir = place.dir
         // the merged root is the upper directory's: the job's own, with the workspace root's mode
-        await this.host.ownedDir(join(jobDir, 'upper'), job.rootMode & 0o7777)
-        view = await mountOverlay(jobDir, lower.tree)
+        await chmod(view.merged, job.rootMode & 0o7777)
+        phase('jobdir')
       } else {
-        view = await lower.stable(async () => await copyView(jobDir as string, lower.tree))
+        place = await this.host.place(id)
+        jobDir = place.dir
+        phase('jobdir')
+        if (viewKind === 'overlay') {
+          await this.host.ownedDir(join(jobDir, 'upper'), job.rootMode & 0o7777)
+          view = await mountOverlay(jobDir, lower.tree)
+        } else {
+          view = await lower.stable(async () => await copyView(jobDir as string, lower.tree))
+        }
       }
+      if (viewKind === 'overlay') this.views.refill(lower)
       phase('view')
       // files outside the workspace: copies with their modes (never the stored file itself)
       const extraDir = join(jobDir, 'extras')
@@ -235,14 +340,15 @@ export class JobRunner {
       // in the job directory: the job user cannot reach the store in the node's home (blobs are read-only, 0555)
       if (exe.plan.kind === 'bind') exe.plan.source = await this.linkExecutable(exe.blob as Hex, join(jobDir, 'exe'))
       phase('files')
-      await this.run(channel, job, id, place, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase)
+      await this.run(channel, job, id, place, view, exe.plan, extraFiles, outputFiles, outputsBefore, line, record, phase, layer?.systemDirs)
     } catch (err) {
       Object.assign(line, { error: errorMessage(err) })
       record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
-      channel.abort(err instanceof Error ? err : new Error(String(err)))
+      channel.abort(asError(err))
     } finally {
       if (reserved) this.running.delete(id)
       this.store.unpin(pinned)
+      if (layer != null) this.layers.release(layer)
       if (mirror != null) { mirror.users--; mirror.lastUsed = Date.now() }
       // the cgroup first: nothing of the job may still write into its directory
       await place?.cgroup?.remove().catch((err) => { log('job cgroup: %s', errorMessage(err)) })
@@ -250,6 +356,28 @@ export class JobRunner {
       if (place != null) await this.host.release(place)
       await this.writeLog(line)
     }
+  }
+
+  /** The toolchain manifest `digest`: as sent (then stored), or from the store; undefined when neither has it. */
+  private async manifest (digest: Hex, sent: Uint8Array | undefined): Promise<ToolchainManifest | undefined> {
+    const known = this.manifests.get(digest)
+    if (known != null) return known
+    let bytes = sent
+    if (bytes == null && this.store.hasBlob(digest)) bytes = await readFile(this.store.blobPath(digest)).catch(() => undefined)
+    if (bytes == null) return undefined
+    const manifest = decodeManifest(bytes, digest)
+    if (!this.store.hasBlob(digest)) {
+      const blob = await this.store.receive(digest, bytes.byteLength)
+      try {
+        await blob.write(bytes)
+        await blob.finish()
+      } catch (err) {
+        await blob.discard()
+        throw err
+      }
+    }
+    this.manifests.set(digest, manifest)
+    return manifest
   }
 
   /** One JSON line per job in `$KAPPA_HOME/jobs.log`, written once. */
@@ -319,17 +447,28 @@ export class JobRunner {
    * the workspace, or the same content at the same path); else the origin's
    * executable mounted at its path (or under /kappa-bin, with exec -a).
    */
-  private async planExecutable (job: Job): Promise<{ plan: ExecPlan, blob?: Hex }> {
+  private async planExecutable (job: Job, layered: Set<string>): Promise<{ plan: ExecPlan, blob?: Hex }> {
     const exe = job.exe as NonNullable<Job['exe']>
     if (exe.inWorkspace) return { plan: { kind: 'as-given' } }
     const digest = hex(exe.digest)
     const path = job.env.find(v => v.name === 'PATH')?.value ?? DEFAULT_PATH
+    // a symlink chain from the named path to the file (my-cc → cc-alias → /usr/bin/cc): made in the sandbox
+    const chain = exeLinks(job)
+    const file = chain?.file ?? exe.path
+    const links = chain?.links ?? []
+    const named = links.length > 0 ? exe.path : undefined
+    // the toolchain layer shows the origin's file at its path
+    if (layered.has(file) && this.resolves(job, path, exe.path, named ?? file) === exe.path) return { plan: { kind: 'as-given', links } }
     // only system directories (and the workspace) are visible in the sandbox: elsewhere, this node's own file is no use
-    const own = underSystemDir(exe.path) ? await inspectExecutable(exe.path).catch(() => undefined) : undefined
-    if (own != null && hex(own.sha256) === digest && this.resolves(job, path, exe.path) === exe.path) return { plan: { kind: 'as-given' } }
-    const at = executableMountPoint(exe.path)
-    const asGiven = at === exe.path && this.resolves(job, path, at, at) === at
-    return { plan: { kind: 'bind', source: '', at, asGiven }, blob: digest }
+    const own = underSystemDir(file) ? await inspectExecutable(file).catch(() => undefined) : undefined
+    if (own != null && hex(own.sha256) === digest && this.resolves(job, path, exe.path, named) === exe.path) return { plan: { kind: 'as-given', links } }
+    const at = executableMountPoint(file)
+    if (at !== file) {
+      // no file stands there to mount over: under /kappa-bin, started with exec -a (the chain is of no use then)
+      return { plan: { kind: 'bind', source: '', at, asGiven: false }, blob: digest }
+    }
+    const asGiven = this.resolves(job, path, exe.path, named ?? at) === exe.path
+    return { plan: { kind: 'bind', source: '', at, asGiven, links: asGiven ? links : [] }, blob: digest }
   }
 
   /** What argv[0] resolves to inside the sandbox, where only system directories, the workspace and `mounted` are visible. */
@@ -378,7 +517,7 @@ export class JobRunner {
   }
 
   /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
-  private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, traffic: { blobs: number, workspaceBytes: number, exeBytes: number }, signal: AbortSignal): Promise<void> {
+  private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, toolchain: Set<Hex>, traffic: { blobs: number, workspaceBytes: number, exeBytes: number, toolchainBytes: number }, signal: AbortSignal): Promise<void> {
     const waiting = new Map(missing)
     while (waiting.size > 0) {
       const frame = await channel.read(signal)
@@ -400,8 +539,10 @@ export class JobRunner {
         await blob.discard()
         throw err
       }
-      if (digest === exeBlob) {
-        traffic.exeBytes += size
+      if (digest === exeBlob || toolchain.has(digest)) {
+        // the executable's toolchain counts as the executable
+        if (digest === exeBlob) traffic.exeBytes += size
+        else traffic.toolchainBytes += size
         this.counters.exeBytesReceived += size
       } else {
         traffic.blobs++
@@ -428,6 +569,7 @@ export class JobRunner {
       while (this.mirrors.size > MAX_MIRRORS && idle.length > 0) {
         const [k, m] = idle.shift() as [string, { mirror: Mirror }]
         this.mirrors.delete(k)
+        await this.views.drop(m.mirror)
         await m.mirror.remove()
       }
     }
@@ -443,14 +585,14 @@ export class JobRunner {
     return entry.mirror
   }
 
-  private async run (channel: FrameChannel, job: Job, id: string, place: JobPlace, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void): Promise<void> {
+  private async run (channel: FrameChannel, job: Job, id: string, place: JobPlace, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void, systemDirs?: Record<string, string>): Promise<void> {
     const env: Record<string, string> = { PATH: DEFAULT_PATH }
     for (const { name, value } of job.env) env[name] = value
     // host-specific ones were left at home; these describe the sandbox
     Object.assign(env, { HOME: '/tmp', TMPDIR: '/tmp', PWD: job.cwd })
     const jobDir = place.dir
     const host = this.host
-    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork, user: host.userIds(), etc: host.etcPlan, tmpBytes: host.settings.memoryBytes, hide: host.hidden() }
+    const spec: LaunchSpec = { workspace: job.workspace, view: view.merged, cwd: job.cwd, argv: job.argv, env, exec, extras, outputs, allowNetwork: this.init.allowNetwork, user: host.userIds(), etc: host.etcPlan, tmpBytes: host.settings.memoryBytes, hide: host.hidden(), systemDirs }
     const sandboxed = host.status.mode === 'bwrap'
     const launch = host.launch(spec, place, sandboxed ? undefined : join(view.merged, relative(job.workspace, job.cwd)))
     // beside the view, not in it: the sandbox sees neither socket
@@ -467,7 +609,7 @@ export class JobRunner {
     stderr.releaseChildEnd()
     // below the node itself: a machine full of jobs for others must still answer its peers
     // (spawn returns once the sandbox has exec'd, before it forks the job)
-    if (child.pid != null) try { setPriority(child.pid, JOB_NICENESS) } catch {}
+    if (child.pid != null) try { setPriority(child.pid, JOB_NICENESS) } catch (err) { log('%s: %s', 'lowering the job\'s priority', errorMessage(err)) }
     const entry = this.running.get(id)
     if (entry != null) entry.child = child
     const exited = new Promise<{ code: number | null, signal: NodeJS.Signals | null }>((resolve) => {
@@ -501,7 +643,7 @@ export class JobRunner {
     phase('started')
     record.start({ path: 'stream' })
     // alive, even when the job itself says nothing for a long time
-    const heartbeat = setInterval(() => { void channel.write({ type: Frame.Type.HEARTBEAT }).catch(() => {}) }, this.init.heartbeatMs ?? HEARTBEAT_MS)
+    const heartbeat = setInterval(() => { void channel.write({ type: Frame.Type.HEARTBEAT }).catch(logged(log, 'a heartbeat to a job stream that ended')) }, this.init.heartbeatMs ?? HEARTBEAT_MS)
     this.components.events.emit({ type: 'info', message: `running ${job.argv[0]} for ${shortId(String(line.origin))} (job ${id})` })
     const started = Date.now()
     const reading = this.readControl(channel, child, { 1: stdout, 2: stderr }, record)
@@ -521,7 +663,7 @@ export class JobRunner {
       else if (floor != null && (code !== 0 || signal != null)) stoppedBy = floor
     }
     // whatever the job left running in the background (holding its pipes) goes too
-    if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch {}
+    if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch (err) { log('%s: %s', 'killing the job\'s process group', errorMessage(err)) }
     await pumps
     clearTimeout(wall)
     finished = true
@@ -555,7 +697,7 @@ export class JobRunner {
     } finally {
       clearInterval(heartbeat)
     }
-    await channel.close(AbortSignal.timeout(5000)).catch(() => {})
+    await channel.close(AbortSignal.timeout(5000)).catch(logged(log, 'closing the job stream'))
     void reading
   }
 
@@ -652,6 +794,64 @@ export function killGroup (child: ChildProcess | undefined, signal: NodeJS.Signa
   try {
     process.kill(-child.pid, signal)
   } catch {
-    try { child.kill(signal) } catch {}
+    try { child.kill(signal) } catch (err) { log('%s: %s', 'signalling the job', errorMessage(err)) }
   }
+}
+
+/** How many overlays are mounted ahead per mirror (the jobs of a make -j wave arrive together). */
+const VIEWS_AHEAD = 2
+
+/**
+ * Job views mounted ahead: after a job takes one, another is mounted in the
+ * background for the next job of that mirror, off its critical path. An
+ * overlay nobody has looked into shows its lower layer as it is when the
+ * job first looks, so the mirror's update before the job is seen whole.
+ */
+class ViewPool {
+  private readonly ready = new Map<Mirror, Array<{ jobDir: string, view: JobView, lowerIno: number }>>()
+  private readonly mounting = new Map<Mirror, number>()
+  private closed = false
+
+  constructor (private readonly mount: (mirror: Mirror) => Promise<{ jobDir: string, view: JobView }>) {}
+
+  async take (mirror: Mirror): Promise<{ jobDir: string, view: JobView } | undefined> {
+    const v = this.ready.get(mirror)?.shift()
+    if (v == null) return undefined
+    // a mirror rebuilt from scratch is a new directory: that overlay shows the old one
+    if ((await stat(mirror.tree).catch(() => undefined))?.ino !== v.lowerIno) {
+      await release(v)
+      return undefined
+    }
+    return v
+  }
+
+  refill (mirror: Mirror): void {
+    const have = (this.ready.get(mirror)?.length ?? 0) + (this.mounting.get(mirror) ?? 0)
+    for (let i = have; i < VIEWS_AHEAD && !this.closed; i++) {
+      this.mounting.set(mirror, (this.mounting.get(mirror) ?? 0) + 1)
+      void stat(mirror.tree).then(async (st) => ({ ...await this.mount(mirror), lowerIno: st.ino })).then(async (v) => {
+        if (this.closed) { await release(v); return }
+        this.ready.set(mirror, [...(this.ready.get(mirror) ?? []), v])
+      }, (err) => { log('mounting a view ahead: %s', errorMessage(err)) }).finally(() => {
+        this.mounting.set(mirror, (this.mounting.get(mirror) ?? 1) - 1)
+      })
+    }
+  }
+
+  /** The mirror goes: so do its views. */
+  async drop (mirror: Mirror): Promise<void> {
+    const views = this.ready.get(mirror) ?? []
+    this.ready.delete(mirror)
+    for (const v of views) await release(v)
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    for (const mirror of [...this.ready.keys()]) await this.drop(mirror)
+  }
+}
+
+async function release (v: { jobDir: string, view: JobView }): Promise<void> {
+  await releaseView(v.view).catch((err) => { log('release view: %s', errorMessage(err)) })
+  await rm(v.jobDir, { recursive: true, force: true }).catch(logged(log, 'removing a view\'s directory'))
 }

@@ -356,7 +356,7 @@ function toWire (probe: Probe, timeoutMs: number, originProof: Uint8Array<ArrayB
     ttl: probe.ttl,
     requirements: probe.requirements == null
       ? undefined
-      : { arch: probe.requirements.arch ?? '', interpreter: probe.requirements.interpreter ?? '', minFreeMemKib: BigInt(probe.requirements.minFreeMemKiB ?? 0) },
+      : { arch: probe.requirements.arch ?? '', interpreter: probe.requirements.interpreter ?? '', minFreeMemKib: BigInt(probe.requirements.minFreeMemKiB ?? 0), toolchain: probe.requirements.toolchain ?? '' },
     timeoutMs: Math.max(0, Math.floor(timeoutMs)),
     originSysmetric: probe.originSysmetric,
     originProof
@@ -372,6 +372,7 @@ function fromWire (request: ProbeRequest): Probe {
     if (r.arch !== '') probe.requirements.arch = r.arch
     if (r.interpreter !== '') probe.requirements.interpreter = r.interpreter
     if (r.minFreeMemKib > 0n) probe.requirements.minFreeMemKiB = Number(r.minFreeMemKib)
+    if (r.toolchain !== '') probe.requirements.toolchain = r.toolchain
   }
   return probe
 }

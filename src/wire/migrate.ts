@@ -123,6 +123,7 @@ export interface Executable {
   inWorkspace: boolean
   arch: string
   interpreter: string
+  links: Link[]
 }
 
 export namespace Executable {
@@ -170,6 +171,13 @@ export namespace Executable {
           w.string(obj.interpreter)
         }
 
+        if (obj.links != null && obj.links.length > 0) {
+          for (const value of obj.links) {
+            w.uint32(66)
+            Link.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -181,7 +189,8 @@ export namespace Executable {
           mode: 0,
           inWorkspace: false,
           arch: '',
-          interpreter: ''
+          interpreter: '',
+          links: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -218,6 +227,16 @@ export namespace Executable {
               obj.interpreter = reader.string()
               break
             }
+            case 8: {
+              if (opts.limits?.links != null && obj.links.length === opts.limits.links) {
+                throw new MaxLengthError('Decode error - repeated field "links" had too many elements')
+              }
+
+              obj.links.push(Link.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.links$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -227,6 +246,10 @@ export namespace Executable {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          links: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -282,6 +305,24 @@ export namespace Executable {
               }
               break
             }
+            case 8: {
+              if (opts.limits?.links != null && obj.links === opts.limits.links) {
+                throw new MaxLengthError('Streaming decode error - repeated field "links" had too many elements')
+              }
+
+              for (const evt of Link.codec().stream(reader, reader.uint32(), `${prefix}.links[]`, {
+                limits: opts.limits?.links$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.links
+                }
+              }
+
+              obj.links++
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -329,6 +370,18 @@ export namespace Executable {
     value: string
   }
 
+  export interface ExecutableLinksPathFieldEvent {
+    field: '$.links[].path'
+    value: string
+    index: number
+  }
+
+  export interface ExecutableLinksTargetFieldEvent {
+    field: '$.links[].target'
+    value: string
+    index: number
+  }
+
   export function encode (obj: Partial<Executable>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Executable.codec())
   }
@@ -337,8 +390,120 @@ export namespace Executable {
     return decodeMessage(buf, Executable.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Executable>): Generator<ExecutablePathFieldEvent | ExecutableDigestFieldEvent | ExecutableSizeFieldEvent | ExecutableModeFieldEvent | ExecutableInWorkspaceFieldEvent | ExecutableArchFieldEvent | ExecutableInterpreterFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Executable>): Generator<ExecutablePathFieldEvent | ExecutableDigestFieldEvent | ExecutableSizeFieldEvent | ExecutableModeFieldEvent | ExecutableInWorkspaceFieldEvent | ExecutableArchFieldEvent | ExecutableInterpreterFieldEvent | ExecutableLinksPathFieldEvent | ExecutableLinksTargetFieldEvent> {
     return streamMessage(buf, Executable.codec(), opts)
+  }
+}
+
+export interface Link {
+  path: string
+  target: string
+}
+
+export namespace Link {
+  let _codec: Codec<Link>
+
+  export const codec = (): Codec<Link> => {
+    if (_codec == null) {
+      _codec = message<Link>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.path != null && obj.path !== '')) {
+          w.uint32(10)
+          w.string(obj.path)
+        }
+
+        if ((obj.target != null && obj.target !== '')) {
+          w.uint32(18)
+          w.string(obj.target)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          path: '',
+          target: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.path = reader.string()
+              break
+            }
+            case 2: {
+              obj.target = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.path`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.target`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LinkPathFieldEvent {
+    field: '$.path'
+    value: string
+  }
+
+  export interface LinkTargetFieldEvent {
+    field: '$.target'
+    value: string
+  }
+
+  export function encode (obj: Partial<Link>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Link.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Link>): Link {
+    return decodeMessage(buf, Link.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Link>): Generator<LinkPathFieldEvent | LinkTargetFieldEvent> {
+    return streamMessage(buf, Link.codec(), opts)
   }
 }
 
@@ -516,6 +681,7 @@ export interface Job {
   outputs: string[]
   stdin: boolean
   umask: number
+  toolchain: Uint8Array<ArrayBuffer>
 }
 
 export namespace Job {
@@ -611,6 +777,11 @@ export namespace Job {
           w.uint32(obj.umask)
         }
 
+        if ((obj.toolchain != null && obj.toolchain.byteLength > 0)) {
+          w.uint32(130)
+          w.bytes(obj.toolchain)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -629,7 +800,8 @@ export namespace Job {
           extras: [],
           outputs: [],
           stdin: false,
-          umask: 0
+          umask: 0,
+          toolchain: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -718,6 +890,10 @@ export namespace Job {
             }
             case 15: {
               obj.umask = reader.uint32()
+              break
+            }
+            case 16: {
+              obj.toolchain = reader.bytes()
               break
             }
             default: {
@@ -885,6 +1061,13 @@ export namespace Job {
               }
               break
             }
+            case 16: {
+              yield {
+                field: `${prefix}.toolchain`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -990,6 +1173,18 @@ export namespace Job {
     value: string
   }
 
+  export interface JobExeLinksPathFieldEvent {
+    field: '$.exe.links[].path'
+    value: string
+    index: number
+  }
+
+  export interface JobExeLinksTargetFieldEvent {
+    field: '$.exe.links[].target'
+    value: string
+    index: number
+  }
+
   export interface JobExtrasPathFieldEvent {
     field: '$.extras[].path'
     value: string
@@ -1030,6 +1225,11 @@ export namespace Job {
     value: number
   }
 
+  export interface JobToolchainFieldEvent {
+    field: '$.toolchain'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Job>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Job.codec())
   }
@@ -1038,7 +1238,7 @@ export namespace Job {
     return decodeMessage(buf, Job.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobWorkspaceFieldEvent | JobRootDigestFieldEvent | JobRootModeFieldEvent | JobTreeFramesFieldEvent | JobTreeFilesFieldEvent | JobTreeBytesFieldEvent | JobExePathFieldEvent | JobExeDigestFieldEvent | JobExeSizeFieldEvent | JobExeModeFieldEvent | JobExeInWorkspaceFieldEvent | JobExeArchFieldEvent | JobExeInterpreterFieldEvent | JobExtrasPathFieldEvent | JobExtrasDigestFieldEvent | JobExtrasSizeFieldEvent | JobExtrasModeFieldEvent | JobOutputsFieldEvent | JobStdinFieldEvent | JobUmaskFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Job>): Generator<JobTicketFieldEvent | JobArgvFieldEvent | JobCwdFieldEvent | JobEnvNameFieldEvent | JobEnvValueFieldEvent | JobWorkspaceFieldEvent | JobRootDigestFieldEvent | JobRootModeFieldEvent | JobTreeFramesFieldEvent | JobTreeFilesFieldEvent | JobTreeBytesFieldEvent | JobExePathFieldEvent | JobExeDigestFieldEvent | JobExeSizeFieldEvent | JobExeModeFieldEvent | JobExeInWorkspaceFieldEvent | JobExeArchFieldEvent | JobExeInterpreterFieldEvent | JobExeLinksPathFieldEvent | JobExeLinksTargetFieldEvent | JobExtrasPathFieldEvent | JobExtrasDigestFieldEvent | JobExtrasSizeFieldEvent | JobExtrasModeFieldEvent | JobOutputsFieldEvent | JobStdinFieldEvent | JobUmaskFieldEvent | JobToolchainFieldEvent> {
     return streamMessage(buf, Job.codec(), opts)
   }
 }
@@ -1745,6 +1945,7 @@ export interface Frame {
   bulk?: BulkOffer
   changes?: ChangeSet
   path: string
+  toolchain: Uint8Array<ArrayBuffer>
 }
 
 export namespace Frame {
@@ -1887,6 +2088,11 @@ export namespace Frame {
           w.string(obj.path)
         }
 
+        if ((obj.toolchain != null && obj.toolchain.byteLength > 0)) {
+          w.uint32(122)
+          w.bytes(obj.toolchain)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1901,7 +2107,8 @@ export namespace Frame {
           signal: '',
           code: 0,
           jobId: '',
-          path: ''
+          path: '',
+          toolchain: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1984,6 +2191,10 @@ export namespace Frame {
             }
             case 14: {
               obj.path = reader.string()
+              break
+            }
+            case 15: {
+              obj.toolchain = reader.bytes()
               break
             }
             default: {
@@ -2129,6 +2340,13 @@ export namespace Frame {
               }
               break
             }
+            case 15: {
+              yield {
+                field: `${prefix}.toolchain`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2244,6 +2462,18 @@ export namespace Frame {
     value: string
   }
 
+  export interface FrameJobExeLinksPathFieldEvent {
+    field: '$.job.exe.links[].path'
+    value: string
+    index: number
+  }
+
+  export interface FrameJobExeLinksTargetFieldEvent {
+    field: '$.job.exe.links[].target'
+    value: string
+    index: number
+  }
+
   export interface FrameJobExtrasPathFieldEvent {
     field: '$.job.extras[].path'
     value: string
@@ -2282,6 +2512,11 @@ export namespace Frame {
   export interface FrameJobUmaskFieldEvent {
     field: '$.job.umask'
     value: number
+  }
+
+  export interface FrameJobToolchainFieldEvent {
+    field: '$.job.toolchain'
+    value: Uint8Array<ArrayBuffer>
   }
 
   export interface FrameMessageFieldEvent {
@@ -2403,6 +2638,11 @@ export namespace Frame {
     value: string
   }
 
+  export interface FrameToolchainFieldEvent {
+    field: '$.toolchain'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -2411,7 +2651,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobWorkspaceFieldEvent | FrameJobRootDigestFieldEvent | FrameJobRootModeFieldEvent | FrameJobTreeFramesFieldEvent | FrameJobTreeFilesFieldEvent | FrameJobTreeBytesFieldEvent | FrameJobExePathFieldEvent | FrameJobExeDigestFieldEvent | FrameJobExeSizeFieldEvent | FrameJobExeModeFieldEvent | FrameJobExeInWorkspaceFieldEvent | FrameJobExeArchFieldEvent | FrameJobExeInterpreterFieldEvent | FrameJobExtrasPathFieldEvent | FrameJobExtrasDigestFieldEvent | FrameJobExtrasSizeFieldEvent | FrameJobExtrasModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobStdinFieldEvent | FrameJobUmaskFieldEvent | FrameMessageFieldEvent | FrameDirectoriesFieldEvent | FrameMissingBlobsFieldEvent | FrameMissingDirectoriesFieldEvent | FrameBlobDigestFieldEvent | FrameBlobSizeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent | FrameChangesChangesKindFieldEvent | FrameChangesChangesPathFieldEvent | FrameChangesChangesDigestFieldEvent | FrameChangesChangesSizeFieldEvent | FrameChangesChangesModeFieldEvent | FrameChangesChangesTargetFieldEvent | FrameChangesLastFieldEvent | FrameChangesFilesFieldEvent | FrameChangesBytesFieldEvent | FramePathFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobWorkspaceFieldEvent | FrameJobRootDigestFieldEvent | FrameJobRootModeFieldEvent | FrameJobTreeFramesFieldEvent | FrameJobTreeFilesFieldEvent | FrameJobTreeBytesFieldEvent | FrameJobExePathFieldEvent | FrameJobExeDigestFieldEvent | FrameJobExeSizeFieldEvent | FrameJobExeModeFieldEvent | FrameJobExeInWorkspaceFieldEvent | FrameJobExeArchFieldEvent | FrameJobExeInterpreterFieldEvent | FrameJobExeLinksPathFieldEvent | FrameJobExeLinksTargetFieldEvent | FrameJobExtrasPathFieldEvent | FrameJobExtrasDigestFieldEvent | FrameJobExtrasSizeFieldEvent | FrameJobExtrasModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobStdinFieldEvent | FrameJobUmaskFieldEvent | FrameJobToolchainFieldEvent | FrameMessageFieldEvent | FrameDirectoriesFieldEvent | FrameMissingBlobsFieldEvent | FrameMissingDirectoriesFieldEvent | FrameBlobDigestFieldEvent | FrameBlobSizeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent | FrameChangesChangesKindFieldEvent | FrameChangesChangesPathFieldEvent | FrameChangesChangesDigestFieldEvent | FrameChangesChangesSizeFieldEvent | FrameChangesChangesModeFieldEvent | FrameChangesChangesTargetFieldEvent | FrameChangesLastFieldEvent | FrameChangesFilesFieldEvent | FrameChangesBytesFieldEvent | FramePathFieldEvent | FrameToolchainFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -7,6 +7,7 @@ export interface Requirements {
   arch: string
   interpreter: string
   minFreeMemKib: bigint
+  toolchain: string
 }
 
 export namespace Requirements {
@@ -34,6 +35,11 @@ export namespace Requirements {
           w.uint64(obj.minFreeMemKib)
         }
 
+        if ((obj.toolchain != null && obj.toolchain !== '')) {
+          w.uint32(34)
+          w.string(obj.toolchain)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -41,7 +47,8 @@ export namespace Requirements {
         const obj: any = {
           arch: '',
           interpreter: '',
-          minFreeMemKib: 0n
+          minFreeMemKib: 0n,
+          toolchain: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -60,6 +67,10 @@ export namespace Requirements {
             }
             case 3: {
               obj.minFreeMemKib = reader.uint64()
+              break
+            }
+            case 4: {
+              obj.toolchain = reader.string()
               break
             }
             default: {
@@ -98,6 +109,13 @@ export namespace Requirements {
               }
               break
             }
+            case 4: {
+              yield {
+                field: `${prefix}.toolchain`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -125,6 +143,11 @@ export namespace Requirements {
     value: bigint
   }
 
+  export interface RequirementsToolchainFieldEvent {
+    field: '$.toolchain'
+    value: string
+  }
+
   export function encode (obj: Partial<Requirements>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Requirements.codec())
   }
@@ -133,7 +156,7 @@ export namespace Requirements {
     return decodeMessage(buf, Requirements.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Requirements>): Generator<RequirementsArchFieldEvent | RequirementsInterpreterFieldEvent | RequirementsMinFreeMemKibFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Requirements>): Generator<RequirementsArchFieldEvent | RequirementsInterpreterFieldEvent | RequirementsMinFreeMemKibFieldEvent | RequirementsToolchainFieldEvent> {
     return streamMessage(buf, Requirements.codec(), opts)
   }
 }
@@ -412,6 +435,11 @@ export namespace ProbeRequest {
     value: bigint
   }
 
+  export interface ProbeRequestRequirementsToolchainFieldEvent {
+    field: '$.requirements.toolchain'
+    value: string
+  }
+
   export interface ProbeRequestTimeoutMsFieldEvent {
     field: '$.timeoutMs'
     value: number
@@ -435,7 +463,7 @@ export namespace ProbeRequest {
     return decodeMessage(buf, ProbeRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestTimeoutMsFieldEvent | ProbeRequestOriginSysmetricFieldEvent | ProbeRequestOriginProofFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ProbeRequest>): Generator<ProbeRequestIdFieldEvent | ProbeRequestOriginFieldEvent | ProbeRequestSenderFieldEvent | ProbeRequestPathFieldEvent | ProbeRequestTtlFieldEvent | ProbeRequestRequirementsArchFieldEvent | ProbeRequestRequirementsInterpreterFieldEvent | ProbeRequestRequirementsMinFreeMemKibFieldEvent | ProbeRequestRequirementsToolchainFieldEvent | ProbeRequestTimeoutMsFieldEvent | ProbeRequestOriginSysmetricFieldEvent | ProbeRequestOriginProofFieldEvent> {
     return streamMessage(buf, ProbeRequest.codec(), opts)
   }
 }

@@ -4,6 +4,9 @@ import { chmod, copyFile, lstat, mkdir, open, readlink, rename, rm, symlink, unl
 import { dirname, join } from 'node:path'
 import { IGNORE_FILE, MAX_CHANGE_BYTES, MAX_CHANGE_FILES, MAX_PATH_BYTES, MAX_SYMLINK_BYTES, WORKSPACE_MARKER } from './constants.js'
 import { safeName, type Hex, type TreeEntry } from './tree.js'
+import { debugLogger, logged } from '../debug.js'
+
+const debug = debugLogger('workspace:apply')
 
 /** A change set the origin will not apply: one line saying why; nothing was written. */
 export class ChangeRefused extends Error {
@@ -254,8 +257,8 @@ export class ChangeApplier {
 
   /** Nothing is applied: staged files go. */
   async abort (): Promise<void> {
-    for (const list of this.staged.values()) for (const s of list) await s.handle?.close().catch(() => {})
-    for (const tmp of this.stagedPaths) await unlink(tmp).catch(() => {})
+    for (const list of this.staged.values()) for (const s of list) await s.handle?.close().catch(logged(debug, 'closing a staged file'))
+    for (const tmp of this.stagedPaths) await unlink(tmp).catch(logged(debug, 'removing a temporary file'))
     this.stagedPaths.length = 0
   }
 }

@@ -6,6 +6,7 @@ import { logger } from '@libp2p/logger'
 import { writeFileAtomic } from '../home/atomic.js'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { ContentStore } from './store.js'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:mirror')
 
@@ -55,14 +56,14 @@ export class Mirror {
   /** Runs `fn` while no update is under way (a copy of the mirror is taken whole). */
   async stable<T> (fn: () => Promise<T>): Promise<T> {
     const result = this.queue.then(fn)
-    this.queue = result.catch(() => {})
+    this.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
     return await result
   }
 
   /** Serialized: concurrent jobs of one workspace take turns updating it. */
   async update (digest: Hex, mode: number): Promise<MirrorUpdate> {
     const result = this.queue.then(async () => await this.apply(digest, mode))
-    this.queue = result.catch(() => {})
+    this.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
     return await result
   }
 

@@ -9,6 +9,7 @@ import {
   IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:workspace')
 
@@ -140,7 +141,7 @@ export class WorkspaceScanner {
     }
     const current = ws
     const result = current.queue.then(async () => await this.take(current))
-    current.queue = result.catch(() => {})
+    current.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
     return await result
   }
 

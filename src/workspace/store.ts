@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { decodeDirectory, hex, LruMap, sha256, EMPTY_BLOB, type Directory, type Hex } from './tree.js'
 import { DEFAULT_STORE_BYTES } from './constants.js'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:store')
 
@@ -140,7 +141,7 @@ export class ContentStore {
   /** @internal: a verified temp file becomes the blob. */
   async adopt (digest: Hex, tmp: string, size: number): Promise<void> {
     if (this.blobs.has(digest)) {
-      await unlink(tmp).catch(() => {})
+      await unlink(tmp).catch(logged(log, 'removing a temporary file'))
       return
     }
     await rename(tmp, this.blobPath(digest))
@@ -229,7 +230,7 @@ export class IncomingBlob {
     await this.handle.chmod(0o555)
     await this.handle.close()
     if (this.written !== this.size || this.hash.digest('hex') !== this.digest) {
-      await unlink(this.tmp).catch(() => {})
+      await unlink(this.tmp).catch(logged(log, 'removing a temporary file'))
       throw new Error(`blob ${this.digest.slice(0, 12)} does not match its digest`)
     }
     await this.store.adopt(this.digest, this.tmp, this.size)
@@ -238,7 +239,7 @@ export class IncomingBlob {
   async discard (): Promise<void> {
     if (this.done) return
     this.done = true
-    await this.handle.close().catch(() => {})
-    await unlink(this.tmp).catch(() => {})
+    await this.handle.close().catch(logged(log, 'closing a file'))
+    await unlink(this.tmp).catch(logged(log, 'removing a temporary file'))
   }
 }

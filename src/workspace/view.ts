@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
+import { logged } from '../debug.js'
 
 const log = logger('kappa:view')
 
@@ -43,6 +44,27 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
   return { kind: 'overlay', merged, upper, work }
 }
 
+/**
+ * A read-only overlay at `at` showing `lowers` stacked, the first on top
+ * (e.g. a toolchain layer over this node's /usr). Nothing can be written
+ * through it.
+ */
+export async function mountReadOnlyOverlay (lowers: string[], at: string): Promise<void> {
+  if (lowers.length < 2 || ![...lowers, at].every(overlaySafe)) throw new Error('paths unusable as overlay options')
+  await mkdir(at, { recursive: true })
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')},redirect_dir=off,metacopy=off,index=off`, at])
+}
+
+/** Unmounts `at` (detached if it is busy). */
+export async function unmount (at: string): Promise<void> {
+  try {
+    await run('umount', [at])
+  } catch (err) {
+    log('umount %s: %s; detaching', at, (err as Error).message)
+    await run('umount', ['-l', at])
+  }
+}
+
 /** A per-job copy of the mirror (reflinks where the file system has them). */
 export async function copyView (jobDir: string, lower: string): Promise<JobView> {
   const merged = join(jobDir, 'merged')
@@ -53,12 +75,7 @@ export async function copyView (jobDir: string, lower: string): Promise<JobView>
 
 export async function releaseView (view: JobView): Promise<void> {
   if (view.kind !== 'overlay') return
-  try {
-    await run('umount', [view.merged])
-  } catch (err) {
-    log('umount %s: %s; detaching', view.merged, (err as Error).message)
-    await run('umount', ['-l', view.merged])
-  }
+  await unmount(view.merged)
 }
 
 /** Can this node mount overlays (root, a kernel with overlayfs)? Tried once, for real. */
@@ -73,7 +90,7 @@ export async function overlayWorks (scratch: string, lower: string): Promise<boo
     log('overlay unavailable (%s): jobs get a copy of the workspace', (err as Error).message)
     return false
   } finally {
-    await rm(scratch, { recursive: true, force: true }).catch(() => {})
+    await rm(scratch, { recursive: true, force: true }).catch(logged(log, 'removing the scratch directory'))
   }
 }
 

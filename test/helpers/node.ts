@@ -105,6 +105,8 @@ export interface StartOptions {
   mdns?: boolean
   /** listen address (default 127.0.0.1, a free port) */
   listen?: string
+  /** a command the daemon is started through (e.g. `unshare -m … sh -c '…; exec "$@"' sh`); it must exec the daemon in the same process */
+  prefix?: string[]
 }
 
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
@@ -118,7 +120,8 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
   }
   const own = (opts.args ?? []).includes('--jobs-dir') ? [] : ['--jobs-dir', jobsDir]
   const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
+  const command = [...(opts.prefix ?? []), process.execPath, ...DAEMON_NODE_FLAGS, ...args]
+  const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   const events: any[] = []
   const waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()

@@ -194,12 +194,7 @@ export class JobRunner {
       Object.assign(line, { argv: job.argv, cwd: job.cwd, workspace: job.workspace })
       const refusal = this.admit(remote, job)
       if (refusal != null) {
-        this.counters.refused++
-        Object.assign(line, { refused: refusal })
-        record.end({ outcome: 'refused', reason: refusal })
-        await this.writeLog(line)
-        await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
-        await channel.close(setup).catch(logged(log, 'closing the job stream'))
+        await this.refuse(channel, refusal, line, record, setup)
         return
       }
       reserved = true
@@ -242,12 +237,7 @@ export class JobRunner {
         phase('toolchain')
         if (toolFiles.length > 0 && (this.host.status.mode !== 'bwrap' || await this.jobViewKind() !== 'overlay')) {
           const refusal = `this node's ${toolFiles[0].path}${toolFiles.length > 1 ? ` and ${toolFiles.length - 1} more toolchain files` : ''} differ from the origin's, and without a sandbox and overlays (root) it cannot show the origin's`
-          this.counters.refused++
-          Object.assign(line, { refused: refusal })
-          record.end({ outcome: 'refused', reason: refusal })
-          await this.writeLog(line)
-          await channel.write({ type: Frame.Type.REFUSE, message: refusal }, setup)
-          await channel.close(setup).catch(logged(log, 'closing the job stream'))
+          await this.refuse(channel, refusal, line, record, setup)
           return
         }
       }
@@ -583,6 +573,16 @@ export class JobRunner {
       throw err
     }
     return entry.mirror
+  }
+
+  /** Say no to the origin (it runs the job at home), with the reason in the job log and the job history. */
+  private async refuse (channel: FrameChannel, refusal: string, line: Record<string, unknown>, record: JobRecorder, signal: AbortSignal): Promise<void> {
+    this.counters.refused++
+    Object.assign(line, { refused: refusal })
+    record.end({ outcome: 'refused', reason: refusal })
+    await this.writeLog(line)
+    await channel.write({ type: Frame.Type.REFUSE, message: refusal }, signal)
+    await channel.close(signal).catch(logged(log, 'closing the job stream'))
   }
 
   private async run (channel: FrameChannel, job: Job, id: string, place: JobPlace, view: JobView, exec: ExecPlan, extras: LaunchSpec['extras'], outputs: LaunchSpec['outputs'], outputsBefore: number[], line: Record<string, unknown>, record: JobRecorder, phase: (name: string) => void, systemDirs?: Record<string, string>): Promise<void> {

@@ -26,5 +26,5 @@ export function runSimulation (config: SimConfig, onProgress?: (fraction: number
   return new Simulator(config).run(onProgress)
 }
 
-export { chainScenario } from './scenarios.js'
+export { chainScenario, scriptedSimConfig } from './scenarios.js'
 export type { ChainScenarioResult } from './scenarios.js'

@@ -1,5 +1,5 @@
 import { Simulator, defaultSimConfig } from './simulator.js'
-import type { JobRecord } from './simulator.js'
+import type { JobRecord, SimConfig } from './simulator.js'
 
 /** The paper's three-machine test (§V.B) with SPEC §4 numbers, scripted in the simulator. */
 export interface ChainScenarioResult {
@@ -40,26 +40,37 @@ export interface ChainScenarioResult {
  * killed. The same steps as the network-level acceptance test, on simulated
  * time (delay 1 s, links 1–10 ms).
  */
-/** `relayOffers` off shows the gossip alone: with it, B answers in C's place as soon as C's reply comes back worse. */
-export function chainScenario (splitHorizon: boolean, relayOffers = false): ChainScenarioResult {
-  const delayMs = 1000
-  const sim = new Simulator(defaultSimConfig({
-    seed: 7,
-    topology: { kind: 'chain', n: 3 },
-    ids: ['A', 'B', 'C'],
-    pinned: [37, 60, 148],
+/**
+ * A simulator for a scripted scenario: nothing happens unless the script
+ * does it (no background load, spikes, churn or random jobs), probes give up
+ * after 400 ms, and the measuring window never ends on its own.
+ */
+export function scriptedSimConfig (overrides: Partial<SimConfig>): SimConfig {
+  return defaultSimConfig({
     policy: 'kappa',
-    splitHorizon,
-    relayOffers,
-    delayMs,
     deadlineMs: 400,
-    latencyMs: { min: 1, max: 10 },
     load: { changeMeanPeriods: 0, spikeRatePerNodePerPeriod: 0, spikeMeanPeriods: 1 },
     churn: { ratePerNodePerPeriod: 0, downMeanPeriods: 1 },
     jobs: { ratePerNodePerPeriod: 0, meanDurationPeriods: 1 },
     warmupPeriods: 0,
     measurePeriods: 1000,
-    kHopSamples: 0
+    kHopSamples: 0,
+    ...overrides
+  })
+}
+
+/** `relayOffers` off shows the gossip alone: with it, B answers in C's place as soon as C's reply comes back worse. */
+export function chainScenario (splitHorizon: boolean, relayOffers = false): ChainScenarioResult {
+  const delayMs = 1000
+  const sim = new Simulator(scriptedSimConfig({
+    seed: 7,
+    topology: { kind: 'chain', n: 3 },
+    ids: ['A', 'B', 'C'],
+    pinned: [37, 60, 148],
+    splitHorizon,
+    relayOffers,
+    delayMs,
+    latencyMs: { min: 1, max: 10 }
   }))
   const delays = (t: number, since: number): number => (t - since) / delayMs
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { Simulator, defaultSimConfig } from '../../src/sim/index.js'
+import { Simulator, scriptedSimConfig } from '../../src/sim/index.js'
 import { cleanup, until } from '../helpers/node.js'
 import { inProcessDaemon } from '../helpers/inprocess.js'
 import type { Daemon } from '../../src/daemon/index.js'
@@ -24,21 +24,14 @@ type Tables = Record<string, Record<string, number>>
 
 function simulate (): { before: Placement[], after: Placement[], tables: Tables[] } {
   const delayMs = 1000
-  const sim = new Simulator(defaultSimConfig({
+  const sim = new Simulator(scriptedSimConfig({
     seed: 3,
     topology: { kind: 'edges', n: NAMES.length, edges: EDGES },
     ids: NAMES,
     pinned: PINNED,
     c: C,
     delayMs,
-    deadlineMs: 400,
-    latencyMs: { min: 1, max: 5 },
-    load: { changeMeanPeriods: 0, spikeRatePerNodePerPeriod: 0, spikeMeanPeriods: 1 },
-    churn: { ratePerNodePerPeriod: 0, downMeanPeriods: 1 },
-    jobs: { ratePerNodePerPeriod: 0, meanDurationPeriods: 1 },
-    warmupPeriods: 0,
-    measurePeriods: 1000,
-    kHopSamples: 0
+    latencyMs: { min: 1, max: 5 }
   }))
   const tables = (): Tables => Object.fromEntries(NAMES.map(n => [n, Object.fromEntries((sim.gossipOf(n)?.view(sim.now) ?? []).map(v => [v.id, v.dismetric]))]))
   const placements = (): Placement[] => NAMES.map((from) => {

@@ -40,7 +40,8 @@ async function banner (home: string, terminal: boolean): Promise<string> {
   return await new Promise((resolve, reject) => {
     sink.on('data', (d) => {
       out += String(d)
-      if (/kappa-node pair '|kappa-node invite`/.test(out) && out.endsWith('\n')) resolve(out)
+      // the banner's last line: the invite on a terminal, the hint to run `invite` otherwise
+      if (/kappa-node pair '[^\n]*\n|run `kappa-node invite` here[^\n]*\n/.test(out)) resolve(out)
     })
     proc.once('exit', (code) => { reject(new Error(`start exited ${String(code)}: ${out}`)) })
   })

@@ -276,6 +276,15 @@ describe('balance: Algorithms II–III (probe)', () => {
     assert.throws(() => decideOrigin(net.g('A'), 'A', 1, net.now, { id: 'x', ttl: MAX_TTL + 1 }), RangeError)
   })
 
+  it('Algorithm II forced (run --remote): the best neighbour even when here is better, with no value to beat; still local with no live neighbour', () => {
+    const net = new Rounds({ A: 200, B: 148 }, [['A', 'B']])
+    net.rounds(2)
+    assert.deepEqual(decideOrigin(net.g('A'), 'A', 200, net.now, { id: 'x' }), { kind: 'local', reason: 'local-is-best' })
+    assert.deepEqual(decideOrigin(net.g('A'), 'A', 200, net.now, { id: 'x', force: true }), { kind: 'probe', to: 'B', probe: { id: 'x', origin: 'A', sender: 'A', path: ['A'], ttl: DEFAULT_TTL - 1 } })
+    const alone = new Rounds({ A: 10 }, [])
+    assert.deepEqual(decideOrigin(alone.g('A'), 'A', 10, alone.now, { id: 'x', force: true }), { kind: 'local', reason: 'no-live-neighbour' })
+  })
+
   for (const splitHorizon of [false, true]) {
     it(`transitivity on the chain: probe from A returns path [A, B, C], target C with 148 (split horizon ${splitHorizon ? 'on' : 'off'})`, () => {
       const net = chain({ splitHorizon })

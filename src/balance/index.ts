@@ -185,6 +185,12 @@ export interface OriginOptions {
   /** hops the probe may travel, default 8, at most MAX_TTL */
   ttl?: number
   requirements?: JobRequirements
+  /**
+   * `run --remote`: probe the best neighbour even when this node looks at
+   * least as good, and let any node that can run the job answer (the probe
+   * carries no originSysmetric to beat).
+   */
+  force?: boolean
 }
 
 export interface PropagateOptions {

@@ -83,8 +83,9 @@ export function decideOrigin (gossip: Gossip, self: string, ownSysmetric: number
   if (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_TTL) throw new RangeError(`ttl must be an integer in 1..${MAX_TTL}, got ${ttl}`)
   const best = gossip.best(now)
   if (best == null) return { kind: 'local', reason: 'no-live-neighbour' }
-  if (ownSysmetric >= best.dismetric) return { kind: 'local', reason: 'local-is-best' }
-  const probe: Probe = { id: opts.id, origin: self, sender: self, path: [self], ttl: ttl - 1, originSysmetric: ownSysmetric }
+  if (opts.force !== true && ownSysmetric >= best.dismetric) return { kind: 'local', reason: 'local-is-best' }
+  const probe: Probe = { id: opts.id, origin: self, sender: self, path: [self], ttl: ttl - 1 }
+  if (opts.force !== true) probe.originSysmetric = ownSysmetric
   if (opts.requirements != null) probe.requirements = opts.requirements
   return { kind: 'probe', to: best.id, probe }
 }

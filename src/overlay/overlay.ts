@@ -214,19 +214,9 @@ export class KappaOverlay implements Overlay {
     if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
     const now = this.now()
     const id = randomBytes(8).toString('hex')
-    let decision = decideOrigin(this.gossip, this.self, own ?? 0, now, { id, ttl: this.ttl, requirements })
-    if (decision.kind === 'local' && force) {
-      // run elsewhere even if no neighbour looks better: probe the best one
-      const best = this.gossip.best(now)
-      if (best != null) {
-        // no originSysmetric: any node that can run it may answer
-        const probe: Probe = { id, origin: this.self, sender: this.self, path: [this.self], ttl: this.ttl - 1 }
-        if (requirements != null) probe.requirements = requirements
-        decision = { kind: 'probe', to: best.id, probe }
-      }
-    }
+    // `run --remote` (force): to the best neighbour even if none looks better, and any node that can run it may answer
+    const decision = decideOrigin(this.gossip, this.self, own ?? 0, now, { id, ttl: this.ttl, requirements, force })
     if (decision.kind === 'local') return { local: true, reason: decision.reason, own, best: this.gossip.best(now) }
-    if (force) delete decision.probe.originSysmetric
     const deadline = now + this.probeTimeoutMs
     let response: ProbeResponse
     try {

@@ -164,7 +164,10 @@ describe('toolchain identity in the job: two daemons', function () {
   }
 
   it('acceptance 1: cc, c++ and a command through a symlink chain, under bubblewrap, as a local compile', async function () {
-    if (!hasCc) this.skip()
+    if (!hasCc) {
+      console.log('      skipped: needs cc and c++ (.ci/run installs gcc and g++)')
+      this.skip()
+    }
     const [a, b] = await pair()
     const ws = await tmpDir('kappa-ws-')
     const bin = await tmpDir('kappa-bin-')

@@ -82,7 +82,8 @@ describe('dashboard in headless Chromium', function () {
       console.log('      (skipped: needs job events from src/migrate (branch workspace): none arrived)')
       this.skip()
     }
-    await page.waitForFunction(() => (globalThis as any).document.querySelector('#jobs tbody')?.textContent?.includes('echo dashboard-job') === true)
+    // the job's row, once its end has reached the page (the start and the end come in separate pushes)
+    await page.waitForFunction(() => [...(globalThis as any).document.querySelectorAll('#jobs tbody tr')].some((tr: any) => tr.textContent.includes('echo dashboard-job') === true && tr.textContent.includes('running') === false))
     const rows = await jobRows(page)
     const row = rows.find(r => r[0].includes('dashboard-job')) as string[]
     assert.equal(row[1], 'on b')

@@ -133,11 +133,11 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     return j
   }, async (j) => { await j.stop() })
   for (const line of tightened) events.emit({ type: 'warning', message: line })
-  // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
   // late-bound: parts started earlier call parts started later (a sample gossips, a probe asks the job slots)
   const late: LateParts = {}
   const changed = new Set<() => void>()
   const notifyChanged = (): void => { for (const l of changed) l() }
+  // the metric: measured (benchmark once per boot, then /proc every 5 s) unless pinned
   const metric = createMetricPart({
     events,
     onChange: () => { late.overlay?.changed(); late.hint?.publish(); notifyChanged() },

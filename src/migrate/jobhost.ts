@@ -307,10 +307,9 @@ export class JobHost {
     if (this.user?.drop === true) await chown(path, this.user.uid, this.user.gid)
   }
 
-  /** A fresh job directory (reachable by the job user, owned by the daemon) and the job's cgroup; `made`: a directory prepared ahead (a view mounted in it). */
+  /** A job directory (fresh, or `made` ahead with a view mounted in it: see jobDir) and the job's cgroup. */
   async place (id: string, made?: string): Promise<JobPlace> {
-    const dir = made ?? await mkdtemp(join(this.jobsDir, `${id}-`))
-    await chmod(dir, 0o711)
+    const dir = made ?? await this.jobDir(id)
     try {
       const cgroup = await this.cgroups?.create(id)
       return { dir, cgroup }
@@ -319,6 +318,13 @@ export class JobHost {
       if (made == null) await rm(dir, { recursive: true, force: true })
       throw err
     }
+  }
+
+  /** A fresh job directory: reachable by the job user (0711), owned by the daemon. */
+  async jobDir (name: string): Promise<string> {
+    const dir = await mkdtemp(join(this.jobsDir, `${name}-`))
+    await chmod(dir, 0o711)
+    return dir
   }
 
   async release (place: JobPlace): Promise<void> {

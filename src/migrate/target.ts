@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { constants as fsConstants, existsSync, statSync } from 'node:fs'
-import { appendFile, chmod, copyFile, link, mkdir, mkdtemp, open, readFile, rm, stat } from 'node:fs/promises'
+import { appendFile, chmod, copyFile, link, mkdir, open, readFile, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -89,10 +89,9 @@ export class JobRunner {
   private readonly layers: ToolchainLayers
   /** overlays mounted ahead of the next job, per mirror (a mount costs 100-200 ms on a loaded target) */
   private readonly views = new ViewPool(async (mirror) => {
-    const dir = await mkdtemp(join(this.jobsDir, 'ahead-'))
+    // a job directory without its cgroup: that is made when a job takes it (nothing of an idle node stays in the cgroup tree)
+    const dir = await this.host.jobDir('ahead')
     try {
-      // as JobHost.place makes a job directory, without the cgroup (made when a job takes it: nothing of an idle node stays in the cgroup tree)
-      await chmod(dir, 0o711)
       await this.host.ownedDir(join(dir, 'upper'))
       return { jobDir: dir, view: await mountOverlay(dir, mirror.tree) }
     } catch (err) {

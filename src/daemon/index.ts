@@ -150,10 +150,9 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   const { libp2p, access, invites, pairing, nearby, overlay } = await startNetwork(stack, init, settings, { identity, trust, events, metric, late })
   late.overlay = overlay
   const connected = (id: string): boolean => libp2p.getConnections(peerIdFromString(id)).length > 0
+  const self = (): { id: string, alias: string | null, addrs: string[] } => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) })
   const views: ViewSources = {
-    id: () => libp2p.peerId.toString(),
-    alias: init.alias ?? null,
-    addrs: () => libp2p.getMultiaddrs().map(String),
+    self,
     overlay,
     sampler,
     metricOverride: metric.pinned,
@@ -183,7 +182,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   }
 
   const methodComponents: MethodComponents = {
-    self: () => ({ id: libp2p.peerId.toString(), alias: init.alias ?? null, addrs: libp2p.getMultiaddrs().map(String) }),
+    self,
     trust,
     connected,
     overlay: { status: () => overlay.status(), probe: async () => await probing.probe() },

@@ -12,9 +12,8 @@ import type { PairRequestInfo } from '../pairing/index.js'
 import type { NearbyPeer } from '../discovery/index.js'
 
 export interface ViewSources {
-  id: () => string
-  alias: string | null
-  addrs: () => string[]
+  /** this node: its id, alias and listen addresses (what `kappa-node id` answers) */
+  self: () => { id: string, alias: string | null, addrs: string[] }
   overlay: Overlay
   sampler: MetricSampler
   metricOverride: () => number | undefined
@@ -35,9 +34,7 @@ export function dashboardState (v: ViewSources): DashboardState {
   return {
     now: Date.now(),
     node: {
-      id: v.id(),
-      alias: v.alias,
-      addrs: v.addrs(),
+      ...v.self(),
       version: VERSION,
       state: measuring ? 'benchmarking' : 'ready',
       benchmark: v.sampler.benchmarking() ? v.benchmarkProgress() : null,

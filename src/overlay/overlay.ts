@@ -327,7 +327,8 @@ export class KappaOverlay implements Overlay {
       path: reply.path,
       addrs: this.components.libp2p.getMultiaddrs().slice(0, MAX_ADDRS_PER_PEER).map(a => a.bytes as Uint8Array<ArrayBuffer>),
       ticket: ticket.secret as Uint8Array<ArrayBuffer>,
-      ticketTtlMs: Math.max(0, ticket.expiresAt - this.now()),
+      // the ticket book's clock, not the overlay's: the two may differ (tests inject one)
+      ticketTtlMs: Math.max(0, ticket.expiresAt - ticket.issuedAt),
       reason: ''
     }
   }

@@ -3,6 +3,7 @@ import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { startNode, pairNodes, cleanup, until } from '../helpers/node.js'
 import { parseTrustFile } from '../../src/trust/index.js'
+import { callDaemon } from '../../src/control/client.js'
 
 describe('identity and trust store survive SIGKILL', function () {
   afterEach(cleanup)
@@ -24,12 +25,40 @@ describe('identity and trust store survive SIGKILL', function () {
     const [a, b, c] = await Promise.all([startNode('a'), startNode('b'), startNode('c')])
     await pairNodes(a, b)
     for (let round = 0; round < 3; round++) {
-      // many writes in flight: renames of B, and C paired and unpaired
-      const burst: Array<Promise<unknown>> = []
-      for (let i = 0; i < 40; i++) burst.push(a.cli(['alias', b.id, `b${round}-${i}`]))
-      burst.push((async () => {
-        for (let i = 0; i < 3; i++) {
+      // writes in flight until the kill lands: renames of B over the control socket (four at a
+      // time), and C paired and unpaired through the CLI
+      let dead = false
+      let renames = 0
+      const renaming = async (): Promise<void> => {
+        while (!dead) {
+          await callDaemon(a.home, 'alias', { peer: b.id, alias: `b${round}-${renames++}` }).catch(() => { dead = true })
+        }
+      }
+      const burst = [renaming(), renaming(), renaming(), renaming(), (async () => {
+        for (let i = 0; i < 3 && !dead; i++) {
           await pairNodes(a, c).catch(() => {})
+          await a.cli(['unpair', c.id])
+        }
+      })()]
+      await until('a few renames to land', async () => renames >= 10 * (round + 1))
+      await a.kill('SIGKILL')
+      dead = true
+      await Promise.allSettled(burst)
+
+      const text = await readFile(join(a.home, 'trust.json'), 'utf8')
+      const peers = parseTrustFile(text, 'trust.json') // throws on a torn file
+      assert.ok(peers.some(p => p.id === b.id), 'B is still paired')
+      const restarted = await startNode('a', { home: a.home })
+      assert.equal(restarted.id, a.id)
+      assert.ok((await restarted.json(['peers'])).some((p: any) => p.id === b.id))
+      // no stray temp files left behind by the killed writer
+      assert.deepEqual((await readdir(a.home)).filter(f => f.endsWith('.tmp')), [])
+      Object.assign(a, restarted)
+      // C may still think it is paired with A; start clean for the next round
+      for (const p of await c.json(['peers'])) await c.cli(['unpair', p.id])
+    }
+  })
+})
           await a.cli(['unpair', c.id])
         }
       })())

@@ -4,7 +4,8 @@
  * killed and removed by `cleanup()`, which every test file runs afterEach.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { constants, existsSync, readFileSync } from 'node:fs'
+import { chmod, copyFile, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -39,6 +40,8 @@ export async function cleanup (): Promise<void> {
   }
   await Promise.all([...processes].map(async p => { await exited(p) }))
   processes.clear()
+  await harvestBenchmark()
+  homes.clear()
   // a daemon killed with SIGKILL leaves its job cgroups (and what runs in them)
   const { JobCgroups } = await import('../../src/migrate/limits.js')
   const { nodeKey } = await import('../../src/migrate/jobhost.js')
@@ -105,12 +108,47 @@ export interface StartOptions {
   mdns?: boolean
   /** listen address (default 127.0.0.1, a free port) */
   listen?: string
+  /** measure the CPU at start as a new machine would (default: the run's one measured score) */
+  freshBenchmark?: boolean
   /** a command the daemon is started through (e.g. `unshare -m … sh -c '…; exec "$@"' sh`); it must exec the daemon in the same process */
   prefix?: string[]
 }
 
+/**
+ * One CPU benchmark for the whole run (~2 s of CPU each, and the suite
+ * starts about a hundred daemons): a new home gets the score an earlier
+ * daemon measured, in its cache file. The daemon checks the file's key (boot,
+ * CPU model, Node version) as always and measures again when it does not
+ * match; the tests of the benchmark itself use fresh homes of their own.
+ */
+const SHARED_BENCHMARK = join(tmpdir(), `kappa-test-benchmark-${process.getuid?.() ?? 0}-${bootId()}-${process.version}.json`)
+
+function bootId (): string {
+  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } catch { return 'unknown' }
+}
+const homes = new Set<string>()
+
+async function seedBenchmark (home: string): Promise<void> {
+  await copyFile(SHARED_BENCHMARK, join(home, 'benchmark.json'), constants.COPYFILE_EXCL).catch(() => {})
+}
+
+/** Keep a score a daemon measured for the next homes (atomically: parallel runs read it). */
+async function harvestBenchmark (): Promise<void> {
+  if (existsSync(SHARED_BENCHMARK)) return
+  for (const home of homes) {
+    const measured = join(home, 'benchmark.json')
+    if (!existsSync(measured)) continue
+    const temporary = `${SHARED_BENCHMARK}.${process.pid}`
+    await copyFile(measured, temporary).then(async () => { await rename(temporary, SHARED_BENCHMARK) }).catch(() => {})
+    return
+  }
+}
+
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
+  await harvestBenchmark()
+  if (opts.freshBenchmark !== true) await seedBenchmark(home)
+  homes.add(home)
   // the node's job directories in a test directory too (removed with it); the job user must reach them
   let jobsDir = jobsDirs.get(home)
   if (jobsDir == null) {
@@ -154,12 +192,27 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     events,
     waitForEvent,
     cli: async (a) => await cli([...a, '--home', home]),
-    json: async (a) => await cliJson([...a, '--home', home]),
+    json: async (a) => await queryJson(home, a),
     kill: async (signal = 'SIGTERM') => {
       proc.kill(signal)
       await exited(proc)
     }
   }
+}
+
+/**
+ * The read-only queries (`status`, `peers`, `id`, `requests`, `discover`,
+ * `probe`, with no further arguments) go to the daemon's control socket from
+ * this process: `--json` prints the method's result as it is, and the polling
+ * loops would otherwise start a Node process every few ms. Everything else,
+ * and the CLI's own output, goes through the CLI.
+ */
+const QUERIES = new Set(['status', 'peers', 'id', 'requests', 'discover', 'probe'])
+
+async function queryJson (home: string, args: string[]): Promise<any> {
+  if (args.length !== 1 || !QUERIES.has(args[0])) return await cliJson([...args, '--home', home])
+  const { callDaemon } = await import('../../src/control/client.js')
+  return JSON.parse(JSON.stringify(await callDaemon(home, args[0] as 'status')))
 }
 
 /** Pair `a` with `b` using a fresh invite from `b`. */

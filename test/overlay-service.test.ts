@@ -90,18 +90,24 @@ function link (x: Member, y: Member): void {
   y.links.set(x.peerId.toString(), x)
 }
 
+/** A – B – C in a line with these metrics, started on clock `now`; A's overlay as `A`. */
+async function line (metrics: [number, number, number], now: () => number): Promise<{ a: Member, b: Member, c: Member, A: Overlay }> {
+  const [a, b, c] = await Promise.all([member('A', metrics[0]), member('B', metrics[1]), member('C', metrics[2])])
+  link(a, b)
+  link(b, c)
+  const A = await startMember(a, [b], now)
+  await startMember(b, [a, c], now)
+  await startMember(c, [b], now)
+  return { a, b, c, A }
+}
+
 describe('overlay service in-process (stub registrar, in-memory streams, injected clock)', () => {
   afterEach(cleanup)
 
   it('gossip carries C\'s value to A through B, a probe walks A → B → C, and silence expires a neighbour on the injected clock only', async () => {
     let clock = 1_000_000
     const now = (): number => clock
-    const [a, b, c] = await Promise.all([member('A', 37), member('B', 60), member('C', 148)])
-    link(a, b)
-    link(b, c)
-    const A = await startMember(a, [b], now)
-    await startMember(b, [a, c], now)
-    await startMember(c, [b], now)
+    const { a, b, c, A } = await line([37, 60, 148], now)
     const bAtA = (): { dismetric: number, live: boolean } | undefined => A.status().neighbours.find(n => n.id === b.peerId.toString())
     // gossip ticks are real timers; the clock the tables use is ours, and it does not move here
     await until('A to see C\'s value through B', async () => bAtA()?.dismetric === 148 - 2 * 15)
@@ -129,12 +135,7 @@ describe('overlay service in-process (stub registrar, in-memory streams, injecte
   it('a probe answer without a status (an empty frame, or fields but no status) is refused as a failed hop, and the nodes go on', async () => {
     const now = (): number => 1_000_000
     // B is no better than A: it must forward A's probe to C, whose answers are the test's
-    const [a, b, c] = await Promise.all([member('A', 37), member('B', 37), member('C', 148)])
-    link(a, b)
-    link(b, c)
-    const A = await startMember(a, [b], now)
-    await startMember(b, [a, c], now)
-    await startMember(c, [b], now)
+    const { a, b, c, A } = await line([37, 37, 148], now)
     const [aId, bId, cId] = [a, b, c].map(m => m.peerId.toString())
     await until('A to see C\'s value through B', async () => A.status().neighbours.find(n => n.id === bId)?.dismetric === 148 - 2 * 15)
 

@@ -82,7 +82,7 @@ export interface JobSandboxEntry {
   jobsDir: string
 }
 
-/** what this node's jobs moved since it started (src/migrate MigrationCounters) */
+/** what this node's jobs moved since it started (the migration keeps them: src/migrate MigrationCounters) */
 export interface JobCounters {
   /** jobs run here for others, and sent elsewhere */
   jobsIn: number

@@ -25,7 +25,7 @@ function readVersion (): string {
 
 export const PROTOCOL_PAIR = '/kappa/pair/2'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
-export const PROTOCOL_PROBE = '/kappa/probe/1'
+export const PROTOCOL_PROBE = '/kappa/probe/2'
 export const PROTOCOL_MIGRATE = '/kappa/migrate/2'
 
 /** Default TCP port a node listens on (all interfaces). */

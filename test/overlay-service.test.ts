@@ -2,11 +2,13 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
-import { streamPair } from '@libp2p/utils'
+import { lpStream, streamPair } from '@libp2p/utils'
 import { createOverlay, type Overlay, type OverlayComponents } from '../src/overlay/index.js'
 import { TrustStore } from '../src/trust/index.js'
 import { createAccess } from '../src/access/index.js'
 import { TicketBook } from '../src/tickets/index.js'
+import { PROTOCOL_PROBE } from '../src/constants.js'
+import { ProbeResponse } from '../src/wire/probe.js'
 import { cleanup, onCleanup, tmpDir, until } from './helpers/node.js'
 import type { Connection, PeerId, PrivateKey, Stream, StreamHandler } from '@libp2p/interface'
 import type { DaemonEvent } from '../src/events.js'
@@ -88,18 +90,24 @@ function link (x: Member, y: Member): void {
   y.links.set(x.peerId.toString(), x)
 }
 
+/** A – B – C in a line with these metrics, started on clock `now`; A's overlay as `A`. */
+async function line (metrics: [number, number, number], now: () => number): Promise<{ a: Member, b: Member, c: Member, A: Overlay }> {
+  const [a, b, c] = await Promise.all([member('A', metrics[0]), member('B', metrics[1]), member('C', metrics[2])])
+  link(a, b)
+  link(b, c)
+  const A = await startMember(a, [b], now)
+  await startMember(b, [a, c], now)
+  await startMember(c, [b], now)
+  return { a, b, c, A }
+}
+
 describe('overlay service in-process (stub registrar, in-memory streams, injected clock)', () => {
   afterEach(cleanup)
 
   it('gossip carries C\'s value to A through B, a probe walks A → B → C, and silence expires a neighbour on the injected clock only', async () => {
     let clock = 1_000_000
     const now = (): number => clock
-    const [a, b, c] = await Promise.all([member('A', 37), member('B', 60), member('C', 148)])
-    link(a, b)
-    link(b, c)
-    const A = await startMember(a, [b], now)
-    await startMember(b, [a, c], now)
-    await startMember(c, [b], now)
+    const { a, b, c, A } = await line([37, 60, 148], now)
     const bAtA = (): { dismetric: number, live: boolean } | undefined => A.status().neighbours.find(n => n.id === b.peerId.toString())
     // gossip ticks are real timers; the clock the tables use is ours, and it does not move here
     await until('A to see C\'s value through B', async () => bAtA()?.dismetric === 148 - 2 * 15)
@@ -122,5 +130,44 @@ describe('overlay service in-process (stub registrar, in-memory streams, injecte
     const after = await A.probe()
     assert.equal(after.local, true)
     assert.ok(after.local && /no-live-neighbour/.test(after.reason))
+  })
+
+  it('a probe answer without a status (an empty frame, or fields but no status) is refused as a failed hop, and the nodes go on', async () => {
+    const now = (): number => 1_000_000
+    // B is no better than A: it must forward A's probe to C, whose answers are the test's
+    const { a, b, c, A } = await line([37, 37, 148], now)
+    const [aId, bId, cId] = [a, b, c].map(m => m.peerId.toString())
+    await until('A to see C\'s value through B', async () => A.status().neighbours.find(n => n.id === bId)?.dismetric === 148 - 2 * 15)
+
+    const real = c.handlers.get(PROTOCOL_PROBE)
+    assert.ok(real != null)
+    /** C reads the probe and answers with `frame` as the response message. */
+    const answer = (frame: Uint8Array): void => {
+      c.handlers.set(PROTOCOL_PROBE, async (stream) => {
+        const lp = lpStream(stream)
+        await lp.read()
+        await lp.write(frame)
+        await stream.close()
+      })
+    }
+    // an empty frame: what version 1 decoded as REPLY
+    answer(new Uint8Array(0))
+    const empty = await A.probe()
+    assert.ok(empty.local, 'an empty answer must not be taken as a reply')
+    assert.match(empty.reason, /probe declined: next hop \S+ did not answer: \S+ answered the probe without a status/)
+    // a frame that has everything a reply has but its status: C offers itself, without saying it replies
+    const noStatus = ProbeResponse.encode({ status: ProbeResponse.Status.REPLY, id: 'x', target: cId, sysmetric: 148, path: [aId, bId, cId], addrs: [], ticket: new Uint8Array(32), ticketTtlMs: 30_000, reason: '' })
+    assert.deepEqual([...noStatus.subarray(0, 2)], [0x08, 1], 'the status is the first field')
+    answer(noStatus.subarray(2))
+    const unmarked = await A.probe()
+    assert.ok(unmarked.local)
+    assert.match(unmarked.reason, /without a status/)
+
+    // B and C go on: with C's own handler back, the same probe walks A → B → C
+    c.handlers.set(PROTOCOL_PROBE, real)
+    const after = await A.probe()
+    assert.ok(!after.local, after.local ? after.reason : '')
+    assert.deepEqual(after.path, [aId, bId, cId])
+    assert.equal(after.target.id, cId)
   })
 })

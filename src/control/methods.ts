@@ -62,7 +62,7 @@ export interface StatusDocument {
   benchmark: { running: true, done?: number, total?: number } | null
   gossip: { delayMs: number, c: number, splitHorizon: boolean }
   neighbours: NeighbourEntry[]
-  jobs: { in: JobEntry[], out: JobEntry[], counters: Record<string, number> }
+  jobs: { in: JobEntry[], out: JobEntry[], counters: JobCounters }
   /** bwrap, unsandboxed (--no-sandbox) or refused */
   sandbox: string
   /** the sandbox check's result: mode, reason, fix, limits */
@@ -80,6 +80,22 @@ export interface JobSandboxEntry {
   user?: string
   limits: { memoryBytes: number, pids: number, diskFloorBytes: number, cgroups: boolean }
   jobsDir: string
+}
+
+/** what this node's jobs moved since it started (the migration keeps them: src/migrate MigrationCounters) */
+export interface JobCounters {
+  /** jobs run here for others, and sent elsewhere */
+  jobsIn: number
+  jobsOut: number
+  /** jobs from others this node refused */
+  refused: number
+  /** executable bytes sent to targets and received from origins; jobs here whose executable was cached already */
+  exeBytesSent: number
+  exeBytesReceived: number
+  exeCacheHits: number
+  /** workspace content moved (directories and blobs to targets, change sets back) */
+  workspaceBytesSent: number
+  workspaceBytesReceived: number
 }
 
 export interface JobEntry {

@@ -57,7 +57,7 @@ export function statusDocument (c: MethodComponents): StatusDocument {
     benchmark: c.sampler.benchmarking() ? { running: true, ...c.metric.benchmarkProgress() } : null,
     gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
     neighbours: o.neighbours,
-    jobs: c.migration.jobs() as unknown as StatusDocument['jobs'],
+    jobs: c.migration.jobs(),
     sandbox: c.sandbox().mode,
     jobSandbox: c.sandbox(),
     hint: c.hint(),

@@ -47,11 +47,25 @@ export function createNodeMetrics (components: MetricsComponents): NodeMetrics {
   collectDefaultMetrics({ register: registry })
   // sums of the per-type gauges beside them, but named like counters: `promtool check metrics` rejects them
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
-  const snap = (): MetricsSnapshot => components.snapshot()
-
   new Gauge({ name: 'kappa_build_info', help: 'kappa-node version and Node.js version of this process (always 1).', labelNames: ['version', 'nodejs'], registers: [registry] })
     .set({ version: VERSION, nodejs: process.version }, 1)
 
+  registerStateGauges(registry, components)
+  const jobs = registerJobMetrics(registry)
+  return {
+    registry,
+    contentType: registry.contentType,
+    jobEnded: jobs.jobEnded,
+    probe: jobs.probe,
+    async text () {
+      return await registry.metrics()
+    }
+  }
+}
+
+/** The node's state, read from `components` at every scrape: the metric, peers, neighbours, running jobs. */
+function registerStateGauges (registry: Registry, components: MetricsComponents): void {
+  const snap = (): MetricsSnapshot => components.snapshot()
   const single = (name: string, help: string, read: (s: MetricsSnapshot) => number | null | undefined): void => {
     // eslint-disable-next-line no-new
     new Gauge({
@@ -120,6 +134,10 @@ export function createNodeMetrics (components: MetricsComponents): NodeMetrics {
       for (const d of DIRECTIONS) this.set({ direction: d }, running.filter(j => j.direction === d).length)
     }
   })
+}
+
+/** Finished jobs, their durations and bytes, and probe latency: counted as they happen. */
+function registerJobMetrics (registry: Registry): Pick<NodeMetrics, 'jobEnded' | 'probe'> {
   const jobs = new Counter({ name: 'kappa_jobs_total', help: 'Finished jobs by direction (in, out, local) and outcome.', labelNames: ['direction', 'outcome'], registers: [registry] })
   const duration = new Histogram({
     name: 'kappa_job_duration_seconds',
@@ -151,8 +169,6 @@ export function createNodeMetrics (components: MetricsComponents): NodeMetrics {
   for (const r of ['remote', 'local', 'failed']) probes.zero({ result: r })
 
   return {
-    registry,
-    contentType: registry.contentType,
     jobEnded (job) {
       jobs.inc({ direction: job.direction, outcome: job.outcome ?? 'lost' })
       if (job.durationMs != null) duration.observe({ direction: job.direction }, job.durationMs / 1000)
@@ -164,9 +180,6 @@ export function createNodeMetrics (components: MetricsComponents): NodeMetrics {
     },
     probe (ms, result) {
       probes.observe({ result }, ms / 1000)
-    },
-    async text () {
-      return await registry.metrics()
     }
   }
 }

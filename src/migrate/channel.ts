@@ -6,6 +6,7 @@ import { MAX_EXTRA_FILES, MAX_WORKSPACE_FILES, MAX_CHANGE_FILES } from '../works
 import type { Stream } from '@libp2p/interface'
 import type { BulkConnection, BulkOfferData, BulkOfferHandle } from '../bulk/index.js'
 import { debugLogger, logged } from '../debug.js'
+import { serializer } from '../serialize.js'
 
 const debug = debugLogger('migrate:channel')
 
@@ -76,7 +77,7 @@ export class FrameChannel {
   private bulkEnded = false
   private failure?: Error
   private wake?: () => void
-  private writing: Promise<void> = Promise.resolve()
+  private readonly writing = serializer(debug)
   private bulk?: BulkConnection
   private writingBulk = false
   private bytesMoved = 0
@@ -289,14 +290,12 @@ export class FrameChannel {
   }
 
   private async enqueueWrite (fn: () => Promise<void>): Promise<void> {
-    const next = this.writing.then(fn)
-    this.writing = next.catch(logged(debug, 'a queued write (its caller sees the failure)'))
-    await next
+    await this.writing(fn)
   }
 
   /** Our side is done: flush, end the bulk connection, close the stream. */
   async close (signal?: AbortSignal): Promise<void> {
-    await this.writing
+    await this.writing.settled()
     this.finish()
     await this.bulk?.end()
     await this.stream.close({ signal })

@@ -5,6 +5,7 @@ import { JobHost, type SandboxStatus } from './jobhost.js'
 import { formatBytes } from '../units.js'
 import { UserError } from '../errors.js'
 import { parseClientPipes, type ClientPipes } from '../control/direct.js'
+import type { JobCounters } from '../control/methods.js'
 import { PROTOCOL_MIGRATE, DEFAULT_JOB_WALL_MS, LIVENESS_MS, HEARTBEAT_MS } from '../constants.js'
 import { WorkspaceScanner, DEFAULT_STORE_BYTES } from '../workspace/index.js'
 import { systemClock, type Clock } from './liveness.js'
@@ -90,17 +91,8 @@ export interface JobView {
   startedAt: number
 }
 
-export interface MigrationCounters {
-  jobsIn: number
-  jobsOut: number
-  refused: number
-  exeBytesSent: number
-  exeBytesReceived: number
-  exeCacheHits: number
-  /** workspace content moved (directories and blobs to targets, change sets back) */
-  workspaceBytesSent: number
-  workspaceBytesReceived: number
-}
+/** The counters `status` shows: the control contract's, kept here as the jobs move. */
+export type MigrationCounters = JobCounters
 
 /** What the thin client sends on the control socket. */
 export interface RunParams {

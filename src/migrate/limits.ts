@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { formatBytes } from '../units.js'
 import { readMounts } from '../host/mounts.js'
-import { logged } from '../debug.js'
+import { serializer } from '../serialize.js'
 
 const log = logger('kappa:migrate:limits')
 
@@ -125,7 +125,7 @@ export interface JobCgroup {
 /** The cgroups of one node's jobs. */
 export class JobCgroups {
   /** making and removing this node's directories take turns (a job's mkdir never meets another's rmdir) */
-  private turns: Promise<unknown> = Promise.resolve()
+  private readonly turns = serializer(log)
   private constructor (private readonly layout: Layout, private readonly bases: string[], readonly settings: JobLimitSettings) {}
 
   /**
@@ -213,9 +213,7 @@ export class JobCgroups {
   }
 
   private async inTurn (fn: () => Promise<void>): Promise<void> {
-    const turn = this.turns.then(fn)
-    this.turns = turn.catch(logged(log, 'a queued step (its caller sees the failure)'))
-    await turn
+    await this.turns(fn)
   }
 
   /** This node's cgroup directories, where no job has one (a concurrent job's keeps them). */

@@ -29,6 +29,7 @@ import type { MigrationComponents, MigrationCounters, JobView, RunParams, Resolv
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
 import { logged } from '../debug.js'
+import { serializer } from '../serialize.js'
 
 const log = logger('kappa:migrate:origin')
 
@@ -71,12 +72,10 @@ export class JobSender {
    * and a burst (make -j30) is spread like list scheduling instead of all
    * reading the same values at once. A probe takes milliseconds on a LAN.
    */
-  private placing: Promise<unknown> = Promise.resolve()
+  private readonly placing = serializer(log)
 
   private async oneAtATime<T> (fn: () => Promise<T>): Promise<T> {
-    const result = this.placing.then(fn)
-    this.placing = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
-    return await result
+    return await this.placing(fn)
   }
 
   /** `toolchains`: identities by driver, revalidated per job by stat */

@@ -8,7 +8,7 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 /**
  * The load-balancing overlay on libp2p: Algorithm I over `/kappa/metric/1`
- * and Algorithms II–III over `/kappa/probe/1`. The decisions are made by the
+ * and Algorithms II–III over `/kappa/probe/2`. The decisions are made by the
  * pure state machines in `src/balance` (the simulator runs the same code);
  * this layer only moves their messages, with deadlines and size limits.
  */

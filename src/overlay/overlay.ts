@@ -13,7 +13,7 @@ import {
   METRIC_MAX_MESSAGE_BYTES, PROBE_HOP_MARGIN_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH,
   PROTOCOL_METRIC, PROTOCOL_PROBE, MAX_ADDRS_PER_PEER
 } from '../constants.js'
-import { asError, errorMessage } from '../errors.js'
+import { asError, BadInputError, errorMessage } from '../errors.js'
 import { proveOrigin, verifyOrigin } from '../tickets/index.js'
 import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -258,6 +258,11 @@ export class KappaOverlay implements Overlay {
       await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), ProbeRequest, { signal })
       const response = await messages.read(ProbeResponse, { signal, limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
       await stream.close({ signal }).catch(logged(debug, 'closing a stream'))
+      if (response.status === ProbeResponse.Status.UNSPECIFIED) {
+        // what an empty or truncated frame decodes as: never a reply, the hop failed
+        debug('probe %s: %s answered without a status, refused', probe.id, to)
+        throw new BadInputError(`${to} answered the probe without a status`)
+      }
       return response
     } catch (err) {
       stream.abort(asError(err))

@@ -482,13 +482,15 @@ export interface ProbeResponse {
 
 export namespace ProbeResponse {
   export enum Status {
+    UNSPECIFIED = 'UNSPECIFIED',
     REPLY = 'REPLY',
     DECLINED = 'DECLINED'
   }
 
   enum __StatusValues {
-    REPLY = 0,
-    DECLINED = 1
+    UNSPECIFIED = 0,
+    REPLY = 1,
+    DECLINED = 2
   }
 
   export namespace Status {
@@ -560,7 +562,7 @@ export namespace ProbeResponse {
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          status: Status.REPLY,
+          status: Status.UNSPECIFIED,
           id: '',
           target: '',
           sysmetric: 0,

@@ -6,7 +6,7 @@ import { logger } from '@libp2p/logger'
 import { writeFileAtomic } from '../home/atomic.js'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { ContentStore } from './store.js'
-import { logged } from '../debug.js'
+import { serializer } from '../serialize.js'
 
 const log = logger('kappa:mirror')
 
@@ -26,7 +26,7 @@ export class Mirror {
   readonly tree: string
   private readonly stateFile: string
   private current?: { digest: Hex, mode: number }
-  private queue: Promise<unknown> = Promise.resolve()
+  private readonly queue = serializer(log)
   lastUsed = Date.now()
   /** jobs running on it (a mirror in use is never removed) */
   users = 0
@@ -55,16 +55,12 @@ export class Mirror {
 
   /** Runs `fn` while no update is under way (a copy of the mirror is taken whole). */
   async stable<T> (fn: () => Promise<T>): Promise<T> {
-    const result = this.queue.then(fn)
-    this.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
-    return await result
+    return await this.queue(fn)
   }
 
   /** Serialized: concurrent jobs of one workspace take turns updating it. */
   async update (digest: Hex, mode: number): Promise<MirrorUpdate> {
-    const result = this.queue.then(async () => await this.apply(digest, mode))
-    this.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
-    return await result
+    return await this.queue(async () => await this.apply(digest, mode))
   }
 
   private async apply (digest: Hex, mode: number): Promise<MirrorUpdate> {

@@ -188,6 +188,9 @@ function createRepeat (intervalMs: number, run: () => Promise<void>): { activate
 }
 
 /** One timer, set for the next pending job to expire (`next()`), set again after each. */
+/** setTimeout's longest delay; a later expiry is simply looked at again then */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 function createExpiryTimer (init: { now: () => number, next: () => number | undefined, onExpire: () => void }): { schedule: () => void, stop: () => void } {
   let timer: NodeJS.Timeout | undefined
   function stop (): void {
@@ -202,7 +205,7 @@ function createExpiryTimer (init: { now: () => number, next: () => number | unde
       timer = undefined
       init.onExpire()
       schedule()
-    }, Math.max(0, next - init.now()) + 1)
+    }, Math.min(MAX_TIMER_MS, Math.max(0, next - init.now()) + 1))
     timer.unref()
   }
   return { schedule, stop }

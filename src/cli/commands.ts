@@ -115,7 +115,11 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
       const m = r.metric
       lines.push(`metric    sysmetric ${num(r.sysmetric, 1)}${r.metricOverride != null ? ' (pinned)' : ''}  S ${num(m.static, 1)}  share ${num(m.share, 2)}  m ${num(m.memFactor, 2)}  D ${num(m.dynamic, 1)}`)
       const measured = Date.parse(m.benchmarkMeasuredAt)
-      if (!Number.isNaN(measured)) lines.push(`cpu       benchmarked ${formatAge(Date.now() - measured)}${m.benchmarkBusy === true ? ' on a busy machine (measured again when idle)' : ''}; kappa-node metric --rebench measures again`)
+      if (!Number.isNaN(measured)) {
+        lines.push(`cpu       benchmarked ${formatAge(Date.now() - measured)}; kappa-node metric --rebench measures again`)
+        // its own line: the status fits 80 columns
+        if (m.benchmarkBusy === true) lines.push('          on a busy machine: it is measured again when the machine is idle')
+      }
     } else if (r.benchmark?.running === true) {
       lines.push(`metric    benchmarking the CPU${r.benchmark.total != null ? ` (${r.benchmark.done as number}/${r.benchmark.total as number})` : ''}…`)
     } else if (r.sysmetric != null) {

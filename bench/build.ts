@@ -177,15 +177,42 @@ async function startIcecream (cluster: NamespaceCluster): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, 3000))
 }
 
-async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<void>): Promise<Run> {
+/** CPU seconds a node's cgroup has used (v2 cpu.stat usage_usec; v1 cpuacct.usage), and seconds it was throttled by its quota. */
+function cpuUse (node: NamespaceNode): { used: number, throttled: number } {
+  const dir = node.cgroup.dir
+  const read = (f: string): string => { try { return readFileSync(f, 'utf8') } catch { return '' } }
+  const stat = read(join(dir, 'cpu.stat'))
+  const field = (name: string): number => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(stat)?.[1] ?? NaN)
+  if (!Number.isNaN(field('usage_usec'))) return { used: field('usage_usec') / 1e6, throttled: field('throttled_usec') / 1e6 }
+  return { used: Number(read(join(dir.replace('/cpu/', '/cpuacct/'), 'cpuacct.usage')).trim()) / 1e9, throttled: field('throttled_time') / 1e9 }
+}
+
+/** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here), from /proc/<pid>/stat. */
+function daemonCpu (node: NamespaceNode): { self: number, children: number } {
+  try {
+    const fields = readFileSync(`/proc/${node.daemon.pid ?? 0}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number)
+    // after "(comm) ": state is fields[0], utime fields[11], stime [12], cutime [13], cstime [14]
+    return { self: (fields[11] + fields[12]) / 100, children: (fields[13] + fields[14]) / 100 }
+  } catch {
+    return { self: NaN, children: NaN }
+  }
+}
+
+async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<void>, nodes: NamespaceNode[] = [a]): Promise<Run> {
   await rm(TREE, { recursive: true, force: true })
   execFileSync('cp', ['-a', PRISTINE, TREE])
   // untimed: what a daemon that has been running does not pay at a build's start
   await warmUp?.()
   const placedBefore = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length
+  const cpuBefore = nodes.map(cpuUse)
+  const daemonBefore = daemonCpu(a)
   const start = process.hrtime.bigint()
   const r = await a.exec(['make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  // where the CPU went: a node at its quota the whole time is the build's bottleneck
+  const cpu = nodes.map((n, i) => { const after = cpuUse(n); return `${n.name} ${fmt(after.used - cpuBefore[i].used, 1)} s (throttled ${fmt(after.throttled - cpuBefore[i].throttled, 1)} s)` }).join(', ')
+  const daemonAfter = daemonCpu(a)
+  log(`    CPU used: ${cpu}; on ${a.name}, its daemon ${fmt(daemonAfter.self - daemonBefore.self, 1)} s and what it ran ${fmt(daemonAfter.children - daemonBefore.children, 1)} s`)
   const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
   const fellBack = kappaLines.filter(l => /here instead|but succeeded here/.test(l)).length
   const remote = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length - placedBefore
@@ -212,6 +239,8 @@ function phaseProfile (jobs: any[], last: string, what: string): string {
     }
   }
   const total = median(done.map(j => j.phases[last] as number))
+  const slowest = done.reduce((x, y) => (y.phases[last] > x.phases[last] ? y : x))
+  log(`    slowest job ${what.split(' (')[0]}: ${(slowest.argv ?? []).slice(0, 6).join(' ')} … ${JSON.stringify(slowest.phases)}`)
   const rows = [...steps].map(([name, xs]) => `| ${name} | ${fmt(median(xs), 1)} | ${fmt(Math.max(...xs), 0)} | ${xs.length} |`)
   return [
     `Where a remote compile's time went ${what}: ${done.length} jobs, the whole a median ${fmt(total, 0)} ms:`,
@@ -223,17 +252,20 @@ function phaseProfile (jobs: any[], last: string, what: string): string {
 }
 
 /**
- * Untimed, before each kappa build: one `true` in the fresh tree placed on
- * each of B and C. A's daemon describes the workspace (a daemon that has
+ * Untimed, before each kappa build: `gcc --version` and `cc --version` in
+ * the fresh tree, placed on each of B and C. A's daemon describes the workspace (a daemon that has
  * been running keeps it watched; this bench copies a fresh tree each time),
  * the targets bring their mirrors up to date and A its toolchain identity,
  * as distccd and iceccd are up and icecream's compiler environment is
  * built before their timed builds.
  */
 async function warmKappa (a: NamespaceNode, targets: NamespaceNode[]): Promise<void> {
+  // each C driver name the build calls (configure chose gcc; Makefiles say cc): a toolchain identity is per name
   for (const t of targets) {
-    const r = await a.exec([LAUNCHER, 'run', '--home', a.home, '--peer', t.name, '--', 'cc', '--version'], { cwd: TREE, timeoutMs: 600_000 })
-    if (r.code !== 0) log(`    warm-up on ${t.name} failed: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+    for (const driver of ['gcc', 'cc']) {
+      const r = await a.exec([LAUNCHER, 'run', '--home', a.home, '--peer', t.name, '--', driver, '--version'], { cwd: TREE, timeoutMs: 600_000 })
+      if (r.code !== 0) log(`    warm-up on ${t.name} failed: ${r.stderr.trim().split('\n').slice(-1)[0] ?? ''}`)
+    }
   }
 }
 
@@ -292,7 +324,7 @@ export async function runBuildBench (): Promise<string> {
       for (const leg of legs) {
         if (leg.unavailable != null || (ONLY != null && !ONLY.includes(leg.name.split(' ')[0]))) continue
         log(`  run ${i + 1}/${RUNS}: ${leg.name}…`)
-        const r = await buildOnce(a, leg, leg.name.startsWith('kappa') ? async () => await warmKappa(a, [b, c]) : undefined)
+        const r = await buildOnce(a, leg, leg.name.startsWith('kappa') ? async () => await warmKappa(a, [b, c]) : undefined, [a, b, c])
         runs.push(r)
         log(`    ${fmt(r.seconds)} s${r.ok ? '' : ` FAILED: ${r.note}`}${leg.name.startsWith('kappa') ? ` (${r.remote} placed on B/C, ${r.fellBack} ran on A after a remote failure)` : ''}`)
       }

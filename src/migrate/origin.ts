@@ -253,7 +253,9 @@ export class JobSender {
     }
     let prepared: Prepared
     try {
-      prepared = { ...await preparing, toolchain: await toolchain }
+      const described = await preparing
+      phase('described')
+      prepared = { ...described, toolchain: await toolchain }
       phase('toolchain')
     } catch (err) {
       if (opened != null) void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened during the probe'))

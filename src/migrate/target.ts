@@ -28,6 +28,7 @@ import {
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 import { logged } from '../debug.js'
+import { serializer, type Serializer } from '../serialize.js'
 
 const log = logger('kappa:migrate:target')
 
@@ -102,6 +103,8 @@ export class JobRunner {
 
   /** decoded manifests, by digest */
   private readonly manifests = new LruMap<Hex, ToolchainManifest>(16)
+  /** per origin peer: its jobs' tree and blob exchanges, one at a time (entries go when idle) */
+  private readonly syncs = new Map<string, { turn: Serializer, waiting: number }>()
 
   /** `toolchains`: which files of a toolchain this node holds with other content, revalidated by stat (shared with the origin side) */
   constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly host: JobHost, private readonly toolchains: ToolchainCache) {
@@ -243,24 +246,30 @@ export class JobRunner {
       mirror = await this.mirrorFor(remote, job.workspace)
       const exe = await this.planExecutable(job, new Set(toolFiles.map(f => f.path)))
       const extras = job.extras.map((f, i) => ({ ...f, digest: hex(f.digest), source: '', index: i }))
-      let needs: Needs
-      for (let round = 0; ; round++) {
-        needs = await this.needs(job, mirror)
-        for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) })), ...toolFiles.map(f => ({ digest: f.sha256, size: f.size }))]) {
-          needs.needed.add(x.digest)
-          if (!this.store.hasBlob(x.digest)) needs.missing.set(x.digest, x.size)
+      // one origin's jobs sync one at a time: concurrent first jobs (make -j8 to a new peer) would
+      // each find the whole workspace missing and each receive it; in turn, the second asks only for
+      // what the first did not bring (in steady state a few KiB, so the wait is short)
+      const jobMirror = mirror
+      await this.syncTurn(remote, async () => {
+        let needs: Needs
+        for (let round = 0; ; round++) {
+          needs = await this.needs(job, jobMirror)
+          for (const x of [...(exe.blob != null ? [{ digest: exe.blob, size: Number(job.exe?.size ?? 0n) }] : []), ...extras.map(e => ({ digest: e.digest, size: Number(e.size) })), ...toolFiles.map(f => ({ digest: f.sha256, size: f.size }))]) {
+            needs.needed.add(x.digest)
+            if (!this.store.hasBlob(x.digest)) needs.missing.set(x.digest, x.size)
+          }
+          if (needs.directories.length === 0) break
+          if (round >= MAX_TREE_ROUNDS) throw new Error('the origin did not send the directories asked for')
+          await channel.write({ type: Frame.Type.ACCEPT, missingDirectories: needs.directories.map(unhex) }, setup)
+          await readTree(undefined)
         }
-        if (needs.directories.length === 0) break
-        if (round >= MAX_TREE_ROUNDS) throw new Error('the origin did not send the directories asked for')
-        await channel.write({ type: Frame.Type.ACCEPT, missingDirectories: needs.directories.map(unhex) }, setup)
-        await readTree(undefined)
-      }
-      pinned = this.store.pin(needs.needed)
-      await channel.write({ type: Frame.Type.ACCEPT, missingBlobs: [...needs.missing.keys()].map(unhex) }, setup)
-      // a big first sync gets the time it needs
-      let missingBytes = 0
-      for (const size of needs.missing.values()) missingBytes += size
-      await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+        pinned = this.store.pin(needs.needed)
+        await channel.write({ type: Frame.Type.ACCEPT, missingBlobs: [...needs.missing.keys()].map(unhex) }, setup)
+        // a big first sync gets the time it needs
+        let missingBytes = 0
+        for (const size of needs.missing.values()) missingBytes += size
+        await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+      })
       record.job.bytesReceived.workspace = traffic.workspaceBytes
       record.job.bytesReceived.executable = traffic.exeBytes + traffic.toolchainBytes
       record.job.cached = traffic.workspaceBytes === 0 && traffic.exeBytes === 0 && traffic.toolchainBytes === 0
@@ -506,6 +515,21 @@ export class JobRunner {
   }
 
   /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
+  /** `fn` in `origin`'s sync turn: after every exchange of its jobs that asked before. */
+  private async syncTurn (origin: string, fn: () => Promise<void>): Promise<void> {
+    let sync = this.syncs.get(origin)
+    if (sync == null) {
+      sync = { turn: serializer(log), waiting: 0 }
+      this.syncs.set(origin, sync)
+    }
+    sync.waiting++
+    try {
+      await sync.turn(fn)
+    } finally {
+      if (--sync.waiting === 0) this.syncs.delete(origin)
+    }
+  }
+
   private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, toolchain: Set<Hex>, traffic: { blobs: number, workspaceBytes: number, exeBytes: number, toolchainBytes: number }, signal: AbortSignal): Promise<void> {
     const waiting = new Map(missing)
     while (waiting.size > 0) {

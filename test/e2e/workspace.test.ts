@@ -171,6 +171,23 @@ describe('workspace end to end (two daemons)', function () {
       assert.equal(sentAfter - sentBefore, three.workspaceBytesReceived)
     })
 
+    it('three jobs started at once to a target that has none of the workspace: its content travels once, not three times', async () => {
+      const ws = await tmpDir('kappa-ws-')
+      const files: Record<string, string> = { '.kappa-workspace': '' }
+      // distinct contents (a shared one would be in B's store already): 400 files, ~1.6 MB
+      for (let f = 0; f < 400; f++) files[`src/f${String(f).padStart(3, '0')}.txt`] = `${f} ${'x'.repeat(4000)}\n`
+      await writeTree(ws, files)
+      const env = { ...process.env, PATH: SYSTEM_PATH }
+      const before = (await jobLog(b)).length
+      const runs = await Promise.all([0, 1, 2].map(async i => await runJob(a, ['--remote', '--', 'head', '-c', '3', `src/f00${i}.txt`], { cwd: ws, env })))
+      assert.deepEqual(runs.map(r => r.stdout.toString()), ['0 x', '1 x', '2 x'], runs.map(r => r.stderr).join(''))
+      const jobs = (await jobLog(b)).slice(before)
+      assert.equal(jobs.length, 3)
+      const blobs = jobs.map(j => j.workspaceBlobsReceived as number)
+      // one job brought all 400; the others, in turn after it, needed nothing more
+      assert.deepEqual(blobs.sort((x, y) => y - x), [400, 0, 0])
+    })
+
     it('acceptance 2: a real C project (minizip from Debian\'s binutils-source) builds with make -j4 through wrap shims, every compile on B, objects byte-identical to a local build', async function () {
       const tarball = existsSync('/usr/src/binutils') ? readdirSync('/usr/src/binutils').find(f => /^binutils-.*\.tar\.xz$/.test(f)) : undefined
       const libz = ['/usr/lib/x86_64-linux-gnu/libz.a', '/usr/lib/aarch64-linux-gnu/libz.a', '/usr/lib/libz.a'].find(p => existsSync(p))

@@ -259,6 +259,12 @@ program.command('__complete', { hidden: true })
     }
   })
 
+// `kappa-node peers --json | head -1`: a reader that has gone is no error (as for cat or ls)
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw err
+})
+
 program.parseAsync(process.argv).catch((err) => {
   if (err instanceof CommanderError) {
     // help and --version end here too, with exit status 0; commander has printed the message

@@ -117,6 +117,17 @@ describe('operating kappa-node: versions, exit codes, settings, logs, tables, co
     assert.ok(wide.stdout.includes(b.id), 'full id with --wide')
   })
 
+  it('a reader that goes away (| head, | true) ends the command quietly with its own status, no stack trace', async () => {
+    // `true` is gone before Node has started, so the first write meets a closed pipe
+    const r = await new Promise<{ code: number | null, stderr: string }>((resolve) => {
+      execFile('bash', ['-c', `set -o pipefail; "${process.execPath}" "${MAIN}" completion bash | true`], (err, _stdout, stderr) => {
+        resolve({ code: err == null ? 0 : (err as any).code, stderr })
+      })
+    })
+    assert.equal(r.stderr, '')
+    assert.equal(r.code, 0)
+  })
+
   it('completion: bash completes commands, options and paired peers', async () => {
     const a = await startNode('a')
     const b = await startNode('desk')

@@ -20,6 +20,7 @@ import { threadId } from 'node:worker_threads'
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { findExecutable } from './requirements.js'
+import { isCompilerDriver } from './drivers.js'
 import { debugLogger } from '../debug.js'
 import { errorMessage } from '../errors.js'
 
@@ -54,14 +55,7 @@ export interface ToolchainIdentity {
 
 export class ToolchainError extends Error {}
 
-/**
- * gcc, g++, cc, c++, clang, clang++, with a target prefix or a version
- * suffix (x86_64-linux-gnu-gcc-12, clang++-15); not distcc, icecc, ccache
- * or c++filt.
- */
-export function isCompilerDriver (argv0: string): boolean {
-  return /^(?:[A-Za-z0-9_.]+-)*(?:gcc|g\+\+|cc|c\+\+|clang|clang\+\+)(?:-\d+(?:\.\d+)*)?$/.test(basename(argv0))
-}
+export { isCompilerDriver }
 
 // ---- ELF ----------------------------------------------------------------
 

@@ -11,7 +11,7 @@
  */
 import { basename } from 'node:path'
 import { runHere, runJob, type RunOptions, type RunOutcome } from './client.js'
-import { isCompilerDriver } from '../host/toolchain.js'
+import { isCompilerDriver } from '../host/drivers.js'
 
 // a compile is a function of its inputs, so running one again is safe
 export { isCompilerDriver }

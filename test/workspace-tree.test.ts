@@ -109,9 +109,10 @@ describe('workspace: root, tree, store, mirror, change sets (in-process)', funct
       scanner.close()
     })
 
-    it('leaves out .git, what .kappaignore names, and special files; follows a changed .kappaignore', async () => {
+    it('leaves out .git, kappa\'s own temporaries, what .kappaignore names, and special files; follows a changed .kappaignore', async () => {
       const ws = await tmpDir()
-      await writeTree(ws, { 'keep.c': 'k', 'build/x.o': 'o', 'debug.log': 'l', '.git/HEAD': 'ref', 'sub/.git': 'gitdir: x', 'sub/y.c': 'y', '.kappaignore': 'build/\n*.log\n' })
+      // sub/.kappa-….part: a job's result on its way into place (kappa's own temporary, renamed a moment later)
+      await writeTree(ws, { 'keep.c': 'k', 'build/x.o': 'o', 'debug.log': 'l', '.git/HEAD': 'ref', 'sub/.git': 'gitdir: x', 'sub/y.c': 'y', 'sub/.kappa-0a1b2c.part': 'half', '.kappaignore': 'build/\n*.log\n' })
       execFileSync('mkfifo', [join(ws, 'pipe')])
       const scanner = new WorkspaceScanner()
       const snap = await scanner.snapshot(ws)

@@ -314,7 +314,8 @@ export class WorkspaceScanner {
     }
     const seen = new Set<string>()
     await inParallel(names, SCAN_CONCURRENCY, async (name) => {
-      if (name === '.git') return
+      // .git, and the temporaries kappa itself writes while it puts a job's results in place
+      if (name === '.git' || KAPPA_TEMPORARY.test(name)) return
       const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
       let st: Stats
       try {
@@ -337,7 +338,18 @@ export class WorkspaceScanner {
           known.mode = st.mode & 0o777
           return
         }
-        dir.files.set(name, await this.hash(ws, rel, st))
+        let state: FileState
+        try {
+          state = await this.hash(ws, rel, st)
+        } catch (err) {
+          // gone between lstat and open (a build renames its temporaries all the time): as above
+          if (!(err instanceof Vanished)) throw err
+          seen.delete(name)
+          dir.files.delete(name)
+          dir.dirty = true
+          return
+        }
+        dir.files.set(name, state)
       } else if (st.isSymbolicLink()) {
         seen.add(name)
         dir.files.delete(name)
@@ -375,6 +387,7 @@ export class WorkspaceScanner {
       try {
         handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
       } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Vanished(path)
         throw unreadable(ws, rel, err)
       }
       try {
@@ -483,6 +496,12 @@ function dropDir (dir: DirState, name: string): void {
   unwatch(sub)
   dir.dirs.delete(name)
 }
+
+/** A file that was listed but is gone by the time it is opened: skipped, its directory looked at again next time. */
+class Vanished extends Error {}
+
+/** `.kappa-<hex>.part`: a result being put in place (workspace/apply.ts, migrate/files.ts), renamed a moment later. */
+const KAPPA_TEMPORARY = /^\.kappa-[0-9a-f]+\.part$/
 
 function unreadable (ws: Workspace, rel: string, err: unknown): Error {
   if (err instanceof UserError) return err

@@ -385,7 +385,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   runBuildBench().then(async (markdown) => {
     process.stdout.write(markdown)
     await mkdir(join(REPO, 'bench/results'), { recursive: true })
-    await writeFile(join(REPO, 'bench/results/build.md'), `# bench/build\n\n${markdown}`)
+    // the run's own section is rewritten; notes written below it (from a "## Notes" heading on) are kept
+    const file = join(REPO, 'bench/results/build.md')
+    const previous = existsSync(file) ? readFileSync(file, 'utf8') : ''
+    const notes = previous.indexOf('\n## Notes')
+    await writeFile(file, `# bench/build\n\n${markdown.trimEnd()}\n${notes >= 0 ? previous.slice(notes) : ''}`)
     await updateResultsSection(join(REPO, 'bench/RESULTS.md'), 'build', markdown)
   }, (err) => { console.error(err); process.exitCode = 1 })
 }

@@ -4,12 +4,12 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import ignoreFactory, { type Ignore } from 'ignore'
 import { logger } from '@libp2p/logger'
+import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
   IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
-import { logged } from '../debug.js'
 
 const log = logger('kappa:workspace')
 
@@ -68,7 +68,8 @@ class Workspace {
   watching = true
   lastUsed = 0
   idle?: NodeJS.Timeout
-  queue: Promise<unknown> = Promise.resolve()
+  /** snapshots of one workspace, one at a time */
+  readonly turn = serializer(log)
   constructor (readonly root: string) {}
 }
 
@@ -140,9 +141,7 @@ export class WorkspaceScanner {
       this.workspaces.set(root, ws)
     }
     const current = ws
-    const result = current.queue.then(async () => await this.take(current))
-    current.queue = result.catch(logged(log, 'a queued step (its caller sees the failure)'))
-    return await result
+    return await current.turn(async () => await this.take(current))
   }
 
   /** Is `root` watched (false once it fell back to full scans)? */

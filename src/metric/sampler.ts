@@ -187,10 +187,10 @@ function createRepeat (intervalMs: number, run: () => Promise<void>): { activate
   }
 }
 
-/** One timer, set for the next pending job to expire (`next()`), set again after each. */
 /** setTimeout's longest delay; a later expiry is simply looked at again then */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+/** One timer, set for the next pending job to expire (`next()`), set again after each. */
 function createExpiryTimer (init: { now: () => number, next: () => number | undefined, onExpire: () => void }): { schedule: () => void, stop: () => void } {
   let timer: NodeJS.Timeout | undefined
   function stop (): void {

@@ -1,8 +1,7 @@
 import { lstat, readdir, mkdir, open, rename, unlink, stat } from 'node:fs/promises'
 import { join, resolve, dirname, isAbsolute, normalize } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { UserError } from '../errors.js'
-import { isInside, MAX_EXTRA_FILES } from '../workspace/index.js'
+import { isInside, MAX_EXTRA_FILES, temporaryName } from '../workspace/index.js'
 import { inspectExecutable } from './exe.js'
 import { underSystemDir } from './sandbox.js'
 import { debugLogger, logged } from '../debug.js'
@@ -63,7 +62,7 @@ export class IncomingFile {
 
   static async create (target: string, size: number, mode: number): Promise<IncomingFile> {
     await mkdir(dirname(target), { recursive: true })
-    const tmp = join(dirname(target), `.kappa-${randomBytes(4).toString('hex')}.part`)
+    const tmp = join(dirname(target), temporaryName())
     const handle = await open(tmp, 'wx', 0o600)
     return new IncomingFile(target, tmp, handle, size, mode)
   }

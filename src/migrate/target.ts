@@ -514,7 +514,6 @@ export class JobRunner {
     return out
   }
 
-  /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
   /** `fn` in `origin`'s sync turn: after every exchange of its jobs that asked before. */
   private async syncTurn (origin: string, fn: () => Promise<void>): Promise<void> {
     let sync = this.syncs.get(origin)
@@ -530,6 +529,7 @@ export class JobRunner {
     }
   }
 
+  /** The blobs asked for, each as BLOB + DATA frames, verified as they are stored. */
   private async receiveBlobs (channel: FrameChannel, missing: Map<Hex, number>, exeBlob: Hex | undefined, toolchain: Set<Hex>, traffic: { blobs: number, workspaceBytes: number, exeBytes: number, toolchainBytes: number }, signal: AbortSignal): Promise<void> {
     const waiting = new Map(missing)
     while (waiting.size > 0) {

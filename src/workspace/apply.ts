@@ -1,8 +1,8 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { constants as fsConstants, type Stats } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, open, readlink, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { IGNORE_FILE, MAX_CHANGE_BYTES, MAX_CHANGE_FILES, MAX_PATH_BYTES, MAX_SYMLINK_BYTES, WORKSPACE_MARKER } from './constants.js'
+import { IGNORE_FILE, MAX_CHANGE_BYTES, MAX_CHANGE_FILES, MAX_PATH_BYTES, MAX_SYMLINK_BYTES, WORKSPACE_MARKER, temporaryName } from './constants.js'
 import { safeName, type Hex, type TreeEntry } from './tree.js'
 import { debugLogger, logged } from '../debug.js'
 
@@ -179,7 +179,7 @@ export class ChangeApplier {
     try {
       for (const c of this.changes) {
         if (c.kind !== 'file') continue
-        const tmp = join(await this.stageDir(c.path), `.kappa-${randomBytes(6).toString('hex')}.part`)
+        const tmp = join(await this.stageDir(c.path), temporaryName())
         const handle = await open(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600)
         this.stagedPaths.push(tmp)
         const list = this.staged.get(c.digest as Hex) ?? []
@@ -233,7 +233,7 @@ export class ChangeApplier {
         const st = await lstat(abs)
         written.push({ path: c.path, digest: Buffer.from(c.digest as Hex, 'hex'), stat: st })
       } else if (c.kind === 'symlink') {
-        const tmp = join(dirname(abs), `.kappa-${randomBytes(6).toString('hex')}.part`)
+        const tmp = join(dirname(abs), temporaryName())
         await symlink(c.target as string, tmp)
         await rename(tmp, abs)
       } else {

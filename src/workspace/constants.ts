@@ -1,4 +1,5 @@
 /** Limits and timings of the workspace (docs/workspace.md). */
+import { randomBytes } from 'node:crypto'
 
 /** A workspace with more files than this is refused before anything is sent (fix: .kappaignore or --workspace). */
 export const MAX_WORKSPACE_FILES = 100_000
@@ -66,3 +67,13 @@ export const HOST_ENV = [
   'WINDOWID', 'TMUX', 'TMUX_PANE', 'STY', 'KAPPA_*', 'INVOCATION_ID', 'JOURNAL_STREAM', 'MANAGERPID',
   'NOTIFY_SOCKET', 'LISTEN_*', 'SYSTEMD_*', 'MAIL', 'HOME', 'PWD', 'OLDPWD', 'TMPDIR', 'SHLVL', '_'
 ]
+
+/**
+ * kappa's own temporary files in a user's tree: a result is written to
+ * `.kappa-<hex>.part` beside its place and renamed there a moment later.
+ * The scanner never describes them.
+ */
+export const TEMPORARY_NAME = /^\.kappa-[0-9a-f]+\.part$/
+export function temporaryName (): string {
+  return `.kappa-${randomBytes(6).toString('hex')}.part`
+}

@@ -7,7 +7,7 @@ import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
-  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, WATCH_IDLE_MS
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
 
@@ -314,7 +314,7 @@ export class WorkspaceScanner {
     const seen = new Set<string>()
     await inParallel(names, SCAN_CONCURRENCY, async (name) => {
       // .git, and the temporaries kappa itself writes while it puts a job's results in place
-      if (name === '.git' || KAPPA_TEMPORARY.test(name)) return
+      if (name === '.git' || TEMPORARY_NAME.test(name)) return
       const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
       let st: Stats
       try {
@@ -498,9 +498,6 @@ function dropDir (dir: DirState, name: string): void {
 
 /** A file that was listed but is gone by the time it is opened: skipped, its directory looked at again next time. */
 class Vanished extends Error {}
-
-/** `.kappa-<hex>.part`: a result being put in place (workspace/apply.ts, migrate/files.ts), renamed a moment later. */
-const KAPPA_TEMPORARY = /^\.kappa-[0-9a-f]+\.part$/
 
 function unreadable (ws: Workspace, rel: string, err: unknown): Error {
   if (err instanceof UserError) return err

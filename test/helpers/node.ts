@@ -108,8 +108,6 @@ export interface StartOptions {
   mdns?: boolean
   /** listen address (default 127.0.0.1, a free port) */
   listen?: string
-  /** measure the CPU at start as a new machine would (default: the run's one measured score) */
-  freshBenchmark?: boolean
   /** a command the daemon is started through (e.g. `unshare -m … sh -c '…; exec "$@"' sh`); it must exec the daemon in the same process */
   prefix?: string[]
 }
@@ -147,7 +145,7 @@ async function harvestBenchmark (): Promise<void> {
 export async function startNode (name: string, opts: StartOptions = {}): Promise<TestNode> {
   const home = opts.home ?? await tmpDir(`kappa-${name}-`)
   await harvestBenchmark()
-  if (opts.freshBenchmark !== true) await seedBenchmark(home)
+  await seedBenchmark(home)
   homes.add(home)
   // the node's job directories in a test directory too (removed with it); the job user must reach them
   let jobsDir = jobsDirs.get(home)

@@ -7,12 +7,14 @@
  *
  * Inputs: every file and directory under src/, test/, bench/ and scripts/
  * (a directory's mtime changes when an entry is added, removed or renamed),
- * and the configuration files. The stamp's mtime is set to when the build
- * started, so an edit made while tsc runs is seen by the next build.
+ * and the configuration files by content (npm install rewrites an unchanged
+ * package-lock.json). The stamp's mtime is set to when the build started, so
+ * an edit made while tsc runs is seen by the next build.
  * `--force` (or `npm run build -- --force`) compiles regardless.
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -37,10 +39,24 @@ function newest (dir) {
   return latest
 }
 
+function configDigest () {
+  const hash = createHash('sha256')
+  for (const f of FILES) {
+    try { hash.update(readFileSync(join(root, f))) } catch { hash.update('-') }
+    hash.update('\0')
+  }
+  return hash.digest('hex')
+}
+
+function stampDigest () {
+  try { return JSON.parse(readFileSync(STAMP, 'utf8')).configs } catch { return undefined }
+}
+
 const force = process.argv.includes('--force')
 const stamp = mtime(STAMP)
-const inputs = Math.max(...DIRS.map(d => newest(join(root, d))), ...FILES.map(f => mtime(join(root, f))))
-if (!force && stamp >= 0 && inputs <= stamp) {
+const configs = configDigest()
+const sources = Math.max(...DIRS.map(d => newest(join(root, d))))
+if (!force && stamp >= 0 && sources <= stamp && stampDigest() === configs) {
   process.stdout.write('dist/ is up to date (npm run build -- --force compiles anyway)\n')
   process.exit(0)
 }
@@ -51,5 +67,5 @@ rmSync(join(root, 'dist', 'test'), { recursive: true, force: true })
 rmSync(STAMP, { force: true })
 const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
 if (tsc.status !== 0) process.exit(tsc.status ?? 1)
-writeFileSync(STAMP, `${started.toISOString()}\n`)
+writeFileSync(STAMP, JSON.stringify({ started: started.toISOString(), configs }) + '\n')
 utimesSync(STAMP, started, started)

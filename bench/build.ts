@@ -187,6 +187,8 @@ function cpuUse (node: NamespaceNode): { used: number, throttled: number } {
   return { used: Number(read(join(dir.replace('/cpu/', '/cpuacct/'), 'cpuacct.usage')).trim()) / 1e9, throttled: field('throttled_time') / 1e9 }
 }
 
+const MAKE_TIME_MARK = 'kappa-bench-make-cpu'
+
 /** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here), from /proc/<pid>/stat. */
 function daemonCpu (node: NamespaceNode): { self: number, children: number } {
   try {
@@ -205,14 +207,17 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   await warmUp?.()
   const placedBefore = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length
   const cpuBefore = nodes.map(cpuUse)
-  const daemonBefore = daemonCpu(a)
+  const daemonBefore = nodes.map(daemonCpu)
   const start = process.hrtime.bigint()
-  const r = await a.exec(['make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
+  // GNU time's last stderr line: the CPU of make and everything it started (compilers, shims, clients), waited for
+  const r = await a.exec([...(existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', `${MAKE_TIME_MARK} %U %S`] : []), 'make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
+  const makeTime = new RegExp(`^${MAKE_TIME_MARK} ([\\d.]+) ([\\d.]+)$`, 'm').exec(r.stderr)
+  r.stderr = r.stderr.replace(new RegExp(`^${MAKE_TIME_MARK} .*\\n?`, 'm'), '')
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   // where the CPU went: a node at its quota the whole time is the build's bottleneck
   const cpu = nodes.map((n, i) => { const after = cpuUse(n); return `${n.name} ${fmt(after.used - cpuBefore[i].used, 1)} s (throttled ${fmt(after.throttled - cpuBefore[i].throttled, 1)} s)` }).join(', ')
-  const daemonAfter = daemonCpu(a)
-  log(`    CPU used: ${cpu}; on ${a.name}, its daemon ${fmt(daemonAfter.self - daemonBefore.self, 1)} s and what it ran ${fmt(daemonAfter.children - daemonBefore.children, 1)} s`)
+  const daemons = nodes.map((n, i) => { const after = daemonCpu(n); return `${n.name} ${fmt(after.self - daemonBefore[i].self, 1)} s (what it ran ${fmt(after.children - daemonBefore[i].children, 1)} s)` }).join(', ')
+  log(`    CPU used: ${cpu}; daemons: ${daemons}; on ${a.name}, make and what it started ${makeTime == null ? '?' : fmt(Number(makeTime[1]) + Number(makeTime[2]), 1)} s`)
   const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
   const fellBack = kappaLines.filter(l => /here instead|but succeeded here/.test(l)).length
   const remote = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length - placedBefore

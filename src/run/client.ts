@@ -162,7 +162,8 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
         sigintForwarded ||= signal === 'SIGINT'
         socket.write(encodeRunFrame(RunFrame.SIGNAL, Buffer.from(signal)))
       } else {
-        // still choosing a node: nothing runs yet, just stop
+        // still choosing a node: nothing runs yet, just stop (and a wrapped compile is not run again here)
+        interrupted = true
         finish(exitStatus(null, signal))
       }
     }

@@ -1,10 +1,21 @@
-import { chmod, mkdir } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, mkdir, rename, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { HOME_FILES, resolveHome } from '../home/paths.js'
 import { findExecutable } from '../host/requirements.js'
+import { isCompilerDriver } from '../host/drivers.js'
 import { writeFileAtomic } from '../home/atomic.js'
-import { UserError } from '../errors.js'
+import { UserError, errorMessage } from '../errors.js'
+import { temporaryName } from '../workspace/constants.js'
+import { debugLogger } from '../debug.js'
+
+const debug = debugLogger('wrap')
+
+/** The C run client's source (shipped in the package) and its name in a shim directory. */
+const NATIVE_SOURCE = fileURLToPath(new URL('../../../src/run/kappa-run.c', import.meta.url))
+export const NATIVE_CLIENT = '.kappa-run'
 
 export interface WrapOptions {
   home?: string
@@ -46,11 +57,61 @@ export async function wrapCommand (commands: string[], opts: WrapOptions): Promi
     if (name.includes('/') || name === '' || name === '.' || name === '..') throw new UserError(`wrap takes command names, not paths: '${name}'`)
     if (findExecutable(name, path) == null) throw new UserError(`${name}: not found on PATH`)
   }
+  const native = await buildNativeClient(dir, path)
   for (const name of commands) {
-    await writeFileAtomic(join(dir, name), shimScript(name, { dir, launcher, home: opts.home != null ? home : undefined, runArgs: runArgs(opts) }), 0o755)
+    const spec: ShimSpec = { dir, launcher, home: opts.home != null ? home : undefined, runArgs: runArgs(opts), nativeArgs: native.built ? nativeArgs(name, opts) : undefined }
+    await writeFileAtomic(join(dir, name), shimScript(name, spec), 0o755)
     await chmod(join(dir, name), 0o755)
   }
-  process.stdout.write(`wrapped ${commands.join(', ')} in ${dir}; use them with:\n  export PATH=${dir}:$PATH\n`)
+  process.stdout.write(`wrapped ${commands.join(', ')} in ${dir}; use them with:\n  export PATH=${dir}:$PATH\n${native.built ? '' : `(the shims start Node for each command: ${native.why})\n`}`)
+}
+
+/**
+ * The C run client (src/run/kappa-run.c), compiled with the C compiler on
+ * PATH into the shim directory: a wrapped command then costs ~1 ms of the
+ * origin's CPU instead of a Node start (~0.2 s), which on a busy origin is
+ * what limits a build. Without a compiler the shims start the Node client.
+ */
+async function buildNativeClient (dir: string, path: string): Promise<{ built: true } | { built: false, why: string }> {
+  const target = join(dir, NATIVE_CLIENT)
+  if (!existsSync(NATIVE_SOURCE)) return { built: false, why: `${NATIVE_SOURCE} is missing` }
+  const compiler = findExecutable('cc', path) ?? findExecutable('gcc', path) ?? findExecutable('clang', path)
+  if (compiler == null) {
+    await rm(target, { force: true })
+    return { built: false, why: 'no C compiler (cc, gcc, clang) on PATH to build the native client' }
+  }
+  const temporary = join(dir, temporaryName())
+  let failed = await new Promise<string | undefined>((resolve) => {
+    execFile(compiler, ['-O2', '-o', temporary, NATIVE_SOURCE], { timeout: 120_000 }, (err, _stdout, stderr) => {
+      resolve(err == null ? undefined : (stderr.trim().split('\n')[0] || errorMessage(err)))
+    })
+  })
+  if (failed == null && !existsSync(temporary)) failed = 'it wrote no program'
+  if (failed != null) {
+    debug('building the native client with %s: %s', compiler, failed)
+    await rm(temporary, { force: true })
+    await rm(target, { force: true })
+    return { built: false, why: `${compiler} could not build the native client: ${failed}` }
+  }
+  await rename(temporary, target)
+  return { built: true }
+}
+
+/** The C client's options for a shim of `name` (the same as runArgs; see its usage in kappa-run.c). */
+export function nativeArgs (name: string, opts: WrapOptions): string[] {
+  const args: string[] = []
+  if (opts.remote === true) args.push('-m', 'remote')
+  else args.push('-r')
+  if (opts.peer != null) args.push('-m', 'peer', '-p', opts.peer)
+  // a compile is a function of its inputs: a remote failure is compiled here again (src/run/retry.ts)
+  if (isCompilerDriver(name)) args.push('-c')
+  for (const e of opts.env ?? []) args.push('-e', e)
+  for (const e of opts.noEnv ?? []) args.push('-E', e)
+  if (opts.workspace != null) args.push('-w', resolve(opts.workspace))
+  for (const f of opts.input ?? []) args.push('-I', resolve(f))
+  for (const f of opts.output ?? []) args.push('-O', f)
+  if (opts.stdin === true) args.push('-i')
+  return args
 }
 
 /** The `run` options a shim passes on (the wrap's own, plus --retry-local: a wrapped command never breaks a build). */
@@ -76,6 +137,8 @@ export interface ShimSpec {
   /** the home given to wrap; else the shim uses $KAPPA_HOME or ~/.kappa when it runs, as `run` would */
   home?: string
   runArgs: string[]
+  /** the native client's options, when wrap built it (the shim falls back to Node when it is gone) */
+  nativeArgs?: string[]
 }
 
 /** The shim for `name`: POSIX sh, builtins only on the way to a local start. */
@@ -114,6 +177,7 @@ export function shimScript (name: string, spec: ShimSpec): string {
           'fi'
         ]
       : []),
+    ...(spec.nativeArgs != null ? [`[ -x "$d/${NATIVE_CLIENT}" ] && exec "$d/${NATIVE_CLIENT}" -h "$h" ${spec.nativeArgs.map(q).join(' ')} -- ${q(name)} "$@"`] : []),
     `exec ${q(spec.launcher)} run --home "$h" ${spec.runArgs.map(q).join(' ')} -- ${q(name)} "$@"`,
     ''
   ].join('\n')

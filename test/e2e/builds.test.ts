@@ -15,7 +15,8 @@ import { localSlots } from '../../src/balance/index.js'
 import { LocalHint } from '../../src/daemon/hint.js'
 import { decideRetry, isCompilerDriver } from '../../src/run/retry.js'
 import { parseRunArgs } from '../../src/cli/run-main.js'
-import { runArgs } from '../../src/run/wrap.js'
+import { NATIVE_CLIENT, nativeArgs, runArgs } from '../../src/run/wrap.js'
+import { findExecutable } from '../../src/host/requirements.js'
 
 /** `cmd` run by a shell, as make runs a recipe: exit code, stdout, stderr. */
 async function sh (script: string, opts: { cwd: string, env?: NodeJS.ProcessEnv }): Promise<{ code: number | null, stdout: string, stderr: string }> {
@@ -118,6 +119,22 @@ describe('builds: never break a build (distcc\'s rule)', () => {
     assert.equal(parseRunArgs(['--', 'cc'])?.retryLocal, false)
     assert.deepEqual(runArgs({ env: ['CCACHE_DIR'] }), ['--retry-local', '--env', 'CCACHE_DIR'])
     assert.deepEqual(runArgs({ remote: true }), ['--remote'])
+    assert.deepEqual(nativeArgs('cc', { env: ['CCACHE_DIR'] }), ['-r', '-c', '-e', 'CCACHE_DIR'])
+    assert.deepEqual(nativeArgs('upcase', { peer: 'p', noEnv: ['X'], stdin: true }), ['-r', '-m', 'peer', '-p', 'p', '-E', 'X', '-i'])
+    assert.deepEqual(nativeArgs('c++', { remote: true }), ['-m', 'remote', '-c'])
+  })
+
+  it('without a C compiler, wrap says so and its shims start the Node client', async () => {
+    const dir = await tmpDir()
+    const bin = join(dir, 'bin')
+    await mkdir(bin)
+    await symlink('/bin/sh', join(bin, 'sh'))
+    const r = await cli(['wrap', '--home', join(dir, 'home'), '--dir', join(dir, 'shims'), 'sh'], { PATH: bin })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stdout, /the shims start Node for each command: no C compiler/)
+    assert.ok(!existsSync(join(dir, 'shims', NATIVE_CLIENT)))
+    const shim = await readFile(join(dir, 'shims', 'sh'), 'utf8')
+    assert.ok(!shim.includes(NATIVE_CLIENT) && shim.includes(' run --home "$h" --retry-local -- sh "$@"'), shim)
   })
 })
 
@@ -139,6 +156,8 @@ describe('builds: wrap and retry with real daemons', function () {
     // A best: the hint lets every shim start here
     const [a, b] = await pair(148, 37, ['--no-sandbox'])
     const shims = await wrap(a, join(cwd, 'shims'), ['c++', 'upcase'], ['--env', 'CCACHE_DIR'], PATH)
+    // with a C compiler here, every test below goes through the native client (src/run/kappa-run.c)
+    if (findExecutable('cc', PATH) != null) assert.ok(existsSync(join(shims, NATIVE_CLIENT)), 'wrap built the native client')
     const env = { PATH: `${shims}:${PATH}` }
     await until('A\'s hint to offer slots', async () => (await a.json(['status'])).hint?.slots > 0)
     const before = (await a.json(['status'])).hint.claimed
@@ -213,7 +232,9 @@ describe('builds: wrap and retry with real daemons', function () {
     await chmod(join(tools, 'cc'), 0o755)
     await chmod(join(tools, 'kstep'), 0o755)
     const PATH = `${tools}:${process.env.PATH ?? ''}`
-    const shims = await wrap(a, join(cwd, 'shims'), ['cc', 'kstep'], [], PATH)
+    // wrap itself finds the system's cc first, and builds the native client with it; the shims then run the fake one
+    const shims = await wrap(a, join(cwd, 'shims'), ['cc', 'kstep'], [], `${process.env.PATH ?? ''}:${tools}`)
+    if (findExecutable('cc') != null) assert.ok(existsSync(join(shims, NATIVE_CLIENT)), 'wrap built the native client')
     const env = { PATH: `${shims}:${PATH}`, KAPPA_TEST_HERE: '1' }
 
     const good = await sh('cc good', { cwd, env })

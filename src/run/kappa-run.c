@@ -536,7 +536,7 @@ static void run_job (const struct options *o, struct held *held, struct outcome 
         }
       }
     }
-    if (p[2].fd == 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+    if (p[2].fd == 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))) {
       ssize_t n = read(0, chunk, sizeof chunk);
       if (n > 0) { out->stdin_used = 1; send_frame(F_STDIN, chunk, (uint32_t)n); }
       else if (n == 0 || (errno != EINTR && errno != EAGAIN)) { stdin_open = 0; send_frame(F_STDIN_EOF, NULL, 0); }

@@ -56,7 +56,7 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
     const pair = sharedNodes(async () => await busyAndBetter())
     let a: TestNode
     let b: TestNode
-    beforeEach(async () => { [a, b] = await pair() })
+    beforeEach(async () => { [a, b] = await pair.get() })
     afterEach(cleanup)
     after(cleanupKept)
 

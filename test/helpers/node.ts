@@ -64,18 +64,32 @@ export async function keep<T> (start: () => Promise<T>): Promise<T> {
   try { return await start() } finally { current = perTest }
 }
 
+/** Nodes several tests share (see `sharedNodes`). */
+export interface SharedNodes<T extends TestNode[]> {
+  /** the nodes, started now if no earlier test left a usable set */
+  get: () => Promise<T>
+  /** a test that changes them (pins, unpairs) says so first: the next test gets new ones */
+  discard: () => void
+}
+
 /**
  * Nodes the tests of a describe share: started by the first test that asks
- * (in a `beforeEach`), started afresh only when an earlier test killed one of
- * them (the survivors are killed then: a half-dead set is no fixture).
+ * (in a `beforeEach`), started afresh only after a test discarded them or
+ * killed one of them (the survivors are killed then: a half-dead set is no
+ * fixture). The describe runs `cleanupKept` after.
  */
-export function sharedNodes<T extends TestNode[]> (start: () => Promise<T>): () => Promise<T> {
+export function sharedNodes<T extends TestNode[]> (start: () => Promise<T>): SharedNodes<T> {
   let nodes: T | undefined
-  return async () => {
-    if (nodes != null && nodes.every(n => n.proc.exitCode == null && n.proc.signalCode == null)) return nodes
-    if (nodes != null) for (const n of nodes) await n.kill('SIGKILL')
-    nodes = await keep(start)
-    return nodes
+  let discarded = false
+  return {
+    get: async () => {
+      if (nodes != null && !discarded && nodes.every(n => n.proc.exitCode == null && n.proc.signalCode == null)) return nodes
+      if (nodes != null) for (const n of nodes) await n.kill('SIGKILL')
+      discarded = false
+      nodes = await keep(start)
+      return nodes
+    },
+    discard: () => { discarded = true }
   }
 }
 

@@ -269,12 +269,24 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
  * loops would otherwise start a Node process every few ms. Everything else,
  * and the CLI's own output, goes through the CLI.
  */
-const QUERIES = new Set(['status', 'peers', 'id', 'requests', 'discover', 'probe'])
+const QUERIES = new Set<string>(['status', 'peers', 'id', 'requests', 'discover', 'probe'] satisfies Query[])
 
 async function queryJson (home: string, args: string[]): Promise<any> {
   if (args.length !== 1 || !QUERIES.has(args[0])) return await cliJson([...args, '--home', home])
+  return await query(home, args[0] as Query)
+}
+
+export type Query = 'status' | 'peers' | 'id' | 'requests' | 'discover' | 'probe'
+
+/**
+ * A read-only query (as `kappa-node <query> --json` prints it) to the daemon
+ * of any home from this process, over its control socket: for polling loops,
+ * which would otherwise start a Node process each time (a daemon in a
+ * network namespace too: its socket is a file in its home).
+ */
+export async function query (home: string, method: Query): Promise<any> {
   const { callDaemon } = await import('../../src/control/client.js')
-  return JSON.parse(JSON.stringify(await callDaemon(home, args[0] as 'status')))
+  return JSON.parse(JSON.stringify(await callDaemon(home, method)))
 }
 
 /** Pair `a` with `b` using a fresh invite from `b`. */

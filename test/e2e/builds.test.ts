@@ -9,8 +9,8 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, until, tmpDir, cli, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
-import { processesMatching } from '../helpers/run.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
+import { processesMatching, jobLog } from '../helpers/run.js'
 import { localSlots } from '../../src/balance/index.js'
 import { LocalHint } from '../../src/daemon/hint.js'
 import { decideRetry, isCompilerDriver } from '../../src/run/retry.js'
@@ -141,6 +141,9 @@ describe('builds: never break a build (distcc\'s rule)', () => {
 describe('builds: wrap and retry with real daemons', function () {
   this.timeout(180_000)
   afterEach(cleanup)
+  after(cleanupKept)
+  // B best and unsandboxed: the remote half of the first test, and the second (which kills B)
+  const towardsB = sharedNodes(async () => await pair(37, 148, ['--no-sandbox']))
 
   it('a shim called as c++ behaves as c++ (its name kept), here on the hint without a daemon round trip and remotely', async () => {
     const cwd = await tmpDir()
@@ -170,21 +173,25 @@ describe('builds: wrap and retry with real daemons', function () {
     assert.ok(!a.events.some(e => e.type === 'job-placed'), 'no placement asked of the daemon')
 
     // B best: the shim asks the daemon, the job runs on B under the same name
-    const [a2, b2] = await pair(37, 148, ['--no-sandbox'])
+    const [a2, b2] = await towardsB.get()
     const shims2 = await wrap(a2, join(cwd, 'shims2'), ['c++', 'upcase'], [], PATH)
+    const before2 = (await jobLog(b2)).length
     const there = await sh('c++ --version; upcase x y', { cwd, env: { PATH: `${shims2}:${PATH}` } })
     assert.equal(there.code, 0, there.stderr)
     assert.match(there.stdout, /^c\+\+ \(/)
     // (a script's $0 on the target is its origin path once the workspace branch lands; its argv[0] is already the name)
     assert.match(there.stdout, /called as .*: x y\n$/)
-    const log = (await readFile(join(b2.home, 'jobs.log'), 'utf8')).trim().split('\n').map(l => JSON.parse(l))
+    const log = (await jobLog(b2)).slice(before2)
     assert.deepEqual(log.map(j => j.argv[0]), ['c++', 'upcase'], 'B ran them under the names they were called by')
     assert.ok(log.every(j => j.exit === 0))
     void b
   })
 
   it('a target killed in the middle of a wrapped compile: the build succeeds, with one line saying it ran here', async () => {
-    const [a, b] = await pair(37, 148, ['--no-sandbox'])
+    const [a, b] = await towardsB.get()
+    // (A may have placed jobs for an earlier test: this test's placements are the ones after)
+    const placedSince = a.events.length
+    const placed = (): any[] => a.events.slice(placedSince).filter(e => e.type === 'job-placed')
     const cwd = await tmpDir()
     // unsandboxed, the compile on B runs as the job user and reads the header at its path on this machine
     await chmod(cwd, 0o755)
@@ -202,7 +209,7 @@ describe('builds: wrap and retry with real daemons', function () {
     const cc1OnB = async (): Promise<boolean> => (await processesMatching('cc1')).some(pid => (readlinkSafe(`/proc/${pid}/cwd`) ?? '').startsWith(b.jobsDir))
     await until('the compile to run on B', cc1OnB, 30_000)
     // and A to know it started there (else its loss is a failure before the start: "running locally")
-    await until('A to see the job started on B', async () => a.events.some(e => e.type === 'job-placed' && e.where === 'remote'), 30_000)
+    await until('A to see the job started on B', async () => placed().some(e => e.where === 'remote'), 30_000)
     // B's machine goes away: the daemon and everything it ran (unsandboxed, its job outlives it)
     await b.kill('SIGKILL')
     const orphans = await inB()
@@ -218,7 +225,7 @@ describe('builds: wrap and retry with real daemons', function () {
     // the object is what a local compile gives
     execFileSync('sh', ['-c', `printf '#define VALUE 0\\n' > ${fifo} & cc -O2 -c main.c -o local.o; wait`], { cwd })
     assert.deepEqual(await readFile(join(cwd, 'main.o')), await readFile(join(cwd, 'local.o')))
-    assert.ok(a.events.some(e => e.type === 'job-placed' && e.where === 'remote'), 'the compile was placed on B first')
+    assert.ok(placed().some(e => e.where === 'remote'), 'the compile was placed on B first')
   })
 
   it('a compile that fails only remotely is compiled here (one line); a real compile error and a script\'s failure are not run twice', async () => {

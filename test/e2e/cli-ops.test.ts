@@ -3,7 +3,7 @@ import { execFile, spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { MAIN, REPO, cleanup, cli, pairNodes, startNode, tmpDir, until } from '../helpers/node.js'
+import { MAIN, REPO, cleanup, cleanupKept, cli, pairNodes, sharedNodes, startNode, tmpDir, until } from '../helpers/node.js'
 import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 import { resolveSettings, START_SETTINGS, envName, readConfigFile } from '../../src/cli/config.js'
 import { createEventLog, underJournald } from '../../src/daemon/log.js'
@@ -13,6 +13,14 @@ import { table } from '../../src/cli/table.js'
 describe('operating kappa-node: versions, exit codes, settings, logs, tables, completion', function () {
   this.timeout(120_000)
   afterEach(cleanup)
+  after(cleanupKept)
+  /** A paired with a peer of a long alias (for the tables) and with desk (for completion) */
+  const paired = sharedNodes(async () => {
+    const [a, long, desk] = await Promise.all([startNode('a'), startNode('b-with-a-rather-long-alias-for-a-node'), startNode('desk')])
+    await pairNodes(a, long)
+    await pairNodes(a, desk)
+    return [a, long, desk]
+  })
 
   it('--version is package.json\'s; a usage error exits 2, an expected failure 1', async () => {
     const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8'))
@@ -103,8 +111,7 @@ describe('operating kappa-node: versions, exit codes, settings, logs, tables, co
     for (const line of table(cols, rows).split('\n')) assert.ok(line.length <= 80, line)
     assert.ok(table(cols, rows, null).split('\n')[1].length > 80)
 
-    const [a, b] = await Promise.all([startNode('a'), startNode('b-with-a-rather-long-alias-for-a-node')])
-    await pairNodes(a, b)
+    const [a, b] = await paired.get()
     for (const args of [['peers'], ['status'], ['jobs'], ['requests'], ['discover']]) {
       const r = await a.cli(args)
       assert.equal(r.code, 0, r.stderr)
@@ -129,9 +136,7 @@ describe('operating kappa-node: versions, exit codes, settings, logs, tables, co
   })
 
   it('completion: bash completes commands, options and paired peers', async () => {
-    const a = await startNode('a')
-    const b = await startNode('desk')
-    await pairNodes(a, b)
+    const [a] = await paired.get()
     const script = (await cli(['completion', 'bash'])).stdout
     const dir = await tmpDir()
     await writeFile(join(dir, 'kappa-node'), `#!/bin/sh\nexec ${process.execPath} ${MAIN} "$@"\n`, { mode: 0o755 })

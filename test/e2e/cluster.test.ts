@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { REPO, cleanup, cli, tmpDir, until } from '../helpers/node.js'
+import { REPO, cleanup, cli, query, tmpDir, until } from '../helpers/node.js'
 import { processesMatching } from '../helpers/run.js'
 import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../../src/cluster/index.js'
 import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../../src/cluster/cgroup.js'
@@ -126,18 +126,20 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     assert.deepEqual(await connected(c), ['b'])
 
     // C's value reaches A through B: 148 − relay − c
+    // (polled from here over A's control socket; the CLI in A's namespace answers once it is there)
     const viaB = await until('A to see C\'s value through B', async () => {
-      const n = neighbour(await a.json(['status']), b.id)
+      const n = neighbour(await query(a.home, 'status'), b.id)
       return n?.dismetric === 148 - RELAY - C && n.live === true ? n : undefined
     }, 60_000, 50)
     assert.equal(viaB.advertised, 148 - RELAY)
+    assert.equal(neighbour(await a.json(['status']), b.id)?.dismetric, 148 - RELAY - C)
 
     // cut B off at the bridge: no FIN, no RST, its gossip just stops arriving
     await b.cutLink()
     assert.match(execFileSync('ip', ['-n', cluster.hub, '-o', 'link', 'show', b.veth], { encoding: 'utf8' }), /state DOWN/)
     // no wall-clock budget: A's own clock decides, and it must not drop B before 3 delays of silence
     const dropped = await until('A to drop B', async () => {
-      const view = neighbour(await a.json(['status']), b.id)
+      const view = neighbour(await query(a.home, 'status'), b.id)
       return view?.live === false ? view : undefined
     }, 60_000, 50)
     assert.ok(dropped.lastSeenMs >= 3 * delay, `B dropped after ${String(dropped.lastSeenMs)} ms of silence`)
@@ -145,7 +147,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
 
     // and back: B's gossip reaches A again
     await b.restoreLink()
-    await until('B live again on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, 20_000, 100)
+    await until('B live again on A', async () => neighbour(await query(a.home, 'status'), b.id)?.live === true, 20_000, 100)
 
     const pids = cluster.nodes.map(n => n.daemon.pid as number)
     await cluster.stop()
@@ -177,11 +179,11 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     // the printed status command works, and shows C's value through B
     const home = /status --home (\S+)/.exec(stdout)?.[1] as string
     const dir = home.replace(/\/homes\/a$/, '')
-    const status = await until('A to see C through B', async () => {
-      const r = await cli(['status', '--home', home, '--json'])
-      const s = JSON.parse(r.stdout)
-      return s.neighbours[0]?.dismetric === 148 - RELAY - C ? s : undefined
-    }, 10_000, 100)
+    await until('A to see C through B', async () => (await query(home, 'status')).neighbours[0]?.dismetric === 148 - RELAY - C, 10_000, 100)
+    const r = await cli(['status', '--home', home, '--json'])
+    assert.equal(r.code, 0, r.stderr)
+    const status = JSON.parse(r.stdout)
+    assert.equal(status.neighbours[0]?.dismetric, 148 - RELAY - C)
     assert.equal(status.neighbours[0].alias, 'b')
     assert.equal(status.id, rows[0]?.[3])
     // the printed enter script runs a command on A: its namespace, its cgroup

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, until, neighbour, gossipLive, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, neighbour, gossipLive, type TestNode } from '../helpers/node.js'
 import { libp2pClient } from '../helpers/client.js'
 import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
 import { MetricUpdate } from '../../src/wire/metric.js'
@@ -33,171 +33,190 @@ async function live (x: TestNode, y: TestNode): Promise<void> {
 /** a deadline for conditions only, never a measurement: generous for a loaded machine */
 const SETTLE_MS = 60_000
 
+/** C's metric pinned down to 20 on a converged chain: probes stop choosing C and settle on B, without loops. */
+async function repinC ([a, b, c]: TestNode[], splitHorizon: boolean): Promise<void> {
+  const delay = 100
+  await until('the chain to converge', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, SETTLE_MS, 20)
+  await live(a, b)
+  await live(b, c)
+  assert.equal((await a.json(['probe'])).target.id, c.id)
+
+  await c.json(['pin', '20'])
+  const t0 = Date.now()
+  let firstNotC: number | undefined
+  let firstB: number | undefined
+  const outcomes: any[] = []
+  while (Date.now() - t0 < SETTLE_MS) {
+    const p = await a.json(['probe'])
+    const delays = (Date.now() - t0) / delay
+    outcomes.push(p)
+    // no probe loops or overruns its TTL, whatever the gossip state
+    assert.doesNotMatch(p.reason ?? '', /loop|ttl|forged|path-too-long/)
+    if (p.path != null) {
+      assert.equal(new Set(p.path).size, p.path.length, 'a node appears twice on the path')
+      assert.ok(p.path.length <= 9)
+    }
+    const choseC = p.local === false && p.target.id === c.id
+    if (!choseC && firstNotC == null) firstNotC = delays
+    if (choseC) firstNotC = undefined
+    if (p.local === false && p.target.id === b.id && firstB == null) firstB = delays
+    if (firstB != null && firstNotC != null) break
+  }
+  // a reply carrying C's fresh 20 makes A run locally rather than migrate to C
+  assert.ok(outcomes.some(p => p.local === true && p.target?.id === c.id && p.target.sysmetric === 20) || firstB != null)
+  console.log(`      split horizon ${splitHorizon ? 'on ' : 'off'}: C no longer chosen after ${firstNotC?.toFixed(1)} delays; B chosen after ${firstB?.toFixed(1) ?? 'never'} delays (${outcomes.length} probes)`)
+  assert.ok(firstNotC != null, 'probes from A stop choosing C')
+  assert.ok(firstB != null, 'the overlay converges on B (paper Table III row 10)')
+}
+
 describe('load balancing over libp2p (Algorithms I–III, three processes)', function () {
-  afterEach(cleanup)
+  describe('on one chain (delay 100) the tests share, afresh after a test that changes it', () => {
+    const chain100 = sharedNodes(async () => await chain(100))
+    let a: TestNode
+    let b: TestNode
+    let c: TestNode
+    beforeEach(async () => { [a, b, c] = await chain100.get() })
+    afterEach(cleanup)
+    after(cleanupKept)
 
-  it('transitivity: A sees B\'s distribution metric 148 − 2c, and a probe walks A → B → C', async () => {
-    const [a, b, c] = await chain(100)
-    const seen = await until('A to see C\'s value through B', async () => {
-      const n = neighbour(await a.json(['status']), b.id)
-      return n?.dismetric === 148 - 2 * C ? n : undefined
-    }, SETTLE_MS, 20)
-    assert.equal(seen.advertised, 148 - C)
-    assert.equal(seen.sysmetric, 60)
-    const status = await a.json(['status'])
-    assert.equal(status.sysmetric, 37)
-    assert.equal(status.sendProbe, 148 - 2 * C)
+    it('transitivity: A sees B\'s distribution metric 148 − 2c, and a probe walks A → B → C', async () => {
+      const seen = await until('A to see C\'s value through B', async () => {
+        const n = neighbour(await a.json(['status']), b.id)
+        return n?.dismetric === 148 - 2 * C ? n : undefined
+      }, SETTLE_MS, 20)
+      assert.equal(seen.advertised, 148 - C)
+      assert.equal(seen.sysmetric, 60)
+      const status = await a.json(['status'])
+      assert.equal(status.sysmetric, 37)
+      assert.equal(status.sendProbe, 148 - 2 * C)
 
-    await live(a, b)
-    await live(b, c)
-    const probe = await a.json(['probe'])
-    assert.equal(probe.local, false)
-    assert.deepEqual(probe.path, [a.id, b.id, c.id])
-    assert.equal(probe.target.id, c.id)
-    assert.equal(probe.target.sysmetric, 148)
-    assert.ok(probe.target.addrs.length > 0)
-  })
-
-  for (const splitHorizon of [true, false]) {
-    it(`re-pinning C to 20: probes stop choosing C and settle on B, without loops (split horizon ${splitHorizon ? 'on' : 'off'})`, async () => {
-      const delay = 100
-      const [a, b, c] = await chain(delay, splitHorizon ? [] : ['--no-split-horizon'])
-      await until('the chain to converge', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, SETTLE_MS, 20)
       await live(a, b)
       await live(b, c)
-      assert.equal((await a.json(['probe'])).target.id, c.id)
-
-      await c.json(['pin', '20'])
-      const t0 = Date.now()
-      let firstNotC: number | undefined
-      let firstB: number | undefined
-      const outcomes: any[] = []
-      while (Date.now() - t0 < SETTLE_MS) {
-        const p = await a.json(['probe'])
-        const delays = (Date.now() - t0) / delay
-        outcomes.push(p)
-        // no probe loops or overruns its TTL, whatever the gossip state
-        assert.doesNotMatch(p.reason ?? '', /loop|ttl|forged|path-too-long/)
-        if (p.path != null) {
-          assert.equal(new Set(p.path).size, p.path.length, 'a node appears twice on the path')
-          assert.ok(p.path.length <= 9)
-        }
-        const choseC = p.local === false && p.target.id === c.id
-        if (!choseC && firstNotC == null) firstNotC = delays
-        if (choseC) firstNotC = undefined
-        if (p.local === false && p.target.id === b.id && firstB == null) firstB = delays
-        if (firstB != null && firstNotC != null) break
-      }
-      // a reply carrying C's fresh 20 makes A run locally rather than migrate to C
-      assert.ok(outcomes.some(p => p.local === true && p.target?.id === c.id && p.target.sysmetric === 20) || firstB != null)
-      console.log(`      split horizon ${splitHorizon ? 'on ' : 'off'}: C no longer chosen after ${firstNotC?.toFixed(1)} delays; B chosen after ${firstB?.toFixed(1) ?? 'never'} delays (${outcomes.length} probes)`)
-      assert.ok(firstNotC != null, 'probes from A stop choosing C')
-      assert.ok(firstB != null, 'the overlay converges on B (paper Table III row 10)')
+      const probe = await a.json(['probe'])
+      assert.equal(probe.local, false)
+      assert.deepEqual(probe.path, [a.id, b.id, c.id])
+      assert.equal(probe.target.id, c.id)
+      assert.equal(probe.target.sysmetric, 148)
+      assert.ok(probe.target.addrs.length > 0)
     })
-  }
 
-  it('kill B: A drops B from routing and its probes answer local', async () => {
-    const delay = 300
-    const [a, b, c] = await chain(delay)
-    await live(a, b)
-    await live(b, c)
-    assert.equal((await a.json(['probe'])).local, false)
-    await b.kill('SIGKILL')
-    // A's own clock decides: B is dropped only once A has not heard it for 3 delays
-    const n = await until('A to drop B', async () => {
-      const view = neighbour(await a.json(['status']), b.id)
-      return view?.live === false ? view : undefined
-    }, SETTLE_MS, 50)
-    assert.ok(n.lastSeenMs >= 3 * delay, `B dropped after ${n.lastSeenMs} ms of silence, before 3 delays`)
-    const probe = await a.json(['probe'])
-    assert.equal(probe.local, true)
-    assert.match(probe.reason, /no-live-neighbour/)
-  })
-
-  it('malformed and forged probe / metric frames are declined and the nodes go on; strangers are refused', async () => {
-    const [a, b, c] = await chain(100)
-    await live(a, b)
-    await live(b, c)
-    const asA = await libp2pClient(a.home) // B's neighbour, misbehaving
-    const connection = await asA.dial(multiaddr(b.addrs[0]))
-    const ask = async (request: ProbeRequest): Promise<ProbeResponse> => {
-      const messages = pbStream(await connection.newStream(PROTOCOL_PROBE))
-      await messages.write(request, ProbeRequest)
-      return await messages.read(ProbeResponse)
-    }
-    const base = { id: 'p1', origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 1000, originProof: new Uint8Array(0) }
-    const cases: Array<[string, ProbeRequest, RegExp]> = [
-      ['forged path (does not start at origin)', { ...base, path: [c.id, a.id] }, /forged-path/],
-      ['sender is not the connection\'s peer', { ...base, sender: c.id, path: [a.id, c.id] }, /sender-mismatch|forged/],
-      ['oversized path', { ...base, path: [a.id, ...Array.from({ length: 40 }, (_, i) => `x${i}`), a.id] }, /path-too-long|forged/],
-      ['TTL abuse', { ...base, ttl: 100000 }, /ttl/],
-      ['loop back through B', { ...base, path: [a.id, b.id, a.id] }, /loop|forged/],
-      ['empty ids', { ...base, id: '', origin: '' }, /malformed|forged/]
-    ]
-    for (const [what, request, reason] of cases) {
-      const r = await ask(request)
-      assert.equal(r.status, ProbeResponse.Status.DECLINED, what)
-      assert.match(r.reason, reason, what)
-    }
-    // garbage on both protocols, including oversized frames
-    let fuzzed = 0
-    for (let i = 0; i < 300; i++) {
-      try {
-        const stream = await connection.newStream(i % 2 === 0 ? PROTOCOL_PROBE : PROTOCOL_METRIC)
-        stream.send(i % 3 === 0 ? Uint8Array.from([0xff, 0xff, 0xff, 0x0f, ...randomBytes(32)]) : randomBytes(1 + (i % 200)))
-        if (i % 2 === 0) stream.abort(new Error('fuzz'))
-        else await stream.close()
-        fuzzed++
-      } catch {
-        // B may reset a stream before we finish writing garbage into it
-      }
-    }
-    assert.ok(fuzzed > 250)
-    // metric values that make no sense are ignored, not believed
-    const metric = pbStream(await (await asA.dial(multiaddr(b.addrs[0]))).newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
-    await metric.write({ sendProbe: 1e300, sysmetric: -5, seq: 99999999999999n, delayMs: 1 })
-    await metric.write({ sendProbe: Number.NaN, sysmetric: 1, seq: 1n, delayMs: 1 })
-    await new Promise(resolve => setTimeout(resolve, 300))
-    const onB = neighbour(await b.json(['status']), a.id)
-    assert.ok(onB.advertised <= 1000, `B believed ${onB.advertised}`)
-    // the real probe still works
-    const probe = await a.json(['probe'])
-    assert.deepEqual(probe.path, [a.id, b.id, c.id])
-    assert.equal(b.proc.exitCode, null)
-
-    // a non-neighbour (C's key towards A, and a stranger) gets no probe or metric stream
-    for (const client of [await libp2pClient(c.home), await libp2pClient()]) {
-      for (const protocol of [PROTOCOL_PROBE, PROTOCOL_METRIC]) {
-        await assert.rejects(async () => {
-          const conn = await client.dial(multiaddr(a.addrs[0]))
-          const messages = pbStream(await conn.newStream(protocol))
-          await messages.write({ ...base, sender: client.peerId.toString(), origin: client.peerId.toString(), path: [client.peerId.toString()] }, ProbeRequest)
-          await messages.read(ProbeResponse)
-        }, `${protocol} from a non-neighbour`)
-      }
-    }
-  })
-
-  it('after unpair A–B, B refuses A\'s kappa streams, even on a connection that was already open', async () => {
-    const [a, b] = await chain(100)
-    await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, SETTLE_MS, 20)
-    const asA = await libp2pClient(a.home)
-    const connection = await asA.dial(multiaddr(b.addrs[0]))
-    // an open metric stream and a probe that works before the unpair
-    const metric = pbStream(await connection.newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
-    await metric.write({ sendProbe: 40, sysmetric: 40, seq: BigInt(Date.now() * 10), delayMs: 100 })
-    await b.json(['unpair', a.id])
-    await until('B to refuse A', async () => {
-      try {
-        await metric.write({ sendProbe: 41, sysmetric: 41, seq: BigInt(Date.now() * 10), delayMs: 100 })
+    it('malformed and forged probe / metric frames are declined and the nodes go on; strangers are refused', async () => {
+      await live(a, b)
+      await live(b, c)
+      const asA = await libp2pClient(a.home) // B's neighbour, misbehaving
+      const connection = await asA.dial(multiaddr(b.addrs[0]))
+      const ask = async (request: ProbeRequest): Promise<ProbeResponse> => {
         const messages = pbStream(await connection.newStream(PROTOCOL_PROBE))
-        await messages.write({ id: 'x', origin: a.id, sender: a.id, path: [a.id], ttl: 3, timeoutMs: 500 }, ProbeRequest)
-        await messages.read(ProbeResponse)
-        return false
-      } catch {
-        return true
+        await messages.write(request, ProbeRequest)
+        return await messages.read(ProbeResponse)
       }
-    }, SETTLE_MS, 20)
-    assert.equal(neighbour(await b.json(['status']), a.id), undefined)
+      const base = { id: 'p1', origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 1000, originProof: new Uint8Array(0) }
+      const cases: Array<[string, ProbeRequest, RegExp]> = [
+        ['forged path (does not start at origin)', { ...base, path: [c.id, a.id] }, /forged-path/],
+        ['sender is not the connection\'s peer', { ...base, sender: c.id, path: [a.id, c.id] }, /sender-mismatch|forged/],
+        ['oversized path', { ...base, path: [a.id, ...Array.from({ length: 40 }, (_, i) => `x${i}`), a.id] }, /path-too-long|forged/],
+        ['TTL abuse', { ...base, ttl: 100000 }, /ttl/],
+        ['loop back through B', { ...base, path: [a.id, b.id, a.id] }, /loop|forged/],
+        ['empty ids', { ...base, id: '', origin: '' }, /malformed|forged/]
+      ]
+      for (const [what, request, reason] of cases) {
+        const r = await ask(request)
+        assert.equal(r.status, ProbeResponse.Status.DECLINED, what)
+        assert.match(r.reason, reason, what)
+      }
+      // garbage on both protocols, including oversized frames
+      let fuzzed = 0
+      for (let i = 0; i < 300; i++) {
+        try {
+          const stream = await connection.newStream(i % 2 === 0 ? PROTOCOL_PROBE : PROTOCOL_METRIC)
+          stream.send(i % 3 === 0 ? Uint8Array.from([0xff, 0xff, 0xff, 0x0f, ...randomBytes(32)]) : randomBytes(1 + (i % 200)))
+          if (i % 2 === 0) stream.abort(new Error('fuzz'))
+          else await stream.close()
+          fuzzed++
+        } catch {
+          // B may reset a stream before we finish writing garbage into it
+        }
+      }
+      assert.ok(fuzzed > 250)
+      // metric values that make no sense are ignored, not believed
+      const metric = pbStream(await (await asA.dial(multiaddr(b.addrs[0]))).newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
+      await metric.write({ sendProbe: 1e300, sysmetric: -5, seq: 99999999999999n, delayMs: 1 })
+      await metric.write({ sendProbe: Number.NaN, sysmetric: 1, seq: 1n, delayMs: 1 })
+      await new Promise(resolve => setTimeout(resolve, 300))
+      const onB = neighbour(await b.json(['status']), a.id)
+      assert.ok(onB.advertised <= 1000, `B believed ${onB.advertised}`)
+      // the real probe still works
+      const probe = await a.json(['probe'])
+      assert.deepEqual(probe.path, [a.id, b.id, c.id])
+      assert.equal(b.proc.exitCode, null)
+
+      // a non-neighbour (C's key towards A, and a stranger) gets no probe or metric stream
+      for (const client of [await libp2pClient(c.home), await libp2pClient()]) {
+        for (const protocol of [PROTOCOL_PROBE, PROTOCOL_METRIC]) {
+          await assert.rejects(async () => {
+            const conn = await client.dial(multiaddr(a.addrs[0]))
+            const messages = pbStream(await conn.newStream(protocol))
+            await messages.write({ ...base, sender: client.peerId.toString(), origin: client.peerId.toString(), path: [client.peerId.toString()] }, ProbeRequest)
+            await messages.read(ProbeResponse)
+          }, `${protocol} from a non-neighbour`)
+        }
+      }
+    })
+
+    it('re-pinning C to 20: probes stop choosing C and settle on B, without loops (split horizon on)', async () => {
+      // it changes the chain: the next test starts another
+      chain100.discard()
+      await repinC([a, b, c], true)
+    })
+
+    it('after unpair A–B, B refuses A\'s kappa streams, even on a connection that was already open', async () => {
+      // it changes the chain: the next test starts another
+      chain100.discard()
+      await until('B live on A', async () => neighbour(await a.json(['status']), b.id)?.live === true, SETTLE_MS, 20)
+      const asA = await libp2pClient(a.home)
+      const connection = await asA.dial(multiaddr(b.addrs[0]))
+      // an open metric stream and a probe that works before the unpair
+      const metric = pbStream(await connection.newStream(PROTOCOL_METRIC)).pb(MetricUpdate)
+      await metric.write({ sendProbe: 40, sysmetric: 40, seq: BigInt(Date.now() * 10), delayMs: 100 })
+      await b.json(['unpair', a.id])
+      await until('B to refuse A', async () => {
+        try {
+          await metric.write({ sendProbe: 41, sysmetric: 41, seq: BigInt(Date.now() * 10), delayMs: 100 })
+          const messages = pbStream(await connection.newStream(PROTOCOL_PROBE))
+          await messages.write({ id: 'x', origin: a.id, sender: a.id, path: [a.id], ttl: 3, timeoutMs: 500 }, ProbeRequest)
+          await messages.read(ProbeResponse)
+          return false
+        } catch {
+          return true
+        }
+      }, SETTLE_MS, 20)
+      assert.equal(neighbour(await b.json(['status']), a.id), undefined)
+    })
+  })
+
+  describe('on chains of their own (another configuration)', () => {
+    afterEach(cleanup)
+
+    it('re-pinning C to 20: probes stop choosing C and settle on B, without loops (split horizon off)', async () => {
+      await repinC(await chain(100, ['--no-split-horizon']), false)
+    })
+
+    it('kill B: A drops B from routing and its probes answer local', async () => {
+      const delay = 300
+      const [a, b, c] = await chain(delay)
+      await live(a, b)
+      await live(b, c)
+      assert.equal((await a.json(['probe'])).local, false)
+      await b.kill('SIGKILL')
+      // A's own clock decides: B is dropped only once A has not heard it for 3 delays
+      const n = await until('A to drop B', async () => {
+        const view = neighbour(await a.json(['status']), b.id)
+        return view?.live === false ? view : undefined
+      }, SETTLE_MS, 50)
+      assert.ok(n.lastSeenMs >= 3 * delay, `B dropped after ${n.lastSeenMs} ms of silence, before 3 delays`)
+      const probe = await a.json(['probe'])
+      assert.equal(probe.local, true)
+      assert.match(probe.reason, /no-live-neighbour/)
+    })
   })
 })

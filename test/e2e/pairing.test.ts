@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, cli, tmpDir, until } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, cli, tmpDir, until } from '../helpers/node.js'
 import { libp2pClient } from '../helpers/client.js'
 import { PairRequest, PairResponse } from '../../src/wire/pair.js'
 import { PROTOCOL_PAIR } from '../../src/constants.js'
 
 describe('pairing and access control (three processes on 127.0.0.1)', function () {
   afterEach(cleanup)
+  after(cleanupKept)
+  /** Two plain nodes for the request/accept test, which leaves them unpaired again, and the bad-input test, which needs no peer. */
+  const plain = sharedNodes(async () => await Promise.all([startNode('a'), startNode('b')]))
 
   it('pairs a chain A–B–C by invite lines; A sees only B; a client with A\'s key is refused by C', async () => {
     const [a, b, c] = await Promise.all([startNode('a'), startNode('b'), startNode('c')])
@@ -75,7 +78,7 @@ describe('pairing and access control (three processes on 127.0.0.1)', function (
   })
 
   it('pair <multiaddr> sends a request that only the owner\'s accept turns into a pairing', async () => {
-    const [a, b] = await Promise.all([startNode('a'), startNode('b')])
+    const [a, b] = await plain.get()
     const sent = await a.json(['pair', b.addrs[0]])
     assert.equal(sent.status, 'pending')
     await b.waitForEvent(e => e.type === 'pair-request' && e.id === a.id)
@@ -101,7 +104,7 @@ describe('pairing and access control (three processes on 127.0.0.1)', function (
   })
 
   it('an accept without a request, and bad input, give one clear line and exit 1', async () => {
-    const a = await startNode('a')
+    const [a] = await plain.get()
     const cases: Array<[string[], RegExp]> = [
       [['accept', 'nobody'], /no pending pairing request from 'nobody'/],
       [['unpair', 'nobody'], /not paired with 'nobody'/],

@@ -10,7 +10,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, until, tmpDir, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from '../helpers/run.js'
 import { buildEtc } from '../../src/migrate/etc.js'
 import { diagnoseBwrap, unsafeAncestor } from '../../src/migrate/jobhost.js'
@@ -63,10 +63,23 @@ async function sh (cmd: string, args: string[]): Promise<void> {
 describe('the job sandbox (issue 11): fail closed, a real job user, limits that hold', function () {
   this.timeout(180_000)
   afterEach(cleanup)
+  after(cleanupKept)
+  /**
+   * A busy and B better, B with the default settings: shared by the tests
+   * that only run jobs on it. As root, B's home is under /opt (a system
+   * directory the sandbox shows: the job must still not see it).
+   */
+  const defaults = sharedNodes(async () => {
+    if (!isRoot) return await busyAndBetter()
+    const optDir = `/opt/kappa-sandbox-test-${randomBytes(4).toString('hex')}`
+    onCleanup(async () => { await rm(optDir, { recursive: true, force: true }) })
+    await mkdir(optDir, { mode: 0o755 })
+    return await busyAndBetter([], join(optDir, 'home'))
+  })
 
   it('a peer\'s LD_PRELOAD loads only inside the sandbox, and the job still runs', async function () {
     skipUnless(this, hasBwrap && hasCc, 'needs bubblewrap and cc')
-    const [a, b] = await busyAndBetter()
+    const [a, b] = await defaults.get()
     const cwd = await tmpDir()
     // where the library writes when loaded outside the sandbox (reachable by anyone, invisible inside)
     const outside = await tmpDir('kappa-outside-')
@@ -106,13 +119,12 @@ __attribute__((constructor)) static void loaded (void) {
   it('as root, jobs run as an unprivileged user and see a minimal /etc, no root-only file and no node\'s home', async function () {
     skipUnless(this, hasBwrap && isRoot, 'needs root and bubblewrap')
     const tag = randomBytes(4).toString('hex')
-    // a node's home under /opt (a system directory the sandbox shows) and a root-only file under /etc
-    const optDir = `/opt/kappa-sandbox-test-${tag}`
+    // B's home is under /opt (a system directory the sandbox shows); a root-only file under /etc
     const secret = `/etc/kappa-secret-${tag}`
-    onCleanup(async () => { await rm(optDir, { recursive: true, force: true }); await rm(secret, { force: true }) })
-    await mkdir(optDir, { mode: 0o755 })
+    onCleanup(async () => { await rm(secret, { force: true }) })
     await writeFile(secret, `root-only-${tag}\n`, { mode: 0o600 })
-    const [a, b] = await busyAndBetter([], join(optDir, 'home'))
+    const [a, b] = await defaults.get()
+    assert.match(b.home, /^\/opt\//)
     const cwd = await tmpDir()
     const sleeper = `30.${parseInt(tag, 16) % 1000 + 1000}`
     const job = startJob(a, ['--remote', '--', 'sh', '-c', `cat ${secret}; cat /etc/shadow; cat ${b.home}/identity.key; ls ${b.home}; ls -a /etc; echo "uid=$(id -u) user=$(id -un)"; sleep ${sleeper}`], { cwd })

@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { appendFile, chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, tmpDir, gossipLive, onCleanup, until, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, tmpDir, gossipLive, onCleanup, until, type TestNode } from '../helpers/node.js'
 import { runJob, jobLog } from '../helpers/run.js'
 import { Toolchain } from '../../src/wire/toolchain.js'
 import { ToolchainCache, decodeManifest, manifestOf } from '../../src/host/toolchain-cache.js'
@@ -163,12 +163,33 @@ describe('toolchain identity in the job: two daemons', function () {
     return [a, b]
   }
 
+  /**
+   * A fake toolchain under /opt (a system directory, which the sandbox shows
+   * read-only), and a pair whose B sees toolchain B at the same paths: its own
+   * mount namespace, the other helper and header bound over A's. The real
+   * compilers are the same on both, so the tests with cc share the pair.
+   */
+  const fake = `/opt/kappa-fake-${randomBytes(4).toString('hex')}`
+  let prefix: string[] = []
+  const differing = sharedNodes(async () => {
+    onCleanup(async () => { await rm(fake, { recursive: true, force: true }) })
+    await fakeToolchain(fake, 'A')
+    const other = await tmpDir('kappa-fake-b-')
+    await writeHelper(fake, 'B', other)
+    const bind = (from: string, to: string): string => `mount --bind '${from}' '${to}'`
+    prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+      `${bind(join(other, 'libexec/cc1'), join(fake, 'libexec/cc1'))} && ${bind(join(other, 'include/fake.h'), join(fake, 'include/fake.h'))} && exec "$@"`, 'sh']
+    return await pair(prefix)
+  })
+  after(cleanupKept)
+
   it('acceptance 1: cc, c++ and a command through a symlink chain, under bubblewrap, as a local compile', async function () {
     if (!hasCc) {
       console.log('      skipped: needs cc and c++ (.ci/run installs gcc and g++)')
       this.skip()
     }
-    const [a, b] = await pair()
+    const [a, b] = await differing.get()
+    const before = (await jobLog(b)).length
     const ws = await tmpDir('kappa-ws-')
     const bin = await tmpDir('kappa-bin-')
     // a chain outside the system directories: my-cc → cc-alias → /usr/bin/cc → /etc/alternatives/cc → …
@@ -194,7 +215,7 @@ describe('toolchain identity in the job: two daemons', function () {
     }
     assert.equal(execFileSync(join(ws, 'hello'), { encoding: 'utf8' }), 'hello from C\n')
     assert.equal(execFileSync(join(ws, 'hello++'), { encoding: 'utf8' }), 'hello from C++\n')
-    const log = await jobLog(b)
+    const log = (await jobLog(b)).slice(before)
     assert.deepEqual(log.map(j => j.argv[0]), ['cc', 'c++', 'my-cc'])
     assert.ok(log.every(j => j.exit === 0 && j.sandbox === 'bwrap'), JSON.stringify(log))
     // same machine, same files: the toolchain is known and nothing of it differs here
@@ -202,17 +223,9 @@ describe('toolchain identity in the job: two daemons', function () {
   })
 
   it('a target whose helper and header differ runs the origin\'s, and gives byte-identical output; without a sandbox it refuses', async () => {
-    // under /opt: a system directory, which the sandbox shows read-only
-    const dir = `/opt/kappa-fake-${randomBytes(4).toString('hex')}`
-    onCleanup(async () => { await rm(dir, { recursive: true, force: true }) })
-    await fakeToolchain(dir, 'A')
-    // B sees toolchain B at the same paths: its own mount namespace, the other helper and header bound over A's
-    const other = await tmpDir('kappa-fake-b-')
-    await writeHelper(dir, 'B', other)
-    const bind = (from: string, to: string): string => `mount --bind '${from}' '${to}'`
-    const prefix = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
-      `${bind(join(other, 'libexec/cc1'), join(dir, 'libexec/cc1'))} && ${bind(join(other, 'include/fake.h'), join(dir, 'include/fake.h'))} && exec "$@"`, 'sh']
-    const [a, b] = await pair(prefix)
+    const [a, b] = await differing.get()
+    const dir = fake
+    const before = (await jobLog(b)).length
     // the two nodes really differ: B's namespace has helper B
     assert.match(execFileSync('nsenter', ['-t', String(b.proc.pid), '-m', 'cat', join(dir, 'libexec/cc1')], { encoding: 'utf8' }), /helper of toolchain B/)
     assert.match(await readFile(join(dir, 'libexec/cc1'), 'utf8'), /helper of toolchain A/)
@@ -230,7 +243,7 @@ describe('toolchain identity in the job: two daemons', function () {
       assert.equal(r.code, 0, r.stderr)
       assert.equal(await readFile(join(ws, `remote${round}.o`), 'utf8'), local, `round ${round}: the origin's helper and header ran on B`)
     }
-    const log = await jobLog(b)
+    const log = (await jobLog(b)).slice(before)
     assert.equal(log.length, 2)
     assert.ok(log.every(j => j.exit === 0 && j.sandbox === 'bwrap' && j.toolchainDiffering === 2), JSON.stringify(log))
     assert.ok(log[0].toolchainBytesReceived > 0, 'the first job brought the origin\'s helper and header')

@@ -278,7 +278,8 @@ describe('workspace end to end (two daemons)', function () {
         await ch.write({ type: Frame.Type.CHANGES, changes: { changes, last: true, files: BigInt(changes.length), bytes: BigInt(bytes) } })
         if (blob != null) await ch.write({ type: Frame.Type.BLOB, blob: { digest: Uint8Array.from(sha256(Buffer.from(blob.content))), size: BigInt(Buffer.byteLength(blob.content)) }, data: Buffer.from(blob.data) })
         await ch.write({ type: Frame.Type.EXIT, code: 0 })
-        await new Promise(resolve => setTimeout(resolve, 2000))
+        // the stream stays open until the origin, having refused what it was sent, ends it
+        for (const deadline = AbortSignal.timeout(10_000); ;) await ch.read(deadline)
       }
       const cases: Array<[string, (ch: FrameChannel) => Promise<void>, RegExp]> = [
         ['../x', sendChanges([file('../x', 'evil')], 4, { content: 'evil', data: 'evil' }), /outside the workspace/],

@@ -1,7 +1,9 @@
 /**
  * Test harness: kappa-node daemons as real OS processes on 127.0.0.1, each
  * with its own home, driven through the real CLI. Everything started here is
- * killed and removed by `cleanup()`, which every test file runs afterEach.
+ * killed and removed by `cleanup()`, which every test file runs afterEach;
+ * what `keep()` started (daemons a describe's tests share) lasts until
+ * `cleanupKept()`, which that describe runs after.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { constants, existsSync, readFileSync } from 'node:fs'
@@ -15,24 +17,84 @@ import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 
-const processes = new Set<ChildProcess>()
-const dirs = new Set<string>()
-const closers = new Set<() => Promise<void>>()
-/** each home's job directory (kept across restarts of one home: its sweep is tested) */
-const jobsDirs = new Map<string, string>()
+/** What one scope started: a test's own things, or those `keep()` made for several tests. */
+interface Scope {
+  processes: Set<ChildProcess>
+  dirs: Set<string>
+  closers: Set<() => Promise<void>>
+  /** each home's job directory (kept across restarts of one home: its sweep is tested) */
+  jobsDirs: Map<string, string>
+}
+const newScope = (): Scope => ({ processes: new Set(), dirs: new Set(), closers: new Set(), jobsDirs: new Map() })
+const perTest = newScope()
+const kept = newScope()
+/** where what is started now is registered: `kept` while `keep()` runs (mocha runs hooks one at a time) */
+let current = perTest
 
 export async function tmpDir (prefix = 'kappa-test-'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix))
-  dirs.add(dir)
+  current.dirs.add(dir)
   return dir
 }
 
 /** Register anything else a test must tear down (in-process libp2p nodes, servers). */
 export function onCleanup (close: () => Promise<void>): void {
-  closers.add(close)
+  current.closers.add(close)
 }
 
+/** Tears down what the test started (run from afterEach); what `keep()` started stays. */
 export async function cleanup (): Promise<void> {
+  await tearDown(perTest)
+}
+
+/** Tears down everything, what `keep()` started too (run from the `after` of a describe that keeps). */
+export async function cleanupKept (): Promise<void> {
+  await tearDown(perTest)
+  await tearDown(kept)
+}
+
+/**
+ * Runs `start` (from a `before` hook) so that what it starts lasts until
+ * `cleanupKept()`: daemons several tests share. Each test's own `cleanup()`
+ * still ends its clients and removes its directories.
+ */
+export async function keep<T> (start: () => Promise<T>): Promise<T> {
+  if (current === kept) return await start()
+  current = kept
+  try { return await start() } finally { current = perTest }
+}
+
+/** Nodes several tests share (see `sharedNodes`). */
+export interface SharedNodes<T extends TestNode[]> {
+  /** the nodes, started now if no earlier test left a usable set */
+  get: () => Promise<T>
+  /** a test that changes them (pins, unpairs) says so first: the next test gets new ones */
+  discard: () => void
+}
+
+/**
+ * Nodes the tests of a describe share: started by the first test that asks
+ * (in a `beforeEach`), started afresh only after a test discarded them or
+ * killed one of them (the survivors are killed then: a half-dead set is no
+ * fixture). The describe runs `cleanupKept` after.
+ */
+export function sharedNodes<T extends TestNode[]> (start: () => Promise<T>): SharedNodes<T> {
+  let nodes: T | undefined
+  let discarded = false
+  return {
+    get: async () => {
+      if (nodes != null && !discarded && nodes.every(n => n.proc.exitCode == null && n.proc.signalCode == null)) return nodes
+      if (nodes != null) for (const n of nodes) await n.kill('SIGKILL')
+      discarded = false
+      nodes = await keep(start)
+      return nodes
+    },
+    discard: () => { discarded = true }
+  }
+}
+
+async function tearDown (scope: Scope): Promise<void> {
+  const { processes, dirs, closers, jobsDirs } = scope
   for (const close of closers) await close().catch(() => {})
   closers.clear()
   for (const p of processes) {
@@ -41,11 +103,13 @@ export async function cleanup (): Promise<void> {
   await Promise.all([...processes].map(async p => { await exited(p) }))
   processes.clear()
   await harvestBenchmark()
-  homes.clear()
   // a daemon killed with SIGKILL leaves its job cgroups (and what runs in them)
   const { JobCgroups } = await import('../../src/migrate/limits.js')
   const { nodeKey } = await import('../../src/migrate/jobhost.js')
-  for (const home of jobsDirs.keys()) await JobCgroups.removeAll(nodeKey(home)).catch(() => {})
+  for (const home of jobsDirs.keys()) {
+    await JobCgroups.removeAll(nodeKey(home)).catch(() => {})
+    homes.delete(home)
+  }
   jobsDirs.clear()
   // a daemon killed while a job ran leaves that job's overlay mounted (its next start would sweep it)
   for (const d of dirs) await unmountUnder(d)
@@ -148,17 +212,17 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
   await seedBenchmark(home)
   homes.add(home)
   // the node's job directories in a test directory too (removed with it); the job user must reach them
-  let jobsDir = jobsDirs.get(home)
+  let jobsDir = current.jobsDirs.get(home) ?? perTest.jobsDirs.get(home) ?? kept.jobsDirs.get(home)
   if (jobsDir == null) {
     jobsDir = await tmpDir(`kappa-${name}-jobs-`)
     await chmod(jobsDir, 0o711)
-    jobsDirs.set(home, jobsDir)
+    current.jobsDirs.set(home, jobsDir)
   }
   const own = (opts.args ?? []).includes('--jobs-dir') ? [] : ['--jobs-dir', jobsDir]
   const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
   const command = [...(opts.prefix ?? []), process.execPath, ...DAEMON_NODE_FLAGS, ...args]
   const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
-  processes.add(proc)
+  current.processes.add(proc)
   const events: any[] = []
   const waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()
   let stderr = ''
@@ -205,12 +269,24 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
  * loops would otherwise start a Node process every few ms. Everything else,
  * and the CLI's own output, goes through the CLI.
  */
-const QUERIES = new Set(['status', 'peers', 'id', 'requests', 'discover', 'probe'])
+const QUERIES = new Set<string>(['status', 'peers', 'id', 'requests', 'discover', 'probe'] satisfies Query[])
 
 async function queryJson (home: string, args: string[]): Promise<any> {
   if (args.length !== 1 || !QUERIES.has(args[0])) return await cliJson([...args, '--home', home])
+  return await query(home, args[0] as Query)
+}
+
+export type Query = 'status' | 'peers' | 'id' | 'requests' | 'discover' | 'probe'
+
+/**
+ * A read-only query (as `kappa-node <query> --json` prints it) to the daemon
+ * of any home from this process, over its control socket: for polling loops,
+ * which would otherwise start a Node process each time (a daemon in a
+ * network namespace too: its socket is a file in its home).
+ */
+export async function query (home: string, method: Query): Promise<any> {
   const { callDaemon } = await import('../../src/control/client.js')
-  return JSON.parse(JSON.stringify(await callDaemon(home, args[0] as 'status')))
+  return JSON.parse(JSON.stringify(await callDaemon(home, method)))
 }
 
 /** Pair `a` with `b` using a fresh invite from `b`. */

@@ -1,6 +1,7 @@
 /** Helpers for workspace tests: a recursive description of a directory, and small file-tree builders. */
 import { createHash } from 'node:crypto'
-import { lstat, readdir, readFile, readlink, mkdir, writeFile, chmod } from 'node:fs/promises'
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import type { Clock } from '../../src/migrate/liveness.js'
@@ -34,13 +35,19 @@ export async function treeHash (dir: string, skip: string[] = []): Promise<strin
   return createHash('sha256').update((await describeTree(dir, skip)).join('\n')).digest('hex')
 }
 
-/** Writes `files` (relative path → content; a mode with `path:mode`) under `dir`. */
+/**
+ * Writes `files` (relative path → content; a mode with `path:mode`) under
+ * `dir`. Synchronously, each directory made once: a tree of thousands of
+ * files otherwise costs seconds of thread-pool round trips.
+ */
 export async function writeTree (dir: string, files: Record<string, string>): Promise<void> {
+  const made = new Set<string>()
   for (const [spec, content] of Object.entries(files)) {
     const [path, mode] = spec.split(':')
-    await mkdir(dirname(join(dir, path)), { recursive: true })
-    await writeFile(join(dir, path), content)
-    if (mode != null) await chmod(join(dir, path), parseInt(mode, 8))
+    const parent = dirname(join(dir, path))
+    if (!made.has(parent)) { mkdirSync(parent, { recursive: true }); made.add(parent) }
+    writeFileSync(join(dir, path), content)
+    if (mode != null) chmodSync(join(dir, path), parseInt(mode, 8))
   }
 }
 

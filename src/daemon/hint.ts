@@ -49,6 +49,8 @@ export class LocalHint {
   private slots = 0
   /** jobs started here on the hint since the daemon started */
   private claimed = 0
+  /** `claimed` when the hint on disk was written */
+  private claimedWhenPublished = 0
 
   constructor (private readonly init: LocalHintInit) {
     this.file = homeFile(init.home, 'localHint')
@@ -110,15 +112,21 @@ export class LocalHint {
     if (this.stopped) return undefined
     this.lastPublished = Date.now()
     this.sweep()
-    const generation = `${this.run}-${++this.generation}`
     const best = this.init.best()
     const slots = localSlots((k) => this.init.ownWith(k), best, this.init.maxSlots ?? HINT_MAX_SLOTS)
+    // the same slots and none of them taken since: the hint on disk already says this (an idle
+    // daemon is told of every neighbour's gossip, and a write and rename each time cost it ~2 ms)
+    if (this.generation > 0 && !this.failed && slots === this.slots && this.claimed === this.claimedWhenPublished) {
+      return { generation: `${this.run}-${this.generation}`, slots }
+    }
+    const generation = `${this.run}-${++this.generation}`
     try {
       const tmp = `${this.file}.${process.pid}.tmp`
       // no fsync: a hint is worth nothing after a crash (the next daemon removes it)
       writeFileSync(tmp, `${generation} ${slots}\n`, { mode: 0o600 })
       renameSync(tmp, this.file)
       this.slots = slots
+      this.claimedWhenPublished = this.claimed
       this.forgetOldClaims()
       this.failed = false
     } catch (err) {

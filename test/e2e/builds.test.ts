@@ -84,8 +84,12 @@ describe('builds: the placement hint (pure)', () => {
     assert.equal(hint.sweep(), 0, 'counted once')
     assert.deepEqual(claims, [`${line[0]}.0`, `${line[0]}.1`])
     own = 90
-    assert.deepEqual(hint.publishNow()?.slots, 0)
-    hint.publishNow()
+    const none = hint.publishNow()
+    assert.deepEqual(none?.slots, 0)
+    assert.deepEqual(hint.publishNow(), none, 'nothing changed, nothing taken: the same hint stays (no rewrite)')
+    own = 150
+    assert.deepEqual(hint.publishNow()?.slots, 3)
+    own = 90
     hint.publishNow()
     assert.ok(!existsSync(join(home, 'local-claims', `${line[0]}.0`)), 'claims of old generations are removed')
     assert.deepEqual(hint.view(), { slots: 0, claimed: 2 })

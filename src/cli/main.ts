@@ -93,6 +93,10 @@ common(program.command('start'))
   .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
   .action(async (opts, cmd: Command) => {
     await run(async () => {
+      // before the daemon's ~650 modules load: their compiled code is reused from the last start
+      const { enableModuleCache } = await import('../home/compile-cache.js')
+      const cache = enableModuleCache()
+      if (cache.skipped != null) (await import('../debug.js')).debugLogger('cli')('no module cache: %s', cache.skipped)
       const { startCommand } = await import('./start.js')
       return await startCommand(opts, (key) => cmd.getOptionValueSource(key))
     })

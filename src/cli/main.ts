@@ -93,11 +93,12 @@ common(program.command('start'))
   .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
   .action(async (opts, cmd: Command) => {
     await run(async () => {
-      // before the daemon's ~650 modules load: their compiled code is reused from the last start
+      // before the daemon's ~650 modules load: where they are and their compiled code are reused from the last start
       const { enableModuleCache } = await import('../home/compile-cache.js')
       const cache = enableModuleCache()
-      if (cache.skipped != null) (await import('../debug.js')).debugLogger('cli')('no module cache: %s', cache.skipped)
       const { startCommand } = await import('./start.js')
+      const unsaved = cache.save()
+      if (unsaved != null) (await import('../debug.js')).debugLogger('cli')('module cache not written: %s', unsaved)
       return await startCommand(opts, (key) => cmd.getOptionValueSource(key))
     })
   })

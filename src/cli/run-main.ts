@@ -54,13 +54,15 @@ export async function runParsed (command: string[], opts: RunOptions, retryLocal
 }
 
 async function main (): Promise<void> {
-  // before the client's modules load (imported below, not at the top, for this): compiled code from the last run
-  enableModuleCache()
+  // before the client's modules load (imported here, not at the top, for this): found and compiled by the last run
+  const cache = enableModuleCache()
   const parsed = parseRunArgs(process.argv.slice(3))
   if (parsed == null) {
     await import('./main.js')
     return
   }
+  await import(parsed.retryLocal ? '../run/retry.js' : '../run/client.js')
+  cache.save()
   try {
     process.exitCode = await runParsed(parsed.command, parsed.opts, parsed.retryLocal)
   } catch (err) {

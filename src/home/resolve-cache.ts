@@ -24,26 +24,63 @@ import { fileURLToPath } from 'node:url'
  */
 interface CacheFile {
   node: string
-  /** `conditions \0 parent \0 specifier` → [url, format] */
-  answers: Record<string, [string, string | null | undefined]>
-  /** path → identity when the answers were kept ('-' absent) */
-  stamps: Record<string, string>
+  /** every string below, once (the file is read at every start: small is fast) */
+  strings: string[]
+  /** flat: [conditions, parent, specifier, url, format (-1: none)], as indices into strings */
+  answers: number[]
+  /** flat: [path, identity when the answers were kept], as indices into strings */
+  stamps: number[]
 }
+
+/** `conditions \0 parent \0 specifier` → [url, format] */
+type Answers = Map<string, [string, string | undefined]>
 
 const MARGIN_MS = 1000
 
 function stamp (path: string): string {
-  try {
-    const s = statSync(path, { bigint: true })
-    return `${s.ino}:${s.size}:${s.mtimeNs}`
-  } catch {
-    return '-'
-  }
+  const s = statSync(path, { throwIfNoEntry: false })
+  // mtimeMs keeps the nanoseconds' first digits
+  return s == null ? '-' : `${s.ino}:${s.size}:${s.mtimeMs}`
 }
 
 function mtimeMs (stamp: string): number {
-  const ns = stamp.split(':')[2]
-  return ns == null ? 0 : Number(BigInt(ns) / 1000000n)
+  return Number(stamp.split(':')[2] ?? 0)
+}
+
+/** The answers in `file` if it is for this Node and nothing they depend on changed. */
+function readAnswers (file: string): Answers | undefined {
+  const read = JSON.parse(readFileSync(file, 'utf8')) as CacheFile
+  if (read.node !== process.version || !Array.isArray(read.strings) || !Array.isArray(read.answers) || !Array.isArray(read.stamps)) return undefined
+  const str = read.strings
+  for (let i = 0; i < read.stamps.length; i += 2) {
+    if (stamp(str[read.stamps[i]]) !== str[read.stamps[i + 1]]) return undefined
+  }
+  const answers: Answers = new Map()
+  const a = read.answers
+  for (let i = 0; i < a.length; i += 5) {
+    answers.set(`${str[a[i]]}\0${str[a[i + 1]]}\0${str[a[i + 2]]}`, [str[a[i + 3]], a[i + 4] < 0 ? undefined : str[a[i + 4]]])
+  }
+  return answers
+}
+
+function writeAnswers (file: string, answers: Answers, stamps: Map<string, string>): void {
+  const strings: string[] = []
+  const index = new Map<string, number>()
+  const at = (s: string): number => {
+    let i = index.get(s)
+    if (i == null) { i = strings.push(s) - 1; index.set(s, i) }
+    return i
+  }
+  const flat: number[] = []
+  for (const [key, [url, format]] of answers) {
+    const [conditions, parent, specifier] = key.split('\0')
+    flat.push(at(conditions), at(parent), at(specifier), at(url), format == null ? -1 : at(format))
+  }
+  const stampList: number[] = []
+  for (const [path, s] of stamps) stampList.push(at(path), at(s))
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify({ node: process.version, strings, answers: flat, stamps: stampList } satisfies CacheFile), { mode: 0o600 })
+  renameSync(tmp, file)
 }
 
 /** The cache file of this install (kappa's package root) under Node `version`. */
@@ -66,25 +103,23 @@ export interface ResolveCache {
 /** Answers Node's resolver from `file` while it is valid (see above), and learns what it does not know. */
 export function enableResolveCache (file: string): ResolveCache {
   const began = Date.now()
-  let known: CacheFile | undefined
+  let answers: Answers = new Map()
   try {
-    const read = JSON.parse(readFileSync(file, 'utf8')) as CacheFile
-    if (read.node === process.version && Object.entries(read.stamps).every(([path, s]) => stamp(path) === s)) known = read
+    answers = readAnswers(file) ?? answers
   } catch {
     // absent or unreadable: resolved as usual, and kept for the next start
   }
-  const answers: CacheFile['answers'] = known?.answers ?? {}
-  const reused = Object.keys(answers).length
+  const reused = answers.size
   let learned = 0
   registerHooks({
     resolve (specifier: string, context: ResolveHookContext, next): ResolveFnOutput {
       // import attributes (JSON modules) are rare here: not worth a key
       if (Object.keys(context.importAttributes ?? {}).length > 0) return next(specifier, context)
       const key = `${context.conditions.join(',')}\0${context.parentURL ?? ''}\0${specifier}`
-      const hit = answers[key]
+      const hit = answers.get(key)
       if (hit != null) return { url: hit[0], format: hit[1], shortCircuit: true }
       const r = next(specifier, context)
-      answers[key] = [r.url, r.format]
+      answers.set(key, [r.url, r.format ?? undefined])
       learned++
       return r
     }
@@ -95,10 +130,8 @@ export function enableResolveCache (file: string): ResolveCache {
       if (learned === 0) return false
       const stamps = stampsOf(answers)
       // changed since we began (an install running, a build): these answers may already be old
-      if (Object.values(stamps).some(s => mtimeMs(s) > began - MARGIN_MS)) return false
-      const tmp = `${file}.${process.pid}.tmp`
-      writeFileSync(tmp, JSON.stringify({ node: process.version, answers, stamps } satisfies CacheFile), { mode: 0o600 })
-      renameSync(tmp, file)
+      for (const s of stamps.values()) if (mtimeMs(s) > began - MARGIN_MS) return false
+      writeAnswers(file, answers, stamps)
       learned = 0
       return true
     }
@@ -106,7 +139,7 @@ export function enableResolveCache (file: string): ResolveCache {
 }
 
 /** Everything the answers depend on (see above), with its identity now. */
-function stampsOf (answers: CacheFile['answers']): Record<string, string> {
+function stampsOf (answers: Answers): Map<string, string> {
   const dirs = new Set<string>()
   const scopes = new Set<string>()
   // above the install's root only for files outside it: a package found in the install's
@@ -121,19 +154,19 @@ function stampsOf (answers: CacheFile['answers']): Record<string, string> {
       if (dirname(d) === d || (inside && d === root)) break
     }
   }
-  for (const [key, [url]] of Object.entries(answers)) {
+  for (const [key, [url]] of answers) {
     const [, parent, specifier] = key.split('\0')
     addFile(parent)
     addFile(url)
     if (specifier.startsWith('@')) scopes.add(specifier.split('/')[0])
   }
-  const stamps: Record<string, string> = {}
+  const stamps = new Map<string, string>()
   for (const d of dirs) {
-    stamps[d] = stamp(d)
+    stamps.set(d, stamp(d))
     for (const p of [join(d, 'package.json'), join(d, 'node_modules'), ...[...scopes].map(s => join(d, 'node_modules', s))]) {
       const s = stamp(p)
       // absent ones are watched through their directory (creating one changes its mtime)
-      if (s !== '-') stamps[p] = s
+      if (s !== '-') stamps.set(p, s)
     }
   }
   return stamps

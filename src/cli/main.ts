@@ -95,7 +95,7 @@ common(program.command('start'))
     await run(async () => {
       // before the daemon's ~650 modules load: where they are and their compiled code are reused from the last start
       const { enableModuleCache } = await import('../home/compile-cache.js')
-      const cache = enableModuleCache()
+      const cache = enableModuleCache('start')
       const { startCommand } = await import('./start.js')
       const unsaved = cache.save()
       if (unsaved != null) (await import('../debug.js')).debugLogger('cli')('module cache not written: %s', unsaved)

@@ -4,9 +4,8 @@
  * command (make -j with kappa shims) pays as little start-up as possible.
  * Anything it does not recognise goes to the full CLI, which explains it.
  */
-import type { RunOptions } from '../run/client.js'
+import { runCommand, type RunOptions } from '../run/client.js'
 import { UserError } from '../errors.js'
-import { enableModuleCache } from '../home/compile-cache.js'
 
 const FLAGS = new Set(['--local', '--remote', '--stdin', '--retry-local'])
 const VALUED = new Set(['--home', '--peer', '--input', '--output', '--env', '--no-env', '--workspace'])
@@ -47,22 +46,18 @@ export function parseRunArgs (args: string[]): { opts: RunOptions, command: stri
 
 /** `run`, or `run --retry-local` (every wrapped command): the exit status. */
 export async function runParsed (command: string[], opts: RunOptions, retryLocal: boolean): Promise<number> {
-  if (!retryLocal) return await (await import('../run/client.js')).runCommand(command, opts)
+  if (!retryLocal) return await runCommand(command, opts)
   if (opts.remote === true || opts.local === true) throw new UserError('--retry-local goes with neither --remote (never here) nor --local (only here)')
   const { runWithRetry } = await import('../run/retry.js')
   return await runWithRetry(command, opts)
 }
 
 async function main (): Promise<void> {
-  // before the client's modules load (imported here, not at the top, for this): found and compiled by the last run
-  const cache = enableModuleCache()
   const parsed = parseRunArgs(process.argv.slice(3))
   if (parsed == null) {
     await import('./main.js')
     return
   }
-  await import(parsed.retryLocal ? '../run/retry.js' : '../run/client.js')
-  cache.save()
   try {
     process.exitCode = await runParsed(parsed.command, parsed.opts, parsed.retryLocal)
   } catch (err) {

@@ -35,7 +35,7 @@ export interface ModuleCache {
  * root); otherwise, or with NODE_DISABLE_COMPILE_CACHE=1, modules are
  * found and compiled as before.
  */
-export function enableModuleCache (dir = compileCacheDir()): ModuleCache {
+export function enableModuleCache (entry: 'start', dir = compileCacheDir()): ModuleCache {
   const none = (skipped: string): ModuleCache => ({ skipped, save: () => skipped })
   if (process.env.NODE_DISABLE_COMPILE_CACHE != null && process.env.NODE_DISABLE_COMPILE_CACHE !== '') return none('NODE_DISABLE_COMPILE_CACHE is set')
   try {
@@ -47,7 +47,7 @@ export function enableModuleCache (dir = compileCacheDir()): ModuleCache {
   if (unsafe != null) return none(unsafe)
   const r = enableCompileCache(dir)
   if (r.directory == null) return none(r.message ?? `status ${r.status}`)
-  const resolved = enableResolveCache(resolveCacheFile(dir))
+  const resolved = enableResolveCache(resolveCacheFile(dir, entry))
   return {
     dir,
     save: () => {

@@ -83,9 +83,9 @@ function writeAnswers (file: string, answers: Answers, stamps: Map<string, strin
   renameSync(tmp, file)
 }
 
-/** The cache file of this install (kappa's package root) under Node `version`. */
-export function resolveCacheFile (dir: string, version = process.version): string {
-  return join(dir, `resolve-${createHash('sha256').update(installRoot()).digest('hex').slice(0, 12)}-${version}-${process.arch}.json`)
+/** The cache file of this install (kappa's package root) for one entry (`start`, `run`: each reads only its own) under Node `version`. */
+export function resolveCacheFile (dir: string, entry: string, version = process.version): string {
+  return join(dir, `resolve-${entry}-${createHash('sha256').update(installRoot()).digest('hex').slice(0, 12)}-${version}-${process.arch}.json`)
 }
 
 /** kappa's package root (this file is dist/src/home/resolve-cache.js) */

@@ -100,8 +100,12 @@ export interface ResolveCache {
   save: () => boolean
 }
 
-/** Answers Node's resolver from `file` while it is valid (see above), and learns what it does not know. */
-export function enableResolveCache (file: string): ResolveCache {
+/**
+ * Answers Node's resolver from `file` while it is valid (see above), and
+ * learns what it does not know. `root`: the install's root (tests: a
+ * fixture's).
+ */
+export function enableResolveCache (file: string, root = installRoot()): ResolveCache {
   const began = Date.now()
   let answers: Answers = new Map()
   try {
@@ -128,7 +132,7 @@ export function enableResolveCache (file: string): ResolveCache {
     reused,
     save () {
       if (learned === 0) return false
-      const stamps = stampsOf(answers)
+      const stamps = stampsOf(answers, root)
       // changed since we began (an install running, a build): these answers may already be old
       for (const s of stamps.values()) if (mtimeMs(s) > began - MARGIN_MS) return false
       writeAnswers(file, answers, stamps)
@@ -139,12 +143,11 @@ export function enableResolveCache (file: string): ResolveCache {
 }
 
 /** Everything the answers depend on (see above), with its identity now. */
-function stampsOf (answers: Answers): Map<string, string> {
+function stampsOf (answers: Answers, root: string): Map<string, string> {
   const dirs = new Set<string>()
   const scopes = new Set<string>()
   // above the install's root only for files outside it: a package found in the install's
   // node_modules cannot be shadowed from above (the nearest node_modules wins), and /tmp or ~ change often
-  const root = installRoot()
   const addFile = (url: string | undefined): void => {
     if (url?.startsWith('file:') !== true) return
     const file = fileURLToPath(url)

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs'
-import { enableCompileCache } from 'node:module'
+import { enableCompileCache, flushCompileCache } from 'node:module'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { unsafeAncestor } from './safe-path.js'
@@ -20,7 +20,7 @@ export interface ModuleCache {
   dir?: string
   /** why there is no cache */
   skipped?: string
-  /** keeps where this run's imports led (call once the modules are loaded); why not, if it did not */
+  /** keeps the compiled code and where this run's imports led (call once the modules are loaded); why the latter was not kept, if it was not */
   save: () => string | undefined
 }
 
@@ -51,6 +51,8 @@ export function enableModuleCache (entry: 'start', dir = compileCacheDir()): Mod
   return {
     dir,
     save: () => {
+      // now, not at exit: a daemon killed (SIGKILL) never exits
+      flushCompileCache()
       try {
         return resolved.save() ? undefined : 'nothing new, or files changed meanwhile'
       } catch (err) {

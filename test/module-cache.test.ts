@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { enableModuleCache } from '../src/home/compile-cache.js'
+import { enableModuleCache } from '../src/home/module-cache.js'
 
 const RESOLVE_CACHE = new URL('../src/home/resolve-cache.js', import.meta.url).href
 

@@ -94,7 +94,7 @@ common(program.command('start'))
   .action(async (opts, cmd: Command) => {
     await run(async () => {
       // before the daemon's ~650 modules load: where they are and their compiled code are reused from the last start
-      const { enableModuleCache } = await import('../home/compile-cache.js')
+      const { enableModuleCache } = await import('../home/module-cache.js')
       const cache = enableModuleCache('start')
       const { startCommand } = await import('./start.js')
       const unsaved = cache.save()

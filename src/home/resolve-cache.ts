@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url'
  * symlink changed. An answer is only kept when none of those changed since
  * this process began resolving (an install running meanwhile: no cache).
  * One file per install and Node version; it lives in the same private
- * directory as the compile cache (see enableModuleCache), as it too decides
+ * directory as the compile cache (module-cache.ts), as it too decides
  * what code runs.
  */
 interface CacheFile {

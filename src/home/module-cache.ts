@@ -3,13 +3,14 @@ import { enableCompileCache, flushCompileCache } from 'node:module'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { unsafeAncestor } from './safe-path.js'
+import { errorMessage } from '../errors.js'
 import { enableResolveCache, resolveCacheFile } from './resolve-cache.js'
 
 /**
  * Where Node keeps the compiled code of kappa's modules between runs:
  * `$XDG_CACHE_HOME/kappa-node/modules`, else `~/.cache/kappa-node/modules`.
  */
-export function compileCacheDir (env: NodeJS.ProcessEnv = process.env): string {
+export function moduleCacheDir (env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_CACHE_HOME != null && env.XDG_CACHE_HOME !== '' ? env.XDG_CACHE_HOME : join(homedir(), '.cache')
   return join(base, 'kappa-node', 'modules')
 }
@@ -35,13 +36,13 @@ export interface ModuleCache {
  * root); otherwise, or with NODE_DISABLE_COMPILE_CACHE=1, modules are
  * found and compiled as before.
  */
-export function enableModuleCache (entry: 'start', dir = compileCacheDir()): ModuleCache {
+export function enableModuleCache (entry: 'start', dir = moduleCacheDir()): ModuleCache {
   const none = (skipped: string): ModuleCache => ({ skipped, save: () => skipped })
   if (process.env.NODE_DISABLE_COMPILE_CACHE != null && process.env.NODE_DISABLE_COMPILE_CACHE !== '') return none('NODE_DISABLE_COMPILE_CACHE is set')
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
   } catch (err) {
-    return none(`cannot make ${dir}: ${(err as Error).message}`)
+    return none(`cannot make ${dir}: ${errorMessage(err)}`)
   }
   const unsafe = unsafeAncestor(dir)
   if (unsafe != null) return none(unsafe)
@@ -56,7 +57,7 @@ export function enableModuleCache (entry: 'start', dir = compileCacheDir()): Mod
       try {
         return resolved.save() ? undefined : 'nothing new, or files changed meanwhile'
       } catch (err) {
-        return `cannot write the resolve cache: ${(err as Error).message}`
+        return `cannot write the resolve cache: ${errorMessage(err)}`
       }
     }
   }

@@ -4,7 +4,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { mdns } from '@libp2p/mdns'
 import { MDNS_SERVICE_TAG } from '../constants.js'
 import type { ConnectionGater, PrivateKey, Libp2p } from '@libp2p/interface'
 
@@ -24,6 +23,8 @@ export async function createKappaLibp2p (init: KappaLibp2pInit): Promise<KappaLi
     ping: ping()
   }
   if (init.mdns != null) {
+    // imported here: a node started with --no-mdns (every test's) skips it and multicast-dns
+    const { mdns } = await import('@libp2p/mdns')
     services.mdns = mdns({ serviceTag: MDNS_SERVICE_TAG, interval: init.mdns.intervalMs, port: init.mdns.port })
   }
   return await createLibp2p({

@@ -1,14 +1,14 @@
 /**
- * bench/start: the CPU one daemon start costs, with the module cache
- * (src/home/module-cache.ts) and without it (NODE_DISABLE_COMPILE_CACHE=1),
- * alternating in the same run; medians of RUNS (default 5) each and their
- * ratio. CPU is the daemon process's (all its threads, utime + stime from
+ * bench/start: the CPU one daemon start costs, the median of RUNS (default
+ * 5), against a bare `node -e 0` in the same run (Node's own start, the
+ * floor). CPU is the daemon process's (all its threads, utime + stime from
  * /proc/<pid>/stat) at its `ready` line, as `npm test` starts ~100 of them:
  * `--json --no-mdns --http 127.0.0.1:0 --listen /ip4/127.0.0.1/tcp/0`, a
  * fresh home seeded with the CPU benchmark a first daemon measured.
  * `RUNS=1 npm run bench:start` for a quick check.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -46,24 +46,38 @@ async function start (env: NodeJS.ProcessEnv, benchmark?: string): Promise<{ cpu
 }
 
 async function main (): Promise<void> {
-  // the first start measures the CPU benchmark (and fills the module cache); the others reuse its score
+  // the first start measures the CPU benchmark; the others reuse its score
   const first = await start(process.env)
   const benchmark = join(await mkdtemp(join(tmpdir(), 'kappa-bench-score-')), 'benchmark.json')
   await copyFile(join(first.home, 'benchmark.json'), benchmark)
   await rm(first.home, { recursive: true, force: true })
-  const cached: number[] = []
-  const plain: number[] = []
+  const starts: number[] = []
+  const bare: number[] = []
   for (let i = 0; i < RUNS; i++) {
-    for (const [series, env] of [[cached, process.env], [plain, { ...process.env, NODE_DISABLE_COMPILE_CACHE: '1' }]] as const) {
-      const r = await start(env, benchmark)
-      series.push(r.cpu)
-      await rm(r.home, { recursive: true, force: true })
-    }
+    const r = await start(process.env, benchmark)
+    starts.push(r.cpu)
+    await rm(r.home, { recursive: true, force: true })
+    bare.push(await bareNode())
   }
   await rm(join(benchmark, '..'), { recursive: true, force: true })
-  const c = percentile(cached, 0.5)
-  const p = percentile(plain, 0.5)
-  process.stdout.write(`daemon start CPU, median of ${RUNS}: ${fmt(c * 1000)} ms with the module cache, ${fmt(p * 1000)} ms without; ratio ${(c / p).toFixed(2)}\n`)
+  const d = percentile(starts, 0.5)
+  const b = percentile(bare, 0.5)
+  process.stdout.write(`daemon start CPU, median of ${RUNS}: ${fmt(d * 1000)} ms to its ready line; a bare node -e 0: ${fmt(b * 1000)} ms; ratio ${(d / b).toFixed(1)}\n`)
+}
+
+/** CPU seconds of `node -e 0`: this process's waited-for children's CPU (cutime + cstime) before and after it. */
+async function bareNode (): Promise<number> {
+  const children = (): number => {
+    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
+    return (Number(f[13]) + Number(f[14])) * TICK_S
+  }
+  const before = children()
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' })
+    child.once('error', reject)
+    child.once('exit', () => { resolve() })
+  })
+  return children() - before
 }
 
 await main()

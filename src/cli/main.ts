@@ -93,12 +93,7 @@ common(program.command('start'))
   .addOption(new Option('--mdns-port <port>', 'mDNS UDP port (tests)').argParser(intArg('--mdns-port')).hideHelp())
   .action(async (opts, cmd: Command) => {
     await run(async () => {
-      // before the daemon's ~650 modules load: where they are and their compiled code are reused from the last start
-      const { enableModuleCache } = await import('../home/module-cache.js')
-      const cache = enableModuleCache('start')
       const { startCommand } = await import('./start.js')
-      const unsaved = cache.save()
-      if (unsaved != null) (await import('../debug.js')).debugLogger('cli')('module cache not written: %s', unsaved)
       return await startCommand(opts, (key) => cmd.getOptionValueSource(key))
     })
   })

@@ -224,7 +224,8 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
       const r = await job.done
       assert.equal(r.code, 255)
       assert.match(r.stderr, /lost the connection to b .* while the job was running/)
-      assert.equal(r.stderr.trim().split('\n').length, 1)
+      // (once, under load, 3 lines: the message says which, should it happen again)
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
     })
 
     it('SIGINT reaches the remote job (exit 130); a killed client leaves no remote process; a killed target gives 255', async () => {

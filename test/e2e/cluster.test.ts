@@ -201,7 +201,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
   })
 
   it('a failed start-up, SIGINT or SIGHUP to the owner, and process.exit() of the owner all leave nothing behind', async function () {
-    // four clusters one after another: 24–38 s on this machine, over the describe's 60 s once under stress-ng (a hang guard, not a budget)
+    // four clusters one after another: 24–38 s on this machine, 38 s under stress-ng (a hang guard, not a budget)
     this.timeout(300_000)
     // a node whose daemon cannot start: create() fails and removes what it made
     await assert.rejects(createNamespaceCluster({ nodes: [{ name: 'a' }, { name: 'b', args: ['--no-such-flag'] }], links: [['a', 'b']] }), /node b/)
@@ -214,8 +214,9 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
       const script = `const m = await import(${JSON.stringify(index)});
         const c = await m.createNamespaceCluster({ nodes: [{ name: 'a', metricOverride: 50 }, { name: 'b', metricOverride: 60 }], links: [['a', 'b']], delayMs: 200 });
         console.log(JSON.stringify({ run: c.run, dir: c.dir, pids: c.nodes.map(n => n.daemon.pid) }));
-        ${ending === 'exit' ? 'process.exit(3)' : ''}`
-      const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+        ${ending === 'exit' ? "process.stdin.once('data', () => { process.exit(3) })" : ''}`
+      // the 'exit' owner exits when told: exiting right after its line raced the check below (its teardown had begun)
+      const owner = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'pipe'] })
       let stderr = ''
       owner.stderr.on('data', (d) => { stderr += String(d) })
       const exit = new Promise<[number | null, string | null]>(resolve => owner.once('exit', (code, signal) => { resolve([code, signal]) }))
@@ -223,11 +224,9 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
         createInterface({ input: owner.stdout }).once('line', (line) => { resolve(JSON.parse(line)) })
         owner.once('exit', () => { reject(new Error(`owner exited early: ${stderr}`)) })
       })
-      // waited for, not read once: under stress-ng and a parallel suite, `ip netns list` once showed 2 of the 3 right after
-      // the owner said its cluster was up (not reproduced); the listing is named in the failure should it never reach 3
-      const ours = (): string[] => namespaces().filter(ns => ns.startsWith(`kappa-${started.run as string}-`))
-      await until(`the owner's hub, a and b namespaces (listed: ${ours().join(', ')})`, async () => ours().length === 3)
-      if (ending !== 'exit') owner.kill(ending)
+      assert.deepEqual(namespaces().filter(ns => ns.startsWith(`kappa-${started.run as string}-`)).sort(), ['a', 'b', 'hub'].map(n => `kappa-${started.run as string}-${n}`))
+      if (ending === 'exit') owner.stdin.write('\n')
+      else owner.kill(ending)
       const [code, signal] = await exit
       if (ending !== 'exit') assert.equal(signal, ending, 'the owner dies of the signal after the teardown, as it would have without us')
       else assert.equal(code, 3)

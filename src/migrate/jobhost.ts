@@ -8,13 +8,12 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, statfsSync } from 'node:fs'
+import { existsSync, lstatSync, statfsSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { totalmem } from 'node:os'
 import { join, dirname } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { findExecutable } from '../host/requirements.js'
-import { unsafeAncestor } from '../home/safe-path.js'
 import { formatBytes } from '../units.js'
 import { errorMessage } from '../errors.js'
 import { ensureJobUser, dropArgs, type JobUser } from './jobuser.js'
@@ -71,8 +70,32 @@ const OWNER_FILE = 'home'
 
 const USERNS_FIX = 'user namespaces: sysctl -w kernel.unprivileged_userns_clone=1 (Debian), sysctl -w user.max_user_namespaces=15000; on Ubuntu 23.10 and later also sysctl -w kernel.apparmor_restrict_unprivileged_userns=0'
 
-/** (in src/home since the module cache checks its directory the same way; the sandbox's tests import it from here) */
-export { unsafeAncestor }
+/**
+ * Someone else's directory on the way to the job directories (another user
+ * made /var/tmp/kappa-<uid> first, a symlink, a directory anyone may write
+ * without the sticky bit) would let them swap a job's files: why, or undefined.
+ */
+export function unsafeAncestor (path: string): string | undefined {
+  const uid = process.getuid?.() ?? 0
+  let at = '/'
+  for (const part of path.split('/').filter(p => p !== '')) {
+    at = join(at, part)
+    let st
+    try {
+      st = lstatSync(at)
+    } catch (err) {
+      return `${at}: ${errorMessage(err)}`
+    }
+    if (st.isSymbolicLink()) {
+      // system symlinks (/var/run → /run) belong to root
+      if (st.uid !== 0) return `${at} is a symlink owned by uid ${st.uid}`
+      continue
+    }
+    if (st.uid !== 0 && st.uid !== uid) return `${at} belongs to uid ${st.uid}`
+    if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) return `${at} is writable by others`
+  }
+  return undefined
+}
 
 function defaultJobsDir (): string {
   const uid = process.getuid?.() ?? 0

@@ -30,6 +30,7 @@ import { createNamespaceCluster, type NamespaceCluster, type NamespaceNode } fro
 import { REPO } from '../test/helpers/node.js'
 import { LAUNCHER, fmt, machine, requireRoot, settle } from './lib/paper.js'
 import { updateResultsSection } from './lib/results.js'
+import { processCpu } from './lib/stats.js'
 
 const QUICK = process.argv.includes('--quick')
 const RUNS = QUICK ? 1 : Number(process.env.RUNS ?? 3)
@@ -189,12 +190,10 @@ function cpuUse (node: NamespaceNode): { used: number, throttled: number } {
 
 const MAKE_TIME_MARK = 'kappa-bench-make-cpu'
 
-/** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here), from /proc/<pid>/stat. */
+/** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here). */
 function daemonCpu (node: NamespaceNode): { self: number, children: number } {
   try {
-    const fields = readFileSync(`/proc/${node.daemon.pid ?? 0}/stat`, 'utf8').replace(/^.*\) /, '').split(' ').map(Number)
-    // after "(comm) ": state is fields[0], utime fields[11], stime [12], cutime [13], cstime [14]
-    return { self: (fields[11] + fields[12]) / 100, children: (fields[13] + fields[14]) / 100 }
+    return processCpu(node.daemon.pid ?? 0)
   } catch {
     return { self: NaN, children: NaN }
   }

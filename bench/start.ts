@@ -8,22 +8,15 @@
  * `RUNS=1 npm run bench:start` for a quick check.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { MAIN } from '../test/helpers/node.js'
 import { DAEMON_NODE_FLAGS } from '../src/constants.js'
-import { percentile, fmt } from './lib/stats.js'
+import { percentile, fmt, processCpu } from './lib/stats.js'
 
 const RUNS = Number(process.env.RUNS ?? 5)
-const TICK_S = 0.01 // USER_HZ: 100 on Linux
-
-async function cpuSeconds (pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * TICK_S
-}
 
 /** One start in a fresh home: CPU seconds at `ready`. */
 async function start (env: NodeJS.ProcessEnv, benchmark?: string): Promise<{ cpu: number, home: string }> {
@@ -34,7 +27,7 @@ async function start (env: NodeJS.ProcessEnv, benchmark?: string): Promise<{ cpu
   try {
     const cpu = await new Promise<number>((resolve, reject) => {
       createInterface({ input: proc.stdout }).on('line', (line) => {
-        if (line.includes('"type":"ready"')) cpuSeconds(proc.pid ?? 0).then(resolve, reject)
+        if (line.includes('"type":"ready"')) resolve(processCpu(proc.pid ?? 0).self)
       })
       void exited.then(() => { reject(new Error('the daemon exited before it was ready')) })
     })
@@ -65,19 +58,15 @@ async function main (): Promise<void> {
   process.stdout.write(`daemon start CPU, median of ${RUNS}: ${fmt(d * 1000)} ms to its ready line; a bare node -e 0: ${fmt(b * 1000)} ms; ratio ${(d / b).toFixed(1)}\n`)
 }
 
-/** CPU seconds of `node -e 0`: this process's waited-for children's CPU (cutime + cstime) before and after it. */
+/** CPU seconds of `node -e 0`: this process's waited-for children's CPU before and after it. */
 async function bareNode (): Promise<number> {
-  const children = (): number => {
-    const f = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ')
-    return (Number(f[13]) + Number(f[14])) * TICK_S
-  }
-  const before = children()
+  const before = processCpu('self').children
   await new Promise<void>((resolve, reject) => {
     const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' })
     child.once('error', reject)
     child.once('exit', () => { resolve() })
   })
-  return children() - before
+  return processCpu('self').children - before
 }
 
 await main()

@@ -212,7 +212,8 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
   await seedBenchmark(home)
   homes.add(home)
   // the node's job directories in a test directory too (removed with it); the job user must reach them
-  let jobsDir = current.jobsDirs.get(home) ?? perTest.jobsDirs.get(home) ?? kept.jobsDirs.get(home)
+  // a home is registered in one scope only (below, when neither has it)
+  let jobsDir = perTest.jobsDirs.get(home) ?? kept.jobsDirs.get(home)
   if (jobsDir == null) {
     jobsDir = await tmpDir(`kappa-${name}-jobs-`)
     await chmod(jobsDir, 0o711)

@@ -12,7 +12,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { MAIN } from '../test/helpers/node.js'
+import { DAEMON_MAIN } from '../test/helpers/node.js'
 import { DAEMON_NODE_FLAGS } from '../src/constants.js'
 import { percentile, fmt, processCpu } from './lib/stats.js'
 
@@ -22,7 +22,7 @@ const RUNS = Number(process.env.RUNS ?? 5)
 async function start (env: NodeJS.ProcessEnv, benchmark?: string): Promise<{ cpu: number, home: string }> {
   const home = await mkdtemp(join(tmpdir(), 'kappa-bench-start-'))
   if (benchmark != null) await copyFile(benchmark, join(home, 'benchmark.json'))
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', home, '--json', '--no-mdns', '--http', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'], env })
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'start', '--home', home, '--json', '--no-mdns', '--http', '127.0.0.1:0', '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['ignore', 'pipe', 'inherit'], env })
   const exited = new Promise<void>((resolve) => { proc.once('exit', () => { resolve() }) })
   try {
     const cpu = await new Promise<number>((resolve, reject) => {

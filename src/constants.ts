@@ -14,13 +14,17 @@ export const DAEMON_NODE_FLAGS = ['--initial-old-space-size=128']
 /** The version in package.json (one place to bump; `--version`, the banner and /metrics' build_info say it). */
 export const VERSION: string = readVersion()
 
+/** The nearest package.json named kappa-node above this module: dist/src/ here, dist/src/cli/ in the bundle. */
 function readVersion (): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
-    return typeof pkg.version === 'string' ? pkg.version : 'unknown'
-  } catch {
-    return 'unknown' // a copy without its package.json: still runs
+  for (let dir = new URL('./', import.meta.url); dir.pathname !== '/'; dir = new URL('../', dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8'))
+      if (pkg.name === 'kappa-node') return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+    } catch {
+      // none here (or unreadable): look one level up
+    }
   }
+  return 'unknown' // a copy without its package.json: still runs
 }
 
 export const PROTOCOL_PAIR = '/kappa/pair/2'

@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { UserError, errorMessage } from '../errors.js'
 import { DEFAULT_PORT } from '../constants.js'
 import { chainLinks, checkTopology, composeAddresses, loopbackAddresses, writeClusterKeys, type AddressScheme } from './keys.js'
-import { BIN } from './namespace-cluster.js'
+import { BIN } from './entry.js'
 import type { NamespaceCluster } from './index.js'
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url))

@@ -14,17 +14,15 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
 import { errorMessage } from '../errors.js'
 import { DAEMON_NODE_FLAGS } from '../constants.js'
 import { debugLogger } from '../debug.js'
+import { BIN, DAEMON_MAIN, MAIN } from './entry.js'
 
 const debug = debugLogger('cluster:demo')
 
-const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
-const BIN = fileURLToPath(new URL('../../../bin/kappa-node', import.meta.url))
 /** the paper's Table II scale: a loaded machine ≈ 37–45, an idle one ≈ 140–150 */
 const NODES = [
   { name: 'A', metric: 37, role: 'busy' },
@@ -69,7 +67,7 @@ async function json (node: DemoNode, args: string[]): Promise<any> {
 
 async function startNode (name: string, metric: number): Promise<DemoNode> {
   const home = join(root as string, name.toLowerCase())
-  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--no-http', '--json',
+  const proc = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--alias', name, '--no-mdns', '--no-http', '--json',
     '--delay', String(GOSSIP_MS), '--metric-override', String(metric)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   processes.add(proc)
   let stderr = ''

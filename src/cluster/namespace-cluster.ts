@@ -10,7 +10,6 @@ import { chmod, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from '
 import { accessSync, constants, existsSync, rmSync, readdirSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { createRunCgroups, detectCgroups, type CgroupLayout, type NodeCgroup, type RunCgroups } from './cgroup.js'
 import { createNetwork, ip, listNamespaces, nodeIp, type ClusterNetwork } from './netns.js'
@@ -19,13 +18,11 @@ import { UserError } from '../errors.js'
 import { DEFAULT_PORT, DAEMON_NODE_FLAGS } from '../constants.js'
 import type { ExecOptions, ExecResult, NamespaceCluster, NamespaceClusterInit, NamespaceNode } from './index.js'
 import { debugLogger, logged } from '../debug.js'
+import { DAEMON_MAIN, MAIN } from './entry.js'
 import { errorMessage } from '../errors.js'
 
 const debug = debugLogger('cluster')
 
-export const MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url))
-/** `bin/kappa-node` of this checkout: what the printed commands use */
-export const BIN = fileURLToPath(new URL('../../../bin/kappa-node', import.meta.url))
 
 const START_TIMEOUT_MS = 30_000
 const STOP_GRACE_MS = 5_000
@@ -137,7 +134,7 @@ class ClusterNode implements NamespaceNode {
   ) {}
 
   startDaemon (args: string[]): void {
-    this.daemon = spawn(this.enter, [process.execPath, ...DAEMON_NODE_FLAGS, MAIN, 'start', '--home', this.home, '--json', ...args], {
+    this.daemon = spawn(this.enter, [process.execPath, ...DAEMON_NODE_FLAGS, DAEMON_MAIN, 'start', '--home', this.home, '--json', ...args], {
       // its own process group: a Ctrl-C at the terminal reaches only the owner, which then stops nodes in order
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -369,7 +369,8 @@ export class ToolchainCache {
 
   private async ask (req: WithoutId<WorkerRequest>): Promise<WorkerReply> {
     if (this.worker == null) {
-      const worker = new Worker(new URL('./toolchain-worker.js', import.meta.url), { execArgv: [], workerData: { cacheFile: this.cacheFile } })
+      // '../host/': right from this file and from the daemon's bundle in dist/src/cli/
+      const worker = new Worker(new URL('../host/toolchain-worker.js', import.meta.url), { execArgv: [], workerData: { cacheFile: this.cacheFile } })
       worker.unref()
       worker.on('message', (reply: WorkerReply) => {
         const w = this.waiting.get(reply.id)

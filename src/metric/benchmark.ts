@@ -187,7 +187,8 @@ export const runKernelsInWorker: RunKernels = async (plan, onProgress) => {
   return await new Promise<Measurement>((resolve, reject) => {
     // execArgv: [] — the worker must not inherit the parent's Node flags
     // (--input-type, --cpu-prof, … make a worker fail or profile the kernels).
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: plan, execArgv: [] })
+    // '../metric/': right from this file and from the daemon's bundle in dist/src/cli/
+    const worker = new Worker(new URL('../metric/worker.js', import.meta.url), { workerData: plan, execArgv: [] })
     let settled = false
     const finish = (err: Error | undefined, value?: Measurement): void => {
       if (settled) return

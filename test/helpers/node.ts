@@ -14,7 +14,9 @@ import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
 import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 
-export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
+import { DAEMON_MAIN, MAIN } from '../../src/cluster/entry.js'
+
+export { DAEMON_MAIN, MAIN }
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 
 /** What one scope started: a test's own things, or those `keep()` made for several tests. */
@@ -220,7 +222,7 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     current.jobsDirs.set(home, jobsDir)
   }
   const own = (opts.args ?? []).includes('--jobs-dir') ? [] : ['--jobs-dir', jobsDir]
-  const args = [MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
+  const args = [DAEMON_MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
   const command = [...(opts.prefix ?? []), process.execPath, ...DAEMON_NODE_FLAGS, ...args]
   const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   current.processes.add(proc)

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process'
 import { readFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { REPO } from '../helpers/node.js'
+import { DAEMON_MAIN, REPO } from '../helpers/node.js'
 import { DAEMON_NODE_FLAGS } from '../../src/constants.js'
 
 async function run (cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, stdout: string, stderr: string }> {
@@ -30,7 +30,7 @@ describe('set-up on a machine whose node is older than 22', function () {
     assert.match(ci, /^npm test$/m)
   })
 
-  it('a daemon started through bin/kappa-node gets the Node flags every daemon starts with', async () => {
+  it('a daemon started through bin/kappa-node gets the Node flags every daemon starts with, and the bundle the build made', async () => {
     const home = await mkdtemp(join(tmpdir(), 'kappa-setup-'))
     const { spawn } = await import('node:child_process')
     const proc = spawn(join(REPO, 'bin/kappa-node'), ['start', '--home', home, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-http', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -41,7 +41,10 @@ describe('set-up on a machine whose node is older than 22', function () {
       })
       const argv = (await readFile(`/proc/${proc.pid}/cmdline`, 'utf8')).split('\0')
       assert.ok(argv.indexOf(DAEMON_NODE_FLAGS[0]) > 0, argv.join(' '))
-      assert.ok(DAEMON_NODE_FLAGS.every(f => argv.includes(f)) && argv.indexOf(DAEMON_NODE_FLAGS[0]) < argv.findIndex(a => a.endsWith('main.js')))
+      const entry = argv.findIndex(a => a.endsWith('.js'))
+      assert.match(DAEMON_MAIN, /main\.bundle\.js$/, 'npm run build made the bundle (esbuild is a devDependency)')
+      assert.equal(argv[entry], DAEMON_MAIN, 'the daemon loads the bundle (one file)')
+      assert.ok(DAEMON_NODE_FLAGS.every(f => argv.indexOf(f) > 0 && argv.indexOf(f) < entry), argv.join(' '))
     } finally {
       proc.kill('SIGKILL')
       await rm(home, { recursive: true, force: true })

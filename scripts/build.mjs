@@ -1,45 +1,44 @@
 #!/usr/bin/env node
 /**
- * `npm run build`, `prepare` and `npm test`'s first step: tsc → dist/, only
- * when an input changed since the last build (as make would). A README set-up
- * (`npm install`, then `npm link`, which runs `prepare` again) and `npm test`
- * after it used to compile the same tree three times, ~20 CPU s each.
+ * `npm run build`, `prepare` and `npm test`'s first step: src/, test/, bench/
+ * and scripts/ → dist/, only when an input changed since the last build (as
+ * make would).
+ *
+ * esbuild writes the JavaScript, file by file (~1 s for the tree), and then
+ * bundles the CLI (dist/src/cli/main.js and everything it imports) into
+ * dist/src/cli/main.bundle.js, which bin/kappa-node starts for `start`:
+ * loading one file instead of ~650 modules cuts a daemon's start from ~1.1
+ * to ~0.45 CPU s. CLI calls keep main.js, which loads only what a command
+ * needs. tsc only checks types: `--check` (npm test) runs `tsc --noEmit`
+ * when an input changed since the last check that passed. A README set-up
+ * used to spend ~16 CPU s in tsc's emit; it now spends ~1.
  *
  * Inputs: every file and directory under src/, test/, bench/ and scripts/
  * (a directory's mtime changes when an entry is added, removed or renamed),
  * and the configuration files by content (npm install rewrites an unchanged
- * package-lock.json). The stamp's mtime is set to when the build started, so
- * an edit made while tsc runs is seen by the next build.
- * `--force` (or `npm run build -- --force`) compiles regardless.
- *
- * Then esbuild bundles the CLI (dist/src/cli/main.js and everything it
- * imports) into dist/src/cli/main.bundle.js, which bin/kappa-node starts for
- * every command but `run`: loading one file instead of ~650 modules cuts a
- * daemon's start from ~1.1 to ~0.45 CPU s (SPEC §2 note in docs/). Without
- * esbuild (an install without devDependencies) there is no bundle and the
- * launcher starts main.js, as before.
+ * package-lock.json). A stamp's mtime is set to when its step started, so
+ * an edit made meanwhile is seen by the next run.
+ * `--force` (or `npm run build -- --force`) builds (and checks) regardless.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { globSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const STAMP = join(root, 'dist', '.build-stamp')
+const CHECK_STAMP = join(root, 'dist', '.check-stamp')
 const DIRS = ['src', 'test', 'bench', 'scripts']
 const FILES = ['tsconfig.json', 'package.json', 'package-lock.json']
 const BUNDLE = join(root, 'dist', 'src', 'cli', 'main.bundle.js')
 
-async function bundle () {
-  let esbuild
-  try {
-    esbuild = await import('esbuild')
-  } catch {
-    process.stdout.write('esbuild is not installed: no bundle, kappa-node starts from dist/src/cli/main.js\n')
-    return
-  }
-  await esbuild.build({
+async function emit () {
+  const { build } = await import('esbuild')
+  const entryPoints = DIRS.flatMap(d => globSync(`${d}/**/*.ts`, { cwd: root })).map(f => join(root, f))
+  // tsconfig.json is read for target and class-field semantics
+  await build({ entryPoints, outdir: join(root, 'dist'), outbase: root, format: 'esm', platform: 'node', target: 'node22', sourcemap: true, logLevel: 'warning' })
+  await build({
     entryPoints: [join(root, 'dist', 'src', 'cli', 'main.js')],
     outfile: BUNDLE,
     bundle: true,
@@ -80,27 +79,42 @@ function configDigest () {
   return hash.digest('hex')
 }
 
-function stampDigest () {
-  try { return JSON.parse(readFileSync(STAMP, 'utf8')).configs } catch { return undefined }
+function stampDigest (file) {
+  try { return JSON.parse(readFileSync(file, 'utf8')).configs } catch { return undefined }
+}
+
+/** Runs step() unless `file` says it ran for these inputs; marks it done when step() returns. */
+async function stamped (file, upToDate, step) {
+  if (!force && mtime(file) >= 0 && sources <= mtime(file) && stampDigest(file) === configs) {
+    process.stdout.write(upToDate)
+    return
+  }
+  const started = new Date()
+  rmSync(file, { force: true })
+  await step()
+  writeFileSync(file, JSON.stringify({ started: started.toISOString(), configs }) + '\n')
+  utimesSync(file, started, started)
 }
 
 const force = process.argv.includes('--force')
-const stamp = mtime(STAMP)
 const configs = configDigest()
 const sources = Math.max(...DIRS.map(d => newest(join(root, d))))
-if (!force && stamp >= 0 && sources <= stamp && stampDigest() === configs) {
-  process.stdout.write('dist/ is up to date (npm run build -- --force compiles anyway)\n')
-  process.exit(0)
-}
 
-const started = new Date()
-// compiled tests of deleted sources would still run (mocha takes dist/test/*.test.js)
-rmSync(join(root, 'dist', 'test'), { recursive: true, force: true })
-rmSync(STAMP, { force: true })
-// a bundle of an older build must not outlive a failed one
-rmSync(BUNDLE, { force: true })
-const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
-if (tsc.status !== 0) process.exit(tsc.status ?? 1)
-await bundle()
-writeFileSync(STAMP, JSON.stringify({ started: started.toISOString(), configs }) + '\n')
-utimesSync(STAMP, started, started)
+await stamped(STAMP, 'dist/ is up to date (npm run build -- --force builds anyway)\n', async () => {
+  // compiled tests of deleted sources would still run (mocha takes dist/test/*.test.js)
+  rmSync(join(root, 'dist', 'test'), { recursive: true, force: true })
+  // a bundle of an older build must not outlive a failed one
+  rmSync(BUNDLE, { force: true })
+  try {
+    await emit()
+  } catch {
+    process.exit(1) // esbuild printed the errors
+  }
+})
+
+if (process.argv.includes('--check')) {
+  await stamped(CHECK_STAMP, 'types were checked for these sources\n', () => {
+    const tsc = spawnSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' })
+    if (tsc.status !== 0) process.exit(tsc.status ?? 1)
+  })
+}

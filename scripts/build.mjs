@@ -22,7 +22,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { globSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -35,7 +35,7 @@ const BUNDLE = join(root, 'dist', 'src', 'cli', 'main.bundle.js')
 
 async function emit () {
   const { build } = await import('esbuild')
-  const entryPoints = DIRS.flatMap(d => globSync(`${d}/**/*.ts`, { cwd: root })).map(f => join(root, f))
+  const entryPoints = DIRS.flatMap(d => readdirSync(join(root, d), { recursive: true }).filter(f => f.endsWith('.ts')).map(f => join(root, d, f)))
   // tsconfig.json is read for target and class-field semantics
   await build({ entryPoints, outdir: join(root, 'dist'), outbase: root, format: 'esm', platform: 'node', target: 'node22', sourcemap: true, logLevel: 'warning' })
   await build({

@@ -19,7 +19,7 @@ import { asError, errorMessage } from '../errors.js'
 import { shortId } from '../names.js'
 import {
   ContentStore, Mirror, mountOverlay, copyView, releaseView, overlayWorks, sweepMounts, computeChanges, entriesOf, hex, unhex,
-  isInside, safeVariable, sendVerified, hashFile, ToolchainLayers, layerPlacement, LruMap, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES,
+  isInside, safeVariable, sendVerified, hashFile, ToolchainLayers, layerPlacement, LruMap, MAX_EXTRA_FILES, MAX_MIRRORS, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, SMALL_FILE_BYTES,
   type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
@@ -539,6 +539,11 @@ export class JobRunner {
       const size = waiting.get(digest)
       if (size == null || BigInt(size) !== frame.blob.size) throw new Error(`unexpected blob ${digest.slice(0, 12)}`)
       waiting.delete(digest)
+      if (frame.data.byteLength === size && size <= SMALL_FILE_BYTES) {
+        await this.store.putSmall(digest, frame.data)
+        this.countBlob(digest, size, exeBlob, toolchain, traffic)
+        continue
+      }
       const blob = await this.store.receive(digest, size)
       try {
         if (frame.data.byteLength > 0) await blob.write(frame.data)
@@ -552,16 +557,20 @@ export class JobRunner {
         await blob.discard()
         throw err
       }
-      if (digest === exeBlob || toolchain.has(digest)) {
-        // the executable's toolchain counts as the executable
-        if (digest === exeBlob) traffic.exeBytes += size
-        else traffic.toolchainBytes += size
-        this.counters.exeBytesReceived += size
-      } else {
-        traffic.blobs++
-        traffic.workspaceBytes += size
-        this.counters.workspaceBytesReceived += size
-      }
+      this.countBlob(digest, size, exeBlob, toolchain, traffic)
+    }
+  }
+
+  private countBlob (digest: Hex, size: number, exeBlob: Hex | undefined, toolchain: Set<Hex>, traffic: { blobs: number, workspaceBytes: number, exeBytes: number, toolchainBytes: number }): void {
+    if (digest === exeBlob || toolchain.has(digest)) {
+      // the executable's toolchain counts as the executable
+      if (digest === exeBlob) traffic.exeBytes += size
+      else traffic.toolchainBytes += size
+      this.counters.exeBytesReceived += size
+    } else {
+      traffic.blobs++
+      traffic.workspaceBytes += size
+      this.counters.workspaceBytesReceived += size
     }
   }
 

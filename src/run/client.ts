@@ -173,7 +173,7 @@ export async function runJob (argv: string[], opts: RunOptions): Promise<RunOutc
       if (!forwardStdin) return
       process.stdin.on('data', (chunk: Buffer) => {
         stdinUsed = true
-        if (!socket.write(encodeRunFrame(RunFrame.STDIN, chunk))) {
+        if (!socket.write(encodeRunFrame(RunFrame.STDIN, chunk)) && !process.stdin.isPaused()) {
           process.stdin.pause()
           socket.once('drain', () => { process.stdin.resume() })
         }
@@ -307,7 +307,8 @@ function clientPipes (): Record<string, string> {
 class OutputSink {
   private readonly streamed = new Set<1 | 2>()
   private readonly broken = new Set<1 | 2>()
-  private waiting = 0
+  /** stdout / stderr streams full until their 'drain': the socket stays paused while any is */
+  private readonly full = new Set<NodeJS.WriteStream>()
 
   constructor (private readonly socket: Socket, private readonly held: HeldOutput) {}
 
@@ -336,9 +337,11 @@ class OutputSink {
   private viaStream (fd: 1 | 2, piece: Buffer): void {
     const out = fd === 1 ? process.stdout : process.stderr
     if (out.listenerCount('error') === 0) out.on('error', () => { this.broken.add(fd) })
-    if (!out.write(Buffer.from(piece))) {
-      if (this.waiting++ === 0) this.socket.pause()
-      out.once('drain', () => { if (--this.waiting === 0) this.socket.resume() })
+    // frames already read keep coming after pause(): one 'drain' listener per full stream, not one per frame
+    if (!out.write(Buffer.from(piece)) && !this.full.has(out)) {
+      if (this.full.size === 0) this.socket.pause()
+      this.full.add(out)
+      out.once('drain', () => { this.full.delete(out); if (this.full.size === 0) this.socket.resume() })
     }
   }
 

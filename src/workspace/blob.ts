@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { constants as fsConstants } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
+import { SMALL_FILE_BYTES } from './constants.js'
 
 /** The file no longer has the content its digest names (it changed after it was described). */
 export class ChangedWhileSent extends Error {
@@ -15,6 +16,13 @@ export class ChangedWhileSent extends Error {
  * `noFollow`: the last component must not be a symlink.
  */
 export async function sendVerified (path: string, size: number, digest: string, chunkBytes: number, send: (data: Buffer, first: boolean) => Promise<void>, opts: { noFollow?: boolean } = {}): Promise<void> {
+  if (size <= SMALL_FILE_BYTES && size < chunkBytes) {
+    // one piece: read with synchronous calls (SMALL_FILE_BYTES says why)
+    const { data } = readSmall(path, size, fsConstants.O_RDONLY | (opts.noFollow === true ? fsConstants.O_NOFOLLOW : 0))
+    if (data.length !== size || createHash('sha256').update(data).digest('hex') !== digest) throw new ChangedWhileSent(`${path} changed while it was sent`)
+    await send(data, true)
+    return
+  }
   const handle = await open(path, fsConstants.O_RDONLY | (opts.noFollow === true ? fsConstants.O_NOFOLLOW : 0))
   const hash = createHash('sha256')
   let read = 0
@@ -37,4 +45,25 @@ export async function sendVerified (path: string, size: number, digest: string, 
     await handle.close()
   }
   if (read !== size || hash.digest('hex') !== digest) throw new ChangedWhileSent(`${path} changed while it was sent`)
+}
+
+/**
+ * Up to `size + 1` bytes of a small file (one more than expected: a file that
+ * grew is found out) and its stat after the read, with synchronous calls.
+ */
+export function readSmall (path: string, size: number, flags: number): { data: Buffer, stat: Stats } {
+  const fd = openSync(path, flags)
+  try {
+    const buffer = Buffer.allocUnsafe(size + 1)
+    let read = 0
+    for (;;) {
+      const n = readSync(fd, buffer, read, buffer.length - read, read)
+      if (n === 0) break
+      read += n
+      if (read === buffer.length) break
+    }
+    return { data: buffer.subarray(0, read), stat: fstatSync(fd) }
+  } finally {
+    closeSync(fd)
+  }
 }

@@ -1,4 +1,4 @@
-import { constants as fsConstants } from 'node:fs'
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, symlink, utimes } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../home/atomic.js'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { ContentStore } from './store.js'
 import { serializer } from '../serialize.js'
+import { SMALL_FILE_BYTES, SMALL_FILES_PER_TURN } from './constants.js'
 
 const log = logger('kappa:mirror')
 
@@ -130,6 +131,16 @@ export class Mirror {
         }
         if (!this.store.hasBlob(entry.digest)) throw new Error(`blob ${entry.digest.slice(0, 12)} is not in the store`)
         const tmp = join(abs, `.kappa-${randomBytes(4).toString('hex')}`)
+        if (entry.size <= SMALL_FILE_BYTES) {
+          this.placeSmall(entry, tmp, path)
+          this.store.touchSync(entry.digest)
+          stats.written++
+          if (++this.placedThisTurn >= SMALL_FILES_PER_TURN) {
+            this.placedThisTurn = 0
+            await new Promise<void>(resolve => { setImmediate(resolve) })
+          }
+          continue
+        }
         await copyFile(this.store.blobPath(entry.digest), tmp, fsConstants.COPYFILE_FICLONE)
         await chmod(tmp, entry.mode)
         await utimes(tmp, new Date(entry.mtimeMs), new Date(entry.mtimeMs))
@@ -151,6 +162,28 @@ export class Mirror {
         if (old == null) await this.own(path)
       }
     }
+  }
+
+  private placedThisTurn = 0
+
+  /**
+   * A small file from the store into place: what the async path does, without
+   * a thread-pool trip per call, and read and written rather than copied
+   * (copyFileSync costs ~0.2 ms of CPU per file on ext4 here, a read and a
+   * write ~0.05).
+   */
+  private placeSmall (entry: Extract<TreeEntry, { kind: 'file' }>, tmp: string, path: string): void {
+    const data = readFileSync(this.store.blobPath(entry.digest))
+    const fd = openSync(tmp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600)
+    try {
+      for (let off = 0; off < data.length;) off += writeSync(fd, data, off)
+      fchmodSync(fd, entry.mode)
+      futimesSync(fd, entry.mtimeMs / 1000, entry.mtimeMs / 1000)
+      if (this.owner != null) fchownSync(fd, this.owner.uid, this.owner.gid)
+    } finally {
+      closeSync(fd)
+    }
+    renameSync(tmp, path)
   }
 
   private async own (path: string): Promise<void> {

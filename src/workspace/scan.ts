@@ -7,9 +7,10 @@ import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
-  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, TEMPORARY_NAME, WATCH_IDLE_MS
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, SMALL_FILE_BYTES, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
+import { readSmall } from './blob.js'
 
 const log = logger('kappa:workspace')
 
@@ -382,6 +383,22 @@ export class WorkspaceScanner {
     const path = join(ws.root, rel)
     let expected: Stats = before
     for (let attempt = 0; attempt < 3; attempt++) {
+      if (expected.size <= SMALL_FILE_BYTES) {
+        // open, read, fstat and close with synchronous calls (SMALL_FILE_BYTES says why)
+        let read
+        try {
+          read = readSmall(path, expected.size, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Vanished(path)
+          throw unreadable(ws, rel, err)
+        }
+        const after = read.stat
+        if (read.data.length === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
+          return this.hashed(after, createHash('sha256').update(read.data).digest())
+        }
+        expected = after
+        continue
+      }
       let handle
       try {
         handle = await open(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW)
@@ -406,8 +423,7 @@ export class WorkspaceScanner {
         }
         const after = await handle.stat()
         if (size === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
-          const hashedAt = this.now()
-          return { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino, mode: after.mode & 0o777, digest: hash.digest(), racy: Math.abs(hashedAt - after.mtimeMs) < RACY_MS }
+          return this.hashed(after, hash.digest())
         }
         // it changed under us: read it again as it is now
         expected = after
@@ -418,6 +434,11 @@ export class WorkspaceScanner {
       }
     }
     throw new UserError(`${join(ws.root, rel)} kept changing while it was read: try again once it is written`)
+  }
+
+  private hashed (after: Stats, digest: Buffer): FileState {
+    const hashedAt = this.now()
+    return { size: after.size, mtimeMs: after.mtimeMs, ctimeMs: after.ctimeMs, ino: after.ino, mode: after.mode & 0o777, digest, racy: Math.abs(hashedAt - after.mtimeMs) < RACY_MS }
   }
 
   /** The tree as it is now, frozen: what a job sees for its whole life. */

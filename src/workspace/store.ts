@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto'
-import { constants as fsConstants } from 'node:fs'
+import { constants as fsConstants, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -84,6 +84,18 @@ export class ContentStore {
     await utimes(this.blobPath(digest), t, t).catch((err) => { log('touch %s: %s', digest, err.message) })
   }
 
+  /** touch() without a thread-pool trip, for the small-file path. */
+  touchSync (digest: Hex): void {
+    const e = this.blobs.get(digest)
+    if (e == null) return
+    e.usedAt = this.now()
+    try {
+      utimesSync(this.blobPath(digest), e.usedAt / 1000, e.usedAt / 1000)
+    } catch (err) {
+      log('touch %s: %s', digest, (err as Error).message)
+    }
+  }
+
   /** A Directory message by digest, decoded (and checked), if stored. */
   directory (digest: Hex): Directory | undefined {
     const hit = this.decoded.get(digest)
@@ -136,6 +148,27 @@ export class ContentStore {
     const tmp = join(this.tmpDir, `${digest}.${randomBytes(4).toString('hex')}`)
     const handle = await open(tmp, 'wx', 0o600)
     return new IncomingBlob(this, digest, size, tmp, handle)
+  }
+
+  /**
+   * A small blob that arrived whole (one frame): checked, then written and
+   * renamed into place with synchronous calls (SMALL_FILE_BYTES says why).
+   */
+  async putSmall (digest: Hex, data: Uint8Array): Promise<void> {
+    if (!HEX.test(digest)) throw new Error('malformed blob digest')
+    if (createHash('sha256').update(data).digest('hex') !== digest) throw new Error(`blob ${digest.slice(0, 12)} does not match its digest`)
+    if (this.blobs.has(digest)) return
+    const tmp = join(this.tmpDir, `${digest}.${randomBytes(4).toString('hex')}`)
+    try {
+      writeFileSync(tmp, data, { mode: 0o555, flag: 'wx' })
+      renameSync(tmp, this.blobPath(digest))
+    } catch (err) {
+      try { unlinkSync(tmp) } catch (e) { log('removing a temporary file: %s', (e as Error).message) }
+      throw err
+    }
+    this.blobs.set(digest, { size: data.byteLength, usedAt: this.now() })
+    this.total += data.byteLength
+    await this.evict()
   }
 
   /** @internal: a verified temp file becomes the blob. */

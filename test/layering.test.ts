@@ -73,3 +73,20 @@ describe('layering of src/ (no import cycle between folders)', () => {
     assert.deepEqual(explain, [], `import cycles between folders: ${explain.join(' | ')}`)
   })
 })
+
+describe('paths next to a module, from the daemon\'s bundle too (docs/architecture.md, Build)', () => {
+  it('every new URL(…, import.meta.url) in a folder goes through ../<folder>/ or further up, and top-level files use none', () => {
+    const URL_OF = /new URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g
+    const wrong: string[] = []
+    for (const file of sources(SRC)) {
+      const rel = relative(SRC, file)
+      for (const m of readFileSync(file, 'utf8').matchAll(URL_OF)) {
+        // the bundle is dist/src/cli/main.bundle.js: one level down, as every folder's files are
+        // constants.ts starts there and walks up to the package.json it looks for
+        if (rel === 'constants.ts' && m[1] === './') continue
+        if (!rel.includes('/') || !m[1].startsWith('../')) wrong.push(`${rel}: ${m[1]}`)
+      }
+    }
+    assert.deepEqual(wrong, [])
+  })
+})

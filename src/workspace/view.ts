@@ -3,6 +3,7 @@ import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { logged } from '../debug.js'
+import { CommandShell, COMMAND_ENV } from './command-shell.js'
 
 const log = logger('kappa:view')
 
@@ -18,9 +19,16 @@ export type JobView =
   | { kind: 'overlay', merged: string, upper: string, work: string }
   | { kind: 'copy', merged: string, copiedAtMs: number }
 
+/** mount and umount, a few ms each, go through one long-lived shell (command-shell.ts says why) */
+const mounts = new CommandShell()
+
 async function run (cmd: string, args: string[]): Promise<void> {
+  if (cmd === 'mount' || cmd === 'umount') {
+    await mounts.run(cmd, args)
+    return
+  }
   await new Promise<void>((resolve, reject) => {
-    execFile(cmd, args, { env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' } }, (err, _stdout, stderr) => {
+    execFile(cmd, args, { env: COMMAND_ENV }, (err, _stdout, stderr) => {
       if (err == null) resolve()
       else reject(new Error(`${cmd}: ${String(stderr).trim() !== '' ? String(stderr).trim() : err.message}`))
     })

@@ -114,8 +114,15 @@ export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024 * 1024
 export const MAX_ARGV_BYTES = 256 * 1024
 /** Setting up a job (request, executable, inputs) must finish within this… */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
-/** …plus 1 ms per KiB the workspace's first sync moves (a floor of 1 MiB/s: a slow Wi-Fi link still gets there). */
+/** …plus 1 ms per KiB the workspace's first sync moves (a floor of 1 MiB/s: a slow Wi-Fi link still gets there)… */
 export const SETUP_MS_PER_KIB = 1
+/** …and 10 ms per file it moves (a floor of 100 files/s: 5000 small files took over 120 s on a target loaded ten times over). */
+export const SETUP_MS_PER_BLOB = 10
+
+/** How long a job's first sync may take, both ends alike: `bytes` in `blobs` files. */
+export function transferDeadlineMs (bytes: number, blobs: number): number {
+  return MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * bytes / 1024) + SETUP_MS_PER_BLOB * blobs
+}
 /**
  * Bulk connections (src/bulk): a job that has moved this much over its
  * /kappa/migrate/1 stream is offered a direct TCP connection for the rest,

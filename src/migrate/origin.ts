@@ -24,7 +24,7 @@ import {
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
-import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, SETUP_MS_PER_KIB, TICKET_TTL_MS } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
@@ -371,7 +371,7 @@ export class JobSender {
     for (const d of snapshot.directories.keys()) known.set(d, true)
     if (manifest != null) known.set(manifest.digest, true)
     // a big first sync gets the time it needs (the target allows the same)
-    const transfer = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * this.missingBytes(answer.missingBlobs.map(hex), prepared) / 1024))
+    const transfer = AbortSignal.timeout(transferDeadlineMs(this.missingBytes(answer.missingBlobs.map(hex), prepared), answer.missingBlobs.length))
     await this.sendBlobs(channel, answer.missingBlobs.map(hex), prepared, client, record, transfer)
     return await channel.read(transfer)
   }

@@ -23,7 +23,7 @@ import {
   type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
-  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, SETUP_MS_PER_KIB, JOB_WATCH_MS
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, transferDeadlineMs, JOB_WATCH_MS
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -268,7 +268,7 @@ export class JobRunner {
         // a big first sync gets the time it needs
         let missingBytes = 0
         for (const size of needs.missing.values()) missingBytes += size
-        await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS + Math.ceil(SETUP_MS_PER_KIB * missingBytes / 1024)))
+        await this.receiveBlobs(channel, needs.missing, exe.blob, new Set(toolFiles.map(f => f.sha256)), traffic, AbortSignal.timeout(transferDeadlineMs(missingBytes, needs.missing.size)))
       })
       record.job.bytesReceived.workspace = traffic.workspaceBytes
       record.job.bytesReceived.executable = traffic.exeBytes + traffic.toolchainBytes

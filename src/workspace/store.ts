@@ -1,5 +1,5 @@
 import { createHash, randomBytes, type Hash } from 'node:crypto'
-import { constants as fsConstants, renameSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fchmodSync, openSync, renameSync, unlinkSync, utimesSync, writeSync } from 'node:fs'
 import { chmod, copyFile, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -160,7 +160,14 @@ export class ContentStore {
     if (this.blobs.has(digest)) return
     const tmp = join(this.tmpDir, `${digest}.${randomBytes(4).toString('hex')}`)
     try {
-      writeFileSync(tmp, data, { mode: 0o555, flag: 'wx' })
+      const fd = openSync(tmp, 'wx', 0o600)
+      try {
+        for (let off = 0; off < data.byteLength;) off += writeSync(fd, data, off)
+        // as the async path: 0o555 whatever the umask (a toolchain blob is read by the job user)
+        fchmodSync(fd, 0o555)
+      } finally {
+        closeSync(fd)
+      }
       renameSync(tmp, this.blobPath(digest))
     } catch (err) {
       try { unlinkSync(tmp) } catch (e) { log('removing a temporary file: %s', (e as Error).message) }

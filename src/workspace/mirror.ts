@@ -133,7 +133,7 @@ export class Mirror {
         const tmp = join(abs, `.kappa-${randomBytes(4).toString('hex')}`)
         if (entry.size <= SMALL_FILE_BYTES) {
           this.placeSmall(entry, tmp, path)
-          this.store.touchSync(entry.digest)
+          this.store.touch(entry.digest)
           stats.written++
           if (++this.placedThisTurn >= SMALL_FILES_PER_TURN) {
             this.placedThisTurn = 0
@@ -146,7 +146,7 @@ export class Mirror {
         await utimes(tmp, new Date(entry.mtimeMs), new Date(entry.mtimeMs))
         await this.own(tmp)
         await rename(tmp, path)
-        await this.store.touch(entry.digest)
+        this.store.touch(entry.digest)
         stats.written++
       } else if (entry.kind === 'symlink') {
         if (old?.kind === 'symlink' && old.target === entry.target) continue

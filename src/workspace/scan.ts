@@ -14,6 +14,11 @@ import { readSmall } from './blob.js'
 
 const log = logger('kappa:workspace')
 
+/** `read` bytes were read, and the file's stat after the read is the one before it: the hash is of one version. */
+function unchangedWhileRead (read: number, before: Stats, after: Stats): boolean {
+  return read === after.size && after.size === before.size && after.mtimeMs === before.mtimeMs && after.ctimeMs === before.ctimeMs
+}
+
 /** Files hashed or stat'ed at once during a scan. */
 const SCAN_CONCURRENCY = 32
 /** Files up to this size are read in one call; larger ones are streamed through the hash. */
@@ -393,7 +398,7 @@ export class WorkspaceScanner {
           throw unreadable(ws, rel, err)
         }
         const after = read.stat
-        if (read.data.length === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
+        if (unchangedWhileRead(read.data.length, expected, after)) {
           return this.hashed(after, createHash('sha256').update(read.data).digest())
         }
         expected = after
@@ -422,7 +427,7 @@ export class WorkspaceScanner {
           }
         }
         const after = await handle.stat()
-        if (size === after.size && after.size === expected.size && after.mtimeMs === expected.mtimeMs && after.ctimeMs === expected.ctimeMs) {
+        if (unchangedWhileRead(size, expected, after)) {
           return this.hashed(after, hash.digest())
         }
         // it changed under us: read it again as it is now

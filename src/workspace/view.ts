@@ -22,11 +22,8 @@ export type JobView =
 /** mount and umount, a few ms each, go through one long-lived shell (command-shell.ts says why) */
 const mounts = new CommandShell()
 
+/** A longer command (a copy of the mirror) in a process of its own, so it never holds up the mounts. */
 async function run (cmd: string, args: string[]): Promise<void> {
-  if (cmd === 'mount' || cmd === 'umount') {
-    await mounts.run(cmd, args)
-    return
-  }
   await new Promise<void>((resolve, reject) => {
     execFile(cmd, args, { env: COMMAND_ENV }, (err, _stdout, stderr) => {
       if (err == null) resolve()
@@ -48,7 +45,7 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
   for (const d of [upper, work, merged]) await mkdir(d, { recursive: true })
   if (![lower, upper, work, merged].every(overlaySafe)) throw new Error('paths unusable as overlay options')
   // no redirects, no metadata-only copy-up: every change lands whole in the upper directory
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
+  await mounts.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
   return { kind: 'overlay', merged, upper, work }
 }
 
@@ -60,16 +57,16 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
 export async function mountReadOnlyOverlay (lowers: string[], at: string): Promise<void> {
   if (lowers.length < 2 || ![...lowers, at].every(overlaySafe)) throw new Error('paths unusable as overlay options')
   await mkdir(at, { recursive: true })
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')},redirect_dir=off,metacopy=off,index=off`, at])
+  await mounts.run('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lowers.join(':')},redirect_dir=off,metacopy=off,index=off`, at])
 }
 
 /** Unmounts `at` (detached if it is busy). */
 export async function unmount (at: string): Promise<void> {
   try {
-    await run('umount', [at])
+    await mounts.run('umount', [at])
   } catch (err) {
     log('umount %s: %s; detaching', at, (err as Error).message)
-    await run('umount', ['-l', at])
+    await mounts.run('umount', ['-l', at])
   }
 }
 
@@ -118,6 +115,6 @@ export async function mountsUnder (dir: string): Promise<string[]> {
 /** Unmounts whatever a daemon that died left mounted under `dir` (its job directories). */
 export async function sweepMounts (dir: string): Promise<number> {
   const points = await mountsUnder(dir)
-  for (const p of points) await run('umount', ['-l', p]).catch((err) => { log('sweep %s: %s', p, err.message) })
+  for (const p of points) await mounts.run('umount', ['-l', p]).catch((err) => { log('sweep %s: %s', p, err.message) })
   return points.length
 }

@@ -9,7 +9,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readlinkSync } from 'node:fs'
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, onCleanup, type TestNode, PAIR_DELAY } from '../helpers/node.js'
 import { processesMatching, jobLog } from '../helpers/run.js'
 import { localSlots } from '../../src/balance/index.js'
 import { LocalHint } from '../../src/daemon/hint.js'
@@ -37,11 +37,11 @@ async function wrap (node: TestNode, dir: string, commands: string[], extra: str
   return dir
 }
 
-/** Two daemons: `a` where builds start, `b` better (pinned), gossiping every 100 ms. */
+/** Two daemons: `a` where builds start, `b` better (pinned), gossiping every PAIR_DELAY ms. */
 async function pair (aMetric: number, bMetric: number, bArgs: string[] = []): Promise<[TestNode, TestNode]> {
   const [a, b] = await Promise.all([
-    startNode('a', { args: ['--delay', '100', '--metric-override', String(aMetric)] }),
-    startNode('b', { args: ['--delay', '100', '--metric-override', String(bMetric), ...bArgs] })
+    startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', String(aMetric)] }),
+    startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', String(bMetric), ...bArgs] })
   ])
   await pairNodes(a, b)
   await gossipLive(a, b)

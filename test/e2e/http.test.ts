@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { request } from 'node:http'
-import { startNode, pairNodes, cleanup, until, onCleanup } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, until, onCleanup, PAIR_DELAY } from '../helpers/node.js'
 import { DEFAULT_C } from '../../src/balance/index.js'
 import { startHttp, hostPolicy } from '../../src/http/index.js'
 
@@ -9,8 +9,8 @@ describe('read-only dashboard and Prometheus /metrics on localhost', function ()
 
   it('exports the metric, the neighbours and the job counters, serves the page, and changes nothing', async () => {
     const [a, b] = await Promise.all([
-      startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
-      startNode('b', { args: ['--delay', '100', '--metric-override', '148'] })
+      startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+      startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '148'] })
     ])
     await pairNodes(a, b)
     const ready = a.events.find(e => e.type === 'ready')

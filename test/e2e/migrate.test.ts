@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, MAIN, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, MAIN, type TestNode, PAIR_DELAY } from '../helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from '../helpers/run.js'
 import { libp2pClient, homeKey } from '../helpers/client.js'
 import { proveOrigin } from '../../src/tickets/index.js'
@@ -38,11 +38,11 @@ const live = gossipLive
  */
 const BIG_TRANSFER_BYTES = Math.ceil(1.5 * Math.max(yamuxDefaults.streamOptions.maxStreamWindowSize, MIGRATE_MAX_FRAME_BYTES, BULK_MIN_BYTES)) + 4099
 
-/** A busy (37), B better (148), paired, gossiping every 100 ms. */
+/** A busy (37), B better (148), paired, gossiping every PAIR_DELAY ms. */
 async function busyAndBetter (bArgs: string[] = []): Promise<[TestNode, TestNode]> {
   const [a, b] = await Promise.all([
-    startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
-    startNode('b', { args: ['--delay', '100', '--metric-override', '148', ...bArgs] })
+    startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+    startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '148', ...bArgs] })
   ])
   await pairNodes(a, b)
   await live(a, b)
@@ -288,9 +288,9 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
 
     it('refuses a non-neighbour without a ticket, a reused ticket and an expired ticket', async () => {
       const [a, b, c] = await Promise.all([
-        startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
-        startNode('b', { args: ['--delay', '100', '--metric-override', '60'] }),
-        startNode('c', { args: ['--delay', '100', '--metric-override', '148', '--ticket-ttl', '1500'] })
+        startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+        startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '60'] }),
+        startNode('c', { args: ['--delay', PAIR_DELAY, '--metric-override', '148', '--ticket-ttl', '1500'] })
       ])
       await pairNodes(a, b)
       await pairNodes(c, b)

@@ -10,7 +10,7 @@ import { execFile, execFileSync } from 'node:child_process'
 import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, gossipLive, onCleanup, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, gossipLive, onCleanup, type TestNode, PAIR_DELAY } from '../helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from '../helpers/run.js'
 import { buildEtc } from '../../src/migrate/etc.js'
 import { diagnoseBwrap, unsafeAncestor } from '../../src/migrate/jobhost.js'
@@ -26,11 +26,11 @@ function skipUnless (ctx: Mocha.Context, ok: boolean, why: string): void {
   ctx.skip()
 }
 
-/** A busy (37) and B better (148), paired, gossiping every 100 ms. */
+/** A busy (37) and B better (148), paired, gossiping every PAIR_DELAY ms. */
 async function busyAndBetter (bArgs: string[] = [], bHome?: string): Promise<[TestNode, TestNode]> {
   const [a, b] = await Promise.all([
-    startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
-    startNode('b', { home: bHome, args: ['--delay', '100', '--metric-override', '148', ...bArgs] })
+    startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+    startNode('b', { home: bHome, args: ['--delay', PAIR_DELAY, '--metric-override', '148', ...bArgs] })
   ])
   await pairNodes(a, b)
   await gossipLive(a, b)
@@ -232,7 +232,7 @@ __attribute__((constructor)) static void loaded (void) {
     await job.done
     // the job's own process died with the daemon (pdeathsig); the one it left behind goes at the restart
     await until('the job\'s main process to die with the daemon', async () => (await processesRunning(['sleep', `1001.${tag}`])).length === 0, 30_000)
-    await startNode('b', { home: b.home, args: ['--delay', '100', '--metric-override', '148', '--no-sandbox'] })
+    await startNode('b', { home: b.home, args: ['--delay', PAIR_DELAY, '--metric-override', '148', '--no-sandbox'] })
     assert.deepEqual((await processesMatching(`.${tag}`)).filter(p => p !== job.proc.pid), [])
   })
 })

@@ -7,7 +7,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { TicketBook, proveOrigin, verifyOrigin } from '../../src/tickets/index.js'
 import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
 import { MAX_HELD_TICKETS_PER_RELAY, MAX_TICKETS_PER_RELAY, PROTOCOL_PROBE, TICKET_HOLD_MS } from '../../src/constants.js'
-import { startNode, pairNodes, cleanup, gossipLive } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, gossipLive, PAIR_DELAY } from '../helpers/node.js'
 import { libp2pClient, homeKey } from '../helpers/client.js'
 
 describe('migration tickets: a proved origin, a cap per relaying neighbour, no "busy" from unused ones', function () {
@@ -59,9 +59,9 @@ describe('migration tickets: a proved origin, a cap per relaying neighbour, no "
 
   it('a paired peer cannot get tickets for made-up origins, is capped for its own, and an honest probe is still answered', async () => {
     const [p, h, t] = await Promise.all([
-      startNode('p', { args: ['--delay', '100', '--metric-override', '37'] }),
-      startNode('h', { args: ['--delay', '100', '--metric-override', '37'] }),
-      startNode('t', { args: ['--delay', '100', '--metric-override', '148', '--max-jobs', '4'] })
+      startNode('p', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+      startNode('h', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+      startNode('t', { args: ['--delay', PAIR_DELAY, '--metric-override', '148', '--max-jobs', '4'] })
     ])
     await pairNodes(p, t)
     await pairNodes(h, t)

@@ -14,7 +14,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startNode, pairNodes, cleanup, tmpDir, cli, gossipLive, until, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, tmpDir, cli, gossipLive, until, type TestNode, PAIR_DELAY } from '../helpers/node.js'
 import { runJob, startJob, jobLog, type JobResult } from '../helpers/run.js'
 import { libp2pClient } from '../helpers/client.js'
 import { describeTree, writeTree, copyTree, manualClock } from '../helpers/workspace.js'
@@ -52,8 +52,8 @@ describe('workspace end to end (two daemons)', function () {
         this.skip()
       }
       ;[a, b] = await Promise.all([
-        startNode('a', { args: ['--delay', '100', '--metric-override', '37'] }),
-        startNode('b', { args: ['--delay', '100', '--metric-override', '148', '--max-jobs', '8'] })
+        startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+        startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '148', '--max-jobs', '8'] })
       ])
       await pairNodes(a, b)
       await gossipLive(a, b)
@@ -243,7 +243,7 @@ describe('workspace end to end (two daemons)', function () {
       const homeA = await tmpDir('kappa-a-')
       daemon = await startDaemon({ home: homeA, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, http: false, metricOverride: 37, delayMs: 100, json: true, logTo: new PassThrough().resume(), bulkPort: false, migration: { clock } })
       const a = { home: homeA, name: 'a' } as TestNode
-      const b = await startNode('b', { args: ['--delay', '100', '--metric-override', '148'] })
+      const b = await startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '148'] })
       const { invite } = await b.json(['invite'])
       assert.equal((await cli(['pair', invite, '--home', homeA])).code, 0)
       const bAddr = b.addrs.find(x => x.includes('127.0.0.1')) as string

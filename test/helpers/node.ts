@@ -19,6 +19,16 @@ import { DAEMON_MAIN, MAIN } from '../../src/cluster/entry.js'
 export { DAEMON_MAIN, MAIN }
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 
+/**
+ * The gossip period (`--delay`, ms) of the e2e tier's busy/idle pairs. A
+ * neighbour silent for 3 delays stops counting, so a period of 100 ms dropped
+ * B whenever a loaded machine stalled a daemon for 300 ms, and a job meant
+ * for B ran locally; 250 ms tolerates 750 ms, and a new pair is still live
+ * within one period. (It also costs idle daemons less: ~2.8 % of a CPU each
+ * at 100 ms, ~1 % at 1 s.)
+ */
+export const PAIR_DELAY = '250'
+
 /** What one scope started: a test's own things, or those `keep()` made for several tests. */
 interface Scope {
   processes: Set<ChildProcess>
@@ -331,11 +341,11 @@ export async function gossipLive (x: TestNode, y: TestNode, timeoutMs = 10_000):
     neighbour(await x.json(['status']), y.id)?.live === true && neighbour(await y.json(['status']), x.id)?.live === true, timeoutMs, 20)
 }
 
-/** A busy node `a` (37) paired with an idle node `b` (148), gossiping every 200 ms, each live to the other: a job from a goes to b. */
+/** A busy node `a` (37) paired with an idle node `b` (148), gossiping every PAIR_DELAY ms, each live to the other: a job from a goes to b. */
 export async function busyAndIdlePair (): Promise<[TestNode, TestNode]> {
   const [a, b] = await Promise.all([
-    startNode('a', { args: ['--delay', '200', '--metric-override', '37'] }),
-    startNode('b', { args: ['--delay', '200', '--metric-override', '148'] })
+    startNode('a', { args: ['--delay', PAIR_DELAY, '--metric-override', '37'] }),
+    startNode('b', { args: ['--delay', PAIR_DELAY, '--metric-override', '148'] })
   ])
   await pairNodes(a, b)
   await gossipLive(a, b)

@@ -20,10 +20,10 @@
  * distcc and icecc with apt-get when missing, and says which peer could not
  * run and why.
  */
-import { execFileSync, spawnSync } from 'node:child_process'
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
+import { chown, mkdir, rm, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createNamespaceCluster, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
@@ -46,6 +46,8 @@ const CONFIGURE = ['--disable-nls', '--disable-werror', '--disable-shared', '--d
 const TREE = join(CACHE, 'b')
 /** the tree as configure left it, copied to TREE before each build */
 const PRISTINE = join(CACHE, 'b.pristine')
+/** distcc's state directory: the client does not create it, and without it every compile runs locally ("failed to lock") */
+const DISTCC_DIR = join(CACHE, 'distcc-home')
 const COMPILERS = ['gcc', 'cc', 'g++', 'c++']
 /** BUILD_LEGS=local,kappa runs only those ways (names' first words), for profiling one of them */
 const ONLY = process.env.BUILD_LEGS?.split(',').map(l => l.trim()).filter(l => l !== '')
@@ -150,32 +152,69 @@ interface Leg {
   env: NodeJS.ProcessEnv
 }
 
-interface Run { leg: string, seconds: number, ok: boolean, note: string, objects: Map<string, string>, remote: number, fellBack: number }
-
-async function startDistcc (cluster: NamespaceCluster): Promise<void> {
-  for (const n of cluster.nodes) {
-    n.spawn(['distccd', '--daemon', '--no-detach', '--listen', n.ip, '--allow', cluster.subnet, '--jobs', '2', '--log-stderr', '--log-level', 'error', '--user', 'nobody'])
-  }
-  await new Promise(resolve => setTimeout(resolve, 1500))
+interface Run {
+  leg: string
+  seconds: number
+  ok: boolean
+  note: string
+  objects: Map<string, string>
+  remote: number
+  fellBack: number
+  /** CPU seconds the build used in B's and C's cgroups (their compiles; an idle kappa daemon's ~1 % too) */
+  othersCpu: number
+  /** CPU seconds the build used in A's cgroup */
+  originCpu: number
 }
 
-/** A private /var/run/icecc for a node's iceccd: the daemons share one filesystem, and each needs its own socket there. */
-async function startIcecream (cluster: NamespaceCluster): Promise<void> {
+/** Why a peer's daemons are not all running `settleMs` after their start (undefined: they are). */
+async function stillRunning (what: string, daemons: Array<{ node: string, proc: ChildProcess }>, settleMs: number): Promise<string | undefined> {
+  const stderr = new Map<ChildProcess, string>()
+  for (const { proc } of daemons) proc.stderr?.on('data', (d) => { stderr.set(proc, ((stderr.get(proc) ?? '') + String(d)).slice(-500)) })
+  await new Promise(resolve => setTimeout(resolve, settleMs))
+  const dead = daemons.find(({ proc }) => proc.exitCode != null || proc.signalCode != null)
+  if (dead == null) return undefined
+  return `${what} on ${dead.node} exited at start (${String(dead.proc.exitCode ?? dead.proc.signalCode)}): ${(stderr.get(dead.proc) ?? '').trim().split('\n').pop() ?? ''}`
+}
+
+async function startDistcc (cluster: NamespaceCluster): Promise<string | undefined> {
+  await mkdir(DISTCC_DIR, { recursive: true })
+  const daemons = cluster.nodes.map(n => ({
+    node: n.name,
+    proc: n.spawn(['distccd', '--daemon', '--no-detach', '--listen', n.ip, '--allow', cluster.subnet, '--jobs', '2', '--log-stderr', '--log-level', 'error', '--user', 'nobody'])
+  }))
+  return await stillRunning('distccd', daemons, 1500)
+}
+
+/**
+ * icecream's daemons drop to the icecc user: their environment directory
+ * and log must be its own (a root-owned one makes iceccd exit at start, and
+ * every compile then runs locally without a word). A private /var/run/icecc
+ * for each node's iceccd: the daemons share one filesystem, and each needs
+ * its own socket there.
+ */
+async function startIcecream (cluster: NamespaceCluster): Promise<string | undefined> {
   const a = cluster.node('a')
-  a.spawn(['icecc-scheduler', '-l', join(CACHE, 'icecc-scheduler.log')])
+  const id = (flag: string): number => Number(execFileSync('id', [flag, 'icecc'], { encoding: 'utf8' }).trim())
+  const [uid, gid] = [id('-u'), id('-g')]
+  const owned = async (dir: string): Promise<string> => {
+    await mkdir(dir, { recursive: true })
+    await chown(dir, uid, gid)
+    return dir
+  }
+  const logs = await owned(join(CACHE, 'icecc-logs'))
+  const daemons = [{ node: 'a', proc: a.spawn(['icecc-scheduler', '-l', join(logs, 'scheduler.log')]) }]
   await new Promise(resolve => setTimeout(resolve, 1000))
   for (const n of cluster.nodes) {
-    const base = join(CACHE, `icecc-${n.name}`)
-    await mkdir(base, { recursive: true })
-    const iceccd = `iceccd -s ${a.ip} -m 2 -b ${base} -N ${n.name} -l ${join(CACHE, `iceccd-${n.name}.log`)}`
+    const base = await owned(join(CACHE, `icecc-${n.name}`))
+    const iceccd = `iceccd -s ${a.ip} -m 2 -b ${base} -N ${n.name} -l ${join(logs, `iceccd-${n.name}.log`)}`
     if (n.name === 'a') {
-      await mkdir('/var/run/icecc', { recursive: true })
-      n.spawn(['sh', '-c', `exec ${iceccd}`])
+      await owned('/var/run/icecc')
+      daemons.push({ node: n.name, proc: n.spawn(['sh', '-c', `exec ${iceccd}`]) })
     } else {
-      n.spawn(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mkdir -p /var/run/icecc && mount -t tmpfs none /var/run/icecc && exec ${iceccd}`])
+      daemons.push({ node: n.name, proc: n.spawn(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mkdir -p /var/run/icecc && mount -t tmpfs -o mode=0755,uid=${uid},gid=${gid} none /var/run/icecc && exec ${iceccd}`]) })
     }
   }
-  await new Promise(resolve => setTimeout(resolve, 3000))
+  return await stillRunning('icecc-scheduler or iceccd', daemons, 3000)
 }
 
 /** CPU seconds a node's cgroup has used (v2 cpu.stat usage_usec; v1 cpuacct.usage), and seconds it was throttled by its quota. */
@@ -214,7 +253,10 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   r.stderr = r.stderr.replace(new RegExp(`^${MAKE_TIME_MARK} .*\\n?`, 'm'), '')
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
   // where the CPU went: a node at its quota the whole time is the build's bottleneck
-  const cpu = nodes.map((n, i) => { const after = cpuUse(n); return `${n.name} ${fmt(after.used - cpuBefore[i].used, 1)} s (throttled ${fmt(after.throttled - cpuBefore[i].throttled, 1)} s)` }).join(', ')
+  const used = nodes.map((n, i) => { const after = cpuUse(n); return { used: after.used - cpuBefore[i].used, throttled: after.throttled - cpuBefore[i].throttled } })
+  const cpu = nodes.map((n, i) => `${n.name} ${fmt(used[i].used, 1)} s (throttled ${fmt(used[i].throttled, 1)} s)`).join(', ')
+  const othersCpu = used.filter((_, i) => nodes[i] !== a).reduce((sum, u) => sum + u.used, 0)
+  const originCpu = used.find((_, i) => nodes[i] === a)?.used ?? NaN
   const daemons = nodes.map((n, i) => { const after = daemonCpu(n); return `${n.name} ${fmt(after.self - daemonBefore[i].self, 1)} s (what it ran ${fmt(after.children - daemonBefore[i].children, 1)} s)` }).join(', ')
   log(`    CPU used: ${cpu}; daemons: ${daemons}; on ${a.name}, make and what it started ${makeTime == null ? '?' : fmt(Number(makeTime[1]) + Number(makeTime[2]), 1)} s`)
   const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
@@ -223,7 +265,7 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   const ok = r.code === 0
   const note = ok ? '' : `make exited ${String(r.code ?? r.signal)}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`
   if (kappaLines.length > 0) await writeFile(join(CACHE, `kappa-stderr-${Date.now()}.log`), kappaLines.join('\n') + '\n')
-  return { leg: leg.name, seconds, ok, note, objects: ok ? objects() : new Map(), remote, fellBack }
+  return { leg: leg.name, seconds, ok, note, objects: ok ? objects() : new Map(), remote, fellBack, othersCpu, originCpu }
 }
 
 /**
@@ -316,11 +358,11 @@ export async function runBuildBench (): Promise<string> {
     await rm(shims, { recursive: true, force: true })
     const wrapped = await a.exec([LAUNCHER, 'wrap', '--home', a.home, '--dir', shims, ...COMPILERS])
     if (wrapped.code !== 0) throw new Error(`kappa-node wrap failed: ${wrapped.stderr}`)
-    if (why.distcc == null && (ONLY == null || ONLY.includes('distcc'))) await startDistcc(cluster)
-    if (why.icecc == null && (ONLY == null || ONLY.includes('icecream'))) await startIcecream(cluster)
+    if (why.distcc == null && (ONLY == null || ONLY.includes('distcc'))) why.distcc = await startDistcc(cluster)
+    if (why.icecc == null && (ONLY == null || ONLY.includes('icecream'))) why.icecc = await startIcecream(cluster)
     const legs: Leg[] = [
       { name: 'local (A alone)', env: { PATH } },
-      { name: 'distcc', unavailable: why.distcc, env: { PATH: `/usr/lib/distcc:${PATH}`, DISTCC_HOSTS: `${a.ip}/2 ${b.ip}/2 ${c.ip}/2`, DISTCC_DIR: join(CACHE, 'distcc-home') } },
+      { name: 'distcc', unavailable: why.distcc, env: { PATH: `/usr/lib/distcc:${PATH}`, DISTCC_HOSTS: `${a.ip}/2 ${b.ip}/2 ${c.ip}/2`, DISTCC_DIR } },
       { name: 'icecream', unavailable: why.icecc, env: { PATH: `/usr/lib/icecc/bin:${PATH}`, HOME: join(CACHE, 'icecc-home') } },
       { name: 'kappa (wrap)', env: { PATH: `${shims}:${PATH}` } }
     ]
@@ -342,6 +384,7 @@ export async function runBuildBench (): Promise<string> {
   }
   const reference = runs.find(r => r.leg.startsWith('local') && r.ok)?.objects ?? new Map<string, string>()
   const localMedian = median(runs.filter(r => r.leg.startsWith('local') && r.ok).map(r => r.seconds))
+  const localCpu = median(runs.filter(r => r.leg.startsWith('local') && r.ok).map(r => r.originCpu))
   const rows: string[] = []
   const medians: Record<string, number> = {}
   for (const name of ['local (A alone)', 'distcc', 'icecream', 'kappa (wrap)']) {
@@ -357,7 +400,12 @@ export async function runBuildBench (): Promise<string> {
       const fell = mine.reduce((n, r) => n + r.fellBack, 0)
       const remote = mine.reduce((n, r) => n + r.remote, 0)
       notes.push(`${remote} compiles placed on B/C; ${fell} of them failed there and ran on A (one line each)`)
-      if (fell > 0) notes.push('NOT A VALID KAPPA FIGURE: every compile placed on B/C failed there (exit 1: a job sees only the files named on its command line inside its cwd, not the project\'s sources and headers, until the workspace branch, issue 10, lands) and was compiled again on A')
+    }
+    if (!name.startsWith('local')) {
+      // a peer that silently compiles everything on A (distcc without its state directory did) is no comparison
+      const others = median(good.map(r => r.othersCpu))
+      notes.push(`B and C used ${fmt(others, 1)} CPU s`)
+      if (others < 0.1 * localCpu) notes.push(`NOT A VALID FIGURE: B and C did almost no work (a local build used ${fmt(localCpu, 1)} CPU s on A)`)
     }
     rows.push(`| ${name} | ${good.map(r => fmt(r.seconds)).join(', ') || '-'} | ${fmt(m)} | ${fmt(localMedian / m, 2)}× | ${compare(reference, good[good.length - 1]?.objects ?? new Map())}${notes.length > 0 ? `; ${notes.join('; ')}` : ''} |`)
   }

@@ -5,7 +5,7 @@
  * milliseconds and cover what the end-to-end tests build on.
  */
 import assert from 'node:assert/strict'
-import { mkdir, writeFile, symlink, chmod, rm, readFile, appendFile, utimes, stat, lstat } from 'node:fs/promises'
+import { mkdir, writeFile, symlink, chmod, rm, readFile, appendFile, utimes, stat, lstat, rename } from 'node:fs/promises'
 import { existsSync, watch } from 'node:fs'
 import { execFileSync, execFile } from 'node:child_process'
 import { join } from 'node:path'
@@ -14,8 +14,9 @@ import { tmpDir, cleanup } from './helpers/node.js'
 import { describeTree, treeHash, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import {
   findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, mountsUnder, sweepMounts, computeChanges, ChangeApplier, ChangeRefused,
-  encodeDirectory, decodeDirectory, sendVerified, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
+  encodeDirectory, decodeDirectory, sendVerified, sendHeld, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
 } from '../src/workspace/index.js'
+import { RecentContent } from '../src/workspace/blob.js'
 import { Liveness } from '../src/migrate/liveness.js'
 import { decodeFrame } from '../src/migrate/channel.js'
 import { Frame } from '../src/wire/migrate.js'
@@ -205,6 +206,43 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
       await assert.rejects(sendVerified(join(ws, 'data.bin'), entry.size, entry.digest, 4, async () => {}), ChangedWhileSent)
     })
   })
+
+    it('a small file renamed or rewritten after it was described is still sent as described (a build\'s .deps/x.Tpo), from the content the scanner held', async () => {
+      const ws = await tmpDir()
+      await writeTree(ws, { '.deps/x.Tpo': 'x.o: x.c x.h\n', 'y.o': 'object one' })
+      const snap = await new WorkspaceScanner().snapshot(ws)
+      const tpo = snap.lookup('.deps/x.Tpo') as any
+      const obj = snap.lookup('y.o') as any
+      // what make does next: mv -f .deps/x.Tpo .deps/x.Plo, and another compile rewrites y.o
+      await rename(join(ws, '.deps/x.Tpo'), join(ws, '.deps/x.Plo'))
+      await writeFile(join(ws, 'y.o'), 'object two, longer')
+      for (const [entry, was] of [[tpo, 'x.o: x.c x.h\n'], [obj, 'object one']] as const) {
+        const held = snap.content(entry.digest) as Buffer
+        assert.equal(held.toString(), was)
+        const sent: Buffer[] = []
+        await sendHeld(held, 4, async (d, first) => { sent.push(Buffer.from(d)); assert.equal(first, sent.length === 1) })
+        assert.equal(Buffer.concat(sent).toString(), was)
+        assert.equal(sha256(Buffer.concat(sent)).toString('hex'), entry.digest)
+      }
+    })
+
+    it('keeps only the most recent small files\' content, within its byte budget', () => {
+      const recent = new RecentContent(4096)
+      const kib = (fill: number): Buffer => Buffer.alloc(1024, fill)
+      for (let i = 0; i < 3; i++) recent.put(`d${i}`, kib(i))
+      recent.put('d0', kib(0)) // seen again: now the most recent
+      recent.put('d3', kib(3)) // over the budget: d1, the oldest, goes
+      assert.equal(recent.get('d1'), undefined)
+      for (const d of ['d0', 'd2', 'd3']) assert.ok(recent.get(d) != null, d)
+      recent.put('big', Buffer.alloc(8192)) // larger than the whole budget: not kept, nothing evicted for it
+      assert.equal(recent.get('big'), undefined)
+      assert.ok(recent.get('d3') != null)
+      // a copy: the caller's buffer may be reused
+      const buffer = Buffer.from('abc')
+      recent.put('abc', buffer)
+      buffer.fill(0)
+      assert.equal(recent.get('abc')?.toString(), 'abc')
+    })
 
   describe('the store (target)', () => {
     it('keeps blobs and directories by their verified digests, evicts the least recently used, never what a job holds', async () => {

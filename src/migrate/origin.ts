@@ -20,7 +20,7 @@ import { label } from '../names.js'
 import { peerIdOf } from '../pairing/invites.js'
 import { connectBulk, tcpHost } from '../bulk/index.js'
 import {
-  findWorkspaceRoot, isInside, jobEnvironment, sendVerified, ChangedWhileSent, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
+  findWorkspaceRoot, isInside, jobEnvironment, sendVerified, sendHeld, ChangedWhileSent, ChangeApplier, ChangeRefused, decodeDirectory, hex, unhex, LruMap,
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
@@ -402,7 +402,8 @@ export class JobSender {
       const tool = blob == null ? toolchainFile(prepared, d) : undefined
       if (tool != null) return { digest: d, path: tool.path, size: tool.size, kind: 'executable' as const }
       if (blob == null) throw new Error(`the target asked for a blob this job does not have (${d.slice(0, 12)})`)
-      return { digest: d, path: join(prepared.snapshot.root, blob.path), size: blob.size, kind: 'workspace' as const }
+      // the content as described, when the scanner still holds it: the file may have been renamed or rewritten since
+      return { digest: d, path: join(prepared.snapshot.root, blob.path), size: blob.size, kind: 'workspace' as const, held: prepared.snapshot.content(d) }
     })
     const total = sources.reduce((n, s) => n + s.size, 0)
     const progress = total >= PROGRESS_MIN_BYTES
@@ -414,13 +415,15 @@ export class JobSender {
       await client.json(RunFrame.PROGRESS, { sentBytes, totalBytes: total, blobs: sources.length })
     }
     for (const s of sources) {
+      const send = async (data: Buffer, first: boolean): Promise<void> => {
+        if (first) await channel.write({ type: Frame.Type.BLOB, blob: { digest: unhex(s.digest), size: BigInt(s.size) }, data }, signal)
+        else await channel.writeData(Frame.Type.DATA, [data], { signal, borrowed: true })
+        sentBytes += data.byteLength
+        await report(false)
+      }
       try {
-        await sendVerified(s.path, s.size, s.digest, MIGRATE_CHUNK_BYTES, async (data, first) => {
-          if (first) await channel.write({ type: Frame.Type.BLOB, blob: { digest: unhex(s.digest), size: BigInt(s.size) }, data }, signal)
-          else await channel.writeData(Frame.Type.DATA, [data], { signal, borrowed: true })
-          sentBytes += data.byteLength
-          await report(false)
-        }, { noFollow: s.kind === 'workspace' })
+        if ('held' in s && s.held != null) await sendHeld(s.held, MIGRATE_CHUNK_BYTES, send)
+        else await sendVerified(s.path, s.size, s.digest, MIGRATE_CHUNK_BYTES, send, { noFollow: s.kind === 'workspace' })
       } catch (err) {
         if (err instanceof ChangedWhileSent) throw new BeforeStart(`${s.path} changed while it was sent; run it again`)
         if ((err as NodeJS.ErrnoException).code != null) throw new BeforeStart(`cannot read ${s.path}: ${errorMessage(err)}`)

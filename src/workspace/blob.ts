@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { SMALL_FILE_BYTES } from './constants.js'
+import { RECENT_CONTENT_ENTRY_BYTES, SMALL_FILE_BYTES } from './constants.js'
 
 /** The file no longer has the content its digest names (it changed after it was described). */
 export class ChangedWhileSent extends Error {
@@ -45,6 +45,58 @@ export async function sendVerified (path: string, size: number, digest: string, 
     await handle.close()
   }
   if (read !== size || hash.digest('hex') !== digest) throw new ChangedWhileSent(`${path} changed while it was sent`)
+}
+
+/** Hands content held in memory to `send` in chunks of up to `chunkBytes`, as sendVerified does a file's. */
+export async function sendHeld (data: Buffer, chunkBytes: number, send: (data: Buffer, first: boolean) => Promise<void>): Promise<void> {
+  let offset = 0
+  do {
+    const chunk = data.subarray(offset, offset + chunkBytes)
+    await send(chunk, offset === 0)
+    offset += chunk.length
+  } while (offset < data.length)
+}
+
+/**
+ * The content of the small files hashed last, by digest, within a byte
+ * budget (the oldest go first). A build renames and rewrites its temporaries
+ * (gcc -MF's `.deps/x.Tpo`, libtool's `x.loT`) while its other compiles are
+ * being placed, so a job's snapshot can name a file that is gone or
+ * different by the time the target asks for it. Sent from here, the job
+ * sees the workspace as it was described, as a run started then here would
+ * have, instead of being run here after all ("cannot read …").
+ */
+export class RecentContent {
+  private readonly entries = new Map<string, Buffer>()
+  private bytes = 0
+
+  constructor (private readonly budget: number) {}
+
+  /** Keeps a copy of `data` (the caller's buffer may be a slice of a larger one). */
+  put (digest: string, data: Buffer): void {
+    const known = this.entries.get(digest)
+    if (known != null) {
+      // most recently seen last
+      this.entries.delete(digest)
+      this.entries.set(digest, known)
+      return
+    }
+    if (data.length + RECENT_CONTENT_ENTRY_BYTES > this.budget) return
+    // its own memory: a pooled slice would keep its whole pool alive
+    const copy = Buffer.allocUnsafeSlow(data.length)
+    data.copy(copy)
+    this.entries.set(digest, copy)
+    this.bytes += copy.length + RECENT_CONTENT_ENTRY_BYTES
+    for (const [oldest, held] of this.entries) {
+      if (this.bytes <= this.budget) break
+      this.entries.delete(oldest)
+      this.bytes -= held.length + RECENT_CONTENT_ENTRY_BYTES
+    }
+  }
+
+  get (digest: string): Buffer | undefined {
+    return this.entries.get(digest)
+  }
 }
 
 /**

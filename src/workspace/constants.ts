@@ -86,5 +86,13 @@ export function temporaryName (): string {
  * on a long copy.
  */
 export const SMALL_FILE_BYTES = 256 * 1024
+/**
+ * The origin keeps what the small files it hashed last held, up to this many
+ * bytes (blob.ts RecentContent says why): a make -j burst's temporaries and
+ * objects are a few KiB to a few hundred each.
+ */
+export const RECENT_CONTENT_BYTES = 16 * 1024 * 1024
+/** What one kept entry is charged beyond its bytes (the Buffer and the map entry) */
+export const RECENT_CONTENT_ENTRY_BYTES = 160
 /** The synchronous path yields to the event loop after this many files. */
 export const SMALL_FILES_PER_TURN = 64

@@ -13,7 +13,7 @@ export { mountOverlay, mountReadOnlyOverlay, unmount, copyView, releaseView, ove
 export { ToolchainLayers, layerPlacement, LAYER_DIRS, type ToolchainLayer, type LayerFile } from './toolchain-layer.js'
 export { computeChanges, hashFile, type WorkspaceChange, type ChangeSet } from './changes.js'
 export { ChangeApplier, ChangeRefused, BlobSink, type IncomingChange, type ApplyContext, type Written } from './apply.js'
-export { sendVerified, ChangedWhileSent } from './blob.js'
+export { sendVerified, sendHeld, ChangedWhileSent } from './blob.js'
 export { jobEnvironment, safeVariable } from './env.js'
 export { encodeDirectory, decodeDirectory, entriesOf, lookup, hex, unhex, sha256, EMPTY_BLOB, LruMap, type Hex, type TreeEntry, type DirectorySource } from './tree.js'
 export * from './constants.js'

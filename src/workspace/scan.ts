@@ -7,10 +7,10 @@ import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
-  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, SMALL_FILE_BYTES, TEMPORARY_NAME, WATCH_IDLE_MS
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
-import { readSmall } from './blob.js'
+import { readSmall, RecentContent } from './blob.js'
 
 const log = logger('kappa:workspace')
 
@@ -39,6 +39,8 @@ export interface Snapshot {
   lookup: (rel: string) => TreeEntry | undefined
   /** a file with this content: its path (relative to the root) and size */
   blob: (digest: Hex) => { path: string, size: number } | undefined
+  /** that content itself, when the scanner still holds it (a small file it hashed lately): what to send, whatever the file holds by now */
+  content: (digest: Hex) => Buffer | undefined
   /** does the ignore file exclude this path (relative, '/'-separated)? */
   ignored: (rel: string, isDir: boolean) => boolean
 }
@@ -109,6 +111,7 @@ function sameStat (a: FileState, st: Stats): boolean {
 export class WorkspaceScanner {
   private readonly workspaces = new Map<string, Workspace>()
   private readonly decoded = new LruMap<Hex, Directory>(4096)
+  private readonly recent = new RecentContent(RECENT_CONTENT_BYTES)
   private readonly watchDir: NonNullable<WorkspaceScannerInit['watch']>
   private readonly now: () => number
   private readonly idleMs: number
@@ -399,7 +402,9 @@ export class WorkspaceScanner {
         }
         const after = read.stat
         if (unchangedWhileRead(read.data.length, expected, after)) {
-          return this.hashed(after, createHash('sha256').update(read.data).digest())
+          const digest = createHash('sha256').update(read.data).digest()
+          this.recent.put(digest.toString('hex'), read.data)
+          return this.hashed(after, digest)
         }
         expected = after
         continue
@@ -480,6 +485,7 @@ export class WorkspaceScanner {
       takenAt: this.now(),
       directory,
       lookup: (rel) => lookup({ directory }, top.digest, rootMode, rel),
+      content: (digest) => this.recent.get(digest),
       blob: (digest) => {
         if (blobs == null) {
           const found = new Map<Hex, { path: string, size: number }>()

@@ -559,7 +559,7 @@ export class JobSender {
             if (applier == null) throw new ChangeRefused('no change set came')
             const { conflicts, written } = await applier.commit()
             applier = undefined
-            for (const w of written) this.scanner.recordWrite(snapshot.root, w.path, w.stat, w.digest)
+            for (const w of written) this.scanner.recordWrite(snapshot.root, w.path, w.stat, w.digest, w.data)
             if (conflicts.length > 0) {
               const shown = conflicts.slice(0, 3).join(', ') + (conflicts.length > 3 ? `, and ${conflicts.length - 3} more` : '')
               await client.note(`${conflicts.length === 1 ? shown : `${conflicts.length} paths`} changed here while the job ran on ${who}; the job's version was kept${conflicts.length > 1 ? ` (${shown})` : ''}`)

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto'
 import { constants as fsConstants, type Stats } from 'node:fs'
 import { chmod, copyFile, lstat, mkdir, open, readlink, rename, rm, symlink, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { IGNORE_FILE, MAX_CHANGE_BYTES, MAX_CHANGE_FILES, MAX_PATH_BYTES, MAX_SYMLINK_BYTES, WORKSPACE_MARKER, temporaryName } from './constants.js'
+import { IGNORE_FILE, MAX_CHANGE_BYTES, MAX_CHANGE_FILES, MAX_PATH_BYTES, MAX_SYMLINK_BYTES, SMALL_FILE_BYTES, WORKSPACE_MARKER, temporaryName } from './constants.js'
 import { safeName, type Hex, type TreeEntry } from './tree.js'
 import { debugLogger, logged } from '../debug.js'
 
@@ -36,7 +36,13 @@ export interface ApplyContext {
 }
 
 /** What was written, for the origin's stat cache (it need not read these files again). */
-export interface Written { path: string, digest: Buffer, stat: Stats }
+export interface Written {
+  path: string
+  digest: Buffer
+  stat: Stats
+  /** a small file's content as written (the scanner keeps it: make may rename the file before a job's target asks for it) */
+  data?: Buffer
+}
 
 const RANK = { delete: 0, directory: 1, file: 2, symlink: 3, mode: 4 }
 
@@ -82,6 +88,7 @@ interface Staged { change: IncomingChange, tmp: string, handle?: FileHandle }
 export class ChangeApplier {
   private readonly staged = new Map<Hex, Staged[]>()
   private readonly received = new Set<Hex>()
+  private readonly sinks = new Map<Hex, BlobSink>()
   private readonly stagedPaths: string[] = []
 
   private constructor (private readonly ctx: ApplyContext, readonly changes: IncomingChange[]) {}
@@ -205,7 +212,9 @@ export class ChangeApplier {
     if (list == null || this.received.has(digest)) throw new ChangeRefused(`a blob that the change set does not name (${digest.slice(0, 12)})`)
     if (list[0].change.size !== size) throw new ChangeRefused(`blob ${digest.slice(0, 12)}: ${size} bytes, ${String(list[0].change.size)} were announced`)
     this.received.add(digest)
-    return new BlobSink(digest, size, list)
+    const sink = new BlobSink(digest, size, list)
+    this.sinks.set(digest, sink)
+    return sink
   }
 
   /** Every blob arrived: the files, directories, symlinks and modes go in place. Returns the paths changed here meanwhile (the job's version wins) and what was written. */
@@ -231,7 +240,7 @@ export class ChangeApplier {
         const s = staged.get(c.path) as Staged
         await rename(s.tmp, abs)
         const st = await lstat(abs)
-        written.push({ path: c.path, digest: Buffer.from(c.digest as Hex, 'hex'), stat: st })
+        written.push({ path: c.path, digest: Buffer.from(c.digest as Hex, 'hex'), stat: st, data: this.sinks.get(c.digest as Hex)?.content })
       } else if (c.kind === 'symlink') {
         const tmp = join(dirname(abs), temporaryName())
         await symlink(c.target as string, tmp)
@@ -276,8 +285,13 @@ async function chmodNoFollow (path: string, mode: number): Promise<void> {
 export class BlobSink {
   private readonly hash: Hash = createHash('sha256')
   written = 0
+  /** a small blob's bytes, once finished (kept for the scanner: see Written.data) */
+  content?: Buffer
+  private readonly held?: Buffer[]
 
-  constructor (readonly digest: Hex, readonly size: number, private readonly targets: Staged[]) {}
+  constructor (readonly digest: Hex, readonly size: number, private readonly targets: Staged[]) {
+    if (size <= SMALL_FILE_BYTES) this.held = []
+  }
 
   get complete (): boolean {
     return this.written === this.size
@@ -286,12 +300,15 @@ export class BlobSink {
   async write (data: Uint8Array): Promise<void> {
     if (this.written + data.byteLength > this.size) throw new ChangeRefused(`blob ${this.digest.slice(0, 12)}: more data than announced`)
     this.hash.update(data)
+    // a copy: the frame's bytes may be reused once the next one is read
+    this.held?.push(Buffer.from(data))
     await (this.targets[0].handle as FileHandle).write(data)
     this.written += data.byteLength
   }
 
   async finish (): Promise<void> {
     if (this.written !== this.size || this.hash.digest('hex') !== this.digest) throw new ChangeRefused(`blob ${this.digest.slice(0, 12)} does not match its digest`)
+    if (this.held != null) this.content = Buffer.concat(this.held)
     const first = this.targets[0]
     for (const s of this.targets) {
       await s.handle?.close()

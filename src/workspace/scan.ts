@@ -1,7 +1,7 @@
 import { watch, constants as fsConstants, type FSWatcher, type Stats } from 'node:fs'
 import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import ignoreFactory, { type Ignore } from 'ignore'
 import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
@@ -58,6 +58,8 @@ interface FileState { size: number, mtimeMs: number, ctimeMs: number, ino: numbe
 
 class DirState {
   mode = 0o755
+  /** the directory's inode when it was first read: another one at the same path is a new directory */
+  ino = 0
   readonly files = new Map<string, FileState>()
   readonly symlinks = new Map<string, string>()
   readonly dirs = new Map<string, DirState>()
@@ -160,11 +162,13 @@ export class WorkspaceScanner {
 
   /**
    * The origin itself wrote `rel` (a job's change set) with this content:
-   * the next snapshot need not read it again.
+   * the next snapshot need not read it again (and, given `data`, a job can
+   * be sent it after make has renamed the file).
    */
-  recordWrite (root: string, rel: string, st: Stats, digest: Buffer): void {
+  recordWrite (root: string, rel: string, st: Stats, digest: Buffer, data?: Buffer): void {
     const ws = this.workspaces.get(root)
     if (ws == null) return
+    if (data != null) this.recent.put(digest.toString('hex'), data)
     const parts = rel.split('/')
     const name = parts.pop() as string
     let dir: DirState | undefined = ws.top
@@ -219,6 +223,12 @@ export class WorkspaceScanner {
       const budget = { files: 0, bytes: 0 }
       const rootStat = await lstat(ws.root).catch((err) => { throw new UserError(`workspace ${ws.root}: ${(err as Error).message}`) })
       if (!rootStat.isDirectory()) throw new UserError(`workspace ${ws.root} is not a directory`)
+      if (ws.top.ino !== rootStat.ino) {
+        // the root itself was made again: start over (as for a subdirectory, see rescan)
+        unwatch(ws.top)
+        ws.top = new DirState('')
+        ws.top.ino = rootStat.ino
+      }
       ws.top.mode = rootStat.mode & 0o777
       await this.refresh(ws, ws.top, budget)
       // a changed ignore file changes what the tree holds: read everything again with it
@@ -288,10 +298,18 @@ export class WorkspaceScanner {
   private ensureWatched (ws: Workspace, dir: DirState): void {
     if (!ws.watching || dir.watcher != null) return
     try {
-      const watcher = this.watchDir(join(ws.root, dir.rel), (_event, name) => {
+      const path = join(ws.root, dir.rel)
+      const watcher = this.watchDir(path, (_event, name) => {
         dir.dirty = true
+        if (name != null && name !== basename(path)) return
         // an event about the directory itself (mode, removal) is news for its parent too
-        if (dir.parent != null && (name == null || name === dir.rel.split('/').pop())) dir.parent.dirty = true
+        if (dir.parent != null) dir.parent.dirty = true
+        // and a removed directory's watch went with it (rm -rf build && mkdir build, even on the same
+        // inode): the next read watches whatever directory stands at the path then
+        if (dir.watcher === watcher) {
+          watcher.close()
+          dir.watcher = undefined
+        }
       })
       watcher.on('error', (err) => { this.stopWatching(ws, err) })
       dir.watcher = watcher
@@ -368,8 +386,15 @@ export class WorkspaceScanner {
         dir.files.delete(name)
         dir.symlinks.delete(name)
         let sub = dir.dirs.get(name)
+        // removed and made again (rm -rf build && mkdir build): what was known of it, and its watcher,
+        // belong to the old directory, whose watcher no longer sees anything
+        if (sub != null && sub.ino !== st.ino) {
+          dropDir(dir, name)
+          sub = undefined
+        }
         if (sub == null) {
           sub = new DirState(rel, dir)
+          sub.ino = st.ino
           dir.dirs.set(name, sub)
         }
         sub.mode = st.mode & 0o777
@@ -390,6 +415,8 @@ export class WorkspaceScanner {
   private async hash (ws: Workspace, rel: string, before: Stats): Promise<FileState> {
     const path = join(ws.root, rel)
     let expected: Stats = before
+    // the last small read, should the file never hold still
+    let last: { data: Buffer, stat: Stats } | undefined
     for (let attempt = 0; attempt < 3; attempt++) {
       if (expected.size <= SMALL_FILE_BYTES) {
         // open, read, fstat and close with synchronous calls (SMALL_FILE_BYTES says why)
@@ -406,6 +433,7 @@ export class WorkspaceScanner {
           this.recent.put(digest.toString('hex'), read.data)
           return this.hashed(after, digest)
         }
+        last = read
         expected = after
         continue
       }
@@ -442,6 +470,14 @@ export class WorkspaceScanner {
       } finally {
         await handle.close()
       }
+    }
+    if (last != null) {
+      // a small file that another process is writing right now (make -j: a compile's object): the job
+      // sees it as one of these reads found it, as a program started here then could have, and the
+      // next snapshot reads it again
+      const digest = createHash('sha256').update(last.data).digest()
+      this.recent.put(digest.toString('hex'), last.data)
+      return { ...this.hashed(last.stat, digest), size: last.data.length, racy: true }
     }
     throw new UserError(`${join(ws.root, rel)} kept changing while it was read: try again once it is written`)
   }

@@ -397,9 +397,7 @@ export async function runBuildBench (): Promise<string> {
     const notes: string[] = []
     if (good.length < mine.length) notes.push(`${mine.length - good.length} of ${mine.length} failed: ${mine.find(r => !r.ok)?.note ?? ''}`)
     if (name.startsWith('kappa')) {
-      const fell = mine.reduce((n, r) => n + r.fellBack, 0)
-      const remote = mine.reduce((n, r) => n + r.remote, 0)
-      notes.push(`${remote} compiles placed on B/C; ${fell} of them failed there and ran on A (one line each)`)
+      notes.push(`compiles placed on B/C per run: ${mine.map(r => r.remote).join(', ')}; of them failed there and ran on A (one line each): ${mine.map(r => r.fellBack).join(', ')}`)
     }
     if (!name.startsWith('local')) {
       // a peer that silently compiles everything on A (distcc without its state directory did) is no comparison

@@ -107,8 +107,10 @@ await stamped(STAMP, 'dist/ is up to date (npm run build -- --force builds anywa
   rmSync(BUNDLE, { force: true })
   try {
     await emit()
-  } catch {
-    process.exit(1) // esbuild printed the errors
+  } catch (err) {
+    // esbuild printed its own build errors; anything else (no node_modules yet) says what it was
+    if (!Array.isArray(err?.errors)) console.error(`build: ${err?.message ?? err} (has npm install run?)`)
+    process.exit(1)
   }
 })
 

@@ -137,9 +137,12 @@ export async function statusCommand (opts: CommonOptions): Promise<void> {
     lines.push('', `jobs      ${jobsIn} running here for others, ${jobsOut} sent elsewhere`)
     const sb = r.jobSandbox
     if (sb != null) {
-      const limits = `memory ${formatBytes(sb.limits.memoryBytes)}, ${sb.limits.pids as number} processes${sb.limits.cgroups === true ? '' : ' (no cgroups)'}`
       if (sb.mode === 'refused') lines.push(`sandbox   none working: jobs for others are refused (${sb.refusal as string})`)
-      else lines.push(`sandbox   ${sb.mode === 'bwrap' ? 'bubblewrap' : 'off (--no-sandbox)'}, jobs as ${sb.user as string}; ${limits} per job`)
+      else {
+        // two lines: one would pass 80 columns
+        lines.push(`sandbox   ${sb.mode === 'bwrap' ? 'bubblewrap' : 'off (--no-sandbox)'}, jobs as ${sb.user as string}`)
+        lines.push(`limits    memory ${formatBytes(sb.limits.memoryBytes)}, ${sb.limits.pids as number} processes per job${sb.limits.cgroups === true ? '' : ' (no cgroups)'}`)
+      }
     }
     return lines.join('\n')
   })

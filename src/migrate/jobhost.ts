@@ -359,9 +359,16 @@ export class JobHost {
     // unsandboxed, a root daemon still gives the job a pid namespace of its own, whose first process dies
     // with the daemon (and takes whatever the job left in the background with it), as bubblewrap's does
     const pidNamespace = this.bwrap == null && user.drop && findExecutable('unshare', LAUNCHER_PATH) != null
-      ? ['setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '--pid', '--fork', '--kill-child', '--']
-      : []
-    const all = [...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []), ...pidNamespace, ...dropArgs(user), ...rlimit, ...inner]
+    const all = [
+      ...(place.cgroup != null ? enterCgroupArgs(place.cgroup.procsFiles) : []),
+      ...pidNamespace ? ['setpriv', '--pdeathsig', 'KILL', '--', 'unshare', '--pid', '--fork', '--kill-child', '--'] : [],
+      ...dropArgs(user),
+      // the namespace's pid 1 ignores every signal it has no handler for, so the job must not be it (a SIGINT
+      // from the origin did nothing): a shell is pid 1 and waits for the job, which the group's signals reach
+      ...pidNamespace ? ['sh', '-c', '"$@"; exit $?', 'kappa-init'] : [],
+      ...rlimit,
+      ...inner
+    ]
     return { command: all[0], args: all.slice(1), env: { PATH: LAUNCHER_PATH }, cwd: unsandboxedCwd }
   }
 

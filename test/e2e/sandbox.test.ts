@@ -10,13 +10,13 @@ import { execFile, execFileSync } from 'node:child_process'
 import { chmod, chown, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { existsSync, readdirSync, readlinkSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, gossipLive, onCleanup, type TestNode, PAIR_DELAY } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, gossipLive, onCleanup, type TestNode, PAIR_DELAY, HAS_BWRAP } from '../helpers/node.js'
 import { runJob, startJob, jobLog, processesMatching } from '../helpers/run.js'
 import { buildEtc } from '../../src/migrate/etc.js'
 import { diagnoseBwrap, unsafeAncestor } from '../../src/migrate/jobhost.js'
 
 const has = (cmd: string, args: string[]): boolean => { try { execFileSync(cmd, args, { stdio: 'ignore' }); return true } catch { return false } }
-const hasBwrap = has('bwrap', ['--version'])
+const hasBwrap = HAS_BWRAP
 const hasCc = has('cc', ['--version'])
 const isRoot = process.getuid?.() === 0
 

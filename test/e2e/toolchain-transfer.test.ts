@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { appendFile, chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, tmpDir, gossipLive, onCleanup, until, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, tmpDir, gossipLive, onCleanup, until, type TestNode, HAS_BWRAP } from '../helpers/node.js'
 import { runJob, jobLog } from '../helpers/run.js'
 import { Toolchain } from '../../src/wire/toolchain.js'
 import { ToolchainCache, decodeManifest, manifestOf } from '../../src/host/toolchain-cache.js'
@@ -23,7 +23,7 @@ import { layerPlacement } from '../../src/workspace/index.js'
 import { launchCommand } from '../../src/migrate/sandbox.js'
 
 const isRoot = process.getuid?.() === 0
-const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
+const hasBwrap = HAS_BWRAP
 const hasCc = existsSync('/usr/bin/cc') && existsSync('/usr/bin/c++')
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin'
 

@@ -14,7 +14,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
-import { startNode, pairNodes, cleanup, tmpDir, cli, gossipLive, until, type TestNode, PAIR_DELAY } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, tmpDir, cli, gossipLive, until, type TestNode, PAIR_DELAY, HAS_BWRAP } from '../helpers/node.js'
 import { runJob, startJob, jobLog, type JobResult } from '../helpers/run.js'
 import { libp2pClient } from '../helpers/client.js'
 import { describeTree, writeTree, copyTree, manualClock } from '../helpers/workspace.js'
@@ -24,7 +24,7 @@ import { Frame, Change } from '../../src/wire/migrate.js'
 import { PROTOCOL_MIGRATE } from '../../src/constants.js'
 import { hex, sha256 } from '../../src/workspace/index.js'
 
-const hasBwrap = ((): boolean => { try { execFileSync('bwrap', ['--version']); return true } catch { return false } })()
+const hasBwrap = HAS_BWRAP
 const isRoot = process.getuid?.() === 0
 const SYSTEM_PATH = '/usr/local/bin:/usr/bin:/bin'
 

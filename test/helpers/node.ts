@@ -5,7 +5,7 @@
  * what `keep()` started (daemons a describe's tests share) lasts until
  * `cleanupKept()`, which that describe runs after.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process'
 import { constants, existsSync, readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -28,6 +28,31 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
  * at 100 ms, ~1 % at 1 s.)
  */
 export const PAIR_DELAY = '250'
+
+/** bubblewrap on PATH: the sandbox's own tests need it (.ci/run installs it) */
+export const HAS_BWRAP = ((): boolean => { try { execFileSync('bwrap', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
+
+/**
+ * Without bubblewrap a default daemon refuses every job for others (fail
+ * closed), so the tests of migration, workspace and builds would test that
+ * refusal only. Their daemons run jobs with --no-sandbox then, the owner's
+ * explicit opt-out; a test that sets the sandbox itself (--bwrap,
+ * --no-sandbox) is left as it is.
+ */
+function sandboxArgs (args: string[]): string[] {
+  if (HAS_BWRAP || args.includes('--bwrap') || args.includes('--no-sandbox')) return []
+  if (!saidUnsandboxed) console.log('      (bubblewrap is not installed: test daemons run jobs with --no-sandbox; .ci/run installs it)')
+  saidUnsandboxed = true
+  return ['--no-sandbox']
+}
+let saidUnsandboxed = false
+
+/** Skips a test that needs the sandbox's view (the workspace at its own path), with the one-line reason, when bubblewrap is missing. */
+export function skipWithoutBwrap (ctx: Mocha.Context): void {
+  if (HAS_BWRAP) return
+  console.log('      skipped: bubblewrap (bwrap) is not installed, and only the sandbox shows a job the workspace at its path; .ci/run installs it')
+  ctx.skip()
+}
 
 /** What one scope started: a test's own things, or those `keep()` made for several tests. */
 interface Scope {
@@ -232,7 +257,7 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
     current.jobsDirs.set(home, jobsDir)
   }
   const own = (opts.args ?? []).includes('--jobs-dir') ? [] : ['--jobs-dir', jobsDir]
-  const args = [DAEMON_MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...(opts.args ?? [])]
+  const args = [DAEMON_MAIN, 'start', '--home', home, '--listen', opts.listen ?? '/ip4/127.0.0.1/tcp/0', '--alias', name, '--json', '--http', '127.0.0.1:0', ...(opts.mdns === true ? [] : ['--no-mdns']), ...own, ...sandboxArgs(opts.args ?? []), ...(opts.args ?? [])]
   const command = [...(opts.prefix ?? []), process.execPath, ...DAEMON_NODE_FLAGS, ...args]
   const proc = spawn(command[0], command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, KAPPA_HOME: undefined } })
   current.processes.add(proc)

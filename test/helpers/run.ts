@@ -5,6 +5,14 @@ import { MAIN, onCleanup, type TestNode } from './node.js'
 
 export interface JobResult { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string }
 
+/**
+ * What a job's stdout may hold in the test's memory. Past it the client is
+ * killed and the result says why: a job meant to stop (its target killed)
+ * that keeps printing must fail its test, not fill the machine's memory
+ * (an endless `head -c 1M /dev/zero` loop once grew a mocha worker to 24 GB).
+ */
+const KEPT_STDOUT_BYTES = 256 * 1024 * 1024
+
 /** `kappa-node run` from `node`'s home, as a real client process in `cwd`. */
 export function startJob (node: TestNode, args: string[], opts: { cwd: string, stdin?: Buffer | string, env?: NodeJS.ProcessEnv }): { proc: ChildProcess, done: Promise<JobResult> } {
   const proc = spawn(process.execPath, [MAIN, 'run', '--home', node.home, ...args], {
@@ -14,8 +22,16 @@ export function startJob (node: TestNode, args: string[], opts: { cwd: string, s
   })
   onCleanup(async () => { if (proc.exitCode == null && proc.signalCode == null) proc.kill('SIGKILL') })
   const out: Buffer[] = []
+  let kept = 0
   let err = ''
-  proc.stdout?.on('data', (d: Buffer) => out.push(d))
+  proc.stdout?.on('data', (d: Buffer) => {
+    kept += d.length
+    if (kept <= KEPT_STDOUT_BYTES) out.push(d)
+    else if (proc.exitCode == null && proc.signalCode == null) {
+      err += `(test helper: stdout passed ${KEPT_STDOUT_BYTES} bytes; the client was killed)\n`
+      proc.kill('SIGKILL')
+    }
+  })
   proc.stderr?.on('data', (d: Buffer) => { err += String(d) })
   proc.stdin?.on('error', () => {})
   if (opts.stdin != null) proc.stdin?.end(opts.stdin)

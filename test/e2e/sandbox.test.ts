@@ -212,13 +212,21 @@ __attribute__((constructor)) static void loaded (void) {
     assert.ok(log.filter(j => j.argv != null).every(j => /no working sandbox/.test(j.refused ?? '')), JSON.stringify(log))
   })
 
-  it('with --no-sandbox, kill -9 of the target daemon leaves no job process after its restart', async function () {
+  it('with --no-sandbox, Ctrl-C at the origin reaches the job, and kill -9 of the target daemon leaves no job process after its restart', async function () {
     skipUnless(this, isRoot, 'needs root (the job cgroups a restart sweeps)')
     const tag = `${randomBytes(3).readUIntBE(0, 3) % 100000}`
     const [a, b] = await busyAndBetter(['--no-sandbox'])
     assert.equal((await b.json(['status'])).sandbox, 'none')
     assert.ok(b.events.some(e => e.type === 'warning' && /sandbox: off \(--no-sandbox\)/.test(e.message)))
     const cwd = await tmpDir()
+    // Ctrl-C reaches the job: it is not its pid namespace's pid 1, which ignores signals it has no handler for
+    const interrupted = startJob(a, ['--remote', '--', 'sh', '-c', `echo started; exec sleep 1002.${tag}`], { cwd })
+    let out = ''
+    interrupted.proc.stdout?.on('data', (d: Buffer) => { out += String(d) })
+    await until('the job to print from B', async () => out.includes('started') && (await processesRunning(['sleep', `1002.${tag}`])).length > 0, 60_000)
+    interrupted.proc.kill('SIGINT')
+    assert.equal((await interrupted.done).code, 130)
+    await until('the interrupted sleep to be gone', async () => (await processesRunning(['sleep', `1002.${tag}`])).length === 0, 30_000)
     // a job that leaves a process of its own in the background, then waits
     const job = startJob(a, ['--remote', '--', 'sh', '-c', `sleep 1000.${tag} & sleep 1001.${tag}`], { cwd })
     await until('both of the job\'s processes on B', async () => (await processesRunning(['sleep', `1000.${tag}`])).length > 0 && (await processesRunning(['sleep', `1001.${tag}`])).length > 0, 60_000)

@@ -266,8 +266,9 @@ export class JobSender {
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
     const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd, phases })
 
-    // before the job starts, any failure means "run it here instead"
-    const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
+    // before the job starts, any failure means "run it here instead"; the target may first finish an earlier
+    // job's sync of this workspace (one at a time per origin), so the deadline grows with the workspace as the target's does
+    const setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
     let channel: FrameChannel
     try {
       const stream = await (opened ?? this.openStream(target, addrs, ticketTtlMs, setup))

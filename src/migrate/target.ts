@@ -162,7 +162,7 @@ export class JobRunner {
     const remote = connection.remotePeer.toString()
     const bulk = this.components.bulk
     const channel = new FrameChannel(stream, bulk != null ? { offer: () => bulk.offer() } : {})
-    const setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
+    let setup = AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS)
     const id = randomBytes(6).toString('hex')
     let jobDir: string | undefined
     let place: JobPlace | undefined
@@ -191,6 +191,9 @@ export class JobRunner {
       this.counters.jobsIn++
       const job = first.job
       phase('request')
+      // the rest of the set-up grows with the workspace the request announces (its first sync: directories, mirror)
+      const setupMs = transferDeadlineMs(Math.min(Number(job.treeBytes), MAX_WORKSPACE_BYTES), Math.min(Number(job.treeFiles), MAX_WORKSPACE_FILES))
+      setup = AbortSignal.timeout(setupMs)
       record.job.argv = job.argv
       record.job.cwd = job.cwd
       Object.assign(line, { argv: job.argv, cwd: job.cwd, workspace: job.workspace })
@@ -251,6 +254,8 @@ export class JobRunner {
       // what the first did not bring (in steady state a few KiB, so the wait is short)
       const jobMirror = mirror
       await this.syncTurn(remote, async () => {
+        // the wait for this origin's earlier job to sync (a first sync of thousands of files) is not this job's slowness
+        setup = AbortSignal.timeout(setupMs)
         let needs: Needs
         for (let round = 0; ; round++) {
           needs = await this.needs(job, jobMirror)
@@ -352,7 +357,10 @@ export class JobRunner {
       await place?.cgroup?.remove().catch((err) => { log('job cgroup: %s', errorMessage(err)) })
       if (view != null) await releaseView(view).catch((err) => { log('release view: %s', errorMessage(err)) })
       if (place != null) await this.host.release(place)
-      await this.writeLog(line)
+      // a stream that never carried a request (the origin opened it while its probe was out, and the job went
+      // elsewhere) is no job: the log would show an entry without one
+      if (line.argv != null) await this.writeLog(line)
+      else if (line.error != null) log('a job stream ended before its request: %s', line.error)
     }
   }
 

@@ -208,8 +208,7 @@ __attribute__((constructor)) static void loaded (void) {
     assert.match((await a.waitForEvent(e => e.type === 'job-placed' && e.where === 'local')).reason ?? '', /./)
     assert.equal((await jobLog(b)).filter(j => j.exit != null).length, 0)
     const log = await jobLog(b)
-    // (a stream A opened early while its probe was out, and closed unused, is logged without a job)
-    assert.ok(log.filter(j => j.argv != null).every(j => /no working sandbox/.test(j.refused ?? '')), JSON.stringify(log))
+    assert.ok(log.length > 0 && log.every(j => /no working sandbox/.test(j.refused ?? '')), JSON.stringify(log))
   })
 
   it('with --no-sandbox, Ctrl-C at the origin reaches the job, and kill -9 of the target daemon leaves no job process after its restart', async function () {

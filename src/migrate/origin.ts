@@ -24,7 +24,7 @@ import {
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
-import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, EARLY_STREAM_MAX_AGE_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
@@ -212,7 +212,7 @@ export class JobSender {
     let ticketTtlMs = 0
     let targetSysmetric: number | undefined
     let path: string[] = []
-    let early: { to: string, stream: Promise<Stream> } | undefined
+    let early: { to: string, stream: Promise<Stream>, openedAt: number } | undefined
     let opened: Promise<Stream> | undefined
     if (params.mode === 'peer') {
       const peer = trust.find(params.peer ?? '')
@@ -225,13 +225,13 @@ export class JobSender {
         const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
           // the job's stream opens while the probe is out: the neighbour asked is usually the target
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
-          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS), negotiateFully: false }) }
+          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS), negotiateFully: false }), openedAt: performance.now() }
         })
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
       })
       phase('probe')
-      const spare = early as { to: string, stream: Promise<Stream> } | undefined
+      const spare = early as { to: string, stream: Promise<Stream>, openedAt: number } | undefined
       if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
         // went elsewhere: nothing was written on it, the neighbour never hears of it
         void spare.stream.then(async (s) => { await s.close() }).catch(logged(log, 'closing the unused spare stream'))
@@ -257,6 +257,11 @@ export class JobSender {
       phase('described')
       prepared = { ...described, toolchain: await toolchain }
       phase('toolchain')
+      if (opened != null && early != null && performance.now() - early.openedAt > EARLY_STREAM_MAX_AGE_MS) {
+        // the target would give up waiting for its request soon: a fresh stream for the job
+        void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened long before the job was ready'))
+        opened = undefined
+      }
     } catch (err) {
       if (opened != null) void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened during the probe'))
       throw new BeforeStart(errorMessage(err))

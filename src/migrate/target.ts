@@ -317,29 +317,7 @@ export class JobRunner {
       }
       if (viewKind === 'overlay') this.views.refill(lower)
       phase('view')
-      // files outside the workspace: copies with their modes (never the stored file itself)
-      const extraDir = join(jobDir, 'extras')
-      const outputDir = join(jobDir, 'outputs')
-      await mkdir(extraDir)
-      await mkdir(outputDir)
-      const extraFiles: LaunchSpec['extras'] = []
-      for (const e of extras) {
-        e.source = join(extraDir, String(e.index))
-        await copyFile(this.store.blobPath(e.digest), e.source, fsConstants.COPYFILE_FICLONE)
-        await this.host.own(e.source)
-        await chmod(e.source, e.mode & 0o777)
-        if (!job.outputs.includes(e.path)) extraFiles.push({ source: e.source, at: e.path })
-      }
-      const outputFiles: LaunchSpec['outputs'] = []
-      for (const [i, path] of job.outputs.entries()) {
-        const source = join(outputDir, String(i))
-        const named = extras.find(e => e.path === path)
-        if (named != null) await copyFile(named.source, source)
-        else await (await open(source, 'w', 0o666 & ~job.umask)).close()
-        await this.host.own(source)
-        outputFiles.push({ source, at: path })
-      }
-      const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
+      const { extraFiles, outputFiles, outputsBefore } = await this.placeFiles(jobDir, job, extras)
       // in the job directory: the job user cannot reach the store in the node's home (blobs are read-only, 0555)
       if (exe.plan.kind === 'bind') exe.plan.source = await this.linkExecutable(exe.blob as Hex, join(jobDir, 'exe'))
       phase('files')
@@ -362,6 +340,33 @@ export class JobRunner {
       if (line.argv != null) await this.writeLog(line)
       else if (line.error != null) log('a job stream ended before its request: %s', line.error)
     }
+  }
+
+  /** Files outside the workspace, as copies with their modes (never the stored file itself), and the named outputs, in the job directory. */
+  private async placeFiles (jobDir: string, job: Job, extras: Array<{ path: string, digest: Hex, mode: number, index: number, source: string }>): Promise<{ extraFiles: LaunchSpec['extras'], outputFiles: LaunchSpec['outputs'], outputsBefore: number[] }> {
+    const extraDir = join(jobDir, 'extras')
+    const outputDir = join(jobDir, 'outputs')
+    await mkdir(extraDir)
+    await mkdir(outputDir)
+    const extraFiles: LaunchSpec['extras'] = []
+    for (const e of extras) {
+      e.source = join(extraDir, String(e.index))
+      await copyFile(this.store.blobPath(e.digest), e.source, fsConstants.COPYFILE_FICLONE)
+      await this.host.own(e.source)
+      await chmod(e.source, e.mode & 0o777)
+      if (!job.outputs.includes(e.path)) extraFiles.push({ source: e.source, at: e.path })
+    }
+    const outputFiles: LaunchSpec['outputs'] = []
+    for (const [i, path] of job.outputs.entries()) {
+      const source = join(outputDir, String(i))
+      const named = extras.find(e => e.path === path)
+      if (named != null) await copyFile(named.source, source)
+      else await (await open(source, 'w', 0o666 & ~job.umask)).close()
+      await this.host.own(source)
+      outputFiles.push({ source, at: path })
+    }
+    const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
+    return { extraFiles, outputFiles, outputsBefore }
   }
 
   /** The toolchain manifest `digest`: as sent (then stored), or from the store; undefined when neither has it. */

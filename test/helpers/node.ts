@@ -6,7 +6,7 @@
  * `cleanupKept()`, which that describe runs after.
  */
 import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process'
-import { constants, existsSync, readFileSync } from 'node:fs'
+import { constants, createWriteStream, existsSync, readFileSync } from 'node:fs'
 import { chmod, copyFile, mkdtemp, rename, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,13 +21,14 @@ export const REPO = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**
  * The gossip period (`--delay`, ms) of the e2e tier's busy/idle pairs. A
- * neighbour silent for 3 delays stops counting, so a period of 100 ms dropped
- * B whenever a loaded machine stalled a daemon for 300 ms, and a job meant
- * for B ran locally; 250 ms tolerates 750 ms, and a new pair is still live
- * within one period. (It also costs idle daemons less: ~2.8 % of a CPU each
- * at 100 ms, ~1 % at 1 s.)
+ * neighbour silent for 3 delays stops counting, and a job meant for B then
+ * runs locally (or fails, with --remote). 100 ms dropped B whenever a loaded
+ * machine stalled a daemon for 300 ms; 250 ms still did beside
+ * `stress-ng --cpu 4` ("no node to run it on" while B received 5000 files);
+ * 500 ms tolerates 1.5 s, and a new pair is still live within one period.
+ * (Idle daemons cost less too: ~2.8 % of a CPU each at 100 ms, ~1 % at 1 s.)
  */
-export const PAIR_DELAY = '250'
+export const PAIR_DELAY = '500'
 
 /** bubblewrap on PATH: the sandbox's own tests need it (.ci/run installs it) */
 export const HAS_BWRAP = ((): boolean => { try { execFileSync('bwrap', ['--version'], { stdio: 'ignore' }); return true } catch { return false } })()
@@ -265,6 +266,9 @@ export async function startNode (name: string, opts: StartOptions = {}): Promise
   const waiters = new Set<{ pred: (e: any) => boolean, resolve: (e: any) => void }>()
   let stderr = ''
   proc.stderr?.on('data', (d) => { stderr += String(d) })
+  // KAPPA_TEST_DAEMON_LOGS=dir keeps each daemon's stderr (DEBUG=kappa:* output included) in dir/<name>-<pid>.log
+  const logs = process.env.KAPPA_TEST_DAEMON_LOGS
+  if (logs != null && logs !== '') proc.stderr?.pipe(createWriteStream(join(logs, `${name}-${String(proc.pid)}.log`)))
   createInterface({ input: proc.stdout! }).on('line', (line) => {
     let e: any
     try { e = JSON.parse(line) } catch { return }

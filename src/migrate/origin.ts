@@ -223,9 +223,12 @@ export class JobSender {
       const outcome = await this.oneAtATime(async () => {
         phase('turn')
         const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
-          // the job's stream opens while the probe is out: the neighbour asked is usually the target
+          // the job's stream opens while the probe is out: the neighbour asked is usually the target. Its
+          // protocol is negotiated now, while the probe hides the round trip: named lazily, with the request,
+          // it reached a loaded target after libp2p's 10 s for naming an inbound stream's protocol, counted
+          // from the stream's opening, had run out (the job failed "aborted due to timeout")
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
-          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS), negotiateFully: false }), openedAt: performance.now() }
+          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS) }), openedAt: performance.now() }
         })
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
@@ -276,7 +279,9 @@ export class JobSender {
     const setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
     let channel: FrameChannel
     try {
-      const stream = await (opened ?? this.openStream(target, addrs, ticketTtlMs, setup))
+      const fresh = async (): Promise<Stream> => await this.openStream(target, addrs, ticketTtlMs, setup)
+      // a stream opened during the probe that did not come about is no reason to give up: a fresh one
+      const stream = await (opened != null ? opened.catch(async (err) => { log('the stream opened during the probe failed (%s): a fresh one', errorMessage(err)); return await fresh() }) : fresh())
       // the target's bulk port is on the address our connection reached it at
       const host = this.components.libp2p.getConnections(peerIdFromString(target)).map(c => tcpHost(c.remoteAddr)).find(h => h != null)
       channel = new FrameChannel(stream, host != null && this.components.bulk != null

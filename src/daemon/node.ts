@@ -4,7 +4,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { MDNS_SERVICE_TAG } from '../constants.js'
+import { HEARTBEAT_MS, LIVENESS_MS, MDNS_SERVICE_TAG } from '../constants.js'
 import type { ConnectionGater, PrivateKey, Libp2p } from '@libp2p/interface'
 
 export interface KappaLibp2pInit {
@@ -34,6 +34,11 @@ export async function createKappaLibp2p (init: KappaLibp2pInit): Promise<KappaLi
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionGater: init.gater,
+    // libp2p pings each connection every 10 s and, by default, aborts it when an answer takes over 5 s:
+    // a peer stalled that long by a loaded machine lost the connection and every job on it ("The operation
+    // was aborted due to timeout"). Here a connection is given up on after about the silence a job's
+    // liveness allows; a ping ends before the next starts (two at once are refused, and that aborted it too).
+    connectionMonitor: { pingInterval: LIVENESS_MS, pingTimeout: { minTimeout: LIVENESS_MS - HEARTBEAT_MS, maxTimeout: LIVENESS_MS - HEARTBEAT_MS } },
     services
   }) as KappaLibp2p
 }

@@ -217,6 +217,23 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
       assert.ok(log.every(j => j.exit === 0 && j.outputs === 1))
     })
 
+    it('a target that stalls for 20 s (SIGSTOP, as a loaded machine can) keeps its connection and its job', async () => {
+      const cwd = await tmpDir()
+      const job = startJob(a, ['--', 'sh', '-c', 'echo started; sleep 2; echo done'], { cwd })
+      let out = ''
+      job.proc.stdout?.on('data', (d: Buffer) => { out += String(d) })
+      await until('the job to run on B', async () => out.includes('started') && (await b.json(['status'])).jobs.in.length > 0)
+      // libp2p pings every 10 s: 20 s is sure to pass its default ping timeout (5 s, then it aborted the connection and
+      // every job on it), and is short of a job's liveness (30 s)
+      b.proc.kill('SIGSTOP')
+      await new Promise(resolve => setTimeout(resolve, 20_000))
+      b.proc.kill('SIGCONT')
+      const r = await job.done
+      assert.equal(r.stderr, '')
+      assert.equal(r.stdout.toString(), 'started\ndone\n')
+      assert.equal(r.code, 0)
+    })
+
     it('a target killed while its output streams over a bulk connection: the client exits 255 with one line', async () => {
       const cwd = await tmpDir()
       const job = startJob(a, ['--', 'sh', '-c', 'while :; do head -c 1048576 /dev/zero; done'], { cwd })

@@ -224,9 +224,8 @@ export class JobSender {
         phase('turn')
         const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
           // the job's stream opens while the probe is out: the neighbour asked is usually the target. Its
-          // protocol is negotiated now, while the probe hides the round trip: named lazily, with the request,
-          // it reached a loaded target after libp2p's 10 s for naming an inbound stream's protocol, counted
-          // from the stream's opening, had run out (the job failed "aborted due to timeout")
+          // protocol is negotiated now, while the probe hides the round trip, so one that cannot be had is
+          // known before the job needs it (and a fresh stream is opened then)
           const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
           if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS) }), openedAt: performance.now() }
         })

@@ -277,6 +277,33 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
       assert.equal(later.digest, (await new WorkspaceScanner().snapshot(ws)).digest)
     })
 
+    it('reading only the entries inotify named, it agrees with a scan from nothing after every kind of change', async () => {
+      const ws = await tmpDir()
+      const files: Record<string, string> = {}
+      for (let i = 0; i < 200; i++) files[`build/f${i}.o`] = `object ${i}`
+      await writeTree(ws, { ...files, 'build/.deps/a.Plo': 'dep', 'build/sub/x.c': 'x', 'src/a.c': 'a' })
+      const scanner = new WorkspaceScanner()
+      await scanner.snapshot(ws)
+      const steps: Array<[string, () => Promise<void>]> = [
+        ['a new object', async () => { await writeFile(join(ws, 'build/new.o'), 'new') }],
+        ['make\'s rename of .Tpo over .Plo', async () => { await writeFile(join(ws, 'build/.deps/a.Tpo'), 'dep 2'); await rename(join(ws, 'build/.deps/a.Tpo'), join(ws, 'build/.deps/a.Plo')) }],
+        ['a rewrite of the same size', async () => { await writeFile(join(ws, 'build/f1.o'), 'OBJECT 1') }],
+        ['chmod +x', async () => { await chmod(join(ws, 'build/f2.o'), 0o755) }],
+        ['rm', async () => { await rm(join(ws, 'build/f3.o')) }],
+        ['a file replaced by a symlink', async () => { await rm(join(ws, 'build/f4.o')); await symlink('f5.o', join(ws, 'build/f4.o')) }],
+        ['a file replaced by a directory', async () => { await rm(join(ws, 'build/f6.o')); await mkdir(join(ws, 'build/f6.o')); await writeFile(join(ws, 'build/f6.o/in'), 'in') }],
+        ['mkdir -p with files', async () => { await mkdir(join(ws, 'build/new/deep'), { recursive: true }); await writeFile(join(ws, 'build/new/deep/d.o'), 'd') }],
+        ['rm -rf of a subdirectory', async () => { await rm(join(ws, 'build/sub'), { recursive: true }) }],
+        ['a file moved to another directory', async () => { await rename(join(ws, 'build/f7.o'), join(ws, 'src/f7.o')) }],
+        ['over 256 names at once (read whole)', async () => { for (let i = 0; i < 300; i++) await writeFile(join(ws, `build/many${i}.o`), `m${i}`) }]
+      ]
+      for (const [what, change] of steps) {
+        await change()
+        const watched = await scanner.snapshot(ws)
+        assert.equal(watched.digest, (await new WorkspaceScanner().snapshot(ws)).digest, `after ${what}`)
+      }
+    })
+
     it('keeps only the most recent small files\' content, within its byte budget', () => {
       const recent = new RecentContent(4096)
       const kib = (fill: number): Buffer => Buffer.alloc(1024, fill)

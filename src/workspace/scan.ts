@@ -64,6 +64,12 @@ class DirState {
   readonly symlinks = new Map<string, string>()
   readonly dirs = new Map<string, DirState>()
   dirty = true
+  /**
+   * The entries inotify named since the last read, when that is all that
+   * changed; undefined: read the whole directory (first read, an event
+   * without a name or about the directory itself, a full scan, too many).
+   */
+  changed?: Set<string>
   encoded?: { message: Uint8Array, digest: Hex, files: number, bytes: number }
   watcher?: FSWatcher
   constructor (readonly rel: string, readonly parent?: DirState) {}
@@ -176,7 +182,7 @@ export class WorkspaceScanner {
     if (dir == null) return
     dir.symlinks.delete(name)
     dir.files.set(name, { size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, mode: st.mode & 0o777, digest, racy: false })
-    dir.dirty = true
+    noteChanged(dir, name)
   }
 
   close (): void {
@@ -300,10 +306,13 @@ export class WorkspaceScanner {
     try {
       const path = join(ws.root, dir.rel)
       const watcher = this.watchDir(path, (_event, name) => {
-        dir.dirty = true
-        if (name != null && name !== basename(path)) return
+        if (name != null && name !== basename(path)) {
+          noteChanged(dir, name)
+          return
+        }
+        markDirty(dir)
         // an event about the directory itself (mode, removal) is news for its parent too
-        if (dir.parent != null) dir.parent.dirty = true
+        if (dir.parent != null) markDirty(dir.parent)
         // and a removed directory's watch went with it (rm -rf build && mkdir build, even on the same
         // inode): the next read watches whatever directory stands at the path then
         if (dir.watcher === watcher) {
@@ -326,12 +335,31 @@ export class WorkspaceScanner {
     unwatch(ws.top)
   }
 
-  /** Re-reads one directory: its entries, their kinds and stats; hashes what changed. */
+  /**
+   * Re-reads one directory: its entries, their kinds and stats; hashes what
+   * changed. Only the entries inotify named, when it named them all (a build
+   * directory of hundreds of objects, one of them new: a few stats instead
+   * of hundreds, and no readdir).
+   */
   private async rescan (ws: Workspace, dir: DirState, budget: { files: number, bytes: number }): Promise<void> {
     const abs = join(ws.root, dir.rel)
     // watch first, read after: a change made while we read marks it dirty again
+    const wasWatched = dir.watcher != null
     this.ensureWatched(ws, dir)
+    const named = dir.changed
     dir.dirty = false
+    dir.changed = undefined
+    if (named != null && wasWatched && ws.watching && dir.encoded != null) {
+      for (const [name, f] of dir.files) {
+        if (named.has(name)) continue
+        budget.files++
+        budget.bytes += f.size
+      }
+      await inParallel([...named], SCAN_CONCURRENCY, async (name) => {
+        if (await this.readEntry(ws, dir, abs, name, budget) === 'absent') forget(dir, name)
+      })
+      return
+    }
     let names: string[]
     try {
       names = await readdir(abs)
@@ -340,71 +368,82 @@ export class WorkspaceScanner {
     }
     const seen = new Set<string>()
     await inParallel(names, SCAN_CONCURRENCY, async (name) => {
-      // .git, and the temporaries kappa itself writes while it puts a job's results in place
-      if (name === '.git' || TEMPORARY_NAME.test(name)) return
-      const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
-      let st: Stats
-      try {
-        st = await lstat(join(abs, name))
-      } catch (err) {
-        // gone between readdir and lstat: the watcher (or the next full scan) sees it
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { dir.dirty = true; return }
-        throw unreadable(ws, rel, err)
-      }
-      if (ws.excluded.has(rel) || ws.ignore.ignores(st.isDirectory() ? `${rel}/` : rel)) return
-      if (st.isFile()) {
-        seen.add(name)
-        dir.symlinks.delete(name)
-        dropDir(dir, name)
-        budget.files++
-        budget.bytes += st.size
-        this.overLimit(ws, budget)
-        const known = dir.files.get(name)
-        if (known != null && sameStat(known, st) && !known.racy) {
-          known.mode = st.mode & 0o777
-          return
-        }
-        let state: FileState
-        try {
-          state = await this.hash(ws, rel, st)
-        } catch (err) {
-          // gone between lstat and open (a build renames its temporaries all the time): as above
-          if (!(err instanceof Vanished)) throw err
-          seen.delete(name)
-          dir.files.delete(name)
-          dir.dirty = true
-          return
-        }
-        dir.files.set(name, state)
-      } else if (st.isSymbolicLink()) {
-        seen.add(name)
-        dir.files.delete(name)
-        dropDir(dir, name)
-        dir.symlinks.set(name, await readlink(join(abs, name)).catch((err) => { throw unreadable(ws, rel, err) }))
-      } else if (st.isDirectory()) {
-        seen.add(name)
-        dir.files.delete(name)
-        dir.symlinks.delete(name)
-        let sub = dir.dirs.get(name)
-        // removed and made again (rm -rf build && mkdir build): what was known of it, and its watcher,
-        // belong to the old directory, whose watcher no longer sees anything
-        if (sub != null && sub.ino !== st.ino) {
-          dropDir(dir, name)
-          sub = undefined
-        }
-        if (sub == null) {
-          sub = new DirState(rel, dir)
-          sub.ino = st.ino
-          dir.dirs.set(name, sub)
-        }
-        sub.mode = st.mode & 0o777
-      } else {
-        log('workspace %s: %s is a socket, fifo or device: skipped', ws.root, rel)
-      }
+      if (await this.readEntry(ws, dir, abs, name, budget) !== 'absent') seen.add(name)
     })
     for (const name of dir.files.keys()) if (!seen.has(name)) dir.files.delete(name)
     for (const name of dir.symlinks.keys()) if (!seen.has(name)) dir.symlinks.delete(name)
     for (const name of [...dir.dirs.keys()]) if (!seen.has(name)) dropDir(dir, name)
+  }
+
+  /**
+   * Brings one entry of `dir` up to date from the disk: 'absent' when it is
+   * not there, or not part of the tree (left out, ignored, a socket, kappa's
+   * own temporary). A file counts against the workspace's limits in
+   * `budget` before it is hashed.
+   */
+  private async readEntry (ws: Workspace, dir: DirState, abs: string, name: string, budget: { files: number, bytes: number }): Promise<'file' | 'symlink' | 'dir' | 'absent'> {
+    // .git, and the temporaries kappa itself writes while it puts a job's results in place
+    if (name === '.git' || TEMPORARY_NAME.test(name)) return 'absent'
+    const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
+    let st: Stats
+    try {
+      st = await lstat(join(abs, name))
+    } catch (err) {
+      // gone (between readdir and lstat, or since inotify named it)
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'
+      throw unreadable(ws, rel, err)
+    }
+    if (ws.excluded.has(rel) || ws.ignore.ignores(st.isDirectory() ? `${rel}/` : rel)) return 'absent'
+    if (st.isFile()) {
+      dir.symlinks.delete(name)
+      dropDir(dir, name)
+      budget.files++
+      budget.bytes += st.size
+      this.overLimit(ws, budget)
+      const known = dir.files.get(name)
+      if (known != null && sameStat(known, st) && !known.racy) {
+        known.mode = st.mode & 0o777
+        return 'file'
+      }
+      let state: FileState
+      try {
+        state = await this.hash(ws, rel, st)
+      } catch (err) {
+        // gone between lstat and open (a build renames its temporaries all the time): looked at again next time
+        if (!(err instanceof Vanished)) throw err
+        dir.files.delete(name)
+        markDirty(dir)
+        return 'absent'
+      }
+      dir.files.set(name, state)
+      return 'file'
+    }
+    if (st.isSymbolicLink()) {
+      dir.files.delete(name)
+      dropDir(dir, name)
+      dir.symlinks.set(name, await readlink(join(abs, name)).catch((err) => { throw unreadable(ws, rel, err) }))
+      return 'symlink'
+    }
+    if (st.isDirectory()) {
+      dir.files.delete(name)
+      dir.symlinks.delete(name)
+      let sub = dir.dirs.get(name)
+      // removed and made again (rm -rf build && mkdir build): what was known of it, and its watcher,
+      // belong to the old directory, whose watcher no longer sees anything
+      if (sub != null && sub.ino !== st.ino) {
+        dropDir(dir, name)
+        sub = undefined
+      }
+      if (sub == null) {
+        sub = new DirState(rel, dir)
+        sub.ino = st.ino
+        dir.dirs.set(name, sub)
+      }
+      sub.mode = st.mode & 0o777
+      return 'dir'
+    }
+    log('workspace %s: %s is a socket, fifo or device: skipped', ws.root, rel)
+    return 'absent'
   }
 
   /**
@@ -547,8 +586,33 @@ function sameSet (a: Set<string>, b: Set<string>): boolean {
 }
 
 function markAllDirty (dir: DirState): void {
-  dir.dirty = true
+  markDirty(dir)
   for (const d of dir.dirs.values()) markAllDirty(d)
+}
+
+/** The whole directory must be read again. */
+function markDirty (dir: DirState): void {
+  dir.dirty = true
+  dir.changed = undefined
+}
+
+/** Past this many named entries a directory is read whole (one readdir beats as many stats). */
+const MAX_NAMED_CHANGES = 256
+
+/** inotify named `name` in `dir`: read that entry again (or the whole directory, if it is due anyway). */
+function noteChanged (dir: DirState, name: string): void {
+  if (dir.dirty && dir.changed == null) return
+  dir.dirty = true
+  dir.changed ??= new Set()
+  dir.changed.add(name)
+  if (dir.changed.size > MAX_NAMED_CHANGES) dir.changed = undefined
+}
+
+/** `name` is no longer part of `dir` (whatever it was). */
+function forget (dir: DirState, name: string): void {
+  dir.files.delete(name)
+  dir.symlinks.delete(name)
+  dropDir(dir, name)
 }
 
 function unwatch (dir: DirState): void {

@@ -52,7 +52,7 @@ function connection (from: Member, to: Member): Connection {
   } as unknown as Connection
 }
 
-async function startMember (m: Member, peers: Member[], now: () => number): Promise<Overlay> {
+async function startMember (m: Member, peers: Member[], now: () => number, delayMs = DELAY): Promise<Overlay> {
   const home = await tmpDir(`kappa-overlay-${m.name}-`)
   const trust = await TrustStore.load(join(home, 'trust.json'))
   for (const p of peers) await trust.add({ id: p.peerId.toString(), alias: p.name, addrs: [], pairedAt: 0 })
@@ -78,7 +78,7 @@ async function startMember (m: Member, peers: Member[], now: () => number): Prom
     privateKey: m.key,
     ownMetric: () => m.metric,
     meets: () => true
-  }, { delayMs: DELAY, c: 15 })
+  }, { delayMs, c: 15 })
   await overlay.start()
   onCleanup(async () => { await overlay.stop() })
   m.overlay = overlay
@@ -169,5 +169,33 @@ describe('overlay service in-process (stub registrar, in-memory streams, injecte
     assert.ok(!after.local, after.local ? after.reason : '')
     assert.deepEqual(after.path, [aId, bId, cId])
     assert.equal(after.target.id, cId)
+  })
+
+  it('a triggered update goes out only when the value moved (by 0.5 or more); the periodic one goes regardless', async () => {
+    const now = (): number => 1_000_000
+    // A's 100 stays its send_probe whatever B (60, 45 after c) says: only A's own changes trigger A
+    const [a, b] = await Promise.all([member('A', 100), member('B', 60)])
+    link(a, b)
+    // a delay of a minute: every message after the first is a triggered one (B first, so that A's first reaches it)
+    const B = await startMember(b, [a], now, 60_000)
+    const A = await startMember(a, [b], now, 60_000)
+    const aAtB = (): number | undefined => B.status().neighbours.find(n => n.id === a.peerId.toString())?.sysmetric
+    await until('B to hear A\'s first value', async () => aAtB() === 100)
+    assert.equal(A.status().messages.sent, 1)
+
+    A.changed()
+    await until('the unchanged update to be skipped', async () => A.status().messages.unchanged === 1)
+    a.metric = 100.3
+    A.changed()
+    await until('the update that moved 0.3 to be skipped', async () => A.status().messages.unchanged === 2)
+    assert.equal(A.status().messages.sent, 1)
+    assert.equal(aAtB(), 100)
+
+    a.metric = 140
+    A.changed()
+    await until('B to hear A\'s new value', async () => aAtB() === 140)
+    assert.equal(A.status().messages.sent, 2)
+    assert.equal(A.status().messages.unchanged, 2)
+    assert.equal(B.status().messages.received, 2)
   })
 })

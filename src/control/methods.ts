@@ -60,7 +60,8 @@ export interface StatusDocument {
   /** the metric's parts (src/metric MetricBreakdown), null until the first reading */
   metric: { static: number, share: number, memFactor: number, dynamic: number, benchmarkMeasuredAt: string, benchmarkBusy: boolean } | null
   benchmark: { running: true, done?: number, total?: number } | null
-  gossip: { delayMs: number, c: number, splitHorizon: boolean }
+  /** `messages`: metric messages since start (sent, received, triggered updates skipped because the value had not moved) */
+  gossip: { delayMs: number, c: number, splitHorizon: boolean, messages: { sent: number, received: number, unchanged: number } }
   neighbours: NeighbourEntry[]
   jobs: { in: JobEntry[], out: JobEntry[], counters: JobCounters }
   /** bwrap, unsandboxed (--no-sandbox) or refused */

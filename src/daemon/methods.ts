@@ -55,7 +55,7 @@ export function statusDocument (c: MethodComponents): StatusDocument {
     metricOverride: c.metric.pinned() ?? null,
     metric: c.sampler.current() ?? null,
     benchmark: c.sampler.benchmarking() ? { running: true, ...c.metric.benchmarkProgress() } : null,
-    gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon },
+    gossip: { delayMs: o.delayMs, c: o.c, splitHorizon: o.splitHorizon, messages: o.messages },
     neighbours: o.neighbours,
     jobs: c.migration.jobs(),
     sandbox: c.sandbox().mode,

@@ -57,6 +57,8 @@ export interface OverlayStatus {
   delayMs: number
   c: number
   splitHorizon: boolean
+  /** metric messages since start: sent, received, and triggered updates not sent because the value had not moved */
+  messages: { sent: number, received: number, unchanged: number }
   neighbours: NeighbourStatus[]
 }
 

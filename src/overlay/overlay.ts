@@ -24,6 +24,16 @@ const debug = debugLogger('overlay')
 /** Triggered updates go out at most this often. */
 const TRIGGERED_MIN_GAP_MS = 25
 
+/**
+ * A triggered update goes to a neighbour only when what it would say moved
+ * by at least this much (metric units, 0–155 for an idle reference machine)
+ * since the last message to it: every fresh reading of the runnable
+ * processes republishes the value, and resending a value that moved by a
+ * hundredth made each reading a round of messages between all nodes (the
+ * periodic message still goes every delay, moved or not).
+ */
+const TRIGGERED_MIN_CHANGE = 0.5
+
 /** An inbound metric stream silent this long (in delays, at least 10 s) is dropped. */
 const METRIC_IDLE_DELAYS = 10
 const METRIC_IDLE_MIN_MS = 10_000
@@ -43,6 +53,9 @@ export class KappaOverlay implements Overlay {
   private timer?: NodeJS.Timeout
   private triggered?: NodeJS.Timeout
   private lastSent = 0
+  /** what the last message to each neighbour said */
+  private readonly said = new Map<string, { sendProbe: number, sysmetric: number }>()
+  private readonly counts = { sent: 0, received: 0, unchanged: 0 }
 
   private readonly now: () => number
 
@@ -69,8 +82,8 @@ export class KappaOverlay implements Overlay {
     await libp2p.handle(PROTOCOL_PROBE, access.guard(PROTOCOL_PROBE, 'paired', async (stream, connection) => {
       await this.onProbeStream(stream, connection)
     }), { maxInboundStreams: 32, maxOutboundStreams: 32 })
-    this.timer = setInterval(() => { this.tick() }, this.delayMs)
-    this.tick()
+    this.timer = setInterval(() => { this.tick(false) }, this.delayMs)
+    this.tick(false)
   }
 
   /**
@@ -84,7 +97,7 @@ export class KappaOverlay implements Overlay {
     const wait = Math.max(0, this.lastSent + TRIGGERED_MIN_GAP_MS - this.now())
     this.triggered = setTimeout(() => {
       this.triggered = undefined
-      this.tick()
+      this.tick(true)
     }, wait)
   }
 
@@ -100,14 +113,15 @@ export class KappaOverlay implements Overlay {
     this.gossip.removeNeighbour(id)
     this.senders.get(id)?.stream.abort(new Error('unpaired'))
     this.senders.delete(id)
+    this.said.delete(id)
     this.receivers.get(id)?.abort(new Error('unpaired'))
     this.receivers.delete(id)
   }
 
   // ---- Algorithm I ---------------------------------------------------------
 
-  /** Every delay: drop silent neighbours, then send send_probe to each neighbour. */
-  private tick (): void {
+  /** Every delay: drop silent neighbours, then send send_probe to each neighbour; `triggered`: only to those it changed for. */
+  private tick (triggered: boolean): void {
     const now = this.now()
     for (const id of this.gossip.expire(now)) {
       this.components.events.emit({ type: 'neighbour-expired', id, alias: this.components.trust.get(id)?.alias })
@@ -117,6 +131,11 @@ export class KappaOverlay implements Overlay {
     if (own == null) return
     this.lastSent = now
     for (const { to, msg } of this.gossip.outgoing(own, now)) {
+      const before = this.said.get(to)
+      if (triggered && before != null && Math.abs(before.sendProbe - msg.sendProbe) < TRIGGERED_MIN_CHANGE && Math.abs(before.sysmetric - msg.sysmetric) < TRIGGERED_MIN_CHANGE) {
+        this.counts.unchanged++
+        continue
+      }
       void this.send(to, { sendProbe: msg.sendProbe, sysmetric: msg.sysmetric, seq: BigInt(msg.seq), delayMs: this.delayMs })
     }
   }
@@ -143,6 +162,8 @@ export class KappaOverlay implements Overlay {
     }
     try {
       await sender.write(update)
+      this.said.set(to, { sendProbe: update.sendProbe, sysmetric: update.sysmetric })
+      this.counts.sent++
     } catch (err) {
       sender.stream.abort(asError(err))
       this.senders.delete(to)
@@ -158,6 +179,7 @@ export class KappaOverlay implements Overlay {
     try {
       for (;;) {
         const update = await messages.read({ signal: AbortSignal.timeout(idleMs) })
+        this.counts.received++
         // the connection may outlive the pairing: re-check on every message
         if (!this.components.trust.has(remote)) throw new Error('no longer paired')
         const seq = update.seq > BigInt(Number.MAX_SAFE_INTEGER) ? -1 : Number(update.seq)
@@ -189,6 +211,7 @@ export class KappaOverlay implements Overlay {
       delayMs: this.delayMs,
       c: this.gossip.config.c,
       splitHorizon: this.gossip.config.splitHorizon,
+      messages: { ...this.counts },
       neighbours: trust.list().map(p => {
         const v = views.get(p.id)
         return {

@@ -80,6 +80,12 @@ export interface NamespaceNode {
   readonly cgroup: NodeCgroup
   /** sh script: runs its arguments (or a shell) in this node's cgroup and namespace */
   readonly enter: string
+  /**
+   * where exec, spawn and cli run unless told otherwise: a directory of the
+   * node's own, marked as a workspace (a job started there carries this
+   * small directory, not whatever tree the caller happens to be in)
+   */
+  readonly workDir: string
   /** the daemon process */
   readonly daemon: ChildProcess
   /** every JSON event the daemon printed so far */
@@ -87,7 +93,7 @@ export interface NamespaceNode {
   waitForEvent (pred: (e: any) => boolean, timeoutMs?: number): Promise<any>
   /** call `listener` with every JSON event the daemon prints from now on */
   onEvent (listener: (e: any) => void): void
-  /** run a command inside this node's network namespace and cgroup */
+  /** run a command inside this node's network namespace and cgroup (in `workDir` unless `cwd` says otherwise) */
   exec (argv: string[], opts?: ExecOptions): Promise<ExecResult>
   /** start a long-running command there; stop() kills it if still running */
   spawn (argv: string[], opts?: { cwd?: string, env?: NodeJS.ProcessEnv }): ChildProcess

@@ -16,6 +16,7 @@ import { createNetwork, ip, listNamespaces, nodeIp, type ClusterNetwork } from '
 import { checkTopology, ipAddresses, writeClusterKeys } from './keys.js'
 import { UserError } from '../errors.js'
 import { DEFAULT_PORT, DAEMON_NODE_FLAGS } from '../constants.js'
+import { WORKSPACE_MARKER } from '../workspace/constants.js'
 import type { ExecOptions, ExecResult, NamespaceCluster, NamespaceClusterInit, NamespaceNode } from './index.js'
 import { debugLogger, logged } from '../debug.js'
 import { DAEMON_MAIN, MAIN } from './entry.js'
@@ -130,7 +131,8 @@ class ClusterNode implements NamespaceNode {
     readonly ns: string,
     readonly veth: string,
     readonly cgroup: NodeCgroup,
-    readonly enter: string
+    readonly enter: string,
+    readonly workDir: string
   ) {}
 
   startDaemon (args: string[]): void {
@@ -175,7 +177,7 @@ class ClusterNode implements NamespaceNode {
   }
 
   spawn (argv: string[], opts: { cwd?: string, env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-    const proc = spawn(this.enter, argv, { cwd: opts.cwd, env: { ...process.env, KAPPA_HOME: undefined, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const proc = spawn(this.enter, argv, { cwd: opts.cwd ?? this.workDir, env: { ...process.env, KAPPA_HOME: undefined, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
     this.cluster.track(proc)
     return proc
   }
@@ -299,7 +301,12 @@ export class NamespaceClusterImpl implements NamespaceCluster {
       await chmod(enter, 0o755)
       const home = join(homes, spec.name)
       await mkdir(home, { recursive: true, mode: 0o700 })
-      this.nodes.push(new ClusterNode(this, spec.name, net.ip, home, net.ns, net.veth, cgroup, enter))
+      // jobs started without a cwd run here: were it the caller's directory (the repository, for
+      // the benches), every first job would carry its node_modules to the target
+      const workDir = join(this.dir, 'work', spec.name)
+      await mkdir(workDir, { recursive: true })
+      await writeFile(join(workDir, WORKSPACE_MARKER), '')
+      this.nodes.push(new ClusterNode(this, spec.name, net.ip, home, net.ns, net.veth, cgroup, enter, workDir))
     }
 
     await this.seedBenchmark(homes)

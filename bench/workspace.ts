@@ -69,6 +69,17 @@ async function main (): Promise<void> {
       await writeFile(join(big, 'src042/file042.c'), `changed ${i}\n`)
       oneChange.push(await timeIt(async () => await scanner.snapshot(big)))
     }
+    // a build directory mid-build: 500 objects, and one more (with its .Plo) before each job
+    const build = join(big, 'build')
+    await mkdir(join(build, '.deps'), { recursive: true })
+    for (let i = 0; i < 500; i++) await writeFile(join(build, `obj${i}.o`), `object ${i}\n`)
+    await scanner.snapshot(big)
+    const newObject: number[] = []
+    for (let i = 0; i < RUNS; i++) {
+      await writeFile(join(build, `new${i}.o`), `new object ${i}\n`)
+      await writeFile(join(build, '.deps', `new${i}.Plo`), `dep ${i}\n`)
+      newObject.push(await timeIt(async () => await scanner.snapshot(big)))
+    }
     const watching = scanner.watching(big) === true
     scanner.close()
 
@@ -101,6 +112,7 @@ async function main (): Promise<void> {
       stats('describe cold (new scanner: stat + hash every file)', cold),
       stats('describe warm, nothing changed', warm),
       stats('describe warm, one file changed just before', oneChange),
+      stats('describe warm, one new object (and its .Plo) in a directory of 500', newObject),
       stats('run --remote -- true, empty workspace', inEmpty),
       stats(`run --remote -- true, ${FILES}-file workspace (synced)`, inBig),
       '',

@@ -238,22 +238,17 @@ function daemonCpu (node: NamespaceNode): { self: number, children: number } {
   }
 }
 
-/** Metric messages the node's daemon has sent since it started, and triggered ones it skipped as unchanged (NaN when its status cannot be had). */
-async function gossipSent (node: NamespaceNode): Promise<{ sent: number, unchanged: number }> {
+/**
+ * Counters since the node's daemon started, from one status call: metric
+ * messages sent, triggered ones skipped as unchanged, and jobs its wrapped
+ * commands started on the placement hint (NaN when status cannot be had).
+ */
+async function statusCounts (node: NamespaceNode): Promise<{ sent: number, unchanged: number, claimed: number }> {
   try {
-    const messages = (await node.json(['status'])).gossip?.messages
-    return { sent: Number(messages?.sent ?? NaN), unchanged: Number(messages?.unchanged ?? NaN) }
+    const status = await node.json(['status'])
+    return { sent: Number(status.gossip?.messages?.sent ?? NaN), unchanged: Number(status.gossip?.messages?.unchanged ?? NaN), claimed: Number(status.hint?.claimed ?? NaN) }
   } catch {
-    return { sent: NaN, unchanged: NaN }
-  }
-}
-
-/** Jobs the node's wrapped commands started on its placement hint since the daemon started. */
-async function hintClaims (node: NamespaceNode): Promise<number> {
-  try {
-    return Number((await node.json(['status'])).hint?.claimed ?? NaN)
-  } catch {
-    return NaN
+    return { sent: NaN, unchanged: NaN, claimed: NaN }
   }
 }
 
@@ -264,10 +259,9 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   await warmUp?.()
   const placedBefore = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length
   const eventsBefore = a.events.length
-  const claimedBefore = await hintClaims(a)
   const cpuBefore = nodes.map(cpuUse)
   const daemonBefore = nodes.map(daemonCpu)
-  const gossipBefore = await Promise.all(nodes.map(gossipSent))
+  const countsBefore = await Promise.all(nodes.map(statusCounts))
   const start = process.hrtime.bigint()
   // GNU time's last stderr line: the CPU of make and everything it started (compilers, shims, clients), waited for
   const r = await a.exec([...(existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', `${MAKE_TIME_MARK} %U %S`] : []), 'make', `-j${JOBS}`, ...TARGETS, 'MAKEINFO=true'], { cwd: TREE, env: leg.env, timeoutMs: 3_600_000 })
@@ -280,19 +274,21 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   const othersCpu = used.filter((_, i) => nodes[i] !== a).reduce((sum, u) => sum + u.used, 0)
   const originCpu = used.find((_, i) => nodes[i] === a)?.used ?? NaN
   const daemons = nodes.map((n, i) => { const after = daemonCpu(n); return `${n.name} ${fmt(after.self - daemonBefore[i].self, 1)} s (what it ran ${fmt(after.children - daemonBefore[i].children, 1)} s)` }).join(', ')
-  const gossipAfter = await Promise.all(nodes.map(gossipSent))
-  const gossip = nodes.map((n, i) => `${n.name} ${gossipAfter[i].sent - gossipBefore[i].sent} (${gossipAfter[i].unchanged - gossipBefore[i].unchanged} unchanged not sent)`).join(', ')
+  const countsAfter = await Promise.all(nodes.map(statusCounts))
+  const gossip = nodes.map((n, i) => `${n.name} ${countsAfter[i].sent - countsBefore[i].sent} (${countsAfter[i].unchanged - countsBefore[i].unchanged} unchanged not sent)`).join(', ')
   log(`    CPU used: ${cpu}; daemons: ${daemons}; on ${a.name}, make and what it started ${makeTime == null ? '?' : fmt(Number(makeTime[1]) + Number(makeTime[2]), 1)} s; metric messages sent: ${gossip}`)
   const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
   const fellBack = kappaLines.filter(l => /here instead|but succeeded here/.test(l)).length
   const remote = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length - placedBefore
   if (leg.name.startsWith('kappa')) {
     // where A's wrapped calls went: why the daemon kept some here, and how many a shim started here on the hint
+    const ai = nodes.indexOf(a)
+    const onHint = ai < 0 ? NaN : countsAfter[ai].claimed - countsBefore[ai].claimed
     const reasons = new Map<string, number>()
     for (const e of a.events.slice(eventsBefore)) {
       if (e.type === 'job-placed' && e.where === 'local') reasons.set(String(e.reason), (reasons.get(String(e.reason)) ?? 0) + 1)
     }
-    log(`    on ${a.name}: ${remote} placed elsewhere, ${(await hintClaims(a)) - claimedBefore} started here on the hint, kept here by the daemon: ${[...reasons].map(([why, n]) => `${n} (${why})`).join(', ') || 'none'}`)
+    log(`    on ${a.name}: ${remote} placed elsewhere, ${onHint} started here on the hint, kept here by the daemon: ${[...reasons].map(([why, n]) => `${n} (${why})`).join(', ') || 'none'}`)
   }
   const ok = r.code === 0
   const note = ok ? '' : `make exited ${String(r.code ?? r.signal)}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`

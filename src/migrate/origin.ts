@@ -61,6 +61,9 @@ const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
  * between the thin client and the target, apply the job's change set in the
  * workspace before the client hears the exit.
  */
+/** The job's stream, opened to the neighbour a probe went to while the probe is out (the likeliest target). */
+interface EarlyStream { to: string, stream: Promise<Stream>, openedAt: number }
+
 export class JobSender {
   readonly running = new Map<string, JobView>()
   private seq = 0
@@ -212,7 +215,7 @@ export class JobSender {
     let ticketTtlMs = 0
     let targetSysmetric: number | undefined
     let path: string[] = []
-    let early: { to: string, stream: Promise<Stream>, openedAt: number } | undefined
+    let early: EarlyStream | undefined
     let opened: Promise<Stream> | undefined
     if (params.mode === 'peer') {
       const peer = trust.find(params.peer ?? '')
@@ -233,7 +236,7 @@ export class JobSender {
         return o
       })
       phase('probe')
-      const spare = early as { to: string, stream: Promise<Stream>, openedAt: number } | undefined
+      const spare = early as EarlyStream | undefined
       if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
         // went elsewhere: nothing was written on it, the neighbour never hears of it
         void spare.stream.then(async (s) => { await s.close() }).catch(logged(log, 'closing the unused spare stream'))

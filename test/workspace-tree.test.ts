@@ -10,7 +10,7 @@ import { existsSync, watch } from 'node:fs'
 import { execFileSync, execFile } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { tmpDir, cleanup } from './helpers/node.js'
+import { tmpDir, cleanup, skipUnlessNobodyReads } from './helpers/node.js'
 import { describeTree, treeHash, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import {
   findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, mountsUnder, sweepMounts, computeChanges, ChangeApplier, ChangeRefused,
@@ -179,11 +179,13 @@ describe('workspace: root, tree, store, mirror, change sets (in-process)', funct
 
     it('an unreadable file is an error, never a silent omission', async function () {
       if (!isRoot) this.skip()
+      const scanner = fileURLToPath(new URL('../src/workspace/index.js', import.meta.url))
+      skipUnlessNobodyReads(this, scanner)
       const ws = await tmpDir()
       await chmod(ws, 0o755)
       await writeTree(ws, { 'ok.txt': 'fine', 'secret.txt:600': 'no' })
       // as nobody (root reads everything)
-      const script = `import { WorkspaceScanner } from ${JSON.stringify(fileURLToPath(new URL('../src/workspace/index.js', import.meta.url)))}
+      const script = `import { WorkspaceScanner } from ${JSON.stringify(scanner)}
 new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log('no error') }, (e) => { console.log(e.message); process.exit(3) })`
       const r = await new Promise<{ code: number | null, out: string }>((resolve) => {
         execFile('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script], (err, stdout) => { resolve({ code: err == null ? 0 : (err as any).code, out: stdout }) })

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readlinkSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { REPO, cleanup, cli, query, tmpDir, until } from '../helpers/node.js'
+import { REPO, cleanup, cli, query, skipUnlessNobodyReads, tmpDir, until } from '../helpers/node.js'
 import { processesMatching } from '../helpers/run.js'
 import { createNamespaceCluster, namespaceSupport, removeStaleClusters, type NamespaceCluster, type NamespaceNode } from '../../src/cluster/index.js'
 import { cgroupExists, detectCgroups, quotaText, CPU_PERIOD_US } from '../../src/cluster/cgroup.js'
@@ -235,13 +235,7 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
   })
 
   it('npm run cluster as a normal user: one clear line, exit 1', async function () {
-    // a checkout in a private directory (mktemp -d) cannot be read by nobody at all
-    try {
-      execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', CLUSTER_CLI], { stdio: 'ignore' })
-    } catch (err: any) {
-      console.log(`      skipped: ${err.code === 'ENOENT' ? 'setpriv (util-linux) is not installed' : 'user nobody cannot read this checkout'}`)
-      this.skip()
-    }
+    skipUnlessNobodyReads(this, CLUSTER_CLI)
     let out: { status: number | null, stderr: string }
     try {
       execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLUSTER_CLI, 'up'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })

@@ -55,6 +55,20 @@ export function skipWithoutBwrap (ctx: Mocha.Context): void {
   ctx.skip()
 }
 
+/**
+ * Tests that run something as user nobody need it to read `path` (a file of
+ * this checkout): a checkout in a private directory (mktemp -d) cannot be
+ * read by nobody at all, and setpriv may be missing. Skips with the reason.
+ */
+export function skipUnlessNobodyReads (ctx: Mocha.Context, path: string): void {
+  try {
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'test', '-r', path], { stdio: 'ignore' })
+  } catch (err: any) {
+    console.log(`      skipped: ${err.code === 'ENOENT' ? 'setpriv (util-linux) is not installed' : 'user nobody cannot read this checkout'}`)
+    ctx.skip()
+  }
+}
+
 /** What one scope started: a test's own things, or those `keep()` made for several tests. */
 interface Scope {
   processes: Set<ChildProcess>

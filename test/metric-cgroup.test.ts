@@ -6,7 +6,7 @@ import { cgroupShare } from '../src/metric/formula.js'
 import { tmpDir, cleanup } from './helpers/node.js'
 
 /** A fake /proc and /sys/fs/cgroup: `runnable` processes in state R, `sleeping` in S. */
-async function fixture (version: 1 | 2, quota: string, runnable: number, sleeping: number): Promise<{ procRoot: string, cgroupRoot: string }> {
+async function fixture (version: 1 | 2, quota: string, runnable: number, sleeping: number, jobs: { nested: number, outside: number } = { nested: 0, outside: 0 }): Promise<{ procRoot: string, cgroupRoot: string }> {
   const dir = await tmpDir('kappa-cg-')
   const procRoot = join(dir, 'proc')
   const cgroupRoot = join(dir, 'cgroup')
@@ -18,6 +18,19 @@ async function fixture (version: 1 | 2, quota: string, runnable: number, sleepin
     await mkdir(join(procRoot, String(pid)), { recursive: true })
     await writeFile(join(procRoot, String(pid), 'stat'), `${pid} (busy (loop)) ${i < runnable ? 'R' : 'S'} 1 1 1 0 -1\n`)
   }
+  // busy processes in a job cgroup below the node's (as a daemon makes them), and in a sibling of the node's
+  const busyIn = async (cg: string, count: number, first: number): Promise<void> => {
+    const ids = Array.from({ length: count }, (_, i) => first + i)
+    for (const pid of ids) {
+      await mkdir(join(procRoot, String(pid)), { recursive: true })
+      await writeFile(join(procRoot, String(pid), 'stat'), `${pid} (cc1) R 1 1 1 0 -1\n`)
+    }
+    await mkdir(cg, { recursive: true })
+    await writeFile(join(cg, 'cgroup.procs'), ids.map(p => `${p}\n`).join(''))
+  }
+  const nodeDir = version === 2 ? join(cgroupRoot, 'kappa/node-a') : join(cgroupRoot, 'cpu/kappa/a')
+  if (jobs.nested > 0) await busyIn(join(nodeDir, 'kappa-jobs-x/job-1'), jobs.nested, 2000)
+  if (jobs.outside > 0) await busyIn(join(nodeDir, '../other'), jobs.outside, 3000)
   if (version === 2) {
     await writeFile(join(procRoot, 'self/cgroup'), '0::/kappa/node-a\n')
     const cg = join(cgroupRoot, 'kappa/node-a')
@@ -61,6 +74,15 @@ describe('metric under a cgroup CPU quota', function () {
   it('reads a cgroup v1 quota (cpu + cpuacct hierarchies)', async () => {
     const r = createCgroupReader(await fixture(1, '50000', 4, 0)).read()
     assert.deepEqual(r, { version: 1, path: '/kappa/a', quotaCores: 0.5, usageUsec: 5000, runnable: 4 })
+  })
+
+  it('counts the runnable processes of job cgroups below the node\'s, not those of a sibling', async () => {
+    // a target's jobs run in cgroups nested under its daemon's; counting only the daemon's own
+    // cgroup.procs showed a node running 3 CPU-bound jobs as idle
+    const v1 = createCgroupReader(await fixture(1, '50000', 1, 1, { nested: 3, outside: 2 })).read()
+    assert.equal(v1?.runnable, 4)
+    const v2 = createCgroupReader(await fixture(2, '50000', 0, 1, { nested: 2, outside: 5 })).read()
+    assert.equal(v2?.runnable, 2)
   })
 
   it('no quota (max / -1), or no cgroup files: no cgroup reading', async () => {

@@ -6,7 +6,7 @@
  * runnable processes of the same cgroup. cgroup v2 (`cpu.max`,
  * `cpu.stat usage_usec`) and v1 (`cpu.cfs_quota_us`, `cpuacct.usage`).
  */
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup'
@@ -19,7 +19,11 @@ export interface CgroupCpuReading {
   quotaCores: number
   /** CPU time the cgroup has used, µs (undefined if the accounting file is missing) */
   usageUsec?: number
-  /** runnable processes in the cgroup, this one excluded */
+  /**
+   * runnable processes in the cgroup that sets the quota and every cgroup
+   * below it (they all share the quota: a daemon's job cgroups are nested
+   * there on v1), this one excluded
+   */
   runnable: number
 }
 
@@ -30,6 +34,11 @@ export interface CgroupReader {
 
 function readText (file: string): string | undefined {
   try { return readFileSync(file, 'utf8') } catch { return undefined }
+}
+
+/** A cgroup's child cgroups; none when it is gone (a job cgroup removed meanwhile). */
+function subdirs (dir: string): string[] {
+  try { return readdirSync(dir, { withFileTypes: true }).filter(e => e.isDirectory()).map(e => e.name) } catch { return [] }
 }
 
 /** `id:controllers:path` lines of /proc/self/cgroup. */
@@ -49,6 +58,9 @@ function lineage (mount: string, path: string): string[] {
   return dirs
 }
 
+/** Cgroups below which the runnable count stops looking (a daemon makes one per job; a tree this size is not ours). */
+const MAX_CGROUP_DIRS = 512
+
 function runnableIn (procsFile: string | undefined, procRoot: string): number {
   if (procsFile == null) return 0
   let n = 0
@@ -60,6 +72,22 @@ function runnableIn (procsFile: string | undefined, procRoot: string): number {
     // the state follows the parenthesised command name, which may contain spaces
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
     if (state === 'R') n++
+  }
+  return n
+}
+
+/**
+ * Runnable processes in `dir` and its descendants: the jobs a daemon runs for
+ * others sit in job cgroups below its own (src/migrate/limits.ts), under the
+ * same quota, and a count of the daemon's own cgroup alone missed them all —
+ * a target running three CPU-bound jobs advertised itself as idle.
+ */
+function runnableInTree (dir: string, procRoot: string): number {
+  let n = 0
+  const queue = [dir]
+  for (let i = 0; i < queue.length && i < MAX_CGROUP_DIRS; i++) {
+    n += runnableIn(readText(join(queue[i], 'cgroup.procs')), procRoot)
+    for (const name of subdirs(queue[i])) queue.push(join(queue[i], name))
   }
   return n
 }
@@ -77,10 +105,11 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         const mount = [join(root, 'cpu'), join(root, 'cpu,cpuacct'), join(root, 'cpuacct,cpu')].find(d => existsSync(join(d, 'cpu.cfs_quota_us')))
         if (mount == null) return undefined
         let quota = Infinity
+        let quotaDir = ''
         for (const dir of lineage(mount, v1cpu.path)) {
           const q = Number(readText(join(dir, 'cpu.cfs_quota_us')))
           const p = Number(readText(join(dir, 'cpu.cfs_period_us')))
-          if (q > 0 && p > 0) quota = Math.min(quota, q / p)
+          if (q > 0 && p > 0 && q / p < quota) { quota = q / p; quotaDir = dir }
         }
         if (!Number.isFinite(quota)) return undefined
         const acct = lines.find(l => l.controllers.includes('cpuacct'))
@@ -91,15 +120,16 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
           path: v1cpu.path,
           quotaCores: quota,
           usageUsec: Number.isFinite(usageNs) ? usageNs / 1000 : undefined,
-          runnable: runnableIn(readText(join(mount, v1cpu.path, 'cgroup.procs')), procRoot)
+          runnable: runnableInTree(quotaDir, procRoot)
         }
       }
       const unified = lines.find(l => l.controllers.length === 0)
       if (unified == null || !existsSync(join(root, 'cgroup.controllers'))) return undefined
       let quota = Infinity
+      let quotaDir = ''
       for (const dir of lineage(root, unified.path)) {
         const [max, period] = (readText(join(dir, 'cpu.max')) ?? 'max').trim().split(/\s+/)
-        if (max !== 'max' && Number(max) > 0 && Number(period) > 0) quota = Math.min(quota, Number(max) / Number(period))
+        if (max !== 'max' && Number(max) > 0 && Number(period) > 0 && Number(max) / Number(period) < quota) { quota = Number(max) / Number(period); quotaDir = dir }
       }
       if (!Number.isFinite(quota)) return undefined
       const usage = /usage_usec\s+(\d+)/.exec(readText(join(root, unified.path, 'cpu.stat')) ?? '')?.[1]
@@ -108,7 +138,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         path: unified.path,
         quotaCores: quota,
         usageUsec: usage != null ? Number(usage) : undefined,
-        runnable: runnableIn(readText(join(root, unified.path, 'cgroup.procs')), procRoot)
+        runnable: runnableInTree(quotaDir, procRoot)
       }
     }
   }

@@ -85,6 +85,26 @@ describe('metric under a cgroup CPU quota', function () {
     assert.equal(v2?.runnable, 2)
   })
 
+  it('a daemon in a child of the cgroup that sets the quota reads that cgroup\'s usage and runnable processes', async () => {
+    // the test cluster (as systemd) puts the daemon and its owner's jobs in sibling cgroups under the node's quota
+    const v1 = await fixture(1, '50000', 0, 0, { nested: 0, outside: 0 })
+    await writeFile(join(v1.procRoot, 'self/cgroup'), '3:cpuacct:/kappa/a/daemon\n2:cpu:/kappa/a/daemon\n1:memory:/\n')
+    for (const part of ['cpu/kappa/a/daemon', 'cpuacct/kappa/a/daemon']) await mkdir(join(v1.cgroupRoot, part), { recursive: true })
+    await writeFile(join(v1.cgroupRoot, 'cpuacct/kappa/a/daemon/cpuacct.usage'), '1000\n')
+    await writeFile(join(v1.cgroupRoot, 'cpu/kappa/a/daemon/cgroup.procs'), '')
+    await mkdir(join(v1.procRoot, '4000'))
+    await writeFile(join(v1.procRoot, '4000/stat'), '4000 (make) R 1 1 1 0 -1\n')
+    await mkdir(join(v1.cgroupRoot, 'cpu/kappa/a/user'))
+    await writeFile(join(v1.cgroupRoot, 'cpu/kappa/a/user/cgroup.procs'), '4000\n')
+    assert.deepEqual(createCgroupReader(v1).read(), { version: 1, path: '/kappa/a/daemon', quotaCores: 0.5, usageUsec: 5000, runnable: 1 })
+
+    const v2 = await fixture(2, '25000', 0, 0)
+    await writeFile(join(v2.procRoot, 'self/cgroup'), '0::/kappa/node-a/daemon\n')
+    await mkdir(join(v2.cgroupRoot, 'kappa/node-a/daemon'))
+    await writeFile(join(v2.cgroupRoot, 'kappa/node-a/daemon/cpu.stat'), 'usage_usec 7\n')
+    assert.deepEqual(createCgroupReader(v2).read(), { version: 2, path: '/kappa/node-a/daemon', quotaCores: 0.25, usageUsec: 123456, runnable: 0 })
+  })
+
   it('no quota (max / -1), or no cgroup files: no cgroup reading', async () => {
     assert.equal(createCgroupReader(await fixture(2, 'max', 1, 0)).read(), undefined)
     assert.equal(createCgroupReader(await fixture(1, '-1', 1, 0)).read(), undefined)

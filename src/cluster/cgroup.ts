@@ -3,6 +3,13 @@
  * `cpuacct` as its own hierarchy on many hosts) or v2 (`cpu.max`). A node's
  * processes are put in the same relative path in every hierarchy involved, so
  * code reading `/proc/self/cgroup` finds its quota and its usage.
+ *
+ * The quota is on the node's cgroup; its processes live in two children of
+ * equal weight, `daemon` and `user`, as on a machine where kappa-node runs as
+ * a systemd service (system.slice) and its owner's shell and builds run in a
+ * session (user.slice). In one cgroup the daemon got 1/18 of the node's CPU
+ * beside 17 of its owner's jobs, and the burst's remote jobs waited 8 s for it
+ * (bench/makespan).
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, type Dirent } from 'node:fs'
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises'
@@ -48,8 +55,10 @@ export interface NodeCgroup {
   readonly cpus: number
   /** its directory in the cpu hierarchy (quota, cpu.stat) */
   readonly dir: string
-  /** the cgroup.procs files a process is written into to join (one per hierarchy) */
+  /** the cgroup.procs files a process is written into to join the node's `user` part (one per hierarchy) */
   readonly procsFiles: string[]
+  /** the same for the node's `daemon` part */
+  readonly daemonProcsFiles: string[]
   /** what a human reads to check the quota (`cpu.cfs_quota_us` or `cpu.max`) */
   readonly quotaFile: string
   pids (): Promise<number[]>
@@ -183,29 +192,38 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
     async node (name, cpus) {
       if (!(cpus > 0)) throw new UserError(`bad CPU quota ${cpus} for node '${name}': a positive number of CPUs`)
       const procsFiles: string[] = []
+      const daemonProcsFiles: string[] = []
       for (const root of roots) {
         const dir = join(root, path, name)
         await mkdir(dir)
         leaves.push(dir)
-        procsFiles.push(join(dir, 'cgroup.procs'))
       }
       const cpuDir = join(roots[0], path, name)
       let quotaFile: string
       if (layout.version === 2) {
         quotaFile = join(cpuDir, 'cpu.max')
         await writeFile(quotaFile, quotaText(layout, cpus))
+        // the two parts get a weight each only if the node hands them the controller
+        await writeFile(join(cpuDir, 'cgroup.subtree_control'), '+cpu')
       } else {
         await writeFile(join(cpuDir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US))
         quotaFile = join(cpuDir, 'cpu.cfs_quota_us')
         await writeFile(quotaFile, quotaText(layout, cpus))
+      }
+      for (const root of roots) {
+        for (const [part, files] of [['user', procsFiles], ['daemon', daemonProcsFiles]] as const) {
+          await mkdir(join(root, path, name, part))
+          files.push(join(root, path, name, part, 'cgroup.procs'))
+        }
       }
       return {
         path: `${path}/${name}`,
         cpus,
         dir: cpuDir,
         procsFiles,
+        daemonProcsFiles,
         quotaFile,
-        pids: async () => [...new Set((await Promise.all(roots.map(async r => await pidsIn(join(r, path, name))))).flat())]
+        pids: async () => [...new Set((await Promise.all(roots.flatMap(r => ['user', 'daemon'].map(async part => await pidsIn(join(r, path, name, part)))))).flat())]
       }
     },
     remove,

@@ -67,14 +67,18 @@ const quote = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`
 /**
  * The enter script: join the cgroup first (children inherit it), then the
  * network namespace with nsenter. Not `ip netns exec`: that remounts /sys,
- * which hides /sys/fs/cgroup from the node's metric code.
+ * which hides /sys/fs/cgroup from the node's metric code. Commands join the
+ * node's `user` part; with KAPPA_CLUSTER_PART=daemon, its `daemon` part.
  */
 function enterScript (name: string, run: string, cgroup: NodeCgroup, nsPath: string): string {
   return [
     '#!/bin/sh',
     `# Runs a command (default: a shell) as kappa cluster ${run} node ${name}: in its`,
     `# cgroup (${cgroup.cpus} CPU) and its network namespace. Made by createNamespaceCluster.`,
-    `for procs in ${cgroup.procsFiles.map(quote).join(' ')}; do`,
+    `files=${quote(cgroup.procsFiles.join(' '))}`,
+    `[ "$KAPPA_CLUSTER_PART" = daemon ] && files=${quote(cgroup.daemonProcsFiles.join(' '))}`,
+    'unset KAPPA_CLUSTER_PART',
+    'for procs in $files; do',
     `  echo $$ > "$procs" || { echo "cannot join $procs: is cluster ${run} still up?" >&2; exit 125; }`,
     'done',
     '[ $# -gt 0 ] || set -- "${SHELL:-/bin/sh}"',
@@ -140,7 +144,7 @@ class ClusterNode implements NamespaceNode {
       // its own process group: a Ctrl-C at the terminal reaches only the owner, which then stops nodes in order
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, KAPPA_HOME: undefined }
+      env: { ...process.env, KAPPA_HOME: undefined, KAPPA_CLUSTER_PART: 'daemon' }
     })
     this.cluster.track(this.daemon)
     this.daemon.stderr?.on('data', (d) => { this.stderrTail = (this.stderrTail + String(d)).slice(-2000) })

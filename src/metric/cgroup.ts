@@ -7,7 +7,7 @@
  * `cpu.stat usage_usec`) and v1 (`cpu.cfs_quota_us`, `cpuacct.usage`).
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup'
 
@@ -17,7 +17,7 @@ export interface CgroupCpuReading {
   path: string
   /** the tightest CPU quota of the cgroup and its ancestors, in cores */
   quotaCores: number
-  /** CPU time the cgroup has used, µs (undefined if the accounting file is missing) */
+  /** CPU time the cgroup that sets the quota has used, its children's included, µs (undefined if the accounting file is missing) */
   usageUsec?: number
   /**
    * runnable processes in the cgroup that sets the quota and every cgroup
@@ -114,7 +114,11 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         if (!Number.isFinite(quota)) return undefined
         const acct = lines.find(l => l.controllers.includes('cpuacct'))
         const acctMount = [join(root, 'cpuacct'), join(root, 'cpu,cpuacct'), join(root, 'cpuacct,cpu')].find(d => existsSync(join(d, 'cpuacct.usage')))
-        const usageNs = acct != null && acctMount != null ? Number(readText(join(acctMount, acct.path, 'cpuacct.usage'))) : NaN
+        // the usage of the cgroup that sets the quota (its children's included): where the
+        // cpuacct hierarchy mirrors the cpu one (co-mounted, systemd, the test cluster), the same
+        // path there; else this process's own cpuacct cgroup
+        const usagePath = acct != null && acct.path === v1cpu.path ? relative(mount, quotaDir) : acct?.path
+        const usageNs = usagePath != null && acctMount != null ? Number(readText(join(acctMount, usagePath, 'cpuacct.usage'))) : NaN
         return {
           version: 1,
           path: v1cpu.path,
@@ -132,7 +136,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         if (max !== 'max' && Number(max) > 0 && Number(period) > 0 && Number(max) / Number(period) < quota) { quota = Number(max) / Number(period); quotaDir = dir }
       }
       if (!Number.isFinite(quota)) return undefined
-      const usage = /usage_usec\s+(\d+)/.exec(readText(join(root, unified.path, 'cpu.stat')) ?? '')?.[1]
+      const usage = /usage_usec\s+(\d+)/.exec(readText(join(quotaDir, 'cpu.stat')) ?? '')?.[1]
       return {
         version: 2,
         path: unified.path,

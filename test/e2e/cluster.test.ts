@@ -96,17 +96,19 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
       assert.ok(node.addrs.includes(`/ip4/${node.ip}/tcp/4747/p2p/${node.id}`), node.addrs.join(' '))
     }
 
-    // each daemon, and anything run with exec(), is in the node's namespace and cgroup (v1: cpu and cpuacct)
+    // each daemon, and anything run with exec(), is in the node's namespace and cgroup (v1: cpu and
+    // cpuacct): the daemon in its `daemon` part, commands in its `user` part, as a systemd service and a session
     const layout = cluster.cgroups.layout
     for (const node of cluster.nodes) {
       const pid = node.daemon.pid as number
       assert.equal(readlinkSync(`/proc/${pid}/ns/net`), `net:[${statSync(`/run/netns/${node.ns}`).ino}]`)
       const own = (await node.exec(['cat', '/proc/self/cgroup'])).stdout
-      for (const text of [readFileSync(`/proc/${pid}/cgroup`, 'utf8'), own]) {
-        if (layout.version === 2) assert.match(text, new RegExp(`^0::/${node.cgroup.path}$`, 'm'))
+      for (const [text, part] of [[readFileSync(`/proc/${pid}/cgroup`, 'utf8'), 'daemon'], [own, 'user']]) {
+        const path = `${node.cgroup.path}/${part}`
+        if (layout.version === 2) assert.match(text, new RegExp(`^0::/${path}$`, 'm'))
         else {
-          assert.match(text, new RegExp(`^\\d+:(?:[\\w,]*,)?cpu(?:,[\\w,]*)?:/${node.cgroup.path}$`, 'm'))
-          if (layout.cpuacct != null) assert.match(text, new RegExp(`^\\d+:cpuacct:/${node.cgroup.path}$`, 'm'))
+          assert.match(text, new RegExp(`^\\d+:(?:[\\w,]*,)?cpu(?:,[\\w,]*)?:/${path}$`, 'm'))
+          if (layout.cpuacct != null) assert.match(text, new RegExp(`^\\d+:cpuacct:/${path}$`, 'm'))
         }
       }
       assert.ok((await node.cgroup.pids()).includes(pid))

@@ -31,6 +31,7 @@ import { REPO } from '../test/helpers/node.js'
 import { LAUNCHER, fmt, machine, requireRoot, settle } from './lib/paper.js'
 import { updateResultsSection } from './lib/results.js'
 import { processCpu } from './lib/stats.js'
+import { formatBytes } from '../src/units.js'
 
 const QUICK = process.argv.includes('--quick')
 const RUNS = QUICK ? 1 : Number(process.env.RUNS ?? 3)
@@ -406,7 +407,11 @@ export async function runBuildBench (): Promise<string> {
     profile = phaseProfile([b, c].flatMap(n => {
       try { return readFileSync(join(n.home, 'jobs.log'), 'utf8').split('\n').filter(l => l !== '').map(l => JSON.parse(l)) } catch { return [] }
     }), 'changes', 'on B and C (the target\'s job log `phases`, each step\'s own ms; the whole: from the stream\'s opening to the change set sent)')
-    profile += '\n\n' + phaseProfile(a.events.filter(e => e.type === 'job-ended' && e.job?.direction === 'out').map(e => e.job), 'exit', 'on A, the origin (its job records\' `phases`, each step\'s own ms from the request on the control socket: toolchain identity, its turn to place, the probe, the workspace snapshot, the target\'s STARTED, the exit with the change set applied)')
+    if (process.env.BUILD_DUMP != null) await writeFile(process.env.BUILD_DUMP, JSON.stringify(a.events.filter(e => e.type === 'job-placed' || e.type === 'job-ended')))
+    const sentAway = a.events.filter(e => e.type === 'job-ended' && e.job?.direction === 'out').map(e => e.job)
+    const bytes = (dir: 'bytesSent' | 'bytesReceived', kind: string): string => formatBytes(sentAway.reduce((n, j) => n + (j[dir]?.[kind] ?? 0), 0))
+    log(`  A's ${sentAway.length} jobs placed elsewhere moved: workspace ${bytes('bytesSent', 'workspace')} out, ${bytes('bytesReceived', 'workspace')} back; executables ${bytes('bytesSent', 'executable')}; stdio ${bytes('bytesSent', 'stdio')} out, ${bytes('bytesReceived', 'stdio')} back`)
+    profile += '\n\n' + phaseProfile(sentAway, 'exit', 'on A, the origin (its job records\' `phases`, each step\'s own ms from the request on the control socket: toolchain identity, its turn to place, the probe, the workspace snapshot, the target\'s STARTED, the exit with the change set applied)')
   } finally {
     await cluster?.stop()
   }

@@ -3,6 +3,7 @@ import { copyFile, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createMetricSampler, formatBreakdown, type MetricBreakdown, type MetricSamplerInit } from '../src/metric/index.js'
 import { FIXTURES, fakeStaticScore, fixtureRoot, removeTempDirs, waitFor } from './metric-helpers.js'
+import { createGossip, decideOrigin, originExtraJobs } from '../src/balance/index.js'
 
 /** A sampler over a copy of fixture `name`, S = 100, a fake clock that the first window advances by 5 s. */
 async function fixtureSampler (name: string, extra: Partial<MetricSamplerInit> = {}): Promise<{
@@ -356,5 +357,36 @@ describe('a static score taken on a busy machine', () => {
     } finally {
       sampler.stop()
     }
+  })
+})
+
+describe('a saturated origin yields a tie (originExtraJobs)', () => {
+  afterEach(removeTempDirs)
+
+  /** Algorithm II at an origin whose neighbour B advertises exactly what the origin's own sample says. */
+  async function decide (fixture: string): Promise<{ kind: string, own: number, asOrigin: number }> {
+    const { sampler } = await fixtureSampler(fixture)
+    const b = await sampler.sample()
+    const extra = originExtraJobs(b.busyNow)
+    const asOrigin = extra === 0 ? b.sysmetric : sampler.whatIf(extra) as number
+    const gossip = createGossip({ c: 0, delayMs: 1000 })
+    gossip.addNeighbour('B')
+    gossip.receive('B', { sendProbe: b.sysmetric, sysmetric: b.sysmetric, seq: 1 }, 0)
+    return { kind: decideOrigin(gossip, 'A', asOrigin, 0, { id: 'p' }).kind, own: b.sysmetric, asOrigin }
+  }
+
+  it('saturated (one core, 4 CPU-bound processes): half a job more, so an equally busy neighbour gets the job', async () => {
+    const r = await decide('one-core-four-busy')
+    assert.equal(originExtraJobs(1), 0.5)
+    // n 4.5 instead of 4: share 1/5.5 instead of 1/5
+    close(r.asOrigin, (0.3 * 100 + 0.7 * 400 / 5.5) / 2, 'value as origin')
+    assert.ok(r.asOrigin < r.own)
+    assert.equal(r.kind, 'probe')
+  })
+
+  it('with room (idle): its own value, and a tie keeps the job here', async () => {
+    const r = await decide('idle')
+    assert.equal(r.asOrigin, r.own)
+    assert.equal(r.kind, 'local')
   })
 })

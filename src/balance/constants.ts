@@ -55,3 +55,23 @@ export const MAX_ID_LENGTH = 128
 
 /** Longest requirement string (architecture name, interpreter path). */
 export const MAX_REQUIREMENT_LENGTH = 4096
+
+/**
+ * A node whose CPUs (or cgroup quota) are at least this busy — over the last
+ * window, or now, counting the processes running now — is saturated: as the
+ * origin of a job it then yields a tie (ORIGIN_YIELD_JOBS).
+ */
+export const ORIGIN_SATURATED_BUSY = 0.9
+
+/**
+ * What a saturated origin adds to its own runnable processes when it weighs
+ * running a job here against a neighbour (Algorithm II, the placement hint,
+ * the bar its probe sets): half a process. The origin of a build also runs
+ * make, the clients of its wrapped calls and its side of every job it sent
+ * away; a count of runnable processes at one instant misses them, and under
+ * load the shares of equally busy nodes are equal, so every tie kept the job
+ * here. In bench/build 11 of 17 "local-is-best" decisions were exact ties;
+ * A, the origin, ran at its quota while B and C idled a quarter of the time.
+ * Not when the origin has room: a job on an idle machine never moves for a tie.
+ */
+export const ORIGIN_YIELD_JOBS = 0.5

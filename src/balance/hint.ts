@@ -1,3 +1,5 @@
+import { ORIGIN_SATURATED_BUSY, ORIGIN_YIELD_JOBS } from './constants.js'
+
 /**
  * The placement hint (docs/builds.md): wrapped commands (`kappa-node wrap`)
  * start without Node and without asking the daemon while the daemon's
@@ -23,4 +25,13 @@ export function localSlots (ownWith: (extraJobs: number) => number | undefined, 
     slots++
   }
   return slots
+}
+
+/**
+ * The jobs an origin adds to its own when it weighs running a job here against
+ * a neighbour: ORIGIN_YIELD_JOBS when its CPU (or cgroup quota) was saturated
+ * over the last window (`busy`, 0–1), else none.
+ */
+export function originExtraJobs (busy: number): number {
+  return busy >= ORIGIN_SATURATED_BUSY ? ORIGIN_YIELD_JOBS : 0
 }

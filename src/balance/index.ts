@@ -22,7 +22,7 @@
 import { MetricGossip } from './gossip.js'
 
 export * from './constants.js'
-export { localSlots } from './hint.js'
+export { localSlots, originExtraJobs } from './hint.js'
 export { decideOrigin, propagate, acceptReply, relayReply, validateProbe, validateReply, validateRequirements } from './probe.js'
 
 /** Algorithm I payload: the sender's send_probe, its own sysmetric, a sequence number. */

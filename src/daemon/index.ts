@@ -27,7 +27,7 @@ import { ServiceStack, startAll } from './services.js'
 import { checkDaemonOptions, checkListenable, libp2pStartError, type DaemonSettings } from './settings.js'
 import { controlMethods, followJobs, pairedPeers, statusDocument, type MethodComponents } from './methods.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
-import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
+import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, METRIC_AFTER_JOB_MS, STRANGER_GRACE_MS } from '../constants.js'
 import { createBulkListener, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from '../events.js'
 
@@ -165,6 +165,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   const metrics = createNodeMetrics({ snapshot: () => metricsSnapshot(views), running: () => jobs.running() })
   stack.defer('job updates', jobs.subscribe((u) => {
     if (u.type === 'job-ended') metrics.jobEnded(u.job)
+    if (u.type === 'job-ended' && u.job.direction === 'in') setTimeout(() => { metric.own() }, METRIC_AFTER_JOB_MS).unref()
     notifyChanged()
   }))
   stack.defer('event updates', events.subscribe(() => { notifyChanged() }))
@@ -321,6 +322,7 @@ async function startNetwork (stack: ServiceStack, init: DaemonInit, settings: Da
       tickets: metric.tickets,
       privateKey: identity.privateKey,
       ownMetric: metric.own,
+      originMetric: metric.asOrigin,
       // a node offers itself only if it could run the job: architecture, interpreter, memory, a free job slot
       meets: (r) => machineMeets(r, metric.sampler.current()?.memAvailableKiB) && late.migration?.hasFreeSlot() !== false,
       busy: () => late.migration?.busy(),

@@ -8,6 +8,7 @@ import { createMetricSampler, PENDING_TICKET_MS, type MetricSampler } from '../m
 import { TicketBook } from '../tickets/index.js'
 import { errorMessage } from '../errors.js'
 import { METRIC_SETTLE_MS } from '../constants.js'
+import { originExtraJobs } from '../balance/index.js'
 import type { DaemonEvents } from '../events.js'
 import type { RebenchAnswer } from '../control/index.js'
 
@@ -33,7 +34,12 @@ export interface MetricPart {
   readonly tickets: TicketBook
   /** this node's sysmetric now (pinned or the fresh reading) */
   own: () => number | undefined
-  /** the value with k more jobs here (the placement hint) */
+  /**
+   * this node's value as the origin of a job, weighed against its neighbours':
+   * own() when it has room, with ORIGIN_YIELD_JOBS more jobs when it is saturated
+   */
+  asOrigin: () => number | undefined
+  /** asOrigin() with k more jobs here (the placement hint) */
   ownWith: (k: number) => number | undefined
   pinned: () => number | undefined
   /** a number pins the advertised value; undefined measures again */
@@ -84,6 +90,14 @@ export function createMetricPart (components: MetricPartComponents, init: Metric
     onSettle: (t, how) => { if (how === 'used') countUntilSampled(t.id); else sampler.pending.consume(t.id) }
   })
 
+  /** The value with k more jobs here, and half a job more when this node is saturated (originExtraJobs). */
+  const originWith = (k: number): number | undefined => {
+    const b = sampler.fresh()
+    if (b == null) return undefined
+    const extra = k + originExtraJobs(b.busyNow)
+    return extra === 0 ? b.sysmetric : sampler.whatIf(extra)
+  }
+
   return {
     sampler,
     tickets,
@@ -91,7 +105,11 @@ export function createMetricPart (components: MetricPartComponents, init: Metric
       components.beforeRead()
       return metricOverride ?? sampler.fresh()?.sysmetric
     },
-    ownWith: (k) => metricOverride ?? (k === 0 ? sampler.fresh()?.sysmetric : sampler.whatIf(k)),
+    asOrigin: () => {
+      components.beforeRead()
+      return metricOverride ?? originWith(0)
+    },
+    ownWith: (k) => metricOverride ?? originWith(k),
     pinned: () => metricOverride,
     pin: (value) => {
       metricOverride = value

@@ -20,10 +20,12 @@ export function computeBreakdown (s: StaticScore, i: Inputs, pendingJobs: number
   // under a CPU quota the cgroup is the machine: /proc/stat counts every container or
   // emulated host sharing this kernel, and the quota is what this node may use
   let share = hostShare
+  let busyNow = 1 - fIdle
   if (i.cgroup != null) {
     const q = i.cgroup.quotaCores
     const runnable = i.now?.cgroupRunnable ?? i.cgroup.runnable
     const busy = i.now?.cgroupRunnable == null ? i.cgroup.fBusy : Math.max(i.cgroup.fBusy, Math.min(1, runnable / q))
+    busyNow = busy
     share = cgroupShare(q, Math.min(1, busy + pendingJobs / q), runnable + pendingJobs)
   }
   const m = memFactor(i.mem.availableKiB, i.mem.totalKiB, memThreshold)
@@ -44,6 +46,7 @@ export function computeBreakdown (s: StaticScore, i: Inputs, pendingJobs: number
     running: runningProcs,
     pending: pendingJobs,
     share,
+    busyNow,
     memAvailableKiB: i.mem.availableKiB,
     memTotalKiB: i.mem.totalKiB,
     memThreshold,

@@ -91,6 +91,12 @@ export interface MetricBreakdown {
   /** Jobs promised by migration tickets that have not started yet. */
   pending: number
   share: number
+  /**
+   * The busy fraction the share was computed with, pending work aside: the
+   * window's (of the CPUs, or of the cgroup quota), raised by the processes
+   * running now. 1: a new process would wait for the CPU.
+   */
+  busyNow: number
   memAvailableKiB: number
   memTotalKiB: number
   memThreshold: number

@@ -25,6 +25,8 @@ export interface OverlayComponents {
   privateKey: PrivateKey
   /** this node's current sysmetric (pinned or measured); undefined until known */
   ownMetric: () => number | undefined
+  /** this node's value as the origin of a job (Algorithm II and the bar its probe sets); default ownMetric */
+  originMetric?: () => number | undefined
   /** can this node run a job with these needs (architecture, interpreter, memory, a free job slot) */
   meets: (requirements?: JobRequirements) => boolean
   /** why this node is full, if it is (said instead of "cannot meet requirements") */

@@ -233,7 +233,8 @@ export class KappaOverlay implements Overlay {
   // ---- Algorithms II and III -------------------------------------------------
 
   async probe (requirements?: JobRequirements, force = false, onProbe?: (to: string) => void): Promise<ProbeOutcome> {
-    const own = this.components.ownMetric()
+    const asOrigin = this.components.originMetric ?? this.components.ownMetric
+    const own = asOrigin()
     if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
     const now = this.now()
     const id = randomBytes(8).toString('hex')
@@ -259,7 +260,7 @@ export class KappaOverlay implements Overlay {
     const target = { id: reply.target, sysmetric: reply.sysmetric }
     // our own value may have changed while the probe was out; a reply that beats the value
     // the probe asked for is taken all the same (the target has promised the job, see acceptReply)
-    const ownNow = this.components.ownMetric() ?? own ?? 0
+    const ownNow = asOrigin() ?? own ?? 0
     if (!force && acceptReply(ownNow, reply, this.gossip.config.c, decision.probe.originSysmetric) === 'local') {
       return { local: true, reason: 'the target is no better than this node', own: ownNow, path: reply.path, target }
     }

@@ -17,6 +17,8 @@ import { PAPER_ARGS, PROGRAMS, fmt, machine, requireRoot, settle, timed, viaKapp
 import { percentile } from './lib/stats.js'
 
 const JOBS = Number(process.env.JOBS ?? 30)
+/** bursts of the defaults' row; the table gives their median */
+const BURSTS = Number(process.env.BURSTS ?? 3)
 // A is the user's machine, where the 30 \`kappa-node run\` clients start (~35 ms of CPU each, so
 // about a second of CPU inside A's quota); B and C are the smaller machines it can use
 const QUOTAS = { a: 1, b: 0.5, c: 0.25 }
@@ -73,6 +75,7 @@ export async function runMakespan (log: (line: string) => void = (l) => { proces
   let cluster: NamespaceCluster | undefined
   let work = 0
   let steps = 0
+  let kappaBursts: number[] = []
   try {
     log(`makespan: A ${QUOTAS.a}, B ${QUOTAS.b}, C ${QUOTAS.c} CPUs, all paired`)
     cluster = await triangle([], log)
@@ -89,9 +92,18 @@ export async function runMakespan (log: (line: string) => void = (l) => { proces
     log(`  one job = ${fmt(work, 2)} s of a whole CPU (${steps} steps; timings ${timings.map(t => fmt(t, 2)).join(', ')}); ${JOBS} jobs`)
     const job = [SPIN, String(steps)]
 
-    const kappa0 = await burst(cluster, (_, a) => viaKappa(a, job))
+    // the row the goal is about, as the median of BURSTS bursts: one burst on a shared VM
+    // took 17.3 s, the next of the same code 23.0 s
+    const bursts: Array<{ seconds: number, where: Record<string, number> }> = []
+    for (let i = 0; i < BURSTS; i++) {
+      if (i > 0) await new Promise(resolve => setTimeout(resolve, 12_000)) // let the metrics forget the burst
+      const r = await burst(cluster, (_, a) => viaKappa(a, job))
+      bursts.push(r)
+      log(`  ${DEFAULTS}, burst ${i + 1}/${BURSTS}: ${fmt(r.seconds)} s ${JSON.stringify(r.where)}`)
+    }
+    const kappa0 = [...bursts].sort((x, y) => x.seconds - y.seconds)[(bursts.length - 1) >> 1]
+    kappaBursts = bursts.map(b => b.seconds)
     rows.push({ name: DEFAULTS, ...kappa0 })
-    log(`  ${DEFAULTS}: ${fmt(kappa0.seconds)} s ${JSON.stringify(kappa0.where)}`)
     if (process.env.MAKESPAN_ONLY === 'kappa') return { markdown: '', svg: '', kappaRatio: kappa0.seconds / (JOBS * work / CAPACITY) }
     await new Promise(resolve => setTimeout(resolve, 12_000)) // let the metrics forget the burst
     const rr = await burst(cluster, (i, a) => viaKappa(a, job, i % 3 === 0 ? ['--local'] : ['--peer', i % 3 === 1 ? 'b' : 'c']))
@@ -129,6 +141,8 @@ export async function runMakespan (log: (line: string) => void = (l) => { proces
     '| --- | ---: | ---: | --- |',
     `| ideal | ${fmt(ideal)} | 1.00 | ${fmt(JOBS * QUOTAS.a / CAPACITY, 1)} / ${fmt(JOBS * QUOTAS.b / CAPACITY, 1)} / ${fmt(JOBS * QUOTAS.c / CAPACITY, 1)} |`,
     ...rows.map(r => `| ${r.name} | ${fmt(r.seconds)} | ${fmt(r.seconds / ideal, 2)} | ${r.where == null ? '-' : `${r.where.A} / ${r.where.B} / ${r.where.C}`} |`),
+    '',
+    `The defaults' row is the median of ${kappaBursts.length} bursts: ${kappaBursts.map(t => `${fmt(t)} s (${fmt(t / ideal, 2)}×)`).join(', ')}; every other row is one burst.`,
     '',
     'The defaults are what measures best here: hop cost 0 is the right setting for jobs of seconds on a LAN, where moving a job costs milliseconds; the paper\'s constant 15 (in metric units) outweighs the difference between two loaded machines and keeps jobs at home. The burst is placed one job at a time, each decision reading the runnable processes of that moment; pending-work accounting counts each promised job (a ticket issued, a local job the client has not started yet) until a reading shows it running, so the next decisions see it once. Without it the decisions in flight do not see each other and most jobs pile on A. The gap to the ideal is mostly the start: the 30 `kappa-node run` clients start inside A\'s quota, and the first job is placed more than a second after the burst starts, the last after 4–5 s. Round-robin ignores the hosts\' speeds; all-local uses only A.',
     '',

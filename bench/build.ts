@@ -34,6 +34,8 @@ import { processCpu } from './lib/stats.js'
 import { formatBytes } from '../src/units.js'
 
 const QUICK = process.argv.includes('--quick')
+/** BUILD_CPU_PERIOD_US: the quotas' CFS period (default the kernel's 100 ms), to see what throttling's bursts cost each way */
+const CPU_PERIOD_US = process.env.BUILD_CPU_PERIOD_US != null ? Number(process.env.BUILD_CPU_PERIOD_US) : undefined
 const RUNS = QUICK ? 1 : Number(process.env.RUNS ?? 3)
 const CPUS = Number(process.env.BUILD_CPUS ?? 0.5)
 const JOBS = Number(process.env.BUILD_JOBS ?? 6)
@@ -370,6 +372,7 @@ export async function runBuildBench (): Promise<string> {
     cluster = await createNamespaceCluster({
       nodes: ['a', 'b', 'c'].map(name => ({ name, cpus: CPUS })),
       links: [['a', 'b'], ['b', 'c'], ['a', 'c']],
+      cpuPeriodUs: CPU_PERIOD_US,
       log
     })
     await settle('metrics on every node', async () => {
@@ -449,7 +452,7 @@ export async function runBuildBench (): Promise<string> {
   const markdown = [
     `## Builds — ${VERSION} (Debian binutils-source) with make -j${JOBS}${QUICK ? ' (--quick: libiberty only, one run)' : ''}`,
     '',
-    `Run ${started.toISOString()} on ${machine()}. Three namespaced hosts A, B, C with ${CPUS} CPU each (cgroup quotas), all paired; built from A in one directory, a fresh copy of a tree configured once (\`${['configure', ...CONFIGURE].join(' ')}\`), \`make -j${JOBS} ${TARGETS.join(' ')} MAKEINFO=true\`, runs alternating between the ways; times are wall seconds of the make, medians over ${RUNS} run${RUNS === 1 ? '' : 's'}. distcc: distccd on every host, plain mode, \`DISTCC_HOSTS="A/2 B/2 C/2"\`, its masquerade directory first on PATH. icecream: icecc-scheduler on A, iceccd -m 2 on every host, its masquerade directory first on PATH. kappa: \`kappa-node wrap ${COMPILERS.join(' ')}\` shims first on PATH, every daemon with its defaults. Objects: every \`.o\` compared with the first local build's.`,
+    `Run ${started.toISOString()} on ${machine()}. Three namespaced hosts A, B, C with ${CPUS} CPU each (cgroup quotas, CFS period ${(CPU_PERIOD_US ?? 100_000) / 1000} ms), all paired; built from A in one directory, a fresh copy of a tree configured once (\`${['configure', ...CONFIGURE].join(' ')}\`), \`make -j${JOBS} ${TARGETS.join(' ')} MAKEINFO=true\`, runs alternating between the ways; times are wall seconds of the make, medians over ${RUNS} run${RUNS === 1 ? '' : 's'}. distcc: distccd on every host, plain mode, \`DISTCC_HOSTS="A/2 B/2 C/2"\`, its masquerade directory first on PATH. icecream: icecc-scheduler on A, iceccd -m 2 on every host, its masquerade directory first on PATH. kappa: \`kappa-node wrap ${COMPILERS.join(' ')}\` shims first on PATH, every daemon with its defaults. Objects: every \`.o\` compared with the first local build's.`,
     '',
     '| way | runs (s) | median (s) | speedup | objects vs local; notes |',
     '| --- | --- | ---: | ---: | --- |',

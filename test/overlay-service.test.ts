@@ -25,6 +25,8 @@ interface Member {
   handlers: Map<string, StreamHandler>
   links: Map<string, Member>
   metric: number
+  /** its value as the origin of a job, when it differs (a saturated origin yields ties) */
+  originMetric?: number
   overlay?: Overlay
 }
 
@@ -77,6 +79,7 @@ async function startMember (m: Member, peers: Member[], now: () => number, delay
     tickets: new TicketBook(),
     privateKey: m.key,
     ownMetric: () => m.metric,
+    originMetric: () => m.originMetric ?? m.metric,
     meets: () => true
   }, { delayMs, c: 15 })
   await overlay.start()
@@ -169,6 +172,26 @@ describe('overlay service in-process (stub registrar, in-memory streams, injecte
     assert.ok(!after.local, after.local ? after.reason : '')
     assert.deepEqual(after.path, [aId, bId, cId])
     assert.equal(after.target.id, cId)
+  })
+
+  it('as the origin of a job a node weighs its origin value (Algorithm II and the bar its probe sets), not the value it advertises', async () => {
+    const now = (): number => 1_000_000
+    // c = 15: B's 110 is 95 at A
+    const [a, b] = await Promise.all([member('A', 100), member('B', 110)])
+    link(a, b)
+    const A = await startMember(a, [b], now)
+    await startMember(b, [a], now)
+    await until('A to hear B', async () => A.status().neighbours.find(n => n.id === b.peerId.toString())?.dismetric === 95)
+    const kept = await A.probe()
+    assert.ok(kept.local && kept.reason === 'local-is-best', JSON.stringify(kept))
+    // saturated, A weighs itself at 90: it probes B, and B answers because its 95 beats the 90 the
+    // probe asks for (with A's advertised 100 as the bar B would decline)
+    a.originMetric = 90
+    const sent = await A.probe()
+    assert.ok(!sent.local, sent.local ? sent.reason : '')
+    assert.equal(sent.target.id, b.peerId.toString())
+    // what A advertises did not move
+    await until('B to hear A', async () => b.overlay?.status().neighbours.find(n => n.id === a.peerId.toString())?.sysmetric === 100)
   })
 
   it('a triggered update goes out only when the value moved (by 0.5 or more); the periodic one goes regardless', async () => {

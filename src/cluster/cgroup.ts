@@ -81,9 +81,9 @@ function hierarchies (layout: CgroupLayout): string[] {
   return layout.cpuacct != null ? [layout.cpu, layout.cpuacct] : [layout.cpu]
 }
 
-export function quotaText (layout: CgroupLayout, cpus: number): string {
-  const quota = Math.round(cpus * CPU_PERIOD_US)
-  return layout.version === 2 ? `${quota} ${CPU_PERIOD_US}` : String(quota)
+export function quotaText (layout: CgroupLayout, cpus: number, periodUs = CPU_PERIOD_US): string {
+  const quota = Math.round(cpus * periodUs)
+  return layout.version === 2 ? `${quota} ${periodUs}` : String(quota)
 }
 
 async function pidsIn (dir: string): Promise<number[]> {
@@ -141,7 +141,7 @@ async function delegateCpu (root: string): Promise<void> {
  * hierarchy. On v2 the run's directory enables the cpu controller for its
  * children and holds no process itself (the "no internal processes" rule).
  */
-export async function createRunCgroups (path: string, layout = detectCgroups()): Promise<RunCgroups> {
+export async function createRunCgroups (path: string, layout = detectCgroups(), periodUs = CPU_PERIOD_US): Promise<RunCgroups> {
   if (layout == null) throw new UserError('no cgroup cpu controller found (neither v1 cpu.cfs_quota_us nor v2 cpu.max): cannot give nodes CPU quotas')
   const dirs: string[] = []
   const roots = hierarchies(layout)
@@ -202,13 +202,13 @@ export async function createRunCgroups (path: string, layout = detectCgroups()):
       let quotaFile: string
       if (layout.version === 2) {
         quotaFile = join(cpuDir, 'cpu.max')
-        await writeFile(quotaFile, quotaText(layout, cpus))
+        await writeFile(quotaFile, quotaText(layout, cpus, periodUs))
         // the two parts get a weight each only if the node hands them the controller
         await writeFile(join(cpuDir, 'cgroup.subtree_control'), '+cpu')
       } else {
-        await writeFile(join(cpuDir, 'cpu.cfs_period_us'), String(CPU_PERIOD_US))
+        await writeFile(join(cpuDir, 'cpu.cfs_period_us'), String(periodUs))
         quotaFile = join(cpuDir, 'cpu.cfs_quota_us')
-        await writeFile(quotaFile, quotaText(layout, cpus))
+        await writeFile(quotaFile, quotaText(layout, cpus, periodUs))
       }
       for (const root of roots) {
         for (const [part, files] of [['user', procsFiles], ['daemon', daemonProcsFiles]] as const) {

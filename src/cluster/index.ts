@@ -49,6 +49,13 @@ export interface NamespaceClusterInit {
   waitLive?: boolean
   /** progress lines (default: none) */
   log?: (line: string) => void
+  /**
+   * the CFS period of every node's quota, µs (default 100 000, the kernel's
+   * and Docker's). A quota is spent in bursts: a node at half a CPU that has
+   * used its 50 ms waits up to 50 ms, and every message it should answer
+   * waits with it; a shorter period models a slower CPU more closely
+   */
+  cpuPeriodUs?: number
 }
 
 export interface ExecResult {

@@ -286,7 +286,7 @@ export class NamespaceClusterImpl implements NamespaceCluster {
     if (!/^10\.\d{1,3}\.\d{1,3}$/.test(prefix) || prefix.split('.').some(o => Number(o) > 255)) throw new UserError(`bad prefix '${prefix}': three octets inside 10.0.0.0/8, e.g. 10.47.3`)
 
     this.log(`cgroups: kappa-${this.run}/<node>`)
-    this.cgroupsOfRun = await createRunCgroups(`kappa-${this.run}`)
+    this.cgroupsOfRun = await createRunCgroups(`kappa-${this.run}`, undefined, this.init.cpuPeriodUs)
     this.log(`network: namespaces kappa-${this.run}-{hub,${names.join(',')}}, ${prefix}.0/24`)
     this.network = await createNetwork({ run: this.run, names, prefix })
 

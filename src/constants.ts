@@ -177,15 +177,6 @@ export const METRIC_SETTLE_MS = 2_000
 export const LOCAL_START_GRACE_MS = 2_000
 
 /**
- * A job run here for others has ended: read the runnable processes again this
- * long after (past the sampler's 100 ms between fresh readings), so that the
- * neighbours hear at once that this node has room again. Without it the value
- * went out only with the next probe answered or the next 5 s sample, and an
- * origin kept jobs at home for seconds after its targets had finished theirs.
- */
-export const METRIC_AFTER_JOB_MS = 120
-
-/**
  * The placement hint (src/daemon/hint.ts, docs/builds.md): at most this many
  * wrapped commands start here on one published hint without asking the
  * daemon; the next one asks, and the daemon publishes a new hint.

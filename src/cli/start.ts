@@ -31,6 +31,7 @@ export interface StartOptions {
   ticketTtl?: number
   hopCost?: number
   pendingAccounting?: boolean
+  metricInterval?: number
   http?: string | false
   httpHost?: string[]
   bulkPort?: number
@@ -61,6 +62,7 @@ export async function startCommand (flags: StartOptions, sourceOf: SourceOf = ()
     metricOverride: opts.metricOverride,
     splitHorizon: opts.splitHorizon,
     procRoot: opts.proc,
+    metricIntervalMs: opts.metricInterval,
     maxJobs: opts.maxJobs,
     jobWallMs: opts.jobTimeout != null ? opts.jobTimeout * 1000 : undefined,
     jobMemoryBytes: opts.jobMemory,

@@ -27,7 +27,7 @@ import { ServiceStack, startAll } from './services.js'
 import { checkDaemonOptions, checkListenable, libp2pStartError, type DaemonSettings } from './settings.js'
 import { controlMethods, followJobs, pairedPeers, statusDocument, type MethodComponents } from './methods.js'
 import { startHttp, type HttpEndpoint } from '../http/index.js'
-import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, METRIC_AFTER_JOB_MS, STRANGER_GRACE_MS } from '../constants.js'
+import { INVITE_TTL_MS, LOCAL_START_GRACE_MS, MDNS_INTERVAL_MS, STRANGER_GRACE_MS } from '../constants.js'
 import { createBulkListener, type BulkListener } from '../bulk/index.js'
 import type { DaemonEvents } from '../events.js'
 
@@ -68,6 +68,8 @@ export interface DaemonInit {
   hopCost?: number
   /** count promised and just-started jobs in the metric (default true; off for experiments) */
   pendingAccounting?: boolean
+  /** a metric sample every this many ms (default the sampler's 5 s; tests lengthen it) */
+  metricIntervalMs?: number
   /** read-only dashboard and Prometheus /metrics, host:port (default 127.0.0.1:4748); false for none */
   http?: string | false
   /** names besides the bound address and localhost the dashboard answers to */
@@ -143,7 +145,7 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
     onChange: () => { late.overlay?.changed(); late.hint?.publish(); notifyChanged() },
     // jobs wrapped commands started here on the placement hint count before any decision reads the metric
     beforeRead: () => { late.hint?.sweep() }
-  }, { home, procRoot: init.procRoot, metricOverride: init.metricOverride, pendingAccounting: init.pendingAccounting, ticketTtlMs: init.ticketTtlMs, onBenchmarkProgress: init.onBenchmarkProgress })
+  }, { home, procRoot: init.procRoot, metricOverride: init.metricOverride, pendingAccounting: init.pendingAccounting, intervalMs: init.metricIntervalMs, ticketTtlMs: init.ticketTtlMs, onBenchmarkProgress: init.onBenchmarkProgress })
   stack.defer('metric sampler', () => { metric.stop() })
   const { sampler, tickets } = metric
 
@@ -165,7 +167,6 @@ async function startParts (init: DaemonInit, settings: DaemonSettings, home: str
   const metrics = createNodeMetrics({ snapshot: () => metricsSnapshot(views), running: () => jobs.running() })
   stack.defer('job updates', jobs.subscribe((u) => {
     if (u.type === 'job-ended') metrics.jobEnded(u.job)
-    if (u.type === 'job-ended' && u.job.direction === 'in') setTimeout(() => { metric.own() }, METRIC_AFTER_JOB_MS).unref()
     notifyChanged()
   }))
   stack.defer('event updates', events.subscribe(() => { notifyChanged() }))

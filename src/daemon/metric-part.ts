@@ -17,6 +17,8 @@ export interface MetricPartInit {
   procRoot?: string
   metricOverride?: number
   pendingAccounting?: boolean
+  /** a sample every this many ms (default the sampler's) */
+  intervalMs?: number
   ticketTtlMs?: number
   onBenchmarkProgress?: (p: { done: number, total: number } | undefined) => void
 }
@@ -60,6 +62,7 @@ export function createMetricPart (components: MetricPartComponents, init: Metric
   const sampler = createMetricSampler({
     cacheFile: homeFile(init.home, 'benchmark'),
     procRoot: init.procRoot,
+    intervalMs: init.intervalMs,
     log: (line) => { init.onBenchmarkProgress?.(undefined); events.emit({ type: 'info', message: line }) },
     onSample: () => { components.onChange() },
     // the benchmark is the one slow thing at start-up: say so once, the sampler logs the result

@@ -157,6 +157,33 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     await cluster.stop() // idempotent
   })
 
+  it('a target counts the job it runs (in a job cgroup under its own), and its neighbour hears it busy, then free again', async function () {
+    this.timeout(180_000)
+    // B samples once a minute: between samples it reads its runnable processes afresh for a probe,
+    // a status, and each republication of its placement hint (every message from A, here every 500 ms)
+    cluster = await createNamespaceCluster({
+      nodes: [{ name: 'a', cpus: 1 }, { name: 'b', cpus: 0.5, args: ['--metric-interval', '60000'] }],
+      links: [['a', 'b']],
+      delayMs: 500
+    })
+    const [a, b] = [cluster.node('a'), cluster.node('b')]
+    const seenAtA = async (): Promise<number | undefined> => neighbour(await a.json(['status']), b.id)?.sysmetric
+    const idle = await until('A to hear B', seenAtA, 30_000)
+    const job = a.cli(['run', '--peer', 'b', '--', 'sh', '-c', 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done'], { timeoutMs: 150_000 })
+    // B's own reading shows the job once it no longer counts as promised (pending): it runs in a
+    // job cgroup nested under B's daemon's, under B's quota (a status reads B's processes afresh)
+    await until('B to count its running job', async () => {
+      const s = await b.json(['status'])
+      return (s.metric?.pending === 0 && s.sysmetric < idle - 10) || undefined
+    }, 60_000)
+    const busy = await until('A to hear that B is busy', async () => { const v = await seenAtA(); return v != null && v < idle - 10 ? v : undefined }, 30_000)
+    const r = await job
+    assert.equal(r.code, 0, r.stderr)
+    // a minute before B's next sample
+    const back = await until('A to hear that B has room again', async () => { const v = await seenAtA(); return v != null && v > busy + 10 ? v : undefined }, 40_000)
+    assert.ok(back >= idle - 5, `B at A: idle ${idle}, busy ${busy}, after the job ${back}`)
+  })
+
   it('npm run cluster: prints each node\'s IP, peer id and commands, works, and Ctrl-C removes everything', async () => {
     clusterCli = spawn(process.execPath, [CLUSTER_CLI, 'up', '--delay', '200', '--metric-override', 'a=37,b=60,c=148', '--cpus', 'a=0.5'], { stdio: ['ignore', 'pipe', 'pipe'] })
     const proc = clusterCli

@@ -29,8 +29,9 @@ export function localSlots (ownWith: (extraJobs: number) => number | undefined, 
 
 /**
  * The jobs an origin adds to its own when it weighs running a job here against
- * a neighbour: ORIGIN_YIELD_JOBS when its CPU (or cgroup quota) was saturated
- * over the last window (`busy`, 0–1), else none.
+ * a neighbour: ORIGIN_YIELD_JOBS when its CPU (or cgroup quota) is saturated
+ * (`busy`, 0–1: the metric's busyNow, the window's busy fraction raised by
+ * the processes running now), else none.
  */
 export function originExtraJobs (busy: number): number {
   return busy >= ORIGIN_SATURATED_BUSY ? ORIGIN_YIELD_JOBS : 0

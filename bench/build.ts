@@ -281,7 +281,10 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   const gossip = nodes.map((n, i) => `${n.name} ${countsAfter[i].sent - countsBefore[i].sent} (${countsAfter[i].unchanged - countsBefore[i].unchanged} unchanged not sent)`).join(', ')
   log(`    CPU used: ${cpu}; daemons: ${daemons}; on ${a.name}, make and what it started ${makeTime == null ? '?' : fmt(Number(makeTime[1]) + Number(makeTime[2]), 1)} s; metric messages sent: ${gossip}`)
   const kappaLines = r.stderr.split('\n').filter(l => l.startsWith('kappa-node:'))
-  const fellBack = kappaLines.filter(l => /here instead|but succeeded here/.test(l)).length
+  const fellBackLines = kappaLines.filter(l => /here instead|but succeeded here/.test(l))
+  const fellBack = fellBackLines.length
+  // why: the line names what failed (a lost target, a sandbox error, a compile that failed only there)
+  for (const line of fellBackLines.slice(0, 3)) log(`    ${line.length > 240 ? `${line.slice(0, 240)}…` : line}`)
   const remote = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').length - placedBefore
   if (leg.name.startsWith('kappa')) {
     // where A's wrapped calls went: why the daemon kept some here, and how many a shim started here on the hint

@@ -1,5 +1,8 @@
 import { writeSync } from 'node:fs'
 
+/** The longest piece of a remote run's stderr quoted in the line after a local success (kappa-run.c has the same). */
+const ERROR_LINE_MAX = 160
+
 /**
  * A job's output kept back until the caller knows whether it stands (the
  * program's verdict) or the command runs again here. Past `limit` bytes it
@@ -50,6 +53,18 @@ export class HeldOutput {
     if (first == null) return undefined
     const text = Buffer.concat(this.pieces.filter(p => p.fd === 2).map(p => p.data)).toString('utf8')
     return text.startsWith(prefix) ? text.split('\n')[0] : undefined
+  }
+
+  /**
+   * What the run said went wrong, for the one line after a local success: the
+   * held stderr's first line that mentions an error, else its first non-empty
+   * line; control characters as spaces, at most ERROR_LINE_MAX characters.
+   */
+  firstErrorLine (): string | undefined {
+    const lines = Buffer.concat(this.pieces.filter(p => p.fd === 2).map(p => p.data)).toString('utf8').split('\n')
+    const line = lines.find(l => l.includes('error')) ?? lines.find(l => l.trim() !== '')
+    // eslint-disable-next-line no-control-regex
+    return line?.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, ERROR_LINE_MAX)
   }
 
   /** Forget what was held (the command runs again). */

@@ -385,6 +385,36 @@ static void output (struct held *h, int fd, const char *data, size_t len) {
   output_write(fd, data, len);
 }
 
+/**
+ * What the remote run said went wrong, for the one line after a local success
+ * (src/run/held.ts, firstErrorLine): the held stderr's first line that
+ * mentions an error, else its first non-empty line; control characters become
+ * spaces, at most ERROR_LINE_MAX bytes. Empty when stderr was empty.
+ */
+#define ERROR_LINE_MAX 160
+static void held_first_error (struct held *h, char *line, size_t linelen) {
+  struct buf all = { 0 };
+  for (size_t i = 0; i < h->n; i++) if (h->pieces[i].fd == 2) buf_add(&all, h->pieces[i].data, h->pieces[i].len);
+  size_t pick = all.len, pick_end = all.len, first = all.len, first_end = all.len;
+  for (size_t start = 0; start < all.len;) {
+    size_t end = start;
+    while (end < all.len && all.data[end] != '\n') end++;
+    int blank = 1;
+    for (size_t k = start; k < end; k++) if (all.data[k] != ' ' && all.data[k] != '\t' && all.data[k] != '\r') blank = 0;
+    if (!blank && first == all.len) { first = start; first_end = end; }
+    if (memmem(all.data + start, end - start, "error", 5) != NULL) { pick = start; pick_end = end; break; }
+    start = end + 1;
+  }
+  if (pick == all.len) { pick = first; pick_end = first_end; }
+  size_t n = 0;
+  for (size_t k = pick; k < pick_end && n + 1 < linelen && n < ERROR_LINE_MAX; k++) {
+    unsigned char c = (unsigned char)all.data[k];
+    line[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+  }
+  line[n] = 0;
+  free(all.data);
+}
+
 /** The held stderr's first line, when it starts with `prefix` (a failed sandbox launcher's `bwrap: …`). */
 static int held_stderr_starts (struct held *h, const char *prefix, char *line, size_t linelen) {
   struct buf all = { 0 };
@@ -683,13 +713,15 @@ int main (int argc, char **argv) {
     return run_here(o.argv);
   }
   if (!out.remote || out.status == 0 || !clean || !o.compile) { held_release(&held); return out.status; }
+  char said[ERROR_LINE_MAX + 1];
+  held_first_error(&held, said, sizeof said);
   held_drop(&held);
   int status = run_here(o.argv);
   if (status == 0) {
     char was[64];
     if (out.status > 128) snprintf(was, sizeof was, "killed by signal %d", out.status - 128);
     else snprintf(was, sizeof was, "exit %d", out.status);
-    note("%s failed on the remote node (%s) but succeeded here: that node's toolchain or files differ from this one's", name, was);
+    note("%s failed on the remote node (%s%s%s) but succeeded here: that node's toolchain or files differ from this one's", name, was, said[0] != 0 ? ": " : "", said);
   }
   return status;
 }

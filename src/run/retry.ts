@@ -50,10 +50,12 @@ export async function runWithRetry (argv: string[], opts: RunOptions): Promise<n
     if (decision.say != null) note(decision.say)
     return outcome.status
   }
+  // what the remote run said, so that the line after a local success names the file or tool that differs
+  const said = decision.compile ? outcome.held.firstErrorLine() : undefined
   outcome.held.drop()
   if (decision.say != null) note(decision.say)
   const status = await runHere(argv)
-  if (decision.compile && status === 0) note(`${basename(argv[0])} failed on the remote node (${describe(outcome.status)}) but succeeded here: that node's toolchain or files differ from this one's`)
+  if (decision.compile && status === 0) note(`${basename(argv[0])} failed on the remote node (${describe(outcome.status)}${said != null ? `: ${said}` : ''}) but succeeded here: that node's toolchain or files differ from this one's`)
   return status
 }
 

@@ -14,6 +14,7 @@ import { processesMatching, jobLog } from '../helpers/run.js'
 import { localSlots } from '../../src/balance/index.js'
 import { LocalHint } from '../../src/daemon/hint.js'
 import { decideRetry, isCompilerDriver } from '../../src/run/retry.js'
+import { HeldOutput } from '../../src/run/held.js'
 import { parseRunArgs } from '../../src/cli/run-main.js'
 import { NATIVE_CLIENT, nativeArgs, runArgs } from '../../src/run/wrap.js'
 import { findExecutable } from '../../src/host/requirements.js'
@@ -116,6 +117,21 @@ describe('builds: never break a build (distcc\'s rule)', () => {
     assert.deepEqual(decideRetry('cc', { ...base, status: 130, interrupted: true }), { retry: false }, 'Ctrl-C is answered, not retried')
     assert.deepEqual(decideRetry('cc', { ...base, verdict: 'kappa', status: 255, reason: 'lost', stdinUsed: true }), { retry: false, say: 'lost' }, 'its input is gone')
     assert.deepEqual(decideRetry('cc', { ...base, verdict: 'kappa', status: 255, reason: 'lost', released: true }), { retry: false, say: 'lost' }, 'its output was shown')
+  })
+
+  it('the line after a local success quotes the remote run\'s first error line (the Node client; kappa-run.c does the same)', () => {
+    const held = new HeldOutput(1 << 20)
+    held.hold(1, Buffer.from('partial output\n'))
+    held.hold(2, Buffer.from('In file included from x.c:1:\n'))
+    held.hold(2, Buffer.from('gen.h:3:10: fatal error: \x1b[1mtable.h\x1b[0m: No such file or directory\n'))
+    assert.equal(held.firstErrorLine(), 'gen.h:3:10: fatal error:  [1mtable.h [0m: No such file or directory')
+    const plain = new HeldOutput(1 << 20)
+    plain.hold(2, Buffer.from('\n  cc1: out of memory\n'))
+    assert.equal(plain.firstErrorLine(), '  cc1: out of memory', 'no line says error: the first that says anything')
+    assert.equal(new HeldOutput(1 << 20).firstErrorLine(), undefined)
+    const long = new HeldOutput(1 << 20)
+    long.hold(2, Buffer.from(`error: ${'x'.repeat(500)}\n`))
+    assert.equal(long.firstErrorLine()?.length, 160)
   })
 
   it('run --retry-local and wrap pass it on', () => {
@@ -253,8 +269,9 @@ describe('builds: wrap and retry with real daemons', function () {
     const good = await sh('cc good', { cwd, env })
     assert.equal(good.code, 0, good.stderr)
     assert.equal(good.stdout, 'compiled good\n')
-    assert.deepEqual(kappaLines(good.stderr), ['kappa-node: cc failed on the remote node (exit 1) but succeeded here: that node\'s toolchain or files differ from this one\'s'])
-    assert.ok(!good.stderr.includes('cannot execute cc1'), 'the remote diagnostics were held back and dropped')
+    // the remote run's error, quoted in the one line: it names what differs there
+    assert.deepEqual(kappaLines(good.stderr), ['kappa-node: cc failed on the remote node (exit 1: cc: fatal error: cannot execute cc1: not here) but succeeded here: that node\'s toolchain or files differ from this one\'s'])
+    assert.deepEqual(good.stderr.split('\n').filter(l => l.includes('cannot execute cc1') && !l.startsWith('kappa-node: ')), [], 'the remote diagnostics were held back and dropped')
 
     const bad = await sh('cc bad', { cwd, env })
     assert.equal(bad.code, 1)

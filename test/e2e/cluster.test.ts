@@ -180,8 +180,8 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     const r = await job
     assert.equal(r.code, 0, r.stderr)
     // a minute before B's next sample
-    const back = await until('A to hear that B has room again', async () => { const v = await seenAtA(); return v != null && v > busy + 10 ? v : undefined }, 40_000)
-    assert.ok(back >= idle - 5, `B at A: idle ${idle}, busy ${busy}, after the job ${back}`)
+    // (a reading may catch the job's teardown, a moment of load: wait for a reading without it)
+    await until(`A to hear that B has room again (idle ${idle}, busy ${busy})`, async () => { const v = await seenAtA(); return v != null && v >= idle - 5 ? v : undefined }, 40_000)
   })
 
   it('npm run cluster: prints each node\'s IP, peer id and commands, works, and Ctrl-C removes everything', async () => {

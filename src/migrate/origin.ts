@@ -55,15 +55,15 @@ const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
   [Change.Kind.FILE]: 'file', [Change.Kind.SYMLINK]: 'symlink', [Change.Kind.DIRECTORY]: 'directory', [Change.Kind.DELETE]: 'delete', [Change.Kind.MODE]: 'mode'
 }
 
+/** The job's stream, opened to the neighbour a probe went to while the probe is out (the likeliest target). */
+interface EarlyStream { to: string, stream: Promise<Stream>, openedAt: number }
+
 /**
  * The origin side of a migration: choose the target (probe, --peer), send the
  * job and whatever of its workspace the target lacks, relay stdio and signals
  * between the thin client and the target, apply the job's change set in the
  * workspace before the client hears the exit.
  */
-/** The job's stream, opened to the neighbour a probe went to while the probe is out (the likeliest target). */
-interface EarlyStream { to: string, stream: Promise<Stream>, openedAt: number }
-
 export class JobSender {
   readonly running = new Map<string, JobView>()
   private seq = 0

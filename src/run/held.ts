@@ -51,7 +51,7 @@ export class HeldOutput {
   stderrStartsWith (prefix: string): string | undefined {
     const first = this.pieces.find(p => p.fd === 2)
     if (first == null) return undefined
-    const text = Buffer.concat(this.pieces.filter(p => p.fd === 2).map(p => p.data)).toString('utf8')
+    const text = this.stderr()
     return text.startsWith(prefix) ? text.split('\n')[0] : undefined
   }
 
@@ -61,10 +61,15 @@ export class HeldOutput {
    * line; control characters as spaces, at most ERROR_LINE_MAX characters.
    */
   firstErrorLine (): string | undefined {
-    const lines = Buffer.concat(this.pieces.filter(p => p.fd === 2).map(p => p.data)).toString('utf8').split('\n')
+    const lines = this.stderr().split('\n')
     const line = lines.find(l => l.includes('error')) ?? lines.find(l => l.trim() !== '')
     // eslint-disable-next-line no-control-regex
     return line?.replace(/[\x00-\x1f\x7f]/g, ' ').slice(0, ERROR_LINE_MAX)
+  }
+
+  /** Everything held for stderr, as text. */
+  private stderr (): string {
+    return Buffer.concat(this.pieces.filter(p => p.fd === 2).map(p => p.data)).toString('utf8')
   }
 
   /** Forget what was held (the command runs again). */

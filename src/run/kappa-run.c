@@ -385,6 +385,13 @@ static void output (struct held *h, int fd, const char *data, size_t len) {
   output_write(fd, data, len);
 }
 
+/** Everything held for stderr, in one buffer (the caller frees its data). */
+static struct buf held_stderr (struct held *h) {
+  struct buf all = { 0 };
+  for (size_t i = 0; i < h->n; i++) if (h->pieces[i].fd == 2) buf_add(&all, h->pieces[i].data, h->pieces[i].len);
+  return all;
+}
+
 /**
  * What the remote run said went wrong, for the one line after a local success
  * (src/run/held.ts, firstErrorLine): the held stderr's first line that
@@ -393,8 +400,7 @@ static void output (struct held *h, int fd, const char *data, size_t len) {
  */
 #define ERROR_LINE_MAX 160
 static void held_first_error (struct held *h, char *line, size_t linelen) {
-  struct buf all = { 0 };
-  for (size_t i = 0; i < h->n; i++) if (h->pieces[i].fd == 2) buf_add(&all, h->pieces[i].data, h->pieces[i].len);
+  struct buf all = held_stderr(h);
   size_t pick = all.len, pick_end = all.len, first = all.len, first_end = all.len;
   for (size_t start = 0; start < all.len;) {
     size_t end = start;
@@ -417,8 +423,7 @@ static void held_first_error (struct held *h, char *line, size_t linelen) {
 
 /** The held stderr's first line, when it starts with `prefix` (a failed sandbox launcher's `bwrap: …`). */
 static int held_stderr_starts (struct held *h, const char *prefix, char *line, size_t linelen) {
-  struct buf all = { 0 };
-  for (size_t i = 0; i < h->n; i++) if (h->pieces[i].fd == 2) buf_add(&all, h->pieces[i].data, h->pieces[i].len);
+  struct buf all = held_stderr(h);
   int yes = all.len >= strlen(prefix) && memcmp(all.data, prefix, strlen(prefix)) == 0;
   if (yes) {
     size_t n = 0;

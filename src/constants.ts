@@ -30,7 +30,7 @@ function readVersion (): string {
 export const PROTOCOL_PAIR = '/kappa/pair/2'
 export const PROTOCOL_METRIC = '/kappa/metric/1'
 export const PROTOCOL_PROBE = '/kappa/probe/2'
-export const PROTOCOL_MIGRATE = '/kappa/migrate/2'
+export const PROTOCOL_MIGRATE = '/kappa/migrate/3'
 
 /** Default TCP port a node listens on (all interfaces). */
 export const DEFAULT_PORT = 4747
@@ -114,14 +114,6 @@ export const MAX_OUTPUT_BYTES = 4 * 1024 * 1024 * 1024
 export const MAX_ARGV_BYTES = 256 * 1024
 /** Setting up a job (request, executable, inputs) must finish within this… */
 export const MIGRATE_SETUP_TIMEOUT_MS = 120_000
-/**
- * A job stream opened while the probe was out is used only when the job is
- * described (its workspace scanned) within this; older, it is closed and a
- * fresh one opened, since the target gives a stream MIGRATE_SETUP_TIMEOUT_MS
- * from its opening to bring the request, and a first scan of many thousands
- * of files on a loaded machine can take a good part of that.
- */
-export const EARLY_STREAM_MAX_AGE_MS = 30_000
 /** …plus 1 ms per KiB the workspace's first sync moves (a floor of 1 MiB/s: a slow Wi-Fi link still gets there)… */
 export const SETUP_MS_PER_KIB = 1
 /** …and 10 ms per file it moves (a floor of 100 files/s: 5000 small files took over 120 s on a target loaded ten times over). */

@@ -97,14 +97,21 @@ export function timedOverlay (overlay: Overlay, metrics: Pick<NodeMetrics, 'prob
     status: () => overlay.status(),
     changed: () => { overlay.changed() },
     bestNeighbour: () => overlay.bestNeighbour(),
-    probe: async (requirements, force, onProbe) => {
+    answer: async (remote, request) => await overlay.answer(remote, request),
+    probe: async (requirements, force, carrier) => {
       const started = performance.now()
+      // the time the carrier takes to get its job ready is not the probe's
+      let waited = 0
+      const ready = carrier?.ready
+      const timed = carrier == null || ready == null
+        ? carrier
+        : { ...carrier, ready: async () => { const t = performance.now(); try { await ready() } finally { waited += performance.now() - t } } }
       try {
-        const outcome = await overlay.probe(requirements, force, onProbe)
-        metrics.probe(performance.now() - started, outcome.local ? 'local' : 'remote')
+        const outcome = await overlay.probe(requirements, force, timed)
+        metrics.probe(performance.now() - started - waited, outcome.local ? 'local' : 'remote')
         return outcome
       } catch (err) {
-        metrics.probe(performance.now() - started, 'failed')
+        metrics.probe(performance.now() - started - waited, 'failed')
         throw err
       }
     }

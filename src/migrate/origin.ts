@@ -5,7 +5,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
-import { FrameChannel, framePieces, treeFrames } from './channel.js'
+import { FrameChannel, framePieces, treeFrames, type BulkUpgrade } from './channel.js'
+import { ProbeRequest, ProbeResponse } from '../wire/probe.js'
+import type { ProbeCarrier } from '../overlay/index.js'
 import { collectExtras, IncomingFile, type ExtraFile } from './files.js'
 import { inspectExecutable, symlinkChain, type ExecutableInfo } from './exe.js'
 import { underSystemDir } from './sandbox.js'
@@ -24,7 +26,7 @@ import {
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
-import { BULK_HELLO_TIMEOUT_MS, EARLY_STREAM_MAX_AGE_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_ADDRS_PER_PEER, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, PROBE_MAX_PATH, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
@@ -55,8 +57,16 @@ const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
   [Change.Kind.FILE]: 'file', [Change.Kind.SYMLINK]: 'symlink', [Change.Kind.DIRECTORY]: 'directory', [Change.Kind.DELETE]: 'delete', [Change.Kind.MODE]: 'mode'
 }
 
-/** The job's stream, opened to the neighbour a probe went to while the probe is out (the likeliest target). */
-interface EarlyStream { to: string, stream: Promise<Stream>, openedAt: number }
+/** The job's stream to the neighbour its probe went to, and that neighbour's answer. */
+interface Carried {
+  to: string
+  channel: FrameChannel
+  answer: ProbeResponse
+  /** the answer names the neighbour itself: the job goes on, on this stream */
+  admitted: boolean
+  /** the request and its directories, written */
+  sent: Promise<void>
+}
 
 /**
  * The origin side of a migration: choose the target (probe, --peer), send the
@@ -208,6 +218,26 @@ export class JobSender {
       throw new BeforeStart(errorMessage(err))
     }
 
+    // before the job starts, any failure means "run it here instead"; the target may first finish an earlier
+    // job's sync of this workspace (one at a time per origin), so the deadline grows with the workspace as the
+    // target's does (set once the workspace is described)
+    let setup: AbortSignal | undefined
+    let prepared: Prepared | undefined
+    const ready = async (): Promise<Prepared> => {
+      if (prepared != null) return prepared
+      try {
+        const described = await preparing
+        phase('described')
+        prepared = { ...described, toolchain: await toolchain }
+        phase('toolchain')
+      } catch (err) {
+        throw new BeforeStart(errorMessage(err))
+      }
+      setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
+      return prepared
+    }
+    const bytesSent = { workspace: 0 }
+
     // where: a named peer, or Algorithm II
     let target: string
     let addrs: string[] = []
@@ -215,33 +245,34 @@ export class JobSender {
     let ticketTtlMs = 0
     let targetSysmetric: number | undefined
     let path: string[] = []
-    let early: EarlyStream | undefined
-    let opened: Promise<Stream> | undefined
+    // the job's stream to the neighbour its probe went to, the probe in its request (protocols/migrate.proto)
+    let carried: Carried | undefined
     if (params.mode === 'peer') {
       const peer = trust.find(params.peer ?? '')
       if (peer == null) throw new BeforeStart(`--peer ${params.peer ?? ''}: not a paired peer`)
       target = peer.id
       addrs = peer.addrs
     } else {
+      const carrier: ProbeCarrier = {
+        ready: async () => { await ready() },
+        send: async (to, request, signal) => {
+          carried = await this.carry(to, request, params, await ready(), bytesSent, setup ?? signal, signal)
+          return carried.answer
+        }
+      }
       const outcome = await this.oneAtATime(async () => {
         phase('turn')
-        const o = await overlay.probe(requirements, params.mode === 'remote', (to) => {
-          // the job's stream opens while the probe is out: the neighbour asked is usually the target. Its
-          // protocol is negotiated now, while the probe hides the round trip, so one that cannot be had is
-          // known before the job needs it (and a fresh stream is opened then)
-          const connection = this.components.libp2p.getConnections(peerIdFromString(to))[0]
-          if (connection != null) early = { to, stream: connection.newStream(PROTOCOL_MIGRATE, { signal: AbortSignal.timeout(MIGRATE_SETUP_TIMEOUT_MS) }), openedAt: performance.now() }
-        })
+        const o = await overlay.probe(requirements, params.mode === 'remote', carrier)
         if (o.local && params.mode !== 'remote') this.components.onLocalPlacement?.()
         return o
       })
       phase('probe')
-      const spare = early as EarlyStream | undefined
-      if (spare != null && (outcome.local || spare.to !== outcome.target.id)) {
-        // went elsewhere: nothing was written on it, the neighbour never hears of it
-        void spare.stream.then(async (s) => { await s.close() }).catch(logged(log, 'closing the unused spare stream'))
-      } else if (spare != null) {
-        opened = spare.stream
+      const hop = carried as Carried | undefined
+      if (hop != null && (outcome.local || !hop.admitted || outcome.target.id !== hop.to)) {
+        // the neighbour declined, answered for a node further on, or this node took the job back
+        // (its own value beat the reply meanwhile): nothing runs there
+        hop.channel.abort(new Error('the job goes elsewhere'))
+        carried = undefined
       }
       if (outcome.local) {
         if (params.mode === 'remote') throw new BeforeStart(`no node to run it on (${outcome.reason})`)
@@ -256,45 +287,29 @@ export class JobSender {
       ticket = outcome.ticket
       ticketTtlMs = outcome.ticketTtlMs
     }
-    let prepared: Prepared
-    try {
-      const described = await preparing
-      phase('described')
-      prepared = { ...described, toolchain: await toolchain }
-      phase('toolchain')
-      if (opened != null && early != null && performance.now() - early.openedAt > EARLY_STREAM_MAX_AGE_MS) {
-        // the target would give up waiting for its request soon: a fresh stream for the job
-        void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened long before the job was ready'))
-        opened = undefined
-      }
-    } catch (err) {
-      if (opened != null) void opened.then(async (s) => { await s.close() }).catch(logged(log, 'closing a stream opened during the probe'))
-      throw new BeforeStart(errorMessage(err))
-    }
+    const job = await ready()
     phase('prepared')
     const who = label(target, trust.get(target)?.alias)
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
     const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd, phases })
-
-    // before the job starts, any failure means "run it here instead"; the target may first finish an earlier
-    // job's sync of this workspace (one at a time per origin), so the deadline grows with the workspace as the target's does
-    const setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
+    const signal = setup as AbortSignal
     let channel: FrameChannel
-    try {
-      const fresh = async (): Promise<Stream> => await this.openStream(target, addrs, ticketTtlMs, setup)
-      // a stream opened during the probe that did not come about is no reason to give up: a fresh one
-      const stream = await (opened != null ? opened.catch(async (err) => { log('the stream opened during the probe failed (%s): a fresh one', errorMessage(err)); return await fresh() }) : fresh())
-      // the target's bulk port is on the address our connection reached it at
-      const host = this.components.libp2p.getConnections(peerIdFromString(target)).map(c => tcpHost(c.remoteAddr)).find(h => h != null)
-      channel = new FrameChannel(stream, host != null && this.components.bulk != null
-        ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }
-        : {})
-    } catch (err) {
-      throw new BeforeStart(networkError(`could not reach ${who}`, err).message)
+    const hop = carried as Carried | undefined
+    if (hop != null) {
+      channel = hop.channel
+    } else {
+      try {
+        channel = new FrameChannel(await this.openStream(target, addrs, ticketTtlMs, signal), this.bulkUpgrade(target))
+      } catch (err) {
+        throw new BeforeStart(networkError(`could not reach ${who}`, err).message)
+      }
     }
     let started = false
     try {
-      const first = await this.sendJob(channel, params, prepared, ticket, target, who, client, record, setup)
+      if (hop == null) await this.sendRequest(channel, params, job, ticket, target, bytesSent, signal)
+      else await hop.sent
+      record.job.bytesSent.workspace += bytesSent.workspace
+      const first = await this.awaitStart(channel, job, target, who, client, record, signal)
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
       if (first.type !== Frame.Type.STARTED) throw new BeforeStart(`${who} did not start the job`)
@@ -304,7 +319,7 @@ export class JobSender {
       record.start()
       this.components.events.emit({ type: 'job-placed', argv0: params.argv[0], where: 'remote', target, alias: trust.get(target)?.alias, path, sysmetric: targetSysmetric })
       await client.json(RunFrame.STARTED, { target, alias: trust.get(target)?.alias ?? null, jobId: first.jobId })
-      const exit = await this.relay(channel, client, params, prepared, who, record)
+      const exit = await this.relay(channel, client, params, job, who, record)
       phase('exit')
       record.end({ exitCode: exit.code, signal: exit.signal, path: channel.transport.send === 'bulk' || channel.transport.receive === 'bulk' ? 'bulk' : 'stream' })
     } catch (err) {
@@ -323,15 +338,48 @@ export class JobSender {
     }
   }
 
-  /** The request, the directories the target has not seen, the blobs it lacks; returns its first answer after them (STARTED, REFUSE…). */
-  private async sendJob (channel: FrameChannel, params: RunParams, prepared: Prepared, ticket: Uint8Array, target: string, who: string, client: ClientLink, record: JobRecorder, signal: AbortSignal): Promise<Frame> {
-    const { snapshot, exe, extras } = prepared
-    let known = this.sent.get(target)
-    if (known == null) {
-      known = new LruMap<Hex, true>(MAX_REMEMBERED_DIRECTORIES)
-      this.sent.set(target, known)
+  /**
+   * The job's stream to neighbour `to` with the probe's first hop in its
+   * request; the request's directories follow without waiting (`sent`).
+   * Returns once the neighbour answered the probe.
+   */
+  private async carry (to: string, probe: ProbeRequest, params: RunParams, prepared: Prepared, bytesSent: { workspace: number }, setup: AbortSignal, signal: AbortSignal): Promise<Carried> {
+    const stream = await this.openStream(to, [], 0, signal)
+    const channel = new FrameChannel(stream, this.bulkUpgrade(to))
+    try {
+      const sent = this.sendRequest(channel, params, prepared, new Uint8Array(0), to, bytesSent, setup, ProbeRequest.encode(probe))
+      // awaited with the job; a stream the job does not use is aborted, which fails these writes
+      sent.catch(logged(log, 'sending the job with its probe'))
+      const first = await channel.read(signal)
+      if (first.type === Frame.Type.REFUSE || first.type === Frame.Type.ERROR) throw new Error(first.message)
+      if (first.type !== Frame.Type.PROBE) throw new Error('no answer to the probe sent with the job')
+      const answer = ProbeResponse.decode(first.probeAnswer, { limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
+      // a REPLY that names the neighbour itself admitted the job on this stream
+      const admitted = answer.status === ProbeResponse.Status.REPLY && answer.target === to
+      return { to, channel, answer, admitted, sent }
+    } catch (err) {
+      channel.abort(asError(err))
+      throw err
     }
+  }
+
+  /** The target's bulk port is on the address our connection reached it at. */
+  private bulkUpgrade (target: string): BulkUpgrade {
+    const host = this.components.libp2p.getConnections(peerIdFromString(target)).map(c => tcpHost(c.remoteAddr)).find(h => h != null)
+    return host != null && this.components.bulk != null
+      ? { connect: async (offer) => await connectBulk(host, offer, AbortSignal.timeout(BULK_HELLO_TIMEOUT_MS)) }
+      : {}
+  }
+
+  /** The request (with the probe's first hop, when it carries one), then the directories the target has not seen. */
+  private async sendRequest (channel: FrameChannel, params: RunParams, prepared: Prepared, ticket: Uint8Array, target: string, bytesSent: { workspace: number }, signal: AbortSignal, probe?: Uint8Array): Promise<void> {
+    const { snapshot, exe, extras } = prepared
+    const known = this.knownBy(target)
     const frames = treeFrames(newDirectories(snapshot, snapshot.digest, known))
+    const manifest = prepared.toolchain
+    // the manifest (~1 MB for gcc) goes along until this target confirmed holding it, in a TREE frame
+    // of its own after the request: the request stays small, so a probe in it is answered at once
+    const sendManifest = manifest != null && !known.has(manifest.digest)
     const job: Job = {
       ticket: ticket as Uint8Array<ArrayBuffer>,
       argv: params.argv,
@@ -340,7 +388,7 @@ export class JobSender {
       workspace: snapshot.root,
       rootDigest: unhex(snapshot.digest) as Uint8Array<ArrayBuffer>,
       rootMode: snapshot.rootMode,
-      treeFrames: frames.length,
+      treeFrames: frames.length + (sendManifest ? 1 : 0),
       treeFiles: BigInt(snapshot.files),
       treeBytes: BigInt(snapshot.bytes),
       exe: {
@@ -357,12 +405,27 @@ export class JobSender {
       outputs: prepared.outputs,
       stdin: params.stdin,
       umask: params.umask,
-      toolchain: prepared.toolchain != null ? unhex(prepared.toolchain.digest) : new Uint8Array(0)
+      toolchain: manifest != null ? unhex(manifest.digest) : new Uint8Array(0)
     }
+    await channel.write({ type: Frame.Type.REQUEST, job, probe: (probe ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> }, signal)
+    if (sendManifest) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
+    for (const f of frames) await this.sendTree(channel, f, bytesSent, signal)
+  }
+
+  private knownBy (target: string): LruMap<Hex, true> {
+    let known = this.sent.get(target)
+    if (known == null) {
+      known = new LruMap<Hex, true>(MAX_REMEMBERED_DIRECTORIES)
+      this.sent.set(target, known)
+    }
+    return known
+  }
+
+  /** After the request: the directories and blobs the target lacks; returns its first answer after them (STARTED, REFUSE…). */
+  private async awaitStart (channel: FrameChannel, prepared: Prepared, target: string, who: string, client: ClientLink, record: JobRecorder, signal: AbortSignal): Promise<Frame> {
+    const { snapshot } = prepared
+    const known = this.knownBy(target)
     const manifest = prepared.toolchain
-    // the manifest (~1 MB for gcc) goes along until this target confirmed holding it
-    await channel.write({ type: Frame.Type.REQUEST, job, toolchain: manifest != null && !known.has(manifest.digest) ? manifest.bytes as Uint8Array<ArrayBuffer> : new Uint8Array(0) }, signal)
-    for (const f of frames) await this.sendTree(channel, f, record, signal)
     let answer = await channel.read(signal)
     for (let round = 0; answer.type === Frame.Type.ACCEPT && answer.missingDirectories.length > 0; round++) {
       // the target lost some (evicted, or never had them): whole subtrees, then an empty TREE
@@ -375,7 +438,7 @@ export class JobSender {
         else wanted.push(...newDirectories(snapshot, hex(d), new LruMap(0)))
       }
       if (sendManifest && manifest != null) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
-      for (const f of treeFrames(wanted)) await this.sendTree(channel, f, record, signal)
+      for (const f of treeFrames(wanted)) await this.sendTree(channel, f, record.job.bytesSent, signal)
       await channel.write({ type: Frame.Type.TREE }, signal)
       answer = await channel.read(signal)
     }
@@ -395,10 +458,10 @@ export class JobSender {
     return n
   }
 
-  private async sendTree (channel: FrameChannel, directories: Uint8Array[], record: JobRecorder, signal: AbortSignal): Promise<void> {
+  private async sendTree (channel: FrameChannel, directories: Uint8Array[], bytesSent: { workspace: number }, signal: AbortSignal): Promise<void> {
     await channel.write({ type: Frame.Type.TREE, directories: directories as Array<Uint8Array<ArrayBuffer>> }, signal)
     for (const d of directories) {
-      record.job.bytesSent.workspace += d.byteLength
+      bytesSent.workspace += d.byteLength
       this.counters.workspaceBytesSent += d.byteLength
     }
   }

@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
+import { ProbeRequest, ProbeResponse } from '../wire/probe.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
 import { safeAbsolute } from './files.js'
 import { executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
@@ -23,7 +24,7 @@ import {
   type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
-  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, transferDeadlineMs, JOB_WATCH_MS
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, transferDeadlineMs, JOB_WATCH_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -77,7 +78,7 @@ interface Needs {
   directories: Hex[]
 }
 
-/** The target side of /kappa/migrate/2: admission, the store, the mirror, the job's view, the sandboxed run, the change set. */
+/** The target side of /kappa/migrate/3: admission, the store, the mirror, the job's view, the sandboxed run, the change set. */
 export class JobRunner {
   readonly running = new Map<string, RunningJob>()
   readonly store: ContentStore
@@ -188,8 +189,21 @@ export class JobRunner {
         throw err
       }
       if (first.type !== Frame.Type.REQUEST || first.job == null) throw new Error('expected a job request')
-      this.counters.jobsIn++
       const job = first.job
+      if (first.probe.byteLength > 0) {
+        // the placement probe came with the job (protocols/migrate.proto): answered first, as on a probe stream
+        const answer = await this.answerCarriedProbe(remote, first.probe)
+        const mine = answer.status === ProbeResponse.Status.REPLY && answer.target === this.components.libp2p.peerId.toString()
+        await channel.write({ type: Frame.Type.PROBE, probeAnswer: ProbeResponse.encode(mine ? { ...answer, ticket: new Uint8Array(0) } : answer) }, setup)
+        if (!mine) {
+          // declined, or a node further on is the target: the origin goes on from here, nothing ran
+          await channel.close(setup).catch(logged(log, 'closing the job stream after the probe\'s answer'))
+          return
+        }
+        // admitted as any job with the ticket the answer issued
+        job.ticket = answer.ticket
+      }
+      this.counters.jobsIn++
       phase('request')
       // the rest of the set-up grows with the workspace the request announces (its first sync: directories, mirror)
       const setupMs = transferDeadlineMs(Math.min(Number(job.treeBytes), MAX_WORKSPACE_BYTES), Math.min(Number(job.treeFiles), MAX_WORKSPACE_FILES))
@@ -621,6 +635,19 @@ export class JobRunner {
   }
 
   /** Say no to the origin (it runs the job at home), with the reason in the job log and the job history. */
+  /** A malformed probe is declined like one the overlay would not answer; the job never starts. */
+  private async answerCarriedProbe (remote: string, bytes: Uint8Array): Promise<ProbeResponse> {
+    let request: ProbeRequest
+    try {
+      if (bytes.byteLength > PROBE_MAX_MESSAGE_BYTES) throw new Error(`over ${PROBE_MAX_MESSAGE_BYTES} bytes`)
+      request = ProbeRequest.decode(bytes, { limits: { path: PROBE_MAX_PATH } })
+    } catch (err) {
+      log('a malformed probe from %s with its job: %s', remote, errorMessage(err))
+      return { status: ProbeResponse.Status.DECLINED, id: '', target: '', sysmetric: 0, path: [], addrs: [], ticket: new Uint8Array(0), ticketTtlMs: 0, reason: 'malformed-probe' }
+    }
+    return await this.components.overlay.answer(remote, request)
+  }
+
   private async refuse (channel: FrameChannel, refusal: string, line: Record<string, unknown>, record: JobRecorder, signal: AbortSignal): Promise<void> {
     this.counters.refused++
     Object.assign(line, { refused: refusal })

@@ -4,6 +4,7 @@ import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
 import type { DaemonEvents } from '../events.js'
 import type { JobRequirements, NeighbourView } from '../balance/index.js'
+import type { ProbeRequest, ProbeResponse } from '../wire/probe.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 /**
@@ -68,6 +69,18 @@ export type ProbeOutcome =
   | { local: true, reason: string, own?: number, best?: { id: string, dismetric: number }, path?: string[], target?: { id: string, sysmetric: number } }
   | { local: false, path: string[], target: { id: string, sysmetric: number, addrs: string[] }, ticket: Uint8Array, ticketTtlMs: number }
 
+/**
+ * Carries the probe's first hop instead of a `/kappa/probe/2` stream: the
+ * migration sends it inside the job's request, so a neighbour that is the
+ * target admits the job in the same round trip (docs/builds.md).
+ */
+export interface ProbeCarrier {
+  /** awaited once the probe is to go, before its deadline starts (the job it carries must be ready to send) */
+  ready?: () => Promise<void>
+  /** deliver `request` to neighbour `to` and return its answer (or throw: the hop failed) */
+  send: (to: string, request: ProbeRequest, signal: AbortSignal) => Promise<ProbeResponse>
+}
+
 export interface Overlay {
   start (): Promise<void>
   stop (): Promise<void>
@@ -80,8 +93,15 @@ export interface Overlay {
    * Algorithm II now: where should a job with these needs run? With `force`
    * (`run --remote`), take the best answer even if it is not better than here.
    */
-  /** `onProbe` hears which neighbour the probe went to (the likeliest target), before the answer */
-  probe (requirements?: JobRequirements, force?: boolean, onProbe?: (to: string) => void): Promise<ProbeOutcome>
+  /** `carrier` takes the first hop (the job's own stream); default a probe stream */
+  probe (requirements?: JobRequirements, force?: boolean, carrier?: ProbeCarrier): Promise<ProbeOutcome>
+  /**
+   * A probe from neighbour `remote` that came some other way than a probe
+   * stream (a job's request): answered as on the stream, within its own and
+   * this node's deadline. REPLY with this node as the target holds a ticket
+   * for the origin.
+   */
+  answer (remote: string, request: ProbeRequest): Promise<ProbeResponse>
 }
 
 export function createOverlay (components: OverlayComponents, init: OverlayInit = {}): Overlay {

@@ -15,7 +15,7 @@ import {
 } from '../constants.js'
 import { asError, BadInputError, errorMessage } from '../errors.js'
 import { proveOrigin, verifyOrigin } from '../tickets/index.js'
-import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeOutcome } from './index.js'
+import type { Overlay, OverlayComponents, OverlayInit, OverlayStatus, ProbeCarrier, ProbeOutcome } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
 import { debugLogger, logged } from '../debug.js'
 
@@ -232,7 +232,7 @@ export class KappaOverlay implements Overlay {
 
   // ---- Algorithms II and III -------------------------------------------------
 
-  async probe (requirements?: JobRequirements, force = false, onProbe?: (to: string) => void): Promise<ProbeOutcome> {
+  async probe (requirements?: JobRequirements, force = false, carrier?: ProbeCarrier): Promise<ProbeOutcome> {
     const asOrigin = this.components.originMetric ?? this.components.ownMetric
     const own = asOrigin()
     if (own == null && !force) return { local: true, reason: 'own metric not measured yet' }
@@ -241,13 +241,15 @@ export class KappaOverlay implements Overlay {
     // `run --remote` (force): to the best neighbour even if none looks better, and any node that can run it may answer
     const decision = decideOrigin(this.gossip, this.self, own ?? 0, now, { id, ttl: this.ttl, requirements, force })
     if (decision.kind === 'local') return { local: true, reason: decision.reason, own, best: this.gossip.best(now) }
-    const deadline = now + this.probeTimeoutMs
+    // errors here are the carrier's (its job could not be made ready), not the hop's
+    await carrier?.ready?.()
+    const deadline = this.now() + this.probeTimeoutMs
     let response: ProbeResponse
     try {
       const proof = await proveOrigin(this.components.privateKey, decision.probe.id, this.self, decision.to)
-      const sent = this.sendProbe(decision.to, decision.probe, deadline, proof)
-      onProbe?.(decision.to)
-      response = await sent
+      response = carrier == null
+        ? await this.sendProbe(decision.to, decision.probe, deadline, proof)
+        : await this.carry(carrier, decision.to, decision.probe, deadline, proof)
     } catch (err) {
       return { local: true, reason: `no probe reply: ${errorMessage(err)}` }
     }
@@ -294,22 +296,41 @@ export class KappaOverlay implements Overlay {
     }
   }
 
+  /** The first hop through the carrier, with the deadline a probe stream would have. */
+  private async carry (carrier: ProbeCarrier, to: string, probe: Probe, deadline: number, originProof: Uint8Array<ArrayBuffer>): Promise<ProbeResponse> {
+    const remaining = deadline - this.now()
+    if (remaining <= PROBE_HOP_MARGIN_MS) throw new Error('deadline passed')
+    const response = await carrier.send(to, toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), AbortSignal.timeout(remaining))
+    if (response.status === ProbeResponse.Status.UNSPECIFIED) throw new BadInputError(`${to} answered the probe without a status`)
+    return response
+  }
+
   private async onProbeStream (stream: Stream, connection: Connection): Promise<void> {
     const remote = connection.remotePeer.toString()
     const firstSignal = AbortSignal.timeout(this.probeTimeoutMs)
     const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
     try {
       const request = await messages.read(ProbeRequest, { signal: firstSignal, limits: { path: PROBE_MAX_PATH } })
-      // never wait longer than the origin will, nor longer than our own deadline
-      const budget = Math.min(request.timeoutMs, this.probeTimeoutMs)
-      const deadline = this.now() + budget
-      const signal = AbortSignal.timeout(Math.max(1, budget))
-      const response = await this.answerProbe(remote, request, deadline)
+      const { response, signal } = await this.answerWithin(remote, request)
       await messages.write(response, ProbeResponse, { signal })
       await stream.close({ signal })
     } catch (err) {
       stream.abort(asError(err))
     }
+  }
+
+  async answer (remote: string, request: ProbeRequest): Promise<ProbeResponse> {
+    // as the probe stream's guard: only a paired neighbour sends probes
+    if (!this.components.trust.has(remote)) return declined(request.id, 'not-a-neighbour')
+    return (await this.answerWithin(remote, request)).response
+  }
+
+  /** never wait longer than the origin will, nor longer than our own deadline; `signal` is for sending the answer */
+  private async answerWithin (remote: string, request: ProbeRequest): Promise<{ response: ProbeResponse, signal: AbortSignal }> {
+    const budget = Math.min(request.timeoutMs, this.probeTimeoutMs)
+    const deadline = this.now() + budget
+    const signal = AbortSignal.timeout(Math.max(1, budget))
+    return { response: await this.answerProbe(remote, request, deadline), signal }
   }
 
   private async answerProbe (remote: string, request: ProbeRequest, deadline: number): Promise<ProbeResponse> {

@@ -1946,6 +1946,8 @@ export interface Frame {
   changes?: ChangeSet
   path: string
   toolchain: Uint8Array<ArrayBuffer>
+  probe: Uint8Array<ArrayBuffer>
+  probeAnswer: Uint8Array<ArrayBuffer>
 }
 
 export namespace Frame {
@@ -1970,7 +1972,8 @@ export namespace Frame {
     EXIT = 'EXIT',
     ERROR = 'ERROR',
     BULK = 'BULK',
-    SWITCH = 'SWITCH'
+    SWITCH = 'SWITCH',
+    PROBE = 'PROBE'
   }
 
   enum __TypeValues {
@@ -1994,7 +1997,8 @@ export namespace Frame {
     EXIT = 17,
     ERROR = 18,
     BULK = 19,
-    SWITCH = 20
+    SWITCH = 20,
+    PROBE = 21
   }
 
   export namespace Type {
@@ -2093,6 +2097,16 @@ export namespace Frame {
           w.bytes(obj.toolchain)
         }
 
+        if ((obj.probe != null && obj.probe.byteLength > 0)) {
+          w.uint32(130)
+          w.bytes(obj.probe)
+        }
+
+        if ((obj.probeAnswer != null && obj.probeAnswer.byteLength > 0)) {
+          w.uint32(138)
+          w.bytes(obj.probeAnswer)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2108,7 +2122,9 @@ export namespace Frame {
           code: 0,
           jobId: '',
           path: '',
-          toolchain: uint8ArrayAlloc(0)
+          toolchain: uint8ArrayAlloc(0),
+          probe: uint8ArrayAlloc(0),
+          probeAnswer: uint8ArrayAlloc(0)
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2195,6 +2211,14 @@ export namespace Frame {
             }
             case 15: {
               obj.toolchain = reader.bytes()
+              break
+            }
+            case 16: {
+              obj.probe = reader.bytes()
+              break
+            }
+            case 17: {
+              obj.probeAnswer = reader.bytes()
               break
             }
             default: {
@@ -2343,6 +2367,20 @@ export namespace Frame {
             case 15: {
               yield {
                 field: `${prefix}.toolchain`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 16: {
+              yield {
+                field: `${prefix}.probe`,
+                value: reader.bytes()
+              }
+              break
+            }
+            case 17: {
+              yield {
+                field: `${prefix}.probeAnswer`,
                 value: reader.bytes()
               }
               break
@@ -2643,6 +2681,16 @@ export namespace Frame {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface FrameProbeFieldEvent {
+    field: '$.probe'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface FrameProbeAnswerFieldEvent {
+    field: '$.probeAnswer'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Frame>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Frame.codec())
   }
@@ -2651,7 +2699,7 @@ export namespace Frame {
     return decodeMessage(buf, Frame.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobWorkspaceFieldEvent | FrameJobRootDigestFieldEvent | FrameJobRootModeFieldEvent | FrameJobTreeFramesFieldEvent | FrameJobTreeFilesFieldEvent | FrameJobTreeBytesFieldEvent | FrameJobExePathFieldEvent | FrameJobExeDigestFieldEvent | FrameJobExeSizeFieldEvent | FrameJobExeModeFieldEvent | FrameJobExeInWorkspaceFieldEvent | FrameJobExeArchFieldEvent | FrameJobExeInterpreterFieldEvent | FrameJobExeLinksPathFieldEvent | FrameJobExeLinksTargetFieldEvent | FrameJobExtrasPathFieldEvent | FrameJobExtrasDigestFieldEvent | FrameJobExtrasSizeFieldEvent | FrameJobExtrasModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobStdinFieldEvent | FrameJobUmaskFieldEvent | FrameJobToolchainFieldEvent | FrameMessageFieldEvent | FrameDirectoriesFieldEvent | FrameMissingBlobsFieldEvent | FrameMissingDirectoriesFieldEvent | FrameBlobDigestFieldEvent | FrameBlobSizeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent | FrameChangesChangesKindFieldEvent | FrameChangesChangesPathFieldEvent | FrameChangesChangesDigestFieldEvent | FrameChangesChangesSizeFieldEvent | FrameChangesChangesModeFieldEvent | FrameChangesChangesTargetFieldEvent | FrameChangesLastFieldEvent | FrameChangesFilesFieldEvent | FrameChangesBytesFieldEvent | FramePathFieldEvent | FrameToolchainFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Generator<FrameTypeFieldEvent | FrameDataFieldEvent | FrameJobTicketFieldEvent | FrameJobArgvFieldEvent | FrameJobCwdFieldEvent | FrameJobEnvNameFieldEvent | FrameJobEnvValueFieldEvent | FrameJobWorkspaceFieldEvent | FrameJobRootDigestFieldEvent | FrameJobRootModeFieldEvent | FrameJobTreeFramesFieldEvent | FrameJobTreeFilesFieldEvent | FrameJobTreeBytesFieldEvent | FrameJobExePathFieldEvent | FrameJobExeDigestFieldEvent | FrameJobExeSizeFieldEvent | FrameJobExeModeFieldEvent | FrameJobExeInWorkspaceFieldEvent | FrameJobExeArchFieldEvent | FrameJobExeInterpreterFieldEvent | FrameJobExeLinksPathFieldEvent | FrameJobExeLinksTargetFieldEvent | FrameJobExtrasPathFieldEvent | FrameJobExtrasDigestFieldEvent | FrameJobExtrasSizeFieldEvent | FrameJobExtrasModeFieldEvent | FrameJobOutputsFieldEvent | FrameJobStdinFieldEvent | FrameJobUmaskFieldEvent | FrameJobToolchainFieldEvent | FrameMessageFieldEvent | FrameDirectoriesFieldEvent | FrameMissingBlobsFieldEvent | FrameMissingDirectoriesFieldEvent | FrameBlobDigestFieldEvent | FrameBlobSizeFieldEvent | FrameSignalFieldEvent | FrameCodeFieldEvent | FrameJobIdFieldEvent | FrameBulkPortFieldEvent | FrameBulkIdFieldEvent | FrameBulkSecretFieldEvent | FrameChangesChangesKindFieldEvent | FrameChangesChangesPathFieldEvent | FrameChangesChangesDigestFieldEvent | FrameChangesChangesSizeFieldEvent | FrameChangesChangesModeFieldEvent | FrameChangesChangesTargetFieldEvent | FrameChangesLastFieldEvent | FrameChangesFilesFieldEvent | FrameChangesBytesFieldEvent | FramePathFieldEvent | FrameToolchainFieldEvent | FrameProbeFieldEvent | FrameProbeAnswerFieldEvent> {
     return streamMessage(buf, Frame.codec(), opts)
   }
 }

@@ -49,7 +49,7 @@ async function busyAndBetter (bArgs: string[] = []): Promise<[TestNode, TestNode
   return [a, b]
 }
 
-describe('transparent process migration (kappa-node run, /kappa/migrate/2)', function () {
+describe('transparent process migration (kappa-node run, /kappa/migrate/3)', function () {
   this.timeout(120_000)
 
   describe('on one busy/idle pair the tests share (afresh after a test that kills B)', () => {
@@ -353,6 +353,25 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/2)', fun
       const reused = await present(ticket)
       assert.equal(reused.type, Frame.Type.REFUSE)
       assert.match(reused.message, /unknown or already used migration ticket/)
+
+      // a ticket does not make A C's neighbour: a probe carried in its request is declined, and nothing starts
+      const carried = await (async () => {
+        const conn = await asA.dial(multiaddr(c.addrs[0]))
+        const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
+        const id = randomBytes(4).toString('hex')
+        const probe = ProbeRequest.encode({ id, origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 2000, originProof: await proveOrigin(keyA, id, a.id, c.id) })
+        await ch.write({ type: Frame.Type.REQUEST, job: { ...jobFor(a.id), ticket: await getTicket() as Uint8Array<ArrayBuffer> }, probe })
+        const answer = await ch.read(AbortSignal.timeout(5000))
+        const after = await ch.read(AbortSignal.timeout(5000)).then(f => f.type, (err) => err)
+        ch.abort(new Error('done'))
+        return { answer, after }
+      })()
+      assert.equal(carried.answer.type, Frame.Type.PROBE)
+      const declined = ProbeResponse.decode(carried.answer.probeAnswer)
+      assert.equal(declined.status, ProbeResponse.Status.DECLINED)
+      assert.equal(declined.reason, 'not-a-neighbour')
+      // C ended the stream after its answer: no ACCEPT, no job
+      assert.ok(carried.after instanceof Error, `C went on with ${String(carried.after)}`)
 
       const late = await getTicket()
       await new Promise(resolve => setTimeout(resolve, 1700))

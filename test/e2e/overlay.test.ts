@@ -2,11 +2,15 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
-import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, neighbour, gossipLive, type TestNode } from '../helpers/node.js'
+import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, neighbour, gossipLive, tmpDir, type TestNode } from '../helpers/node.js'
+import { runJob, jobLog } from '../helpers/run.js'
 import { libp2pClient } from '../helpers/client.js'
 import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
+import { Frame, type Job } from '../../src/wire/migrate.js'
+import { FrameChannel } from '../../src/migrate/channel.js'
+import { encodeDirectory } from '../../src/workspace/index.js'
 import { MetricUpdate } from '../../src/wire/metric.js'
-import { PROTOCOL_METRIC, PROTOCOL_PROBE } from '../../src/constants.js'
+import { PROTOCOL_METRIC, PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../../src/constants.js'
 import { PAPER_C } from '../../src/balance/index.js'
 
 // the paper's chain: these tests pin its c (the default is DEFAULT_C)
@@ -19,6 +23,17 @@ async function chain (delay: number, extra: string[] = []): Promise<[TestNode, T
   await pairNodes(a, b)
   await pairNodes(c, b)
   return [a, b, c]
+}
+
+/** A well-formed request for `true` in an empty workspace (what a carried probe rides in). */
+function emptyJob (): Job {
+  const root = encodeDirectory({ files: [], directories: [], symlinks: [] })
+  return {
+    ticket: new Uint8Array(0), argv: ['true'], cwd: '/tmp/kappa-empty-workspace', env: [], workspace: '/tmp/kappa-empty-workspace',
+    rootDigest: Buffer.from(root.digest, 'hex'), rootMode: 0o755, treeFrames: 0, treeFiles: 0n, treeBytes: 0n,
+    exe: { path: '/bin/true', digest: new Uint8Array(32), size: 0n, mode: 0o755, inWorkspace: false, links: [], arch: '', interpreter: '' },
+    extras: [], outputs: [], stdin: false, umask: 0o022, toolchain: new Uint8Array(0)
+  }
 }
 
 /**
@@ -100,6 +115,24 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
       assert.ok(probe.target.addrs.length > 0)
     })
 
+    it('a job sent with its probe to B, which relays it, runs on C two hops away: same output and exit code, and B runs nothing', async () => {
+      await until('A to see C\'s value through B', async () => neighbour(await a.json(['status']), b.id)?.dismetric === 148 - 2 * C, SETTLE_MS, 20)
+      await live(a, b)
+      await live(b, c)
+      const [onB, onC] = [(await jobLog(b)).length, (await jobLog(c)).length]
+      const r = await runJob(a, ['--', 'sh', '-c', 'echo $((6 * 7)); echo err >&2; exit 3'], { cwd: await tmpDir() })
+      assert.equal(r.stdout.toString(), '42\n')
+      assert.equal(r.stderr, 'err\n')
+      assert.equal(r.code, 3)
+      const ran = (await jobLog(c)).slice(onC)
+      assert.equal(ran.length, 1)
+      assert.equal(ran[0].origin, a.id)
+      assert.equal(ran[0].exit, 3)
+      assert.deepEqual((await jobLog(b)).slice(onB), [])
+      const placed = a.events.filter(e => e.type === 'job-placed' && e.where === 'remote').at(-1)
+      assert.deepEqual(placed?.path, [a.id, b.id, c.id])
+    })
+
     it('malformed and forged probe / metric frames are declined and the nodes go on; strangers are refused', async () => {
       await live(a, b)
       await live(b, c)
@@ -119,11 +152,26 @@ describe('load balancing over libp2p (Algorithms I–III, three processes)', fun
         ['loop back through B', { ...base, path: [a.id, b.id, a.id] }, /loop|forged/],
         ['empty ids', { ...base, id: '', origin: '' }, /malformed|forged/]
       ]
-      for (const [what, request, reason] of cases) {
-        const r = await ask(request)
-        assert.equal(r.status, ProbeResponse.Status.DECLINED, what)
-        assert.match(r.reason, reason, what)
+      // the same probes carried in a job's request (/kappa/migrate/3) get the same answers, and no job starts
+      const askCarried = async (probe: Uint8Array): Promise<ProbeResponse> => {
+        const channel = new FrameChannel(await connection.newStream(PROTOCOL_MIGRATE))
+        await channel.write({ type: Frame.Type.REQUEST, job: emptyJob(), probe: probe as Uint8Array<ArrayBuffer> })
+        const answer = await channel.read(AbortSignal.timeout(SETTLE_MS))
+        channel.abort(new Error('done'))
+        assert.equal(answer.type, Frame.Type.PROBE)
+        return ProbeResponse.decode(answer.probeAnswer)
       }
+      const jobsOnB = (await jobLog(b)).length
+      for (const [what, request, reason] of cases) {
+        for (const r of [await ask(request), await askCarried(ProbeRequest.encode(request))]) {
+          assert.equal(r.status, ProbeResponse.Status.DECLINED, what)
+          assert.match(r.reason, reason, what)
+        }
+      }
+      for (const garbage of [randomBytes(40), Uint8Array.from([0x22, 0xff, 0xff, 0xff, 0x0f])]) {
+        assert.equal((await askCarried(garbage)).reason, 'malformed-probe')
+      }
+      assert.equal((await jobLog(b)).length, jobsOnB)
       // garbage on both protocols, including oversized frames
       let fuzzed = 0
       for (let i = 0; i < 300; i++) {

@@ -64,8 +64,8 @@ interface Carried {
   answer: ProbeResponse
   /** the answer names the neighbour itself: the job goes on, on this stream */
   admitted: boolean
-  /** the request and its directories, written */
-  sent: Promise<void>
+  /** what follows the request, written (when admitted): its workspace bytes */
+  sent: Promise<number>
 }
 
 /**
@@ -236,8 +236,6 @@ export class JobSender {
       setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
       return prepared
     }
-    const bytesSent = { workspace: 0 }
-
     // where: a named peer, or Algorithm II
     let target: string
     let addrs: string[] = []
@@ -256,7 +254,7 @@ export class JobSender {
       const carrier: ProbeCarrier = {
         ready: async () => { await ready() },
         send: async (to, request, signal) => {
-          carried = await this.carry(to, request, params, await ready(), bytesSent, setup ?? signal, signal)
+          carried = await this.carry(to, request, params, await ready(), setup ?? signal, signal)
           return carried.answer
         }
       }
@@ -306,9 +304,8 @@ export class JobSender {
     }
     let started = false
     try {
-      if (hop == null) await this.sendRequest(channel, params, job, ticket, target, bytesSent, signal)
-      else await hop.sent
-      record.job.bytesSent.workspace += bytesSent.workspace
+      if (hop == null) await (await this.sendRequest(channel, params, job, ticket, target, signal))(record.job.bytesSent)
+      else record.job.bytesSent.workspace += await hop.sent
       const first = await this.awaitStart(channel, job, target, who, client, record, signal)
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
@@ -340,22 +337,29 @@ export class JobSender {
 
   /**
    * The job's stream to neighbour `to` with the probe's first hop in its
-   * request; the request's directories follow without waiting (`sent`).
-   * Returns once the neighbour answered the probe.
+   * request. Returns once the neighbour answered the probe; what follows the
+   * request goes at once to a neighbour that has run this node's jobs before
+   * (it is likely to take this one too), else once it admitted the job, so a
+   * node that only relays is not sent a workspace with every probe.
    */
-  private async carry (to: string, probe: ProbeRequest, params: RunParams, prepared: Prepared, bytesSent: { workspace: number }, setup: AbortSignal, signal: AbortSignal): Promise<Carried> {
+  private async carry (to: string, probe: ProbeRequest, params: RunParams, prepared: Prepared, setup: AbortSignal, signal: AbortSignal): Promise<Carried> {
     const stream = await this.openStream(to, [], 0, signal)
     const channel = new FrameChannel(stream, this.bulkUpgrade(to))
     try {
-      const sent = this.sendRequest(channel, params, prepared, new Uint8Array(0), to, bytesSent, setup, ProbeRequest.encode(probe))
+      const rest = await this.sendRequest(channel, params, prepared, new Uint8Array(0), to, setup, ProbeRequest.encode(probe))
+      const bytesSent = { workspace: 0 }
+      const follow = async (): Promise<number> => { await rest(bytesSent); return bytesSent.workspace }
+      const early = this.knownBy(to).size > 0 ? follow() : undefined
       // awaited with the job; a stream the job does not use is aborted, which fails these writes
-      sent.catch(logged(log, 'sending the job with its probe'))
+      early?.catch(logged(log, 'sending the job\'s directories with its probe'))
       const first = await channel.read(signal)
       if (first.type === Frame.Type.REFUSE || first.type === Frame.Type.ERROR) throw new Error(first.message)
       if (first.type !== Frame.Type.PROBE) throw new Error('no answer to the probe sent with the job')
       const answer = ProbeResponse.decode(first.probeAnswer, { limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
       // a REPLY that names the neighbour itself admitted the job on this stream
       const admitted = answer.status === ProbeResponse.Status.REPLY && answer.target === to
+      const sent = admitted ? (early ?? follow()) : Promise.resolve(0)
+      sent.catch(logged(log, 'sending the job\'s directories after its probe'))
       return { to, channel, answer, admitted, sent }
     } catch (err) {
       channel.abort(asError(err))
@@ -371,8 +375,12 @@ export class JobSender {
       : {}
   }
 
-  /** The request (with the probe's first hop, when it carries one), then the directories the target has not seen. */
-  private async sendRequest (channel: FrameChannel, params: RunParams, prepared: Prepared, ticket: Uint8Array, target: string, bytesSent: { workspace: number }, signal: AbortSignal, probe?: Uint8Array): Promise<void> {
+  /**
+   * The request (with the probe's first hop, when it carries one); returns
+   * the sender of what follows it: the toolchain manifest and the
+   * directories the target has not seen.
+   */
+  private async sendRequest (channel: FrameChannel, params: RunParams, prepared: Prepared, ticket: Uint8Array, target: string, signal: AbortSignal, probe?: Uint8Array): Promise<(bytesSent: { workspace: number }) => Promise<void>> {
     const { snapshot, exe, extras } = prepared
     const known = this.knownBy(target)
     const frames = treeFrames(newDirectories(snapshot, snapshot.digest, known))
@@ -408,8 +416,10 @@ export class JobSender {
       toolchain: manifest != null ? unhex(manifest.digest) : new Uint8Array(0)
     }
     await channel.write({ type: Frame.Type.REQUEST, job, probe: (probe ?? new Uint8Array(0)) as Uint8Array<ArrayBuffer> }, signal)
-    if (sendManifest) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
-    for (const f of frames) await this.sendTree(channel, f, bytesSent, signal)
+    return async (bytesSent) => {
+      if (sendManifest) await channel.write({ type: Frame.Type.TREE, toolchain: manifest.bytes as Uint8Array<ArrayBuffer> }, signal)
+      for (const f of frames) await this.sendTree(channel, f, bytesSent, signal)
+    }
   }
 
   private knownBy (target: string): LruMap<Hex, true> {

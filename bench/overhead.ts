@@ -11,6 +11,7 @@
  */
 import { execFile } from 'node:child_process'
 import { writeFile, mkdir } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO } from '../test/helpers/node.js'
 import { withKappaAndSsh } from './lib/loopback.js'
@@ -23,6 +24,12 @@ async function exec (cmd: string, args: string[], cwd?: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     execFile(cmd, args, { cwd }, (err) => { err == null ? resolve() : reject(err) })
   })
+}
+
+/** CPU ms a process has used (utime + stime, at the kernel's 100 Hz ticks). */
+function daemonCpuMs (pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid ?? 'self'}/stat`, 'utf8').split(') ')[1].split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 async function series (name: string, fn: () => Promise<unknown>): Promise<number[]> {
@@ -46,7 +53,10 @@ async function main (): Promise<void> {
     const wrappedHere = await shims(b.home, 'shims-b')
     const wrappedThere = await shims(a.home, 'shims-a')
     const wrappedLocal = await series('wrapped true, started here on the hint', async () => { await exec(wrappedHere, [], cwd) })
+    // the daemons' own CPU per remote job: what each job costs the origin and the target besides the program
+    const cpuBefore = [daemonCpuMs(a.proc.pid), daemonCpuMs(b.proc.pid)]
     const wrappedRemote = await series('wrapped true, placed on B', async () => { await exec(wrappedThere, [], cwd) })
+    const perJob = [daemonCpuMs(a.proc.pid), daemonCpuMs(b.proc.pid)].map((ms, i) => (ms - cpuBefore[i]) / (RUNS + 3))
     const hint = JSON.parse(await new Promise<string>((resolve, reject) => {
       execFile(launcher, ['status', '--home', b.home, '--json'], (err, out) => { err == null ? resolve(out) : reject(err) })
     })).hint
@@ -66,6 +76,8 @@ async function main (): Promise<void> {
         .map(([name, t]) => `| ${name as string} | ${fmt(p50(t as number[]))} | ${fmt(percentile(t as number[], 0.9))} | ${fmt(p50(t as number[]) / p50(ssh), 2)} |`),
       '',
       `Remote runs recorded in B's job log: ${remoteRuns}. Target: remote p50 ≤ 0.6 × ssh → ${p50(remote) <= 0.6 * p50(ssh) ? 'met' : 'not met'} (${fmt(p50(remote) / p50(ssh), 2)}).`,
+      '',
+      `Daemon CPU per remote job (the wrapped series placed on B, warm-ups included): origin A ${fmt(perJob[0])} ms, target B ${fmt(perJob[1])} ms (utime + stime of each daemon process; the job's own processes are not in it).`,
       '',
       `Wrapped commands: a shim started here on the daemon's placement hint costs ${fmt(p50(wrappedLocal) - p50(local))} ms more than the bare command at p50 (target: a few ms; before the hint every wrapped call started Node, ~45 ms). B started ${hint?.claimed ?? '?'} wrapped runs on its hint (one in ${HINT_MAX_SLOTS + 1} at most asks the daemon, when a hint's slots are used up before the next one is published).`,
       ''

@@ -85,6 +85,25 @@ describe('metric under a cgroup CPU quota', function () {
     assert.equal(v2?.runnable, 2)
   })
 
+  it('between samples, runnable() counts again under the cgroup the last read() found, as processes start, sleep and go', async () => {
+    for (const version of [1, 2] as const) {
+      const fx = await fixture(version, '50000', 1, 1, { nested: 3, outside: 2 })
+      const reader = createCgroupReader(fx)
+      // before any read(): a whole reading
+      assert.equal(reader.runnable(), 4, `v${version}`)
+      const job = version === 2 ? join(fx.cgroupRoot, 'kappa/node-a/kappa-jobs-x/job-1') : join(fx.cgroupRoot, 'cpu/kappa/a/kappa-jobs-x/job-1')
+      // two job processes sleep, one ends (its /proc entry gone), a new job cgroup gets a busy one
+      for (const pid of [2000, 2001]) await writeFile(join(fx.procRoot, `${pid}/stat`), `${pid} (cc1) S 1 1 1 0 -1\n`)
+      await writeFile(join(job, 'cgroup.procs'), '2000\n2001\n2002\n9999\n')
+      await mkdir(join(job, '../job-2'))
+      await mkdir(join(fx.procRoot, '2500'))
+      await writeFile(join(fx.procRoot, '2500/stat'), '2500 (a) R (b)) R 1 1 1 0 -1\n')
+      await writeFile(join(job, '../job-2/cgroup.procs'), '2500\n')
+      assert.equal(reader.runnable(), 3, `v${version}`)
+      assert.equal(reader.read()?.runnable, 3, `v${version}`)
+    }
+  })
+
   it('a daemon in a child of the cgroup that sets the quota reads that cgroup\'s usage and runnable processes', async () => {
     // the test cluster (as systemd) puts the daemon and its owner's jobs in sibling cgroups under the node's quota
     const v1 = await fixture(1, '50000', 0, 0, { nested: 0, outside: 0 })

@@ -6,7 +6,7 @@
  * runnable processes of the same cgroup. cgroup v2 (`cpu.max`,
  * `cpu.stat usage_usec`) and v1 (`cpu.cfs_quota_us`, `cpuacct.usage`).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 import { join, relative } from 'node:path'
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup'
@@ -30,6 +30,12 @@ export interface CgroupCpuReading {
 export interface CgroupReader {
   /** undefined when this process has no CPU quota (the usual desktop case) */
   read (): CgroupCpuReading | undefined
+  /**
+   * `read().runnable` alone, counted under the cgroup the last read() found
+   * setting the quota (readings between samples need no more: each costs a
+   * file per process, several times a second on a busy node)
+   */
+  runnable (): number | undefined
 }
 
 function readText (file: string): string | undefined {
@@ -61,17 +67,32 @@ function lineage (mount: string, path: string): string[] {
 /** Cgroups below which the runnable count stops looking (a daemon makes one per job; a tree this size is not ours). */
 const MAX_CGROUP_DIRS = 512
 
+/** One buffer for every /proc/<pid>/stat read: a process's state is in its first few hundred bytes. */
+const statBuffer = Buffer.alloc(1024)
+
+/** The state letter of /proc/<pid>/stat (R, S, D…); undefined when the process is gone. */
+function processState (file: string): string | undefined {
+  let fd: number
+  try { fd = openSync(file, 'r') } catch { return undefined }
+  try {
+    const n = readSync(fd, statBuffer, 0, statBuffer.length, 0)
+    // the state follows the parenthesised command name, which may contain spaces and parentheses
+    const close = statBuffer.lastIndexOf(0x29, n - 1)
+    return close < 0 || close + 2 >= n ? undefined : String.fromCharCode(statBuffer[close + 2])
+  } catch {
+    return undefined
+  } finally {
+    closeSync(fd)
+  }
+}
+
 function runnableIn (procsFile: string | undefined, procRoot: string): number {
   if (procsFile == null) return 0
   let n = 0
   for (const line of procsFile.split('\n')) {
     const pid = Number(line.trim())
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue
-    const stat = readText(join(procRoot, String(pid), 'stat'))
-    if (stat == null) continue
-    // the state follows the parenthesised command name, which may contain spaces
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
-    if (state === 'R') n++
+    if (processState(join(procRoot, String(pid), 'stat')) === 'R') n++
   }
   return n
 }
@@ -95,8 +116,14 @@ function runnableInTree (dir: string, procRoot: string): number {
 export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: string } = {}): CgroupReader {
   const procRoot = opts.procRoot ?? '/proc'
   const root = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT
-  return {
+  /** the cgroup the last read() found setting the quota */
+  let counted: string | undefined
+  const reader: CgroupReader = {
+    runnable () {
+      return counted == null ? reader.read()?.runnable : runnableInTree(counted, procRoot)
+    },
     read () {
+      counted = undefined
       const self = readText(join(procRoot, 'self/cgroup'))
       if (self == null) return undefined
       const lines = parseSelfCgroup(self)
@@ -112,6 +139,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
           if (q > 0 && p > 0 && q / p < quota) { quota = q / p; quotaDir = dir }
         }
         if (!Number.isFinite(quota)) return undefined
+        counted = quotaDir
         const acct = lines.find(l => l.controllers.includes('cpuacct'))
         const acctMount = [join(root, 'cpuacct'), join(root, 'cpu,cpuacct'), join(root, 'cpuacct,cpu')].find(d => existsSync(join(d, 'cpuacct.usage')))
         // the usage of the cgroup that sets the quota (its children's included): where the
@@ -136,6 +164,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         if (max !== 'max' && Number(max) > 0 && Number(period) > 0 && Number(max) / Number(period) < quota) { quota = Number(max) / Number(period); quotaDir = dir }
       }
       if (!Number.isFinite(quota)) return undefined
+      counted = quotaDir
       const usage = /usage_usec\s+(\d+)/.exec(readText(join(quotaDir, 'cpu.stat')) ?? '')?.[1]
       return {
         version: 2,
@@ -146,4 +175,5 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
       }
     }
   }
+  return reader
 }

@@ -110,7 +110,7 @@ export function createLoadWindow (init: LoadWindowInit): LoadWindow {
     check: () => { proc.stat(); proc.meminfo() },
     open: () => { history.push(read()) },
     next,
-    runnableNow: (at, cgroup) => ({ at, procsRunning: proc.stat().procsRunning, cgroupRunnable: cgroup ? cgroups.read()?.runnable : undefined })
+    runnableNow: (at, cgroup) => ({ at, procsRunning: proc.stat().procsRunning, cgroupRunnable: cgroup ? cgroups.runnable() : undefined })
   }
 }
 

@@ -23,6 +23,12 @@ const LOW_WATER = 1024 * 1024
  */
 const BULK_HIGH_WATER = 1024 * 1024
 const BULK_LOW_WATER = 256 * 1024
+/**
+ * Frames written in one turn of the event loop go out as one stream message
+ * (one yamux frame, one Noise message, one window update back) up to this
+ * many bytes: a job's set-up and its end are several small frames each.
+ */
+const CORK_MAX_BYTES = 64 * 1024
 /** A paused yamux stream still receives up to its window (16 MiB): room for that. */
 const STREAM_READ_BUFFER = 32 * 1024 * 1024
 const DECODE_LIMITS = {
@@ -86,6 +92,9 @@ export class FrameChannel {
   private switchTimer?: NodeJS.Timeout
   private finished = false
   private readonly closeListeners = new Set<() => void>()
+  /** frames not yet handed to the stream, and the flush at the end of this turn */
+  private corked?: Uint8ArrayList
+  private flushing?: NodeJS.Immediate
 
   constructor (readonly stream: Stream, private readonly upgrade: BulkUpgrade = {}) {
     stream.maxReadBufferLength = STREAM_READ_BUFFER
@@ -214,6 +223,8 @@ export class FrameChannel {
     if (this.switchTimer != null) clearTimeout(this.switchTimer)
     void this.enqueueWrite(async () => {
       await this.sendOnStream(encodeFrame({ type: Frame.Type.SWITCH }))
+      // the SWITCH leaves before anything goes over the bulk connection
+      await this.flush()
       this.writingBulk = true
     }).catch(logged(debug, 'a frame the stream could not take'))
     this.wake?.()
@@ -286,7 +297,25 @@ export class FrameChannel {
   private async sendOnStream (pieces: Uint8Array[], signal?: AbortSignal): Promise<void> {
     let length = 0
     for (const p of pieces) length += p.byteLength
-    if (!this.stream.send(new Uint8ArrayList(varint(length), ...pieces))) await this.stream.onDrain({ signal })
+    const corked = this.corked ??= new Uint8ArrayList()
+    corked.append(varint(length), ...pieces)
+    if (corked.byteLength >= CORK_MAX_BYTES) {
+      await this.flush(signal)
+      return
+    }
+    // in order: a flush queued now runs after every write queued before it
+    this.flushing ??= setImmediate(() => {
+      this.flushing = undefined
+      void this.enqueueWrite(async () => { await this.flush() }).catch(logged(debug, 'a frame the stream could not take'))
+    })
+  }
+
+  /** Hands the corked frames to the stream; waits for it to drain if it is full. */
+  private async flush (signal?: AbortSignal): Promise<void> {
+    const corked = this.corked
+    this.corked = undefined
+    if (corked == null || corked.byteLength === 0) return
+    if (!this.stream.send(corked)) await this.stream.onDrain({ signal })
   }
 
   private async enqueueWrite (fn: () => Promise<void>): Promise<void> {
@@ -295,6 +324,7 @@ export class FrameChannel {
 
   /** Our side is done: flush, end the bulk connection, close the stream. */
   async close (signal?: AbortSignal): Promise<void> {
+    await this.enqueueWrite(async () => { await this.flush(signal) })
     await this.writing.settled()
     this.finish()
     await this.bulk?.end()
@@ -302,6 +332,7 @@ export class FrameChannel {
   }
 
   abort (err: Error): void {
+    this.corked = undefined
     this.finish()
     this.stream.abort(err)
     this.bulk?.destroy(err)
@@ -309,6 +340,8 @@ export class FrameChannel {
 
   private finish (): void {
     this.finished = true
+    if (this.flushing != null) clearImmediate(this.flushing)
+    this.flushing = undefined
     this.offered?.cancel()
     if (this.switchTimer != null) clearTimeout(this.switchTimer)
   }

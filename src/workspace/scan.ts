@@ -86,6 +86,12 @@ class Workspace {
   idle?: NodeJS.Timeout
   /** snapshots of one workspace, one at a time */
   readonly turn = serializer(log)
+  /**
+   * Where each digest was last hashed: a snapshot finds a blob a target asks
+   * for here (checked against the snapshot's own tree) instead of walking
+   * the whole tree, which each new snapshot of a build would do for every job
+   */
+  readonly hashedAt = new LruMap<Hex, string>(2 * MAX_WORKSPACE_FILES)
   constructor (readonly root: string) {}
 }
 
@@ -416,6 +422,7 @@ export class WorkspaceScanner {
         return 'absent'
       }
       dir.files.set(name, state)
+      ws.hashedAt.set(state.digest.toString('hex'), rel)
       return 'file'
     }
     if (st.isSymbolicLink()) {
@@ -562,6 +569,9 @@ export class WorkspaceScanner {
       lookup: (rel) => lookup({ directory }, top.digest, rootMode, rel),
       content: (digest) => this.recent.get(digest),
       blob: (digest) => {
+        const hashedAt = ws.hashedAt.get(digest)
+        const there = hashedAt != null ? lookup({ directory }, top.digest, rootMode, hashedAt) : undefined
+        if (there?.kind === 'file' && there.digest === digest) return { path: hashedAt as string, size: there.size }
         if (blobs == null) {
           const found = new Map<Hex, { path: string, size: number }>()
           const walk = (d: Hex, prefix: string): void => {

@@ -169,7 +169,9 @@ describe('namespace cluster (root: network namespaces, bridge, veths, cgroup CPU
     const [a, b] = [cluster.node('a'), cluster.node('b')]
     const seenAtA = async (): Promise<number | undefined> => neighbour(await a.json(['status']), b.id)?.sysmetric
     const idle = await until('A to hear B', seenAtA, 30_000)
-    const job = a.cli(['run', '--peer', 'b', '--', 'sh', '-c', 'i=0; while [ $i -lt 3000000 ]; do i=$((i+1)); done'], { timeoutMs: 150_000 })
+    // busy for 30 s of wall time whatever the machine's speed: a count of steps that ran out while a
+    // loaded machine was still starting the status calls left A no window to hear B busy in
+    const job = a.cli(['run', '--peer', 'b', '--', 'sh', '-c', 'end=$(($(date +%s) + 30)); while [ "$(date +%s)" -lt "$end" ]; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; done'], { timeoutMs: 150_000 })
     // B's own reading shows the job once it no longer counts as promised (pending): it runs in a
     // job cgroup nested under B's daemon's, under B's quota (a status reads B's processes afresh)
     await until('B to count its running job', async () => {

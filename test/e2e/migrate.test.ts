@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
 import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, tmpDir, cli, gossipLive, MAIN, type TestNode, PAIR_DELAY, HAS_BWRAP, skipWithoutBwrap } from '../helpers/node.js'
-import { runJob, startJob, jobLog, processesMatching } from '../helpers/run.js'
+import { runJob, startJob, jobLog, processesMatching, emptyJob } from '../helpers/run.js'
 import { libp2pClient, homeKey } from '../helpers/client.js'
 import { proveOrigin } from '../../src/tickets/index.js'
 import { Frame } from '../../src/wire/migrate.js'
@@ -15,7 +15,6 @@ import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
 import { BULK_MIN_BYTES, MIGRATE_MAX_FRAME_BYTES, PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../../src/constants.js'
 import { defaultConfig as yamuxDefaults } from '@chainsafe/libp2p-yamux/config'
 import { FrameChannel } from '../../src/migrate/channel.js'
-import { encodeDirectory } from '../../src/workspace/index.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const hasBwrap = HAS_BWRAP
@@ -322,7 +321,7 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/3)', fun
       await assert.rejects(async () => {
         const conn = await stranger.dial(multiaddr(c.addrs[0]))
         const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
-        await ch.write({ type: Frame.Type.REQUEST, job: jobFor(stranger.peerId.toString()) })
+        await ch.write({ type: Frame.Type.REQUEST, job: emptyJob() })
         await ch.read(AbortSignal.timeout(3000))
       })
 
@@ -341,7 +340,7 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/3)', fun
       const present = async (ticket: Uint8Array): Promise<Frame> => {
         const conn = await asA.dial(multiaddr(c.addrs[0]))
         const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
-        await ch.write({ type: Frame.Type.REQUEST, job: { ...jobFor(a.id), ticket: ticket as Uint8Array<ArrayBuffer> } })
+        await ch.write({ type: Frame.Type.REQUEST, job: { ...emptyJob(), ticket: ticket as Uint8Array<ArrayBuffer> } })
         const answer = await ch.read(AbortSignal.timeout(5000))
         ch.abort(new Error('done'))
         return answer
@@ -360,7 +359,7 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/3)', fun
         const ch = new FrameChannel(await conn.newStream(PROTOCOL_MIGRATE))
         const id = randomBytes(4).toString('hex')
         const probe = ProbeRequest.encode({ id, origin: a.id, sender: a.id, path: [a.id], ttl: 7, timeoutMs: 2000, originProof: await proveOrigin(keyA, id, a.id, c.id) })
-        await ch.write({ type: Frame.Type.REQUEST, job: { ...jobFor(a.id), ticket: await getTicket() as Uint8Array<ArrayBuffer> }, probe })
+        await ch.write({ type: Frame.Type.REQUEST, job: { ...emptyJob(), ticket: await getTicket() as Uint8Array<ArrayBuffer> }, probe })
         const answer = await ch.read(AbortSignal.timeout(5000))
         const after = await ch.read(AbortSignal.timeout(5000)).then(f => f.type, (err) => err)
         ch.abort(new Error('done'))
@@ -427,26 +426,3 @@ describe('transparent process migration (kappa-node run, /kappa/migrate/3)', fun
     })
   })
 })
-
-/** A well-formed job in an empty workspace (what the target does with it after admission does not matter here). */
-function jobFor (origin: string): any {
-  void origin
-  const root = encodeDirectory({ files: [], directories: [], symlinks: [] })
-  return {
-    ticket: new Uint8Array(0),
-    argv: ['true'],
-    cwd: '/tmp/kappa-empty-workspace',
-    env: [],
-    workspace: '/tmp/kappa-empty-workspace',
-    rootDigest: Buffer.from(root.digest, 'hex'),
-    rootMode: 0o755,
-    treeFrames: 0,
-    treeFiles: 0n,
-    treeBytes: 0n,
-    exe: { path: '/bin/true', digest: new Uint8Array(32), size: 0n, mode: 0o755, inWorkspace: false, arch: '', interpreter: '' },
-    extras: [],
-    outputs: [],
-    stdin: false,
-    umask: 0o022
-  }
-}

@@ -3,12 +3,11 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { pbStream } from '@libp2p/utils'
 import { startNode, pairNodes, cleanup, cleanupKept, sharedNodes, until, neighbour, gossipLive, tmpDir, type TestNode } from '../helpers/node.js'
-import { runJob, jobLog } from '../helpers/run.js'
+import { runJob, jobLog, emptyJob } from '../helpers/run.js'
 import { libp2pClient } from '../helpers/client.js'
 import { ProbeRequest, ProbeResponse } from '../../src/wire/probe.js'
-import { Frame, type Job } from '../../src/wire/migrate.js'
+import { Frame } from '../../src/wire/migrate.js'
 import { FrameChannel } from '../../src/migrate/channel.js'
-import { encodeDirectory } from '../../src/workspace/index.js'
 import { MetricUpdate } from '../../src/wire/metric.js'
 import { PROTOCOL_METRIC, PROTOCOL_MIGRATE, PROTOCOL_PROBE } from '../../src/constants.js'
 import { PAPER_C } from '../../src/balance/index.js'
@@ -23,17 +22,6 @@ async function chain (delay: number, extra: string[] = []): Promise<[TestNode, T
   await pairNodes(a, b)
   await pairNodes(c, b)
   return [a, b, c]
-}
-
-/** A well-formed request for `true` in an empty workspace (what a carried probe rides in). */
-function emptyJob (): Job {
-  const root = encodeDirectory({ files: [], directories: [], symlinks: [] })
-  return {
-    ticket: new Uint8Array(0), argv: ['true'], cwd: '/tmp/kappa-empty-workspace', env: [], workspace: '/tmp/kappa-empty-workspace',
-    rootDigest: Buffer.from(root.digest, 'hex'), rootMode: 0o755, treeFrames: 0, treeFiles: 0n, treeBytes: 0n,
-    exe: { path: '/bin/true', digest: new Uint8Array(32), size: 0n, mode: 0o755, inWorkspace: false, links: [], arch: '', interpreter: '' },
-    extras: [], outputs: [], stdin: false, umask: 0o022, toolchain: new Uint8Array(0)
-  }
 }
 
 /**

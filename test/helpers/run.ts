@@ -2,6 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { MAIN, onCleanup, type TestNode } from './node.js'
+import { encodeDirectory } from '../../src/workspace/index.js'
+import type { Job } from '../../src/wire/migrate.js'
 
 export interface JobResult { code: number | null, signal: NodeJS.Signals | null, stdout: Buffer, stderr: string }
 
@@ -62,4 +64,15 @@ export async function processesMatching (needle: string): Promise<number[]> {
     if (cmd.split('\0').join(' ').includes(needle)) pids.push(Number(name))
   }
   return pids
+}
+
+/** A well-formed job request for `true` in an empty workspace, for tests that speak /kappa/migrate/3 themselves. */
+export function emptyJob (): Job {
+  const root = encodeDirectory({ files: [], directories: [], symlinks: [] })
+  return {
+    ticket: new Uint8Array(0), argv: ['true'], cwd: '/tmp/kappa-empty-workspace', env: [], workspace: '/tmp/kappa-empty-workspace',
+    rootDigest: Buffer.from(root.digest, 'hex'), rootMode: 0o755, treeFrames: 0, treeFiles: 0n, treeBytes: 0n,
+    exe: { path: '/bin/true', digest: new Uint8Array(32), size: 0n, mode: 0o755, inWorkspace: false, links: [], arch: '', interpreter: '' },
+    extras: [], outputs: [], stdin: false, umask: 0o022, toolchain: new Uint8Array(0)
+  }
 }

@@ -6,7 +6,6 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
 import { FrameChannel, framePieces, treeFrames, type BulkUpgrade } from './channel.js'
-import { ProbeRequest, ProbeResponse } from '../wire/probe.js'
 import type { ProbeCarrier } from '../overlay/index.js'
 import { collectExtras, IncomingFile, type ExtraFile } from './files.js'
 import { inspectExecutable, symlinkChain, type ExecutableInfo } from './exe.js'
@@ -26,7 +25,7 @@ import {
   CREDENTIAL_DIRS, IGNORE_FILE, MAX_REMEMBERED_DIRECTORIES, PROGRESS_EVERY_MS, PROGRESS_MIN_BYTES,
   type BlobSink, type Hex, type IncomingChange, type Snapshot, type WorkspaceScanner
 } from '../workspace/index.js'
-import { BULK_HELLO_TIMEOUT_MS, MAX_ADDRS_PER_PEER, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, PROBE_MAX_PATH, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
+import { BULK_HELLO_TIMEOUT_MS, MAX_EXE_BYTES, MIGRATE_CHUNK_BYTES, PROTOCOL_MIGRATE, TICKET_TTL_MS, transferDeadlineMs } from '../constants.js'
 import type { MigrationComponents, MigrationCounters, JobView, RunParams, ResolvedMigrationInit } from './index.js'
 import type { Socket } from 'node:net'
 import type { Stream } from '@libp2p/interface'
@@ -57,15 +56,13 @@ const CHANGE_KINDS: Record<string, IncomingChange['kind'] | undefined> = {
   [Change.Kind.FILE]: 'file', [Change.Kind.SYMLINK]: 'symlink', [Change.Kind.DIRECTORY]: 'directory', [Change.Kind.DELETE]: 'delete', [Change.Kind.MODE]: 'mode'
 }
 
-/** The job's stream to the neighbour its probe went to, and that neighbour's answer. */
+/** The job's stream to the neighbour its probe went to, and that neighbour's answer (an encoded ProbeResponse). */
 interface Carried {
   to: string
   channel: FrameChannel
-  answer: ProbeResponse
-  /** the answer names the neighbour itself: the job goes on, on this stream */
-  admitted: boolean
-  /** what follows the request, written (when admitted): its workspace bytes */
-  sent: Promise<number>
+  answer: Uint8Array
+  /** writes what follows the request (once the job is admitted, unless it went at once); its workspace bytes */
+  follow: () => Promise<number>
 }
 
 /**
@@ -218,24 +215,21 @@ export class JobSender {
       throw new BeforeStart(errorMessage(err))
     }
 
-    // before the job starts, any failure means "run it here instead"; the target may first finish an earlier
-    // job's sync of this workspace (one at a time per origin), so the deadline grows with the workspace as the
-    // target's does (set once the workspace is described)
-    let setup: AbortSignal | undefined
-    let prepared: Prepared | undefined
-    const ready = async (): Promise<Prepared> => {
-      if (prepared != null) return prepared
+    // the job, described, with its set-up deadline: before the job starts, any failure means "run it here
+    // instead"; the target may first finish an earlier job's sync of this workspace (one at a time per
+    // origin), so the deadline grows with the workspace as the target's does
+    let readying: Promise<{ job: Prepared, setup: AbortSignal }> | undefined
+    const ready = async (): Promise<{ job: Prepared, setup: AbortSignal }> => await (readying ??= (async () => {
       try {
         const described = await preparing
         phase('described')
-        prepared = { ...described, toolchain: await toolchain }
+        const job = { ...described, toolchain: await toolchain }
         phase('toolchain')
+        return { job, setup: AbortSignal.timeout(transferDeadlineMs(job.snapshot.bytes, job.snapshot.files)) }
       } catch (err) {
         throw new BeforeStart(errorMessage(err))
       }
-      setup = AbortSignal.timeout(transferDeadlineMs(prepared.snapshot.bytes, prepared.snapshot.files))
-      return prepared
-    }
+    })())
     // where: a named peer, or Algorithm II
     let target: string
     let addrs: string[] = []
@@ -254,7 +248,8 @@ export class JobSender {
       const carrier: ProbeCarrier = {
         ready: async () => { await ready() },
         send: async (to, request, signal) => {
-          carried = await this.carry(to, request, params, await ready(), setup ?? signal, signal)
+          const { job, setup } = await ready()
+          carried = await this.carry(to, request, params, job, setup, signal)
           return carried.answer
         }
       }
@@ -266,7 +261,8 @@ export class JobSender {
       })
       phase('probe')
       const hop = carried as Carried | undefined
-      if (hop != null && (outcome.local || !hop.admitted || outcome.target.id !== hop.to)) {
+      // a reply that names the neighbour the probe rode to admitted the job on that stream
+      if (hop != null && (outcome.local || outcome.target.id !== hop.to)) {
         // the neighbour declined, answered for a node further on, or this node took the job back
         // (its own value beat the reply meanwhile): nothing runs there
         hop.channel.abort(new Error('the job goes elsewhere'))
@@ -285,12 +281,11 @@ export class JobSender {
       ticket = outcome.ticket
       ticketTtlMs = outcome.ticketTtlMs
     }
-    const job = await ready()
+    const { job, setup: signal } = await ready()
     phase('prepared')
     const who = label(target, trust.get(target)?.alias)
     this.running.set(id, { id, peer: target, argv0: params.argv[0], startedAt: Date.now() })
     const record = new JobRecorder(this.components.events, { id, direction: 'out', origin: this.components.libp2p.peerId.toString(), target, argv: params.argv, cwd: params.cwd, phases })
-    const signal = setup as AbortSignal
     let channel: FrameChannel
     const hop = carried as Carried | undefined
     if (hop != null) {
@@ -305,7 +300,7 @@ export class JobSender {
     let started = false
     try {
       if (hop == null) await (await this.sendRequest(channel, params, job, ticket, target, signal))(record.job.bytesSent)
-      else record.job.bytesSent.workspace += await hop.sent
+      else record.job.bytesSent.workspace += await hop.follow()
       const first = await this.awaitStart(channel, job, target, who, client, record, signal)
       if (first.type === Frame.Type.REFUSE) throw new BeforeStart(`${who} refused: ${first.message}`)
       if (first.type === Frame.Type.ERROR) throw new BeforeStart(`${who}: ${first.message}`)
@@ -342,25 +337,20 @@ export class JobSender {
    * (it is likely to take this one too), else once it admitted the job, so a
    * node that only relays is not sent a workspace with every probe.
    */
-  private async carry (to: string, probe: ProbeRequest, params: RunParams, prepared: Prepared, setup: AbortSignal, signal: AbortSignal): Promise<Carried> {
+  private async carry (to: string, probe: Uint8Array, params: RunParams, prepared: Prepared, setup: AbortSignal, signal: AbortSignal): Promise<Carried> {
     const stream = await this.openStream(to, [], 0, signal)
     const channel = new FrameChannel(stream, this.bulkUpgrade(to))
     try {
-      const rest = await this.sendRequest(channel, params, prepared, new Uint8Array(0), to, setup, ProbeRequest.encode(probe))
+      const rest = await this.sendRequest(channel, params, prepared, new Uint8Array(0), to, setup, probe)
       const bytesSent = { workspace: 0 }
-      const follow = async (): Promise<number> => { await rest(bytesSent); return bytesSent.workspace }
-      const early = this.knownBy(to).size > 0 ? follow() : undefined
+      const send = async (): Promise<number> => { await rest(bytesSent); return bytesSent.workspace }
+      const early = this.knownBy(to).size > 0 ? send() : undefined
       // awaited with the job; a stream the job does not use is aborted, which fails these writes
       early?.catch(logged(log, 'sending the job\'s directories with its probe'))
       const first = await channel.read(signal)
       if (first.type === Frame.Type.REFUSE || first.type === Frame.Type.ERROR) throw new Error(first.message)
       if (first.type !== Frame.Type.PROBE) throw new Error('no answer to the probe sent with the job')
-      const answer = ProbeResponse.decode(first.probeAnswer, { limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
-      // a REPLY that names the neighbour itself admitted the job on this stream
-      const admitted = answer.status === ProbeResponse.Status.REPLY && answer.target === to
-      const sent = admitted ? (early ?? follow()) : Promise.resolve(0)
-      sent.catch(logged(log, 'sending the job\'s directories after its probe'))
-      return { to, channel, answer, admitted, sent }
+      return { to, channel, answer: first.probeAnswer, follow: async () => await (early ?? send()) }
     } catch (err) {
       channel.abort(asError(err))
       throw err

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { Frame, Change, type Job } from '../wire/migrate.js'
-import { ProbeRequest, ProbeResponse } from '../wire/probe.js'
+import { ProbeResponse } from '../wire/probe.js'
 import { FrameChannel, EndOfStreamError } from './channel.js'
 import { safeAbsolute } from './files.js'
 import { executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
@@ -24,7 +24,7 @@ import {
   type Hex, type JobView, type WorkspaceChange, type ToolchainLayer
 } from '../workspace/index.js'
 import {
-  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, transferDeadlineMs, JOB_WATCH_MS, PROBE_MAX_MESSAGE_BYTES, PROBE_MAX_PATH
+  MAX_EXE_BYTES, MAX_OUTPUT_BYTES, MIGRATE_CHUNK_BYTES, MIGRATE_SETUP_TIMEOUT_MS, MAX_ARGV_BYTES, JOB_NICENESS, HEARTBEAT_MS, transferDeadlineMs, JOB_WATCH_MS
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
@@ -192,7 +192,7 @@ export class JobRunner {
       const job = first.job
       if (first.probe.byteLength > 0) {
         // the placement probe came with the job (protocols/migrate.proto): answered first, as on a probe stream
-        const answer = await this.answerCarriedProbe(remote, first.probe)
+        const answer = await this.components.overlay.answer(remote, first.probe)
         const mine = answer.status === ProbeResponse.Status.REPLY && answer.target === this.components.libp2p.peerId.toString()
         await channel.write({ type: Frame.Type.PROBE, probeAnswer: ProbeResponse.encode(mine ? { ...answer, ticket: new Uint8Array(0) } : answer) }, setup)
         if (!mine) {
@@ -635,19 +635,6 @@ export class JobRunner {
   }
 
   /** Say no to the origin (it runs the job at home), with the reason in the job log and the job history. */
-  /** A malformed probe is declined like one the overlay would not answer; the job never starts. */
-  private async answerCarriedProbe (remote: string, bytes: Uint8Array): Promise<ProbeResponse> {
-    let request: ProbeRequest
-    try {
-      if (bytes.byteLength > PROBE_MAX_MESSAGE_BYTES) throw new Error(`over ${PROBE_MAX_MESSAGE_BYTES} bytes`)
-      request = ProbeRequest.decode(bytes, { limits: { path: PROBE_MAX_PATH } })
-    } catch (err) {
-      log('a malformed probe from %s with its job: %s', remote, errorMessage(err))
-      return { status: ProbeResponse.Status.DECLINED, id: '', target: '', sysmetric: 0, path: [], addrs: [], ticket: new Uint8Array(0), ticketTtlMs: 0, reason: 'malformed-probe' }
-    }
-    return await this.components.overlay.answer(remote, request)
-  }
-
   private async refuse (channel: FrameChannel, refusal: string, line: Record<string, unknown>, record: JobRecorder, signal: AbortSignal): Promise<void> {
     this.counters.refused++
     Object.assign(line, { refused: refusal })

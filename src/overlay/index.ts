@@ -4,7 +4,7 @@ import type { TrustStore } from '../trust/index.js'
 import type { TicketBook } from '../tickets/index.js'
 import type { DaemonEvents } from '../events.js'
 import type { JobRequirements, NeighbourView } from '../balance/index.js'
-import type { ProbeRequest, ProbeResponse } from '../wire/probe.js'
+import type { ProbeResponse } from '../wire/probe.js'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 
 /**
@@ -77,8 +77,8 @@ export type ProbeOutcome =
 export interface ProbeCarrier {
   /** awaited once the probe is to go, before its deadline starts (the job it carries must be ready to send) */
   ready?: () => Promise<void>
-  /** deliver `request` to neighbour `to` and return its answer (or throw: the hop failed) */
-  send: (to: string, request: ProbeRequest, signal: AbortSignal) => Promise<ProbeResponse>
+  /** deliver `request` (an encoded ProbeRequest) to neighbour `to` and return its answer, an encoded ProbeResponse (or throw: the hop failed) */
+  send: (to: string, request: Uint8Array, signal: AbortSignal) => Promise<Uint8Array>
 }
 
 export interface Overlay {
@@ -96,12 +96,13 @@ export interface Overlay {
   /** `carrier` takes the first hop (the job's own stream); default a probe stream */
   probe (requirements?: JobRequirements, force?: boolean, carrier?: ProbeCarrier): Promise<ProbeOutcome>
   /**
-   * A probe from neighbour `remote` that came some other way than a probe
-   * stream (a job's request): answered as on the stream, within its own and
-   * this node's deadline. REPLY with this node as the target holds a ticket
-   * for the origin.
+   * A probe from neighbour `remote` (an encoded ProbeRequest) that came some
+   * other way than a probe stream (a job's request): decoded with the same
+   * limits and answered as on the stream, within its own and this node's
+   * deadline; a malformed one is declined. REPLY with this node as the
+   * target holds a ticket for the origin.
    */
-  answer (remote: string, request: ProbeRequest): Promise<ProbeResponse>
+  answer (remote: string, request: Uint8Array): Promise<ProbeResponse>
 }
 
 export function createOverlay (components: OverlayComponents, init: OverlayInit = {}): Overlay {

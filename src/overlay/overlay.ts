@@ -21,6 +21,10 @@ import { debugLogger, logged } from '../debug.js'
 
 const debug = debugLogger('overlay')
 
+/** What a probe message may hold, on a probe stream or carried in a job's request. */
+const REQUEST_LIMITS = { limits: { path: PROBE_MAX_PATH } }
+const RESPONSE_LIMITS = { limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } }
+
 /** Triggered updates go out at most this often. */
 const TRIGGERED_MIN_GAP_MS = 25
 
@@ -282,7 +286,7 @@ export class KappaOverlay implements Overlay {
     const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
     try {
       await messages.write(toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), ProbeRequest, { signal })
-      const response = await messages.read(ProbeResponse, { signal, limits: { path: PROBE_MAX_PATH, addrs: MAX_ADDRS_PER_PEER } })
+      const response = await messages.read(ProbeResponse, { signal, ...RESPONSE_LIMITS })
       await stream.close({ signal }).catch(logged(debug, 'closing a stream'))
       if (response.status === ProbeResponse.Status.UNSPECIFIED) {
         // what an empty or truncated frame decodes as: never a reply, the hop failed
@@ -300,7 +304,9 @@ export class KappaOverlay implements Overlay {
   private async carry (carrier: ProbeCarrier, to: string, probe: Probe, deadline: number, originProof: Uint8Array<ArrayBuffer>): Promise<ProbeResponse> {
     const remaining = deadline - this.now()
     if (remaining <= PROBE_HOP_MARGIN_MS) throw new Error('deadline passed')
-    const response = await carrier.send(to, toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof), AbortSignal.timeout(remaining))
+    const answer = await carrier.send(to, ProbeRequest.encode(toWire(probe, remaining - PROBE_HOP_MARGIN_MS, originProof)), AbortSignal.timeout(remaining))
+    if (answer.byteLength > PROBE_MAX_MESSAGE_BYTES) throw new BadInputError(`${to} answered the probe with over ${PROBE_MAX_MESSAGE_BYTES} bytes`)
+    const response = ProbeResponse.decode(answer, RESPONSE_LIMITS)
     if (response.status === ProbeResponse.Status.UNSPECIFIED) throw new BadInputError(`${to} answered the probe without a status`)
     return response
   }
@@ -310,7 +316,7 @@ export class KappaOverlay implements Overlay {
     const firstSignal = AbortSignal.timeout(this.probeTimeoutMs)
     const messages = pbStream(stream, { maxDataLength: PROBE_MAX_MESSAGE_BYTES })
     try {
-      const request = await messages.read(ProbeRequest, { signal: firstSignal, limits: { path: PROBE_MAX_PATH } })
+      const request = await messages.read(ProbeRequest, { signal: firstSignal, ...REQUEST_LIMITS })
       const { response, signal } = await this.answerWithin(remote, request)
       await messages.write(response, ProbeResponse, { signal })
       await stream.close({ signal })
@@ -319,7 +325,15 @@ export class KappaOverlay implements Overlay {
     }
   }
 
-  async answer (remote: string, request: ProbeRequest): Promise<ProbeResponse> {
+  async answer (remote: string, bytes: Uint8Array): Promise<ProbeResponse> {
+    let request: ProbeRequest
+    try {
+      if (bytes.byteLength > PROBE_MAX_MESSAGE_BYTES) throw new Error(`over ${PROBE_MAX_MESSAGE_BYTES} bytes`)
+      request = ProbeRequest.decode(bytes, REQUEST_LIMITS)
+    } catch (err) {
+      debug('a malformed probe from %s: %s', remote, errorMessage(err))
+      return declined('', 'malformed-probe')
+    }
     // as the probe stream's guard: only a paired neighbour sends probes
     if (!this.components.trust.has(remote)) return declined(request.id, 'not-a-neighbour')
     return (await this.answerWithin(remote, request)).response

@@ -424,6 +424,51 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
     })
   }
 
+  it('a file the origin removed while the job ran (a later job updated the mirror) is not the job\'s deletion, and one the origin made again survives', async function () {
+    if (!isRoot) this.skip()
+    const ws = await tmpDir()
+    await writeTree(ws, { 'x.c': 'int x;\n', '.deps/y.Tpo': 'dep\n', 'y.loT': 'lt\n', 'gone/z': 'z', 'keep': 'k\n' })
+    const scanner = new WorkspaceScanner()
+    const store = new ContentStore(await tmpDir())
+    await store.open()
+    const mirror = new Mirror(await tmpDir(), store)
+    await mirror.open()
+    const snap = await scanner.snapshot(ws)
+    await fillStore(store, snap)
+    await mirror.update(snap.digest, snap.rootMode)
+    const view = await mountOverlay(await tmpDir(), mirror.tree)
+    try {
+      // the job writes its object and deletes one file of its own
+      execFileSync('sh', ['-c', 'echo obj > x.o; rm keep'], { cwd: view.merged })
+      // meanwhile at home: make moves the dependency file, libtool its object file, a directory goes;
+      // a later job's snapshot brings the mirror up to date under the running job
+      await rm(join(ws, '.deps/y.Tpo'))
+      await rm(join(ws, 'gone'), { recursive: true })
+      await rm(join(ws, 'y.loT'))
+      const later = await scanner.snapshot(ws)
+      await fillStore(store, later)
+      await mirror.update(later.digest, later.rootMode)
+      // and y.loT is written again at home before the job ends
+      await writeFile(join(ws, 'y.loT'), 'again\n')
+
+      const set = await computeChanges(view, store, snap.digest, snap.rootMode)
+      assert.deepEqual(set.changes.map(c => `${c.kind} ${c.path}`), ['delete keep', 'file x.o'])
+      const applier = await ChangeApplier.prepare({ root: ws, lookup: snap.lookup, ignored: snap.ignored, umask: 0o022 }, set.changes.map(toIncoming), { files: set.files, bytes: set.bytes })
+      for (const [digest, size] of applier.expected()) {
+        const sink = applier.blob(digest, size)
+        await sink.write(Buffer.from('obj\n'))
+        await sink.finish()
+      }
+      assert.deepEqual((await applier.commit()).conflicts, [])
+      assert.equal(await readFile(join(ws, 'y.loT'), 'utf8'), 'again\n')
+      assert.equal(await readFile(join(ws, 'x.o'), 'utf8'), 'obj\n')
+      assert.equal(existsSync(join(ws, 'keep')), false)
+    } finally {
+      await releaseView(view)
+      scanner.close()
+    }
+  })
+
   it('overlays a dead daemon left mounted are swept at start-up', async function () {
     if (!isRoot) this.skip()
     const jobs = await tmpDir()

@@ -229,8 +229,9 @@ export class ChangeApplier {
     for (const c of this.changes) {
       const abs = join(root, c.path)
       if (c.kind === 'delete') {
-        if (await this.changedHere(c.path)) conflicts.push(c.path)
         const st = await lstat(abs).catch(() => undefined)
+        // already gone here as well: the same outcome, not a conflict
+        if (st != null && await this.changedHere(c.path)) conflicts.push(c.path)
         if (st?.isDirectory() === true) await rm(abs, { recursive: true, force: true })
         else if (st != null) await unlink(abs)
       } else if (c.kind === 'directory') {

@@ -33,6 +33,16 @@ function isWhiteout (st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0
 }
 
+async function whiteoutAt (path: string): Promise<boolean> {
+  const st = await lstat(path).catch(() => undefined)
+  return st != null && isWhiteout(st)
+}
+
+/** A directory's names; none where it is gone. */
+async function listing (dir: string): Promise<Set<string>> {
+  return new Set(await readdir(dir).catch(() => []))
+}
+
 /** Where the job's tree's directories come from (the target's store). */
 export interface AsyncDirectorySource {
   loadDirectory: (digest: Hex) => Promise<Directory | undefined>
@@ -44,6 +54,8 @@ interface Walk {
   view: string
   /** where the candidates are listed from and their content is read (upper, or the copy) */
   content: string
+  /** the overlay's lower layer (the mirror, as it is now): tells the job's deletions from the mirror's later updates */
+  lower?: string
   /** could this file differ from the tree's entry (without reading it)? */
   maybeChanged: (st: Stats, old: Extract<TreeEntry, { kind: 'file' }>) => boolean
   out: WorkspaceChange[]
@@ -53,12 +65,17 @@ interface Walk {
  * The job's change set against the tree it started from, in the order the
  * origin applies it: deletions, directories (parents first), files,
  * symlinks, modes. Files are compared by content and mode, so a file copied
- * up unchanged (opened for writing, touched) is not reported.
+ * up unchanged (opened for writing, touched) is not reported. In an overlay
+ * the mirror under a running job moves on (later jobs of the same origin
+ * update it, as a local make's other recipes change the tree): an entry
+ * missing from the merged view is the job's deletion only where the upper
+ * directory has its whiteout, or the mirror still has it (the job replaced
+ * the directory); one the mirror lost meanwhile the origin removed itself.
  */
 export async function computeChanges (view: JobView, source: AsyncDirectorySource, root: Hex, rootMode: number): Promise<ChangeSet> {
   const out: WorkspaceChange[] = []
   const walk: Walk = view.kind === 'overlay'
-    ? { source, view: view.merged, content: view.upper, maybeChanged: () => true, out }
+    ? { source, view: view.merged, content: view.upper, lower: view.lower, maybeChanged: () => true, out }
     : {
         source,
         view: view.merged,
@@ -98,7 +115,14 @@ async function compareDir (walk: Walk, rel: string, tree: Map<string, TreeEntry>
   const at = (name: string): string => rel === '' ? name : `${rel}/${name}`
   if (tree != null) {
     const present = new Set(await readdir(join(walk.view, rel)))
-    for (const name of tree.keys()) if (!present.has(name)) walk.out.push({ kind: 'delete', path: at(name) })
+    const missing = [...tree.keys()].filter(name => !present.has(name))
+    if (missing.length > 0) {
+      const lower = walk.lower == null ? undefined : await listing(join(walk.lower, rel))
+      for (const name of missing) {
+        if (lower == null || lower.has(name) || await whiteoutAt(join(walk.content, rel, name))) walk.out.push({ kind: 'delete', path: at(name) })
+        else log('%s: removed from the mirror while the job ran (the origin removed it), not by the job', at(name))
+      }
+    }
   }
   for (const name of await readdir(join(walk.content, rel))) {
     const path = at(name)

@@ -21,7 +21,8 @@ export interface MirrorUpdate { written: number, removed: number, directoriesVis
  * real copies (never links into the store), with the modes and mtimes of the
  * tree, owned as the job's files must be. Jobs see it through an overlay
  * (lower layer), so none can change it. An update walks the old and the new
- * tree together and skips every subtree whose digest did not change.
+ * tree together and skips every subtree whose digest did not change; jobs
+ * already running see it (computeChanges tells their own deletions apart).
  */
 export class Mirror {
   readonly tree: string

@@ -16,7 +16,7 @@ const log = logger('kappa:view')
  * walk of the whole workspace per job).
  */
 export type JobView =
-  | { kind: 'overlay', merged: string, upper: string, work: string }
+  | { kind: 'overlay', merged: string, upper: string, work: string, lower: string }
   | { kind: 'copy', merged: string, copiedAtMs: number }
 
 /** mount and umount, a few ms each, go through one long-lived shell (command-shell.ts says why) */
@@ -46,7 +46,7 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
   if (![lower, upper, work, merged].every(overlaySafe)) throw new Error('paths unusable as overlay options')
   // no redirects, no metadata-only copy-up: every change lands whole in the upper directory
   await mounts.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
-  return { kind: 'overlay', merged, upper, work }
+  return { kind: 'overlay', merged, upper, work, lower }
 }
 
 /**

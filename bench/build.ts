@@ -16,7 +16,9 @@
  * Env: BUILD_CPUS (quota per host, default 0.5: three hosts must fit the
  * machine), BUILD_JOBS (make -j, default 6), BUILD_CACHE (source and
  * configured tree, default /var/tmp/kappa-bench-build), BUILD_LEGS (e.g.
- * local,kappa: only those ways). Needs root. Installs
+ * local,kappa: only those ways), BUILD_KEEP (a directory: each build's make
+ * output and, at the end, the nodes' homes and A's events are copied there,
+ * to look into a failed or slow run). Needs root. Installs
  * distcc and icecc with apt-get when missing, and says which peer could not
  * run and why.
  */
@@ -28,6 +30,7 @@ import { join, relative } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { createNamespaceCluster, type NamespaceCluster, type NamespaceNode } from '../src/cluster/index.js'
 import { REPO } from '../test/helpers/node.js'
+import { errorMessage } from '../src/errors.js'
 import { LAUNCHER, fmt, machine, requireRoot, settle } from './lib/paper.js'
 import { updateResultsSection } from './lib/results.js'
 import { processCpu } from './lib/stats.js'
@@ -53,6 +56,7 @@ const PRISTINE = join(CACHE, 'b.pristine')
 const DISTCC_DIR = join(CACHE, 'distcc-home')
 const COMPILERS = ['gcc', 'cc', 'g++', 'c++']
 /** BUILD_LEGS=local,kappa runs only those ways (names' first words), for profiling one of them */
+const KEEP = process.env.BUILD_KEEP
 const ONLY = process.env.BUILD_LEGS?.split(',').map(l => l.trim()).filter(l => l !== '')
 
 const log = (line: string): void => { process.stderr.write(`${line}\n`) }
@@ -273,6 +277,7 @@ async function buildOnce (a: NamespaceNode, leg: Leg, warmUp?: () => Promise<voi
   const makeTime = new RegExp(`^${MAKE_TIME_MARK} ([\\d.]+) ([\\d.]+)$`, 'm').exec(r.stderr)
   r.stderr = r.stderr.replace(new RegExp(`^${MAKE_TIME_MARK} .*\\n?`, 'm'), '')
   const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  if (KEEP != null) await writeFile(join(KEEP, `make-${leg.name.split(' ')[0]}-${Date.now()}.log`), `${r.stdout}\n---- stderr\n${r.stderr}`)
   // where the CPU went: a node at its quota the whole time is the build's bottleneck
   const used = nodes.map((n, i) => { const after = cpuUse(n); return { used: after.used - cpuBefore[i].used, throttled: after.throttled - cpuBefore[i].throttled } })
   const cpu = nodes.map((n, i) => `${n.name} ${fmt(used[i].used, 1)} s (throttled ${fmt(used[i].throttled, 1)} s)`).join(', ')
@@ -421,6 +426,12 @@ export async function runBuildBench (): Promise<string> {
     log(`  A's ${sentAway.length} jobs placed elsewhere moved: workspace ${bytes('bytesSent', 'workspace')} out, ${bytes('bytesReceived', 'workspace')} back; executables ${bytes('bytesSent', 'executable')}; stdio ${bytes('bytesSent', 'stdio')} out, ${bytes('bytesReceived', 'stdio')} back`)
     profile += '\n\n' + phaseProfile(sentAway, 'exit', 'on A, the origin (its job records\' `phases`, each step\'s own ms from the request on the control socket: toolchain identity, its turn to place, the probe, the workspace snapshot, the target\'s STARTED, the exit with the change set applied)')
   } finally {
+    if (KEEP != null && cluster != null) {
+      for (const n of cluster.nodes) {
+        try { execFileSync('cp', ['-a', n.home, join(KEEP, n.name)]) } catch (err) { log(`BUILD_KEEP: ${errorMessage(err)}`) }
+      }
+      await writeFile(join(KEEP, 'a-events.json'), JSON.stringify(cluster.node('a').events))
+    }
     await cluster?.stop()
   }
   const reference = runs.find(r => r.leg.startsWith('local') && r.ok)?.objects ?? new Map<string, string>()

@@ -469,6 +469,33 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
     }
   })
 
+  it('a mirror rebuilt from scratch under a running job: the job\'s change set is what it wrote and deleted, not the whole workspace deleted', async function () {
+    if (!isRoot) this.skip()
+    const ws = await tmpDir()
+    await writeTree(ws, { 'x.c': 'int x;\n', 'sub/h.h': 'h\n', 'old.txt': 'o\n' })
+    const scanner = new WorkspaceScanner()
+    const store = new ContentStore(await tmpDir())
+    await store.open()
+    const mirror = new Mirror(await tmpDir(), store)
+    await mirror.open()
+    const snap = await scanner.snapshot(ws)
+    await fillStore(store, snap)
+    await mirror.update(snap.digest, snap.rootMode)
+    const view = await mountOverlay(await tmpDir(), mirror.tree)
+    try {
+      execFileSync('sh', ['-c', 'echo obj > x.o; rm old.txt'], { cwd: view.merged })
+      // the mirror's directory goes and comes back whole (as after a lost state file): the job's lower is empty now
+      await rm(mirror.tree, { recursive: true })
+      await mkdir(mirror.tree)
+      copyTree(ws, mirror.tree)
+      const set = await computeChanges(view, store, snap.digest, snap.rootMode)
+      assert.deepEqual(set.changes.map(c => `${c.kind} ${c.path}`), ['delete old.txt', 'file x.o'])
+    } finally {
+      await releaseView(view)
+      scanner.close()
+    }
+  })
+
   it('overlays a dead daemon left mounted are swept at start-up', async function () {
     if (!isRoot) this.skip()
     const jobs = await tmpDir()

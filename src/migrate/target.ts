@@ -867,7 +867,7 @@ const VIEWS_AHEAD = 2
  * job first looks, so the mirror's update before the job is seen whole.
  */
 class ViewPool {
-  private readonly ready = new Map<Mirror, Array<{ jobDir: string, view: JobView, lowerIno: number }>>()
+  private readonly ready = new Map<Mirror, Array<{ jobDir: string, view: JobView }>>()
   private readonly mounting = new Map<Mirror, number>()
   private closed = false
 
@@ -877,7 +877,7 @@ class ViewPool {
     const v = this.ready.get(mirror)?.shift()
     if (v == null) return undefined
     // a mirror rebuilt from scratch is a new directory: that overlay shows the old one
-    if ((await stat(mirror.tree).catch(() => undefined))?.ino !== v.lowerIno) {
+    if (v.view.kind === 'overlay' && (await stat(mirror.tree).catch(() => undefined))?.ino !== v.view.lowerIno) {
       await release(v)
       return undefined
     }
@@ -888,7 +888,7 @@ class ViewPool {
     const have = (this.ready.get(mirror)?.length ?? 0) + (this.mounting.get(mirror) ?? 0)
     for (let i = have; i < VIEWS_AHEAD && !this.closed; i++) {
       this.mounting.set(mirror, (this.mounting.get(mirror) ?? 0) + 1)
-      void stat(mirror.tree).then(async (st) => ({ ...await this.mount(mirror), lowerIno: st.ino })).then(async (v) => {
+      void this.mount(mirror).then(async (v) => {
         if (this.closed) { await release(v); return }
         this.ready.set(mirror, [...(this.ready.get(mirror) ?? []), v])
       }, (err) => { log('mounting a view ahead: %s', errorMessage(err)) }).finally(() => {

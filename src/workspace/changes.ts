@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { createReadStream, type Stats } from 'node:fs'
-import { lstat, readdir, readlink } from 'node:fs/promises'
+import { lstat, readdir, readlink, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
@@ -54,8 +54,11 @@ interface Walk {
   view: string
   /** where the candidates are listed from and their content is read (upper, or the copy) */
   content: string
-  /** the overlay's lower layer (the mirror, as it is now): tells the job's deletions from the mirror's later updates */
-  lower?: string
+  /**
+   * overlay: the lower layer (the mirror, as it is now), which tells the job's deletions from the
+   * mirror's later updates; null where the mirror was rebuilt under the job (only whiteouts tell)
+   */
+  lower?: string | null
   /** could this file differ from the tree's entry (without reading it)? */
   maybeChanged: (st: Stats, old: Extract<TreeEntry, { kind: 'file' }>) => boolean
   out: WorkspaceChange[]
@@ -74,8 +77,9 @@ interface Walk {
  */
 export async function computeChanges (view: JobView, source: AsyncDirectorySource, root: Hex, rootMode: number): Promise<ChangeSet> {
   const out: WorkspaceChange[] = []
+  const sameLower = view.kind === 'overlay' && (await stat(view.lower).catch(() => undefined))?.ino === view.lowerIno
   const walk: Walk = view.kind === 'overlay'
-    ? { source, view: view.merged, content: view.upper, lower: view.lower, maybeChanged: () => true, out }
+    ? { source, view: view.merged, content: view.upper, lower: sameLower ? view.lower : null, maybeChanged: () => true, out }
     : {
         source,
         view: view.merged,
@@ -117,9 +121,10 @@ async function compareDir (walk: Walk, rel: string, tree: Map<string, TreeEntry>
     const present = new Set(await readdir(join(walk.view, rel)))
     const missing = [...tree.keys()].filter(name => !present.has(name))
     if (missing.length > 0) {
-      const lower = walk.lower == null ? undefined : await listing(join(walk.lower, rel))
+      const lower = walk.lower == null ? walk.lower : await listing(join(walk.lower, rel))
       for (const name of missing) {
-        if (lower == null || lower.has(name) || await whiteoutAt(join(walk.content, rel, name))) walk.out.push({ kind: 'delete', path: at(name) })
+        const deleted = lower === undefined || lower?.has(name) === true || await whiteoutAt(join(walk.content, rel, name))
+        if (deleted) walk.out.push({ kind: 'delete', path: at(name) })
         else log('%s: removed from the mirror while the job ran (the origin removed it), not by the job', at(name))
       }
     }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdir, readFile, rm } from 'node:fs/promises'
+import { mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { logged } from '../debug.js'
@@ -16,7 +16,8 @@ const log = logger('kappa:view')
  * walk of the whole workspace per job).
  */
 export type JobView =
-  | { kind: 'overlay', merged: string, upper: string, work: string, lower: string }
+  /** `lowerIno`: the mirror's directory when mounted (one rebuilt from scratch is another) */
+  | { kind: 'overlay', merged: string, upper: string, work: string, lower: string, lowerIno: number }
   | { kind: 'copy', merged: string, copiedAtMs: number }
 
 /** mount and umount, a few ms each, go through one long-lived shell (command-shell.ts says why) */
@@ -44,9 +45,10 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
   const merged = join(jobDir, 'merged')
   for (const d of [upper, work, merged]) await mkdir(d, { recursive: true })
   if (![lower, upper, work, merged].every(overlaySafe)) throw new Error('paths unusable as overlay options')
+  const lowerIno = (await stat(lower)).ino
   // no redirects, no metadata-only copy-up: every change lands whole in the upper directory
   await mounts.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
-  return { kind: 'overlay', merged, upper, work, lower }
+  return { kind: 'overlay', merged, upper, work, lower, lowerIno }
 }
 
 /**

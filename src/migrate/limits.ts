@@ -8,8 +8,8 @@
  * finds and kills what its predecessor left, and two nodes on one machine
  * never touch each other's jobs.
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { mkdir, readFile, readdir, rmdir, writeFile } from 'node:fs/promises'
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { formatBytes } from '../units.js'
@@ -74,14 +74,30 @@ function detectLayout (key: string): { layout: Layout, bases: string[] } | { rea
   return { reason: 'no cgroup memory and pids controllers are mounted (neither cgroup v1 nor v2)' }
 }
 
-async function pidsIn (dir: string): Promise<number[]> {
-  const text = await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(() => '')
-  return text.split('\n').filter(l => l !== '').map(Number)
+/*
+ * cgroup files are read and written synchronously: each call is a few µs in
+ * the kernel, while an async one's trip through libuv's thread pool costs
+ * ~70 µs of CPU on a small VM, and a job makes, limits, reads and removes
+ * its cgroups in about 50 calls (docs/builds.md).
+ */
+
+/** A cgroup file's text; '' where it is gone (a removed cgroup, a controller not mounted). */
+function readOrEmpty (file: string): string {
+  try {
+    return readFileSync(file, 'utf8')
+  } catch (err) {
+    log('reading %s: %s', file, (err as Error).message)
+    return ''
+  }
+}
+
+function pidsIn (dir: string): number[] {
+  return readOrEmpty(join(dir, 'cgroup.procs')).split('\n').filter(l => l !== '').map(Number)
 }
 
 /** A counter line (`oom_kill 3`, `max 12`) of a cgroup's key-value file. */
-async function counter (file: string, name: string): Promise<number> {
-  const text = await readFile(file, 'utf8').catch(() => '')
+function counter (file: string, name: string): number {
+  const text = readOrEmpty(file)
   const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(text)
   return m != null ? Number(m[1]) : 0
 }
@@ -93,13 +109,15 @@ async function killAndRemove (dirs: string[], v2: boolean): Promise<void> {
   for (const dir of dirs) {
     if (!existsSync(dir)) continue
     // cgroup.kill (Linux 5.14) kills the whole tree at once, fork loops included
-    if (v2 && existsSync(join(dir, 'cgroup.kill'))) await writeFile(join(dir, 'cgroup.kill'), '1').catch((err) => { log('cgroup.kill %s: %s', dir, err.message) })
+    if (v2 && existsSync(join(dir, 'cgroup.kill'))) {
+      try { writeFileSync(join(dir, 'cgroup.kill'), '1') } catch (err) { log('cgroup.kill %s: %s', dir, (err as Error).message) }
+    }
     for (let i = 0; ; i++) {
-      for (const pid of await pidsIn(dir)) {
+      for (const pid of pidsIn(dir)) {
         try { process.kill(pid, 'SIGKILL') } catch (err) { log('kill %d: %s', pid, (err as Error).message) }
       }
       try {
-        await rmdir(dir)
+        rmdirSync(dir)
         break
       } catch (err: any) {
         if (err.code === 'ENOENT') break
@@ -137,7 +155,7 @@ export class JobCgroups {
     const found = detectLayout(key)
     if ('reason' in found) throw new Error(found.reason)
     const { layout, bases } = found
-    if (layout.version === 2) await enableControllers(join(layout.root, '..'))
+    if (layout.version === 2) enableControllers(join(layout.root, '..'))
     const cgroups = new JobCgroups(layout, bases, settings)
     // the trial's remove() takes this node's directories too: made again by the next job, so a
     // daemon killed while idle leaves no empty cgroup behind
@@ -159,7 +177,7 @@ export class JobCgroups {
     for (const base of this.bases) {
       const names = await readdir(base, { withFileTypes: true }).catch(() => [])
       const dirs = names.filter(d => d.isDirectory() && d.name.startsWith('job-')).map(d => join(base, d.name))
-      for (const dir of dirs) n += (await pidsIn(dir)).length
+      for (const dir of dirs) n += pidsIn(dir).length
       await killAndRemove(dirs, this.layout.version === 2)
     }
     return n
@@ -172,24 +190,27 @@ export class JobCgroups {
     const { memoryBytes, pids, cpuWeight } = this.settings
     try {
       await this.inTurn(async () => {
-        for (const b of this.bases) await mkdir(b, { recursive: true })
-        if (l.version === 2) await enableControllers(l.root)
-        for (const d of dirs) await mkdir(d)
+        for (const b of this.bases) mkdirSync(b, { recursive: true })
+        if (l.version === 2) enableControllers(l.root)
+        for (const d of dirs) mkdirSync(d)
       })
+      // where swap is accounted, it counts too (a job must not page its way past the limit)
+      const optional = (file: string, value: string): void => {
+        try { writeFileSync(file, value) } catch (err) { log('%s: %s', file, (err as Error).message) }
+      }
       if (l.version === 1) {
         const mem = join(l.memory, name)
-        await writeFile(join(mem, 'memory.limit_in_bytes'), String(memoryBytes))
-        // where swap is accounted, it counts too (a job must not page its way past the limit)
-        if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) await writeFile(join(mem, 'memory.memsw.limit_in_bytes'), String(memoryBytes)).catch((err) => { log('memsw: %s', err.message) })
-        await writeFile(join(l.pids, name, 'pids.max'), String(pids))
+        writeFileSync(join(mem, 'memory.limit_in_bytes'), String(memoryBytes))
+        if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) optional(join(mem, 'memory.memsw.limit_in_bytes'), String(memoryBytes))
+        writeFileSync(join(l.pids, name, 'pids.max'), String(pids))
         // v1's cpu.shares: 1024 is a normal process
-        if (l.cpu != null) await writeFile(join(l.cpu, name, 'cpu.shares'), String(Math.max(2, Math.round(cpuWeight * 1024 / 100))))
+        if (l.cpu != null) writeFileSync(join(l.cpu, name, 'cpu.shares'), String(Math.max(2, Math.round(cpuWeight * 1024 / 100))))
       } else {
         const dir = join(l.root, name)
-        await writeFile(join(dir, 'memory.max'), String(memoryBytes))
-        if (existsSync(join(dir, 'memory.swap.max'))) await writeFile(join(dir, 'memory.swap.max'), '0').catch((err) => { log('swap.max: %s', err.message) })
-        await writeFile(join(dir, 'pids.max'), String(pids))
-        if (existsSync(join(dir, 'cpu.weight'))) await writeFile(join(dir, 'cpu.weight'), String(cpuWeight))
+        writeFileSync(join(dir, 'memory.max'), String(memoryBytes))
+        if (existsSync(join(dir, 'memory.swap.max'))) optional(join(dir, 'memory.swap.max'), '0')
+        writeFileSync(join(dir, 'pids.max'), String(pids))
+        if (existsSync(join(dir, 'cpu.weight'))) writeFileSync(join(dir, 'cpu.weight'), String(cpuWeight))
       }
     } catch (err) {
       await killAndRemove(dirs, l.version === 2)
@@ -200,9 +221,9 @@ export class JobCgroups {
     return {
       procsFiles: dirs.map(d => join(d, 'cgroup.procs')),
       verdict: async () => {
-        const ooms = l.version === 1 ? await counter(join(memoryDir, 'memory.oom_control'), 'oom_kill') : await counter(join(memoryDir, 'memory.events'), 'oom_kill')
+        const ooms = l.version === 1 ? counter(join(memoryDir, 'memory.oom_control'), 'oom_kill') : counter(join(memoryDir, 'memory.events'), 'oom_kill')
         if (ooms > 0) return { limit: 'memory', message: `memory limit ${formatBytes(memoryBytes)} of this node` }
-        if (await counter(join(pidsDir, 'pids.events'), 'max') > 0) return { limit: 'pids', message: `process limit ${pids} of this node` }
+        if (counter(join(pidsDir, 'pids.events'), 'max') > 0) return { limit: 'pids', message: `process limit ${pids} of this node` }
         return undefined
       },
       remove: async () => {
@@ -219,7 +240,11 @@ export class JobCgroups {
   /** This node's cgroup directories, where no job has one (a concurrent job's keeps them). */
   private async removeBases (): Promise<void> {
     for (const b of this.bases) {
-      await rmdir(b).catch((err) => { if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(err.code)) log('rmdir %s: %s', b, err.message) })
+      try {
+        rmdirSync(b)
+      } catch (err: any) {
+        if (!['ENOENT', 'EBUSY', 'ENOTEMPTY'].includes(err.code)) log('rmdir %s: %s', b, err.message)
+      }
     }
   }
 
@@ -231,14 +256,14 @@ export class JobCgroups {
 }
 
 /** v2: let `dir`'s children have the memory, pids and cpu controllers. */
-async function enableControllers (dir: string): Promise<void> {
+function enableControllers (dir: string): void {
   const file = join(dir, 'cgroup.subtree_control')
-  const enabled = (await readFile(file, 'utf8').catch(() => '')).split(/\s+/)
-  const available = (await readFile(join(dir, 'cgroup.controllers'), 'utf8').catch(() => '')).split(/\s+/)
+  const enabled = readOrEmpty(file).split(/\s+/)
+  const available = readOrEmpty(join(dir, 'cgroup.controllers')).split(/\s+/)
   for (const c of ['memory', 'pids', 'cpu']) {
     if (enabled.includes(c) || !available.includes(c)) continue
     try {
-      await writeFile(file, `+${c}`)
+      writeFileSync(file, `+${c}`)
     } catch (err) {
       if (c !== 'cpu') throw new Error(`cannot enable the ${c} controller in ${file}: ${(err as Error).message}`)
     }

@@ -8,8 +8,8 @@
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, lstatSync, statfsSync } from 'node:fs'
-import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, statfsSync } from 'node:fs'
+import { chmod, mkdir, readdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
 import { totalmem } from 'node:os'
 import { join, dirname } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -223,7 +223,7 @@ export class JobHost {
     try {
       place = await this.place('trial')
       const view = join(place.dir, 'view')
-      await this.ownedDir(view)
+      this.ownedDir(view)
       const spec: LaunchSpec = { workspace: '/kappa-trial', view, cwd: '/kappa-trial', argv: ['/bin/sh', '-c', 'echo ok > ok && test -r /etc/passwd'], env: { PATH: LAUNCHER_PATH }, exec: { kind: 'as-given' }, extras: [], outputs: [], allowNetwork: false, user: this.userIds(), hide: this.hidden(), etc: this.etc, tmpBytes: this.settings.memoryBytes }
       const launch = this.launch(spec, place)
       const r = await trialRun(launch.command, launch.args, launch.env, place.dir)
@@ -297,19 +297,19 @@ export class JobHost {
   }
 
   /** A directory the job user owns (its view, its files). */
-  async ownedDir (path: string, mode = 0o755): Promise<void> {
-    await mkdir(path, { recursive: true })
-    await this.own(path)
-    await chmod(path, mode)
+  ownedDir (path: string, mode = 0o755): void {
+    mkdirSync(path, { recursive: true })
+    this.own(path)
+    chmodSync(path, mode)
   }
 
-  async own (path: string): Promise<void> {
-    if (this.user?.drop === true) await chown(path, this.user.uid, this.user.gid)
+  own (path: string): void {
+    if (this.user?.drop === true) chownSync(path, this.user.uid, this.user.gid)
   }
 
   /** A job directory (fresh, or `made` ahead with a view mounted in it: see jobDir) and the job's cgroup. */
   async place (id: string, made?: string): Promise<JobPlace> {
-    const dir = made ?? await this.jobDir(id)
+    const dir = made ?? this.jobDir(id)
     try {
       const cgroup = await this.cgroups?.create(id)
       return { dir, cgroup }
@@ -321,9 +321,10 @@ export class JobHost {
   }
 
   /** A fresh job directory: reachable by the job user (0711), owned by the daemon. */
-  async jobDir (name: string): Promise<string> {
-    const dir = await mkdtemp(join(this.jobsDir, `${name}-`))
-    await chmod(dir, 0o711)
+  jobDir (name: string): string {
+    // synchronous: a few µs each, where an async call costs a thread-pool round trip (SMALL_FILE_BYTES)
+    const dir = mkdtempSync(join(this.jobsDir, `${name}-`))
+    chmodSync(dir, 0o711)
     return dir
   }
 

@@ -1,5 +1,6 @@
 import { createServer, connect, type Socket } from 'node:net'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { MIGRATE_CHUNK_BYTES } from '../constants.js'
@@ -58,8 +59,8 @@ export class JobOutput {
       return output
     } finally {
       server.close()
-      if (scratch != null) await rm(scratch, { recursive: true, force: true })
-      else await rm(path, { force: true })
+      if (scratch != null) rmSync(scratch, { recursive: true, force: true })
+      else rmSync(path, { force: true })
     }
   }
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
-import { constants as fsConstants, existsSync, statSync } from 'node:fs'
-import { appendFile, chmod, copyFile, link, mkdir, open, readFile, rm, stat } from 'node:fs/promises'
+import { appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, statSync } from 'node:fs'
+import { chmod, copyFile, link, mkdir, readFile, rm, stat } from 'node:fs/promises'
 import { createHash, randomBytes } from 'node:crypto'
 import { dirname, join, relative, resolve } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -92,9 +92,9 @@ export class JobRunner {
   /** overlays mounted ahead of the next job, per mirror (a mount costs 100-200 ms on a loaded target) */
   private readonly views = new ViewPool(async (mirror) => {
     // a job directory without its cgroup: that is made when a job takes it (nothing of an idle node stays in the cgroup tree)
-    const dir = await this.host.jobDir('ahead')
+    const dir = this.host.jobDir('ahead')
     try {
-      await this.host.ownedDir(join(dir, 'upper'))
+      this.host.ownedDir(join(dir, 'upper'))
       return { jobDir: dir, view: await mountOverlay(dir, mirror.tree) }
     } catch (err) {
       await rm(dir, { recursive: true, force: true })
@@ -316,14 +316,14 @@ export class JobRunner {
         })
         jobDir = place.dir
         // the merged root is the upper directory's: the job's own, with the workspace root's mode
-        await chmod(view.merged, job.rootMode & 0o7777)
+        chmodSync(view.merged, job.rootMode & 0o7777)
         phase('jobdir')
       } else {
         place = await this.host.place(id)
         jobDir = place.dir
         phase('jobdir')
         if (viewKind === 'overlay') {
-          await this.host.ownedDir(join(jobDir, 'upper'), job.rootMode & 0o7777)
+          this.host.ownedDir(join(jobDir, 'upper'), job.rootMode & 0o7777)
           view = await mountOverlay(jobDir, lower.tree)
         } else {
           view = await lower.stable(async () => await copyView(jobDir as string, lower.tree))
@@ -360,14 +360,15 @@ export class JobRunner {
   private async placeFiles (jobDir: string, job: Job, extras: Array<{ path: string, digest: Hex, mode: number, index: number, source: string }>): Promise<{ extraFiles: LaunchSpec['extras'], outputFiles: LaunchSpec['outputs'], outputsBefore: number[] }> {
     const extraDir = join(jobDir, 'extras')
     const outputDir = join(jobDir, 'outputs')
-    await mkdir(extraDir)
-    await mkdir(outputDir)
+    // the per-job steps below use synchronous calls: each costs µs, an async one a thread-pool round trip (SMALL_FILE_BYTES)
+    mkdirSync(extraDir)
+    mkdirSync(outputDir)
     const extraFiles: LaunchSpec['extras'] = []
     for (const e of extras) {
       e.source = join(extraDir, String(e.index))
       await copyFile(this.store.blobPath(e.digest), e.source, fsConstants.COPYFILE_FICLONE)
-      await this.host.own(e.source)
-      await chmod(e.source, e.mode & 0o777)
+      this.host.own(e.source)
+      chmodSync(e.source, e.mode & 0o777)
       if (!job.outputs.includes(e.path)) extraFiles.push({ source: e.source, at: e.path })
     }
     const outputFiles: LaunchSpec['outputs'] = []
@@ -375,8 +376,8 @@ export class JobRunner {
       const source = join(outputDir, String(i))
       const named = extras.find(e => e.path === path)
       if (named != null) await copyFile(named.source, source)
-      else await (await open(source, 'w', 0o666 & ~job.umask)).close()
-      await this.host.own(source)
+      else closeSync(openSync(source, 'w', 0o666 & ~job.umask))
+      this.host.own(source)
       outputFiles.push({ source, at: path })
     }
     const outputsBefore = outputFiles.map(o => statSync(o.source).mtimeMs)
@@ -409,7 +410,11 @@ export class JobRunner {
   private async writeLog (entry: Record<string, unknown>): Promise<void> {
     if (entry.endedAt != null) return
     entry.endedAt = new Date().toISOString()
-    await appendFile(this.logFile, JSON.stringify(entry) + '\n', { mode: 0o600 }).catch((err) => { log('jobs.log: %s', err.message) })
+    try {
+      appendFileSync(this.logFile, JSON.stringify(entry) + '\n', { mode: 0o600 })
+    } catch (err) {
+      log('jobs.log: %s', errorMessage(err))
+    }
   }
 
   /** A hard link to the stored executable in the job directory (a copy across file systems). */
@@ -877,7 +882,7 @@ class ViewPool {
     const v = this.ready.get(mirror)?.shift()
     if (v == null) return undefined
     // a mirror rebuilt from scratch is a new directory: that overlay shows the old one
-    if (v.view.kind === 'overlay' && (await stat(mirror.tree).catch(() => undefined))?.ino !== v.view.lowerIno) {
+    if (v.view.kind === 'overlay' && statSync(mirror.tree, { throwIfNoEntry: false })?.ino !== v.view.lowerIno) {
       await release(v)
       return undefined
     }

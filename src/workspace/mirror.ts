@@ -1,9 +1,8 @@
-import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, symlink, utimes } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { writeFileAtomic } from '../home/atomic.js'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { ContentStore } from './store.js'
 import { serializer } from '../serialize.js'
@@ -71,7 +70,7 @@ export class Mirror {
     const old = this.current
     // while it changes, the mirror's state is unknown: a crash now means a rebuild
     this.current = undefined
-    await rm(this.stateFile, { force: true })
+    rmSync(this.stateFile, { force: true })
     try {
       let oldDigest = old?.digest
       if (old != null && await this.store.loadDirectory(old.digest) == null) oldDigest = undefined
@@ -87,7 +86,11 @@ export class Mirror {
       throw err
     }
     this.current = { digest, mode }
-    await writeFileAtomic(this.stateFile, JSON.stringify(this.current))
+    // written beside and renamed over, not fsynced: the tree's own files are not either, so after a power
+    // loss a synced state could vouch for files that never reached the disk; a crashed daemon loses neither
+    const tmp = `${this.stateFile}.${randomBytes(4).toString('hex')}`
+    writeFileSync(tmp, JSON.stringify(this.current), { mode: 0o600 })
+    renameSync(tmp, this.stateFile)
     return stats
   }
 

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
-import { mkdir, readFile, rm, stat } from 'node:fs/promises'
+import { mkdirSync, statSync } from 'node:fs'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { logged } from '../debug.js'
@@ -43,9 +44,10 @@ export async function mountOverlay (jobDir: string, lower: string): Promise<JobV
   const upper = join(jobDir, 'upper')
   const work = join(jobDir, 'work')
   const merged = join(jobDir, 'merged')
-  for (const d of [upper, work, merged]) await mkdir(d, { recursive: true })
+  // synchronous: µs each, where an async call costs a thread-pool round trip (SMALL_FILE_BYTES); one job, one overlay
+  for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true })
   if (![lower, upper, work, merged].every(overlaySafe)) throw new Error('paths unusable as overlay options')
-  const lowerIno = (await stat(lower)).ino
+  const lowerIno = statSync(lower).ino
   // no redirects, no metadata-only copy-up: every change lands whole in the upper directory
   await mounts.run('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off,index=off`, merged])
   return { kind: 'overlay', merged, upper, work, lower, lowerIno }

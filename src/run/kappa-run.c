@@ -9,7 +9,9 @@
  * src/run/client.ts) for ~1 ms: the request line, the job's stdio and
  * signals, and the never-break-a-build rule of src/run/retry.ts (docs/builds.md).
  * `wrap` compiles it with the system's C compiler into the shim directory;
- * without one, the shims start the Node client as before. Whether the
+ * without one, the shims start the Node client as before. `npm run build`
+ * compiles it as dist/kappa-run, which bin/kappa-node starts for
+ * `kappa-node run` with the options this client takes. Whether the
  * command is a compiler driver is decided by wrap (isCompilerDriver) and
  * passed as -c, so that rule lives in one place.
  *

@@ -24,6 +24,21 @@ import { Frame } from '../src/wire/migrate.js'
 const isRoot = process.getuid?.() === 0
 
 /** What a target does with a snapshot: every directory and blob into its store. */
+/** A workspace of `files`, its mirror on a target, and a job's overlay over that mirror (root only). */
+async function jobOverMirror (files: Record<string, string>): Promise<{ ws: string, scanner: WorkspaceScanner, store: ContentStore, mirror: Mirror, snap: Snapshot, view: JobView }> {
+  const ws = await tmpDir()
+  await writeTree(ws, files)
+  const scanner = new WorkspaceScanner()
+  const store = new ContentStore(await tmpDir())
+  await store.open()
+  const mirror = new Mirror(await tmpDir(), store)
+  await mirror.open()
+  const snap = await scanner.snapshot(ws)
+  await fillStore(store, snap)
+  await mirror.update(snap.digest, snap.rootMode)
+  return { ws, scanner, store, mirror, snap, view: await mountOverlay(await tmpDir(), mirror.tree) }
+}
+
 async function fillStore (store: ContentStore, snap: Snapshot): Promise<void> {
   for (const bytes of snap.directories.values()) await store.putDirectory(bytes)
   const walk = async (digest: string, prefix: string): Promise<void> => {
@@ -426,17 +441,7 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
 
   it('a file the origin removed while the job ran (a later job updated the mirror) is not the job\'s deletion, and one the origin made again survives', async function () {
     if (!isRoot) this.skip()
-    const ws = await tmpDir()
-    await writeTree(ws, { 'x.c': 'int x;\n', '.deps/y.Tpo': 'dep\n', 'y.loT': 'lt\n', 'gone/z': 'z', 'keep': 'k\n' })
-    const scanner = new WorkspaceScanner()
-    const store = new ContentStore(await tmpDir())
-    await store.open()
-    const mirror = new Mirror(await tmpDir(), store)
-    await mirror.open()
-    const snap = await scanner.snapshot(ws)
-    await fillStore(store, snap)
-    await mirror.update(snap.digest, snap.rootMode)
-    const view = await mountOverlay(await tmpDir(), mirror.tree)
+    const { ws, scanner, store, mirror, snap, view } = await jobOverMirror({ 'x.c': 'int x;\n', '.deps/y.Tpo': 'dep\n', 'y.loT': 'lt\n', 'gone/z': 'z', 'keep': 'k\n' })
     try {
       // the job writes its object and deletes one file of its own
       execFileSync('sh', ['-c', 'echo obj > x.o; rm keep'], { cwd: view.merged })
@@ -471,17 +476,7 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
 
   it('a mirror rebuilt from scratch under a running job: the job\'s change set is what it wrote and deleted, not the whole workspace deleted', async function () {
     if (!isRoot) this.skip()
-    const ws = await tmpDir()
-    await writeTree(ws, { 'x.c': 'int x;\n', 'sub/h.h': 'h\n', 'old.txt': 'o\n' })
-    const scanner = new WorkspaceScanner()
-    const store = new ContentStore(await tmpDir())
-    await store.open()
-    const mirror = new Mirror(await tmpDir(), store)
-    await mirror.open()
-    const snap = await scanner.snapshot(ws)
-    await fillStore(store, snap)
-    await mirror.update(snap.digest, snap.rootMode)
-    const view = await mountOverlay(await tmpDir(), mirror.tree)
+    const { ws, scanner, store, mirror, snap, view } = await jobOverMirror({ 'x.c': 'int x;\n', 'sub/h.h': 'h\n', 'old.txt': 'o\n' })
     try {
       execFileSync('sh', ['-c', 'echo obj > x.o; rm old.txt'], { cwd: view.merged })
       // the mirror's directory goes and comes back whole (as after a lost state file): the job's lower is empty now

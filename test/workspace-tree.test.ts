@@ -14,7 +14,7 @@ import { tmpDir, cleanup, skipUnlessNobodyReads } from './helpers/node.js'
 import { describeTree, treeHash, writeTree, copyTree, manualClock } from './helpers/workspace.js'
 import {
   findWorkspaceRoot, WorkspaceScanner, ContentStore, Mirror, mountOverlay, copyView, releaseView, mountsUnder, sweepMounts, computeChanges, ChangeApplier, ChangeRefused,
-  encodeDirectory, decodeDirectory, sendVerified, sendHeld, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange
+  encodeDirectory, decodeDirectory, sendVerified, sendHeld, ChangedWhileSent, jobEnvironment, hex, sha256, type Snapshot, type JobView, type IncomingChange, type MirrorUpdate
 } from '../src/workspace/index.js'
 import { RecentContent } from '../src/workspace/blob.js'
 import { Liveness } from '../src/migrate/liveness.js'
@@ -24,8 +24,8 @@ import { Frame } from '../src/wire/migrate.js'
 const isRoot = process.getuid?.() === 0
 
 /** What a target does with a snapshot: every directory and blob into its store. */
-/** A workspace of `files`, its mirror on a target, and a job's overlay over that mirror (root only). */
-async function jobOverMirror (files: Record<string, string>): Promise<{ ws: string, scanner: WorkspaceScanner, store: ContentStore, mirror: Mirror, snap: Snapshot, view: JobView }> {
+/** A workspace of `files` and its mirror on a target, built from a store (`built`: what that first update did). */
+async function mirrorOf (files: Record<string, string>): Promise<{ ws: string, scanner: WorkspaceScanner, store: ContentStore, mirror: Mirror, snap: Snapshot, built: MirrorUpdate }> {
   const ws = await tmpDir()
   await writeTree(ws, files)
   const scanner = new WorkspaceScanner()
@@ -35,8 +35,13 @@ async function jobOverMirror (files: Record<string, string>): Promise<{ ws: stri
   await mirror.open()
   const snap = await scanner.snapshot(ws)
   await fillStore(store, snap)
-  await mirror.update(snap.digest, snap.rootMode)
-  return { ws, scanner, store, mirror, snap, view: await mountOverlay(await tmpDir(), mirror.tree) }
+  return { ws, scanner, store, mirror, snap, built: await mirror.update(snap.digest, snap.rootMode) }
+}
+
+/** mirrorOf, and a job's overlay over the mirror (root only). */
+async function jobOverMirror (files: Record<string, string>): Promise<Awaited<ReturnType<typeof mirrorOf>> & { view: JobView }> {
+  const m = await mirrorOf(files)
+  return { ...m, view: await mountOverlay(await tmpDir(), m.mirror.tree) }
 }
 
 async function fillStore (store: ContentStore, snap: Snapshot): Promise<void> {
@@ -504,19 +509,11 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
   })
 
   it('a mirror update costs what changed, not the workspace', async () => {
-    const ws = await tmpDir()
     const files: Record<string, string> = {}
     for (let d = 0; d < 20; d++) for (let f = 0; f < 25; f++) files[`d${d}/f${f}.txt`] = `${d}-${f}`
     files['deep/a/b/c/leaf.txt'] = 'leaf'
-    await writeTree(ws, files)
-    const scanner = new WorkspaceScanner()
-    const store = new ContentStore(await tmpDir())
-    await store.open()
-    const mirror = new Mirror(await tmpDir(), store)
-    await mirror.open()
-    const one = await scanner.snapshot(ws)
-    await fillStore(store, one)
-    assert.equal((await mirror.update(one.digest, one.rootMode)).written, 501)
+    const { ws, scanner, store, mirror, built } = await mirrorOf(files)
+    assert.equal(built.written, 501)
     await writeFile(join(ws, 'deep/a/b/c/leaf.txt'), 'changed')
     const two = await scanner.snapshot(ws)
     await fillStore(store, two)

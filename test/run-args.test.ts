@@ -56,5 +56,6 @@ describe('kappa-node run: bin/kappa-node starts the C client with its options', 
       assert.equal(call(args).got, undefined, args.join(' '))
     }
     assert.equal(call(['run', '--', 'x'], { KAPPA_NODE_CLIENT: '1' }).got, undefined)
+    assert.equal(call(['run', '--', 'x'], { HOME: '' }).got, undefined)
   })
 })

@@ -49,6 +49,9 @@ const Gauge = require('prom-client/lib/gauge') as typeof Prom.Gauge
 const Histogram = require('prom-client/lib/histogram') as typeof Prom.Histogram
 const collectDefaultMetrics = require('prom-client/lib/defaultMetrics') as typeof Prom.collectDefaultMetrics
 
+/** How often the event loop's delay is sampled for nodejs_eventloop_lag_* (ms). */
+const EVENT_LOOP_SAMPLE_MS = 1000
+
 const DIRECTIONS = ['in', 'out', 'local'] as const
 const OUTCOMES = ['ok', 'failed', 'signal', 'lost', 'refused', 'fell-back'] as const
 const KINDS = ['executable', 'workspace', 'stdio'] as const
@@ -56,7 +59,9 @@ const PATHS = ['stream', 'bulk'] as const
 
 export function createNodeMetrics (components: MetricsComponents): NodeMetrics {
   const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+  // prom-client samples the event loop's delay with a timer of this period: its default of 10 ms woke
+  // every daemon 100 times a second, idle or not (its nodejs_eventloop_lag_* series are coarser now)
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   // sums of the per-type gauges beside them, but named like counters: `promtool check metrics` rejects them
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name)
   new Gauge({ name: 'kappa_build_info', help: 'kappa-node version and Node.js version of this process (always 1).', labelNames: ['version', 'nodejs'], registers: [registry] })

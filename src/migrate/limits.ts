@@ -194,13 +194,14 @@ export class JobCgroups {
         if (l.version === 2) enableControllers(l.root)
         for (const d of dirs) mkdirSync(d)
       })
-      // where swap is accounted, it counts too (a job must not page its way past the limit)
+      // a limit a kernel may lack: said in the debug log, the job still runs
       const optional = (file: string, value: string): void => {
         try { writeFileSync(file, value) } catch (err) { log('%s: %s', file, (err as Error).message) }
       }
       if (l.version === 1) {
         const mem = join(l.memory, name)
         writeFileSync(join(mem, 'memory.limit_in_bytes'), String(memoryBytes))
+        // where swap is accounted, it counts too (a job must not page its way past the limit)
         if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) optional(join(mem, 'memory.memsw.limit_in_bytes'), String(memoryBytes))
         writeFileSync(join(l.pids, name, 'pids.max'), String(pids))
         // v1's cpu.shares: 1024 is a normal process

@@ -379,6 +379,7 @@ export async function runBuildBench (): Promise<string> {
   let profile = ''
   try {
     log(`bench/build: ${VERSION} ${TARGETS.join(' ')}, make -j${JOBS}, three hosts of ${CPUS} CPU${QUICK ? ', quick (one run each)' : `, ${RUNS} runs each`}`)
+    if (KEEP != null) await mkdir(KEEP, { recursive: true })
     cluster = await createNamespaceCluster({
       nodes: ['a', 'b', 'c'].map(name => ({ name, cpus: CPUS })),
       links: [['a', 'b'], ['b', 'c'], ['a', 'c']],

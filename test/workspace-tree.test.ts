@@ -197,6 +197,17 @@ describe('workspace: root, tree, store, mirror, change sets (in-process)', funct
       await assert.rejects(new WorkspaceScanner({ maxBytes: 4 }).snapshot(ws), /\.kappaignore.*--workspace/)
     })
 
+    it('what .kappaignore leaves out is not read at all, not even by the first snapshot: it counts against no limit', async () => {
+      const ws = await tmpDir()
+      await writeTree(ws, { 'a.c': 'a', '.kappaignore': 'node_modules/\n', ...Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`node_modules/m${i}`, 'x'.repeat(100)])) })
+      const scanner = new WorkspaceScanner({ maxFiles: 5, maxBytes: 64 })
+      assert.deepEqual((await describePaths(await scanner.snapshot(ws))).sort(), ['.kappaignore', 'a.c'])
+      // and a rule taken out brings the files in, and over the limit
+      await writeFile(join(ws, '.kappaignore'), '')
+      await assert.rejects(scanner.snapshot(ws), /over (5 files|0 MiB): list what jobs do not need/)
+      scanner.close()
+    })
+
     it('an unreadable file is an error, never a silent omission', async function () {
       if (!isRoot) this.skip()
       const scanner = fileURLToPath(new URL('../src/workspace/index.js', import.meta.url))

@@ -1,5 +1,5 @@
-import { watch, constants as fsConstants, type FSWatcher, type Stats } from 'node:fs'
-import { lstat, open, readdir, readFile, readlink } from 'node:fs/promises'
+import { lstatSync, watch, constants as fsConstants, type FSWatcher, type Stats } from 'node:fs'
+import { lstat, open, readdir, readlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
 import { basename, join } from 'node:path'
 import ignoreFactory, { type Ignore } from 'ignore'
@@ -235,6 +235,8 @@ export class WorkspaceScanner {
       const budget = { files: 0, bytes: 0 }
       const rootStat = await lstat(ws.root).catch((err) => { throw new UserError(`workspace ${ws.root}: ${(err as Error).message}`) })
       if (!rootStat.isDirectory()) throw new UserError(`workspace ${ws.root} is not a directory`)
+      // the ignore rules before the tree: a first snapshot reads, hashes and counts only what they keep
+      this.loadIgnore(ws)
       if (ws.top.ino !== rootStat.ino) {
         // the root itself was made again: start over (as for a subdirectory, see rescan)
         unwatch(ws.top)
@@ -243,19 +245,36 @@ export class WorkspaceScanner {
       }
       ws.top.mode = rootStat.mode & 0o777
       await this.refresh(ws, ws.top, budget)
-      // a changed ignore file changes what the tree holds: read everything again with it
+      // the ignore file changed between its read and the tree's: once more with the rules the tree holds
       const ignoreState = ws.top.files.get(IGNORE_FILE)
-      const ignoreDigest = ignoreState != null ? hex(ignoreState.digest) : ''
-      if (ignoreDigest !== ws.ignoreDigest && attempt === 0) {
-        ws.ignore = ignoreFactory()
-        if (ignoreState != null) ws.ignore.add(await readFile(join(ws.root, IGNORE_FILE), 'utf8'))
-        ws.ignoreDigest = ignoreDigest
-        unwatch(ws.top)
-        ws.top = new DirState('')
-        continue
-      }
+      if ((ignoreState != null ? hex(ignoreState.digest) : '') !== ws.ignoreDigest && attempt === 0) continue
       return this.freeze(ws, rootStat.mode & 0o777)
     }
+  }
+
+  /**
+   * Reads the root's ignore file (a regular file, not followed) and, when it
+   * is not the one the tree was read with, drops the tree: what it holds
+   * depends on the rules.
+   */
+  private loadIgnore (ws: Workspace): void {
+    const path = join(ws.root, IGNORE_FILE)
+    let text: Buffer | undefined
+    try {
+      const st = lstatSync(path)
+      // open, read, fstat and close with synchronous calls (SMALL_FILE_BYTES says why)
+      if (st.isFile()) text = readSmall(path, st.size, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW).data
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' && code !== 'ELOOP') throw unreadable(ws, IGNORE_FILE, err)
+    }
+    const digest = text != null ? hex(createHash('sha256').update(text).digest()) : ''
+    if (digest === ws.ignoreDigest) return
+    ws.ignore = ignoreFactory()
+    if (text != null) ws.ignore.add(text.toString('utf8'))
+    ws.ignoreDigest = digest
+    unwatch(ws.top)
+    ws.top = new DirState('')
   }
 
   private overLimit (ws: Workspace, budget: { files: number, bytes: number }): void {

@@ -431,7 +431,7 @@ export async function runBuildBench (): Promise<string> {
       for (const n of cluster.nodes) {
         try { execFileSync('cp', ['-a', n.home, join(KEEP, n.name)]) } catch (err) { log(`BUILD_KEEP: ${errorMessage(err)}`) }
       }
-      await writeFile(join(KEEP, 'a-events.json'), JSON.stringify(cluster.node('a').events))
+      await writeFile(join(KEEP, 'a-events.json'), JSON.stringify(cluster.node('a').events)).catch((err) => { log(`BUILD_KEEP: ${errorMessage(err)}`) })
     }
     await cluster?.stop()
   }

@@ -7,7 +7,7 @@ import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
-  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, TEMPORARY_NAME, WATCH_IDLE_MS
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, SMALL_FILES_PER_TURN, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
 import { readSmall, RecentContent } from './blob.js'
@@ -131,6 +131,7 @@ export class WorkspaceScanner {
   private readonly idleMs: number
   private readonly maxFiles: number
   private readonly maxBytes: number
+  private entriesThisTurn = 0
 
   constructor (init: WorkspaceScannerInit = {}) {
     this.watchDir = init.watch ?? ((path, listener) => watch(path, { persistent: false }, listener))
@@ -412,7 +413,9 @@ export class WorkspaceScanner {
     const rel = dir.rel === '' ? name : `${dir.rel}/${name}`
     let st: Stats
     try {
-      st = await lstat(join(abs, name))
+      // synchronous (SMALL_FILE_BYTES says why), with a turn of the event loop every so many
+      await this.yieldNow()
+      st = lstatSync(join(abs, name))
     } catch (err) {
       // gone (between readdir and lstat, or since inotify named it)
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent'
@@ -470,6 +473,13 @@ export class WorkspaceScanner {
     }
     log('workspace %s: %s is a socket, fifo or device: skipped', ws.root, rel)
     return 'absent'
+  }
+
+  /** Lets the event loop run once every SMALL_FILES_PER_TURN entries read with synchronous calls. */
+  private async yieldNow (): Promise<void> {
+    if (++this.entriesThisTurn < SMALL_FILES_PER_TURN) return
+    this.entriesThisTurn = 0
+    await new Promise(resolve => setImmediate(resolve))
   }
 
   /**

@@ -71,13 +71,27 @@ export interface DirectorySource {
   directory: (digest: Hex) => Directory | undefined
 }
 
+const fileEntry = (f: FileNode): TreeEntry => ({ kind: 'file', digest: hex(f.digest), size: Number(f.size), mode: f.mode, mtimeMs: Number(f.mtimeMs) })
+const dirEntry = (d: DirectoryNode): TreeEntry => ({ kind: 'dir', digest: hex(d.digest), mode: d.mode })
+const symlinkEntry = (s: SymlinkNode): TreeEntry => ({ kind: 'symlink', target: s.target })
+
 /** The entries of one directory by name. */
 export function entriesOf (dir: Directory): Map<string, TreeEntry> {
   const out = new Map<string, TreeEntry>()
-  for (const f of dir.files) out.set(f.name, { kind: 'file', digest: hex(f.digest), size: Number(f.size), mode: f.mode, mtimeMs: Number(f.mtimeMs) })
-  for (const d of dir.directories) out.set(d.name, { kind: 'dir', digest: hex(d.digest), mode: d.mode })
-  for (const s of dir.symlinks) out.set(s.name, { kind: 'symlink', target: s.target })
+  for (const f of dir.files) out.set(f.name, fileEntry(f))
+  for (const d of dir.directories) out.set(d.name, dirEntry(d))
+  for (const s of dir.symlinks) out.set(s.name, symlinkEntry(s))
   return out
+}
+
+/** One entry of a directory by name: a lookup in a build's object directory converts one digest, not hundreds. */
+export function entryOf (dir: Directory, name: string): TreeEntry | undefined {
+  const f = dir.files.find(e => e.name === name)
+  if (f != null) return fileEntry(f)
+  const d = dir.directories.find(e => e.name === name)
+  if (d != null) return dirEntry(d)
+  const s = dir.symlinks.find(e => e.name === name)
+  return s != null ? symlinkEntry(s) : undefined
 }
 
 /** What a tree holds at `rel` ('' is the root), without following symlinks; undefined if nothing. */
@@ -88,7 +102,7 @@ export function lookup (source: DirectorySource, root: Hex, rootMode: number, re
     if (entry.kind !== 'dir') return undefined
     const dir = source.directory(entry.digest)
     if (dir == null) return undefined
-    const next = entriesOf(dir).get(name)
+    const next = entryOf(dir, name)
     if (next == null) return undefined
     entry = next
   }

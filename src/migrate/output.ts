@@ -32,36 +32,10 @@ export class JobOutput {
 
   /** A socket pair made through a listening socket `name` in `dir` (0700), gone from the file system at once. */
   static async open (dir: string, name: string): Promise<JobOutput> {
-    let scratch: string | undefined
-    let path = join(dir, name)
-    if (path.length > MAX_SOCKET_PATH) {
-      scratch = await mkdtemp(join(tmpdir(), 'kappa-'))
-      path = join(scratch, name)
-    }
-    const server = createServer({ allowHalfOpen: true })
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(path, () => { resolve() })
-      })
-      let output: JobOutput | undefined
-      const accepted = new Promise<Socket>((resolve) => { server.once('connection', resolve) })
-      const ours = connect({
-        path,
-        onread: { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, buf) => { output?.take(buf as Buffer, n); return true } }
-      })
-      ours.pause()
-      await new Promise<void>((resolve, reject) => {
-        ours.once('connect', () => { resolve() })
-        ours.once('error', reject)
-      })
-      output = new JobOutput(await accepted, ours)
-      return output
-    } finally {
-      server.close()
-      if (scratch != null) rmSync(scratch, { recursive: true, force: true })
-      else rmSync(path, { force: true })
-    }
+    let output: JobOutput | undefined
+    const { ours, theirs } = await socketPair(dir, name, { buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES), callback: (n, buf) => { output?.take(buf as Buffer, n); return true } })
+    output = new JobOutput(theirs, ours)
+    return output
   }
 
   /** After spawn: the child holds its own copy of its end. */
@@ -135,5 +109,40 @@ export class JobOutput {
       .then(() => {
         if (--this.pending === 0 && !this.ours.destroyed) this.ours.resume()
       }, () => { this.pending--; this.failed = true; this.ours.destroy() })
+  }
+}
+
+/**
+ * A connected pair of unix sockets made through a listening socket `name`
+ * in `dir` (0700), gone from the file system at once: `theirs` is the job's
+ * descriptor, `ours` the daemon's end (read into `onread`'s buffer, if given).
+ * A job's stdin is one (as a spawn's 'pipe' is: libuv makes socket pairs).
+ */
+export async function socketPair (dir: string, name: string, onread?: { buffer: Buffer, callback: (n: number, buf: Uint8Array) => boolean }): Promise<{ ours: Socket, theirs: Socket }> {
+  let scratch: string | undefined
+  let path = join(dir, name)
+  if (path.length > MAX_SOCKET_PATH) {
+    scratch = await mkdtemp(join(tmpdir(), 'kappa-'))
+    path = join(scratch, name)
+  }
+  const server = createServer({ allowHalfOpen: true })
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(path, () => { resolve() })
+    })
+    const accepted = new Promise<Socket>((resolve) => { server.once('connection', resolve) })
+    const ours = connect({ path, ...onread != null ? { onread } : {} })
+    // nothing is read before the daemon asks (the pump resumes it)
+    ours.pause()
+    await new Promise<void>((resolve, reject) => {
+      ours.once('connect', () => { resolve() })
+      ours.once('error', reject)
+    })
+    return { ours, theirs: await accepted }
+  } finally {
+    server.close()
+    if (scratch != null) rmSync(scratch, { recursive: true, force: true })
+    else rmSync(path, { force: true })
   }
 }

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { setPriority } from 'node:os'
 import { appendFileSync, chmodSync, closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, statSync } from 'node:fs'
 import { chmod, copyFile, link, mkdir, readFile, rm, stat } from 'node:fs/promises'
@@ -11,7 +10,8 @@ import { FrameChannel, EndOfStreamError } from './channel.js'
 import { safeAbsolute } from './files.js'
 import { executableMountPoint, unusableMountPoint, underSystemDir, type ExecPlan, type LaunchSpec } from './sandbox.js'
 import type { JobHost, JobPlace } from './jobhost.js'
-import { JobOutput } from './output.js'
+import { JobOutput, socketPair } from './output.js'
+import { JobSpawner, type JobChild } from './spawner.js'
 import { inspectExecutable } from './exe.js'
 import { JobRecorder } from './record.js'
 import { findExecutable, machineArch } from '../host/requirements.js'
@@ -28,6 +28,7 @@ import {
 } from '../constants.js'
 import type { MigrationComponents, ResolvedMigrationInit, JobView as RunningView, MigrationCounters } from './index.js'
 import type { Connection, Stream } from '@libp2p/interface'
+import type { Socket } from 'node:net'
 import { logged } from '../debug.js'
 import { serializer, type Serializer } from '../serialize.js'
 
@@ -66,7 +67,7 @@ const MAX_TREE_ROUNDS = 3
 
 interface RunningJob {
   view: RunningView
-  child?: ChildProcess
+  child?: JobChild
 }
 
 interface Needs {
@@ -117,6 +118,8 @@ export class JobRunner {
     this.layers = new ToolchainLayers(join(host.jobsDir, 'toolchains'), this.store)
   }
 
+  private readonly spawner = new JobSpawner()
+
   async start (): Promise<void> {
     await this.store.open()
     // the executable cache of earlier versions is part of the store now
@@ -139,6 +142,7 @@ export class JobRunner {
 
   /** Unmounts the toolchain layers and the views mounted ahead (daemon stopping, after `stop`). */
   async close (): Promise<void> {
+    this.spawner.close()
     await this.views.close()
     await this.layers.close()
   }
@@ -660,15 +664,10 @@ export class JobRunner {
     const sandboxed = host.status.mode === 'bwrap'
     const launch = host.launch(spec, place, sandboxed ? undefined : join(view.merged, relative(job.workspace, job.cwd)))
     // beside the view, not in it: the sandbox sees neither socket
-    const [stdout, stderr] = await Promise.all([JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
-    // the job creates files as it would at home
-    const umask = process.umask(job.umask)
-    let child: ChildProcess
-    try {
-      child = spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, detached: true, stdio: ['pipe', stdout.childEnd, stderr.childEnd] })
-    } finally {
-      process.umask(umask)
-    }
+    const [stdin, stdout, stderr] = await Promise.all([socketPair(jobDir, 'stdin.sock'), JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
+    // the job creates files as it would at home (its umask)
+    const child = await this.spawner.spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, umask: job.umask, stdio: [stdin.theirs, stdout.childEnd, stderr.childEnd] })
+    stdin.theirs.destroy()
     stdout.releaseChildEnd()
     stderr.releaseChildEnd()
     // below the node itself: a machine full of jobs for others must still answer its peers
@@ -680,7 +679,7 @@ export class JobRunner {
       child.once('exit', (code, signal) => { resolve({ code, signal }) })
       child.once('error', () => { resolve({ code: 127, signal: null }) })
     })
-    child.stdin?.on('error', () => {})
+    stdin.ours.on('error', () => {})
     // the origin vanishing (reset, lost connection) kills the job at once
     let finished = false
     const onGone = (): void => { if (!finished) killGroup(child, 'SIGKILL') }
@@ -710,7 +709,7 @@ export class JobRunner {
     const heartbeat = setInterval(() => { void channel.write({ type: Frame.Type.HEARTBEAT }).catch(logged(log, 'a heartbeat to a job stream that ended')) }, this.init.heartbeatMs ?? HEARTBEAT_MS)
     this.components.events.emit({ type: 'info', message: `running ${job.argv[0]} for ${shortId(String(line.origin))} (job ${id})` })
     const started = Date.now()
-    const reading = this.readControl(channel, child, { 1: stdout, 2: stderr }, record)
+    const reading = this.readControl(channel, child, stdin.ours, { 1: stdout, 2: stderr }, record)
     const pumps = Promise.all([
       stdout.pump(async (data) => { record.job.bytesSent.stdio += data.byteLength; await channel.writeData(Frame.Type.STDOUT, [data], { borrowed: true }) }),
       stderr.pump(async (data) => { record.job.bytesSent.stdio += data.byteLength; await channel.writeData(Frame.Type.STDERR, [data], { borrowed: true }) })
@@ -728,6 +727,7 @@ export class JobRunner {
     }
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch (err) { log('%s: %s', 'killing the job\'s process group', errorMessage(err)) }
+    stdin.ours.destroy()
     await pumps
     clearTimeout(wall)
     finished = true
@@ -824,17 +824,17 @@ export class JobRunner {
   }
 
   /** stdin, stdin EOF and signals from the origin while the job runs. */
-  private async readControl (channel: FrameChannel, child: ChildProcess, outputs: Record<1 | 2, JobOutput>, record: JobRecorder): Promise<void> {
+  private async readControl (channel: FrameChannel, child: JobChild, stdin: Socket, outputs: Record<1 | 2, JobOutput>, record: JobRecorder): Promise<void> {
     try {
       for (;;) {
         const frame = await channel.read()
         if (frame.type === Frame.Type.STDIN) {
           record.job.bytesReceived.stdio += frame.data.byteLength
-          if (child.stdin?.writable === true && !child.stdin.write(frame.data)) {
-            await new Promise<void>(resolve => { child.stdin?.once('drain', resolve); child.once('exit', () => { resolve() }) })
+          if (stdin.writable && !stdin.write(frame.data)) {
+            await new Promise<void>(resolve => { stdin.once('drain', resolve); child.once('exit', () => { resolve() }) })
           }
         } else if (frame.type === Frame.Type.STDIN_EOF) {
-          child.stdin?.end()
+          stdin.end()
         } else if (frame.type === Frame.Type.SIGNAL) {
           if (['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'].includes(frame.signal)) killGroup(child, frame.signal as NodeJS.Signals)
         } else if (frame.type === Frame.Type.CLOSE_OUTPUT) {
@@ -853,7 +853,7 @@ export class JobRunner {
   }
 }
 
-export function killGroup (child: ChildProcess | undefined, signal: NodeJS.Signals): void {
+export function killGroup (child: JobChild | undefined, signal: NodeJS.Signals): void {
   if (child?.pid == null || child.exitCode != null || child.signalCode != null) return
   try {
     process.kill(-child.pid, signal)

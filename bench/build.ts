@@ -239,9 +239,21 @@ function cpuUse (node: NamespaceNode): { used: number, throttled: number } {
 const MAKE_TIME_MARK = 'kappa-bench-make-cpu'
 
 /** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here). */
+/**
+ * The daemon's CPU and what it reaped (its jobs' sandboxes), with its spawn
+ * helper's: the helper forks the sandboxes and reaps them.
+ */
 function daemonCpu (node: NamespaceNode): { self: number, children: number } {
   try {
-    return processCpu(node.daemon.pid ?? 0)
+    const pid = node.daemon.pid ?? 0
+    const cpu = processCpu(pid)
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(c => c !== '')) {
+      if (!readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('spawn-helper')) continue
+      const helper = processCpu(Number(child))
+      cpu.self += helper.self
+      cpu.children += helper.children
+    }
+    return cpu
   } catch {
     return { self: NaN, children: NaN }
   }

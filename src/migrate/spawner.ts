@@ -82,8 +82,15 @@ export class JobSpawner {
     const child = new HelperChild()
     const spawned = new Promise<HelperChild>((resolve) => { this.started.set(id, { child, resolve }) })
     this.running.set(id, child)
-    opts.stdio.forEach((socket, n) => { helper.send({ t: 'fd', id, n }, socket) })
-    helper.send({ t: 'spawn', id, command, args, cwd: opts.cwd, env: opts.env, umask: opts.umask })
+    try {
+      opts.stdio.forEach((socket, n) => { helper.send({ t: 'fd', id, n }, socket) })
+      helper.send({ t: 'spawn', id, command, args, cwd: opts.cwd, env: opts.env, umask: opts.umask })
+    } catch (err) {
+      // its channel closed under us: the sockets may be gone with it, so this job fails (the next gets a new helper)
+      this.started.delete(id)
+      this.running.delete(id)
+      throw new Error(`spawn helper: ${errorMessage(err)}`)
+    }
     return await spawned
   }
 

@@ -107,6 +107,8 @@ export class JobRunner {
   private readonly manifests = new LruMap<Hex, ToolchainManifest>(16)
   /** per origin peer: its jobs' tree and blob exchanges, one at a time (entries go when idle) */
   private readonly syncs = new Map<string, { turn: Serializer, waiting: number }>()
+  /** forks the jobs' sandboxes (spawner.ts says why not the daemon) */
+  private readonly spawner = new JobSpawner()
 
   /** `toolchains`: which files of a toolchain this node holds with other content, revalidated by stat (shared with the origin side) */
   constructor (private readonly components: MigrationComponents, private readonly init: ResolvedMigrationInit, private readonly counters: MigrationCounters, private readonly host: JobHost, private readonly toolchains: ToolchainCache) {
@@ -117,8 +119,6 @@ export class JobRunner {
     // beside the job directories: the job user reaches them there (the home is the daemon's alone, 0700)
     this.layers = new ToolchainLayers(join(host.jobsDir, 'toolchains'), this.store)
   }
-
-  private readonly spawner = new JobSpawner()
 
   async start (): Promise<void> {
     await this.store.open()
@@ -666,7 +666,14 @@ export class JobRunner {
     // beside the view, not in it: the sandbox sees neither socket
     const [stdin, stdout, stderr] = await Promise.all([socketPair(jobDir, 'stdin.sock'), JobOutput.open(jobDir, 'stdout.sock'), JobOutput.open(jobDir, 'stderr.sock')])
     // the job creates files as it would at home (its umask)
-    const child = await this.spawner.spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, umask: job.umask, stdio: [stdin.theirs, stdout.childEnd, stderr.childEnd] })
+    let child: JobChild
+    try {
+      child = await this.spawner.spawn(launch.command, launch.args, { cwd: launch.cwd ?? jobDir, env: launch.env, umask: job.umask, stdio: [stdin.theirs, stdout.childEnd, stderr.childEnd] })
+    } catch (err) {
+      for (const socket of [stdin.ours, stdin.theirs]) socket.destroy()
+      for (const output of [stdout, stderr]) { output.releaseChildEnd(); output.destroy() }
+      throw err
+    }
     stdin.theirs.destroy()
     stdout.releaseChildEnd()
     stderr.releaseChildEnd()

@@ -238,7 +238,6 @@ function cpuUse (node: NamespaceNode): { used: number, throttled: number } {
 
 const MAKE_TIME_MARK = 'kappa-bench-make-cpu'
 
-/** The daemon's own CPU seconds and those of the children it waited for (jobs it ran here). */
 /**
  * The daemon's CPU and what it reaped (its jobs' sandboxes), with its spawn
  * helper's: the helper forks the sandboxes and reaps them.

@@ -9,13 +9,15 @@
 import { spawn } from 'node:child_process'
 import type { Socket } from 'node:net'
 
-interface FdMessage { t: 'fd', id: number, n: 0 | 1 | 2 }
-interface SpawnMessage { t: 'spawn', id: number, command: string, args: string[], cwd: string, env: Record<string, string>, umask: number }
+/** daemon → helper */
+export type ToHelper = { t: 'fd', id: number, n: 0 | 1 | 2 } | { t: 'spawn', id: number, command: string, args: string[], cwd: string, env: Record<string, string>, umask: number }
+/** helper → daemon */
+export type FromHelper = { t: 'spawned', id: number, pid: number | null } | { t: 'error', id: number, message: string } | { t: 'exit', id: number, code: number | null, signal: NodeJS.Signals | null }
 
 const stdio = new Map<number, Socket[]>()
-const send = (m: unknown): void => { process.send?.(m) }
+const send = (m: FromHelper): void => { process.send?.(m) }
 
-process.on('message', (m: FdMessage | SpawnMessage, handle?: Socket) => {
+process.on('message', (m: ToHelper, handle?: Socket) => {
   if (m.t === 'fd') {
     if (handle == null) return
     handle.pause()

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import type { Socket } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { errorMessage } from '../errors.js'
+import type { FromHelper, ToHelper } from './spawn-helper.js'
 
 const log = logger('kappa:migrate:spawner')
 
@@ -54,7 +55,6 @@ class HelperChild extends EventEmitter implements JobChild {
   }
 }
 
-type HelperMessage = { t: 'spawned', id: number, pid: number | null } | { t: 'error', id: number, message: string } | { t: 'exit', id: number, code: number | null, signal: NodeJS.Signals | null }
 
 const HELPER = fileURLToPath(new URL('../migrate/spawn-helper.js', import.meta.url))
 
@@ -72,7 +72,8 @@ export class JobSpawner {
   private helper?: ChildProcess
   private failed = false
   private nextId = 1
-  private readonly started = new Map<number, { child: HelperChild, resolve: (c: HelperChild) => void }>()
+  /** jobs sent to the helper, until it says they started: who awaits each */
+  private readonly started = new Map<number, (c: HelperChild) => void>()
   private readonly running = new Map<number, HelperChild>()
 
   async spawn (command: string, args: string[], opts: SpawnOptions): Promise<JobChild> {
@@ -80,11 +81,11 @@ export class JobSpawner {
     if (helper == null) return this.direct(command, args, opts)
     const id = this.nextId++
     const child = new HelperChild()
-    const spawned = new Promise<HelperChild>((resolve) => { this.started.set(id, { child, resolve }) })
+    const spawned = new Promise<HelperChild>((resolve) => { this.started.set(id, resolve) })
     this.running.set(id, child)
     try {
-      opts.stdio.forEach((socket, n) => { helper.send({ t: 'fd', id, n }, socket) })
-      helper.send({ t: 'spawn', id, command, args, cwd: opts.cwd, env: opts.env, umask: opts.umask })
+      opts.stdio.forEach((socket, n) => { helper.send({ t: 'fd', id, n: n as 0 | 1 | 2 } satisfies ToHelper, socket) })
+      helper.send({ t: 'spawn', id, command, args, cwd: opts.cwd, env: opts.env, umask: opts.umask } satisfies ToHelper)
     } catch (err) {
       // its channel closed under us: the sockets may be gone with it, so this job fails (the next gets a new helper)
       this.started.delete(id)
@@ -116,14 +117,18 @@ export class JobSpawner {
       return undefined
     }
     const helper = spawn(process.execPath, [HELPER], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } })
-    helper.on('message', (m: HelperMessage) => { this.onMessage(m) })
+    helper.on('message', (m: FromHelper) => { this.onMessage(m) })
     helper.once('error', (err) => { log('spawn helper: %s', errorMessage(err)) })
     helper.once('exit', (code, signal) => {
       if (this.helper === helper) this.helper = undefined
       log('spawn helper exited (%s)', signal ?? code)
       // its jobs' sandboxes die with it (bubblewrap --die-with-parent); say so to whoever waits
-      for (const [id, entry] of this.started) { entry.resolve(entry.child); this.started.delete(id) }
-      for (const [id, child] of this.running) { child.exited(null, 'SIGKILL'); this.running.delete(id) }
+      for (const [id, child] of this.running) {
+        this.started.get(id)?.(child)
+        child.exited(null, 'SIGKILL')
+      }
+      this.started.clear()
+      this.running.clear()
     })
     // the daemon may exit while the helper waits: it never holds the daemon up
     helper.unref()
@@ -132,18 +137,17 @@ export class JobSpawner {
     return helper
   }
 
-  private onMessage (m: HelperMessage): void {
+  private onMessage (m: FromHelper): void {
     const child = this.running.get(m.id)
     if (child == null) return
     if (m.t === 'spawned') {
       if (m.pid != null) child.pid = m.pid
-      this.started.get(m.id)?.resolve(child)
+      this.started.get(m.id)?.(child)
       this.started.delete(m.id)
     } else if (m.t === 'error') {
-      const entry = this.started.get(m.id)
+      this.started.get(m.id)?.(child)
       this.started.delete(m.id)
       this.running.delete(m.id)
-      entry?.resolve(child)
       child.failed(m.message)
     } else {
       this.running.delete(m.id)

@@ -9,7 +9,7 @@ import { UserError } from '../errors.js'
 import {
   IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, SMALL_FILES_PER_TURN, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
-import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, type Directory, type Hex, type TreeEntry } from './tree.js'
+import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, sha256, type Directory, type Hex, type TreeEntry } from './tree.js'
 import { readSmall, RecentContent } from './blob.js'
 
 const log = logger('kappa:workspace')
@@ -269,7 +269,7 @@ export class WorkspaceScanner {
       const code = (err as NodeJS.ErrnoException).code
       if (code !== 'ENOENT' && code !== 'ELOOP') throw unreadable(ws, IGNORE_FILE, err)
     }
-    const digest = text != null ? hex(createHash('sha256').update(text).digest()) : ''
+    const digest = text != null ? hex(sha256(text)) : ''
     if (digest === ws.ignoreDigest) return
     ws.ignore = ignoreFactory()
     if (text != null) ws.ignore.add(text.toString('utf8'))

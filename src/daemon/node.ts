@@ -1,9 +1,9 @@
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
+import { kappaYamux } from './muxer.js'
 import { HEARTBEAT_MS, LIVENESS_MS, MDNS_SERVICE_TAG } from '../constants.js'
 import type { ConnectionGater, PrivateKey, Libp2p } from '@libp2p/interface'
 
@@ -32,7 +32,7 @@ export async function createKappaLibp2p (init: KappaLibp2pInit): Promise<KappaLi
     addresses: { listen: init.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
+    streamMuxers: [kappaYamux()],
     connectionGater: init.gater,
     // libp2p pings each connection every 10 s and, by default, aborts it when an answer takes over 5 s:
     // a peer stalled that long by a loaded machine lost the connection and every job on it ("The operation

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readlink, symlink, writeFile } from 'node:fs/promises'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createCgroupReader } from '../src/metric/cgroup.js'
 import { cgroupShare } from '../src/metric/formula.js'
-import { tmpDir, cleanup } from './helpers/node.js'
+import { tmpDir, cleanup, until } from './helpers/node.js'
 
 /** A fake /proc and /sys/fs/cgroup: `runnable` processes in state R, `sleeping` in S. */
 async function fixture (version: 1 | 2, quota: string, runnable: number, sleeping: number, jobs: { nested: number, outside: number } = { nested: 0, outside: 0 }): Promise<{ procRoot: string, cgroupRoot: string }> {
@@ -130,4 +131,46 @@ describe('metric under a cgroup CPU quota', function () {
     const dir = await tmpDir()
     assert.equal(createCgroupReader({ procRoot: dir, cgroupRoot: dir }).read(), undefined)
   })
+
+  it('reads real processes\' states as they come and go, keeping a descriptor only for those still listed', async function () {
+    if (process.platform !== 'linux') this.skip()
+    const fx = await fixture(2, '50000', 0, 0)
+    const kids: ChildProcess[] = []
+    const start = (cmd: string): ChildProcess => { const k = spawn('sh', ['-c', cmd], { stdio: 'ignore' }); kids.push(k); return k }
+    try {
+      const busy = start('while :; do :; done')
+      const sleeper = start('exec sleep 1000')
+      // the fixture's /proc/<pid> are the real ones
+      for (const k of [busy, sleeper]) await symlink(`/proc/${k.pid as number}`, join(fx.procRoot, String(k.pid)))
+      await writeFile(join(fx.cgroupRoot, 'kappa/node-a/cgroup.procs'), `${busy.pid as number}\n${sleeper.pid as number}\n`)
+      const reader = createCgroupReader(fx)
+      // until both are past their start (the loop running, sleep sleeping)
+      await until('one runnable', async () => reader.runnable() === 1, 10_000)
+      assert.equal(reader.runnable(), 1, 'a reading through kept descriptors')
+      assert.deepEqual(await statFilesOpen(), [`/proc/${busy.pid as number}/stat`, `/proc/${sleeper.pid as number}/stat`].sort())
+      // the busy one ends: its kept descriptor reads nothing (ESRCH), so it is not counted
+      busy.kill('SIGKILL')
+      await new Promise(resolve => busy.once('exit', resolve))
+      assert.equal(reader.runnable(), 0)
+      // unlisted: its descriptor is closed at the end of the reading
+      await writeFile(join(fx.cgroupRoot, 'kappa/node-a/cgroup.procs'), `${sleeper.pid as number}\n`)
+      assert.equal(reader.runnable(), 0)
+      assert.deepEqual(await statFilesOpen(), [`/proc/${sleeper.pid as number}/stat`])
+      await writeFile(join(fx.cgroupRoot, 'kappa/node-a/cgroup.procs'), '')
+      assert.equal(reader.runnable(), 0)
+      assert.deepEqual(await statFilesOpen(), [])
+    } finally {
+      for (const k of kids) k.kill('SIGKILL')
+    }
+  })
 })
+
+/** The /proc/<pid>/stat files this process holds open. */
+async function statFilesOpen (): Promise<string[]> {
+  const out: string[] = []
+  for (const fd of await readdir('/proc/self/fd')) {
+    const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '')
+    if (/^\/proc\/\d+\/stat$/.test(target)) out.push(target)
+  }
+  return out.sort()
+}

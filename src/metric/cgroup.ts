@@ -70,10 +70,56 @@ const MAX_CGROUP_DIRS = 512
 /** One buffer for every /proc/<pid>/stat read: a process's state is in its first few hundred bytes. */
 const statBuffer = Buffer.alloc(1024)
 
-/** The state letter of /proc/<pid>/stat (R, S, D…); undefined when the process is gone. */
-function processState (file: string): string | undefined {
-  let fd: number
-  try { fd = openSync(file, 'r') } catch { return undefined }
+/** Descriptors kept open at most (a cgroup tree with more processes reads the rest the plain way). */
+const MAX_KEPT_STAT_FILES = 1024
+
+/**
+ * The state letters of /proc/<pid>/stat, read through descriptors kept open
+ * from one reading to the next: a pread each (~4.5 µs here) instead of an
+ * open, a read and a close (~15 µs). A build's origin has ~40 processes in
+ * its cgroup and reads them up to ten times a second. A descriptor belongs
+ * to the process it was opened for: once that process is gone its reads fail
+ * (ESRCH), even when a new process got the same pid, so a failed read opens
+ * the file again once. Descriptors of processes no reading listed are closed
+ * at the end of each reading.
+ */
+class ProcessStates {
+  /** pid → its descriptor */
+  private readonly kept = new Map<number, number>()
+  private listed = new Set<number>()
+
+  constructor (private readonly procRoot: string) {}
+
+  /** The state letter; undefined when the process is gone. */
+  state (pid: number): string | undefined {
+    this.listed.add(pid)
+    const fd = this.kept.get(pid)
+    if (fd != null) {
+      const state = readState(fd)
+      if (state != null) return state
+      this.forget(pid, fd)
+    }
+    let fresh: number
+    try { fresh = openSync(`${this.procRoot}/${pid}/stat`, 'r') } catch { return undefined }
+    const state = readState(fresh)
+    if (state != null && this.kept.size < MAX_KEPT_STAT_FILES) this.kept.set(pid, fresh)
+    else closeSync(fresh)
+    return state
+  }
+
+  /** A reading is over: close what it did not list. */
+  endReading (): void {
+    for (const [pid, fd] of this.kept) if (!this.listed.has(pid)) this.forget(pid, fd)
+    this.listed = new Set()
+  }
+
+  private forget (pid: number, fd: number): void {
+    this.kept.delete(pid)
+    try { closeSync(fd) } catch {}
+  }
+}
+
+function readState (fd: number): string | undefined {
   try {
     const n = readSync(fd, statBuffer, 0, statBuffer.length, 0)
     // the state follows the parenthesised command name, which may contain spaces and parentheses
@@ -81,18 +127,16 @@ function processState (file: string): string | undefined {
     return close < 0 || close + 2 >= n ? undefined : String.fromCharCode(statBuffer[close + 2])
   } catch {
     return undefined
-  } finally {
-    closeSync(fd)
   }
 }
 
-function runnableIn (procsFile: string | undefined, procRoot: string): number {
+function runnableIn (procsFile: string | undefined, states: ProcessStates): number {
   if (procsFile == null) return 0
   let n = 0
   for (const line of procsFile.split('\n')) {
     const pid = Number(line.trim())
     if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) continue
-    if (processState(join(procRoot, String(pid), 'stat')) === 'R') n++
+    if (states.state(pid) === 'R') n++
   }
   return n
 }
@@ -103,13 +147,14 @@ function runnableIn (procsFile: string | undefined, procRoot: string): number {
  * same quota, and a count of the daemon's own cgroup alone missed them all —
  * a target running three CPU-bound jobs advertised itself as idle.
  */
-function runnableInTree (dir: string, procRoot: string): number {
+function runnableInTree (dir: string, states: ProcessStates): number {
   let n = 0
   const queue = [dir]
   for (let i = 0; i < queue.length && i < MAX_CGROUP_DIRS; i++) {
-    n += runnableIn(readText(join(queue[i], 'cgroup.procs')), procRoot)
+    n += runnableIn(readText(join(queue[i], 'cgroup.procs')), states)
     for (const name of subdirs(queue[i])) queue.push(join(queue[i], name))
   }
+  states.endReading()
   return n
 }
 
@@ -118,9 +163,10 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
   const root = opts.cgroupRoot ?? DEFAULT_CGROUP_ROOT
   /** the cgroup the last read() found setting the quota */
   let counted: string | undefined
+  const states = new ProcessStates(procRoot)
   const reader: CgroupReader = {
     runnable () {
-      return counted == null ? reader.read()?.runnable : runnableInTree(counted, procRoot)
+      return counted == null ? reader.read()?.runnable : runnableInTree(counted, states)
     },
     read () {
       counted = undefined
@@ -152,7 +198,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
           path: v1cpu.path,
           quotaCores: quota,
           usageUsec: Number.isFinite(usageNs) ? usageNs / 1000 : undefined,
-          runnable: runnableInTree(quotaDir, procRoot)
+          runnable: runnableInTree(quotaDir, states)
         }
       }
       const unified = lines.find(l => l.controllers.length === 0)
@@ -171,7 +217,7 @@ export function createCgroupReader (opts: { procRoot?: string, cgroupRoot?: stri
         path: unified.path,
         quotaCores: quota,
         usageUsec: usage != null ? Number(usage) : undefined,
-        runnable: runnableInTree(quotaDir, procRoot)
+        runnable: runnableInTree(quotaDir, states)
       }
     }
   }

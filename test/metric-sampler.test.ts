@@ -322,6 +322,34 @@ describe('the sampler counts a promised job once', () => {
   })
 })
 
+describe('a job that ended', () => {
+  afterEach(removeTempDirs)
+
+  it('readNow() reads the runnable processes at once (fresh() reads at most every 100 ms), and a consumed promise stops counting', async () => {
+    const { sampler, root, clock } = await fixtureSampler('one-core-four-busy')
+    const stat = async (running: number): Promise<void> => {
+      await writeFile(join(root, 'stat'), `cpu  2669 0 1404 29703 15 0 13 4 0 0\ncpu0 2669 0 1404 29703 15 0 13 4 0 0\nprocs_running ${running}\n`)
+    }
+    await sampler.sample()
+    // a job run for another node: its ticket was used, and its start hid behind another job's end (no rise)
+    sampler.pending.add('ticket-1', clock.t + 60_000, clock.t)
+    clock.t += 200
+    let b = sampler.fresh() as MetricBreakdown
+    assert.equal(b.running, 5, 'four runnable processes and the promised job')
+    // both jobs end; 10 ms later fresh() still gives the last reading
+    await stat(3)
+    clock.t += 10
+    b = sampler.fresh() as MetricBreakdown
+    assert.equal(b.running, 5)
+    // what the daemon does when a job for another node ended (metric-part jobDone)
+    sampler.pending.consume('ticket-1')
+    b = sampler.readNow() as MetricBreakdown
+    assert.equal(b.pending, 0)
+    assert.equal(b.running, 2, 'procs_running 3, less this sampler')
+    sampler.stop()
+  })
+})
+
 describe('a static score taken on a busy machine', () => {
   afterEach(removeTempDirs)
 

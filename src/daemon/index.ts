@@ -363,7 +363,8 @@ async function startMigration (stack: ServiceStack, init: DaemonInit, settings: 
       bulk,
       // a job the client runs here counts at once, like a ticket, so a burst does not all stay here
       // the client starts a local job itself, a moment later (longer on a loaded machine)
-      onLocalPlacement: () => { metric.countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) }
+      onLocalPlacement: () => { metric.countUntilSampled(`local-${++localJobs}`, Date.now() + LOCAL_START_GRACE_MS) },
+      onJobDone: (ticket) => { metric.jobDone(ticket) }
     }, {
       maxJobs: init.maxJobs,
       wallMs: init.jobWallMs,

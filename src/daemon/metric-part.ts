@@ -48,6 +48,8 @@ export interface MetricPart {
   pin: (value: number | undefined) => void
   /** a job (id) will start here by `startsBy`: count it until a reading shows it */
   countUntilSampled: (id: string, startsBy?: number) => void
+  /** a job run here for another node ended (`id`: the ticket it came with): it counts no more, and the change is gossiped now */
+  jobDone: (id: string | undefined) => void
   benchmarkProgress: () => { done: number, total: number } | null
   rebench: () => Promise<RebenchAnswer>
   /** start sampling (no-op while pinned or once started) */
@@ -120,6 +122,12 @@ export function createMetricPart (components: MetricPartComponents, init: Metric
       components.onChange()
     },
     countUntilSampled,
+    jobDone: (id) => {
+      // a job whose start no reading saw (its rise hidden by another job's end) would count as
+      // pending until it lapsed, up to METRIC_SETTLE_MS after it ended: a busy target looked a job busier
+      if (id != null && accounting) sampler.pending.consume(id)
+      if (metricOverride == null) sampler.readNow()
+    },
     benchmarkProgress: () => benchmarkProgress,
     /** measure the CPU again now (the owner asked: SIGHUP, `metric --rebench`) and gossip the new value */
     rebench: async () => {

@@ -168,6 +168,12 @@ export interface MetricSampler {
    * moment ago already counts, once.
    */
   fresh (): MetricBreakdown | undefined
+  /**
+   * fresh(), reading the runnable processes now whenever it was last read:
+   * a job run here just ended, and neighbours should hear so now, not after
+   * the next reading something else asks for.
+   */
+  readNow (): MetricBreakdown | undefined
   /** Sample now (delta since the reading closest to windowMs ago; the first sample waits one window). */
   sample (): Promise<MetricBreakdown>
   /** The static score in use, once known. */

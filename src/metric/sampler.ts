@@ -120,6 +120,11 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
       if (s === undefined || inputs === undefined) return latest
       return readRunnable(inputs, load, pending, now()) ? publish(compute(s, inputs)) : latest
     },
+    readNow () {
+      const s = scores.current()
+      if (s === undefined || inputs === undefined) return latest
+      return readRunnable(inputs, load, pending, now(), true) ? publish(compute(s, inputs)) : latest
+    },
     async sample () {
       return await serialised(windowMs)
     },
@@ -141,12 +146,12 @@ export function createMetricSampler (init: MetricSamplerInit): MetricSampler {
 }
 
 /**
- * Read the runnable processes now into `inputs.now` (at most every FRESH_MS):
+ * Read the runnable processes now into `inputs.now` (at most every FRESH_MS, unless `always`):
  * jobs that started a moment ago count at once, and only once. False when
  * nothing new was read.
  */
-function readRunnable (inputs: Inputs, load: LoadWindow, pending: PendingWorkTracker, at: number): boolean {
-  if (inputs.now != null && at - inputs.now.at < FRESH_MS) return false
+function readRunnable (inputs: Inputs, load: LoadWindow, pending: PendingWorkTracker, at: number, always = false): boolean {
+  if (!always && inputs.now != null && at - inputs.now.at < FRESH_MS) return false
   try {
     inputs.now = load.runnableNow(at, inputs.cgroup != null)
   } catch (err) {

@@ -40,6 +40,8 @@ export interface MigrationComponents {
   bulk?: BulkListener
   /** the client was told to run a job here (pending-work accounting) */
   onLocalPlacement?: () => void
+  /** a job run here for another node ended; `ticket`: the id of the ticket it came with */
+  onJobDone?: (ticket: string | undefined) => void
 }
 
 export interface MigrationInit {

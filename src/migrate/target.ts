@@ -68,6 +68,10 @@ const MAX_TREE_ROUNDS = 3
 interface RunningJob {
   view: RunningView
   child?: JobChild
+  /** the id of the ticket the job came with (pending work on this node until it ran) */
+  ticket?: string
+  /** the metric was told the job ended */
+  done?: boolean
 }
 
 interface Needs {
@@ -215,13 +219,16 @@ export class JobRunner {
       record.job.argv = job.argv
       record.job.cwd = job.cwd
       Object.assign(line, { argv: job.argv, cwd: job.cwd, workspace: job.workspace })
-      const refusal = this.admit(remote, job)
+      const admitted = this.redeem(remote, job)
+      const refusal = admitted.refusal ?? this.admit(job)
       if (refusal != null) {
+        // a spent ticket whose job will not run counts as pending work no more
+        if (admitted.ticket != null) this.components.onJobDone?.(admitted.ticket)
         await this.refuse(channel, refusal, line, record, setup)
         return
       }
       reserved = true
-      this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() } })
+      this.running.set(id, { view: { id, peer: remote, argv0: job.argv[0], startedAt: Date.now() }, ticket: admitted.ticket })
       const traffic = { directories: 0, blobs: 0, workspaceBytes: 0, exeBytes: 0, toolchainBytes: 0 }
       // copies: a frame's bytes may be reused once the next one is read
       let manifestBytes: Uint8Array | undefined = first.toolchain.byteLength > 0 ? Uint8Array.from(first.toolchain) : undefined
@@ -345,7 +352,11 @@ export class JobRunner {
       record.end({ outcome: record.started ? 'lost' : 'refused', reason: errorMessage(err) })
       channel.abort(asError(err))
     } finally {
-      if (reserved) this.running.delete(id)
+      if (reserved) {
+        // a job that never ran (set-up failed) ends here too: its ticket counts no more
+        this.jobDone(id)
+        this.running.delete(id)
+      }
       this.store.unpin(pinned)
       if (layer != null) this.layers.release(layer)
       if (mirror != null) { mirror.users--; mirror.lastUsed = Date.now() }
@@ -431,15 +442,31 @@ export class JobRunner {
     return at
   }
 
-  /** Why this job cannot run here, or undefined. Redeems the ticket it carries. */
-  private admit (remote: string, job: Job): string | undefined {
+  /** The metric hears once that job `id` is over (it ran and exited, or never ran). */
+  private jobDone (id: string): void {
+    const entry = this.running.get(id)
+    if (entry == null || entry.done === true) return
+    entry.done = true
+    try {
+      this.components.onJobDone?.(entry.ticket)
+    } catch (err) {
+      log('telling the metric a job ended: %s', errorMessage(err))
+    }
+  }
+
+  /** Spends the ticket the job carries: its id, or why the job cannot run here (a stranger without a good one). */
+  private redeem (remote: string, job: Job): { refusal?: string, ticket?: string } {
     const paired = this.components.trust.has(remote)
     if (job.ticket.length > 0) {
       const r = this.components.tickets.redeem(remote, job.ticket)
-      if (!r.ok && !paired) return r.reason
-    } else if (!paired) {
-      return 'not paired with this node and no migration ticket'
+      if (r.ok) return { ticket: r.ticket.id }
+      return paired ? {} : { refusal: r.reason }
     }
+    return paired ? {} : { refusal: 'not paired with this node and no migration ticket' }
+  }
+
+  /** Why this job cannot run here, or undefined (its ticket redeemed already). */
+  private admit (job: Job): string | undefined {
     // fail closed: no working sandbox (and no --no-sandbox), no jobs for others
     const refusal = this.host.refusal
     if (refusal != null) return refusal
@@ -734,6 +761,8 @@ export class JobRunner {
     }
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch (err) { log('%s: %s', 'killing the job\'s process group', errorMessage(err)) }
+    // neighbours hear that this node has room again before the origin hears the exit
+    this.jobDone(id)
     stdin.ours.destroy()
     await pumps
     clearTimeout(wall)

@@ -20,6 +20,7 @@ import { RecentContent } from '../src/workspace/blob.js'
 import { Liveness } from '../src/migrate/liveness.js'
 import { decodeFrame } from '../src/migrate/channel.js'
 import { Frame } from '../src/wire/migrate.js'
+import type { FileNode } from '../src/wire/workspace.js'
 
 const isRoot = process.getuid?.() === 0
 
@@ -354,6 +355,18 @@ new WorkspaceScanner().snapshot(${JSON.stringify(ws)}).then(() => { console.log(
       buffer.fill(0)
       assert.equal(recent.get('abc')?.toString(), 'abc')
     })
+
+  it('a directory encodes its entries in UTF-8 byte order, whatever order they come in (astral names too)', () => {
+    // UTF-16 puts an astral character (a surrogate pair) before U+FFFD; UTF-8, as REAPI, after it
+    const names = ['😀', '\uFFFD', 'a', 'Z', 'é']
+    const file = (name: string): FileNode => ({ name, digest: Uint8Array.from(sha256(Buffer.from(name))), size: 1n, mode: 0o644, mtimeMs: 0n })
+    const forward = encodeDirectory({ files: names.map(file), directories: [], symlinks: [] })
+    const backward = encodeDirectory({ files: [...names].reverse().map(file), directories: [], symlinks: [] })
+    assert.equal(forward.digest, backward.digest)
+    assert.deepEqual(decodeDirectory(forward.bytes).files.map(f => f.name), ['Z', 'a', 'é', '\uFFFD', '😀'])
+    const plain = encodeDirectory({ files: ['b', 'a', 'B'].map(file), directories: [], symlinks: [] })
+    assert.deepEqual(decodeDirectory(plain.bytes).files.map(f => f.name), ['B', 'a', 'b'])
+  })
 
   describe('the store (target)', () => {
     it('keeps blobs and directories by their verified digests, evicts the least recently used, never what a job holds', async () => {

@@ -291,14 +291,17 @@ describe('pending work of a job that has started', () => {
   })
 })
 
+/** The one-core fixture's /proc/stat with `running` runnable processes (this sampler's own included). */
+async function writeRunning (root: string, running: number): Promise<void> {
+  await writeFile(join(root, 'stat'), `cpu  2669 0 1404 29703 15 0 13 4 0 0\ncpu0 2669 0 1404 29703 15 0 13 4 0 0\nprocs_running ${running}\n`)
+}
+
 describe('the sampler counts a promised job once', () => {
   afterEach(removeTempDirs)
 
   it('as pending until a reading shows it running, then as a runnable process', async () => {
     const { sampler, root, clock } = await fixtureSampler('one-core-four-busy')
-    const stat = async (running: number): Promise<void> => {
-      await writeFile(join(root, 'stat'), `cpu  2669 0 1404 29703 15 0 13 4 0 0\ncpu0 2669 0 1404 29703 15 0 13 4 0 0\nprocs_running ${running}\n`)
-    }
+    const stat = async (running: number): Promise<void> => { await writeRunning(root, running) }
     const first = await sampler.sample()
     assert.equal(first.running, 4)
     sampler.pending.add('local-1', clock.t + 60_000, clock.t) // a client told to run it here
@@ -327,9 +330,7 @@ describe('a job that ended', () => {
 
   it('readNow() reads the runnable processes at once (fresh() reads at most every 100 ms), and a consumed promise stops counting', async () => {
     const { sampler, root, clock } = await fixtureSampler('one-core-four-busy')
-    const stat = async (running: number): Promise<void> => {
-      await writeFile(join(root, 'stat'), `cpu  2669 0 1404 29703 15 0 13 4 0 0\ncpu0 2669 0 1404 29703 15 0 13 4 0 0\nprocs_running ${running}\n`)
-    }
+    const stat = async (running: number): Promise<void> => { await writeRunning(root, running) }
     await sampler.sample()
     // a job run for another node: its ticket was used, and its start hid behind another job's end (no rise)
     sampler.pending.add('ticket-1', clock.t + 60_000, clock.t)

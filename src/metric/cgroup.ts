@@ -8,6 +8,10 @@
  */
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs'
 import { join, relative } from 'node:path'
+import { debugLogger } from '../debug.js'
+import { errorMessage } from '../errors.js'
+
+const debug = debugLogger('metric:cgroup')
 
 export const DEFAULT_CGROUP_ROOT = '/sys/fs/cgroup'
 
@@ -115,7 +119,7 @@ class ProcessStates {
 
   private forget (pid: number, fd: number): void {
     this.kept.delete(pid)
-    try { closeSync(fd) } catch {}
+    try { closeSync(fd) } catch (err) { debug('closing /proc/%d/stat: %s', pid, errorMessage(err)) }
   }
 }
 

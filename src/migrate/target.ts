@@ -223,7 +223,7 @@ export class JobRunner {
       const refusal = admitted.refusal ?? this.admit(job)
       if (refusal != null) {
         // a spent ticket whose job will not run counts as pending work no more
-        if (admitted.ticket != null) this.components.onJobDone?.(admitted.ticket)
+        if (admitted.ticket != null) this.tellJobDone(admitted.ticket)
         await this.refuse(channel, refusal, line, record, setup)
         return
       }
@@ -447,8 +447,12 @@ export class JobRunner {
     const entry = this.running.get(id)
     if (entry == null || entry.done === true) return
     entry.done = true
+    this.tellJobDone(entry.ticket)
+  }
+
+  private tellJobDone (ticket: string | undefined): void {
     try {
-      this.components.onJobDone?.(entry.ticket)
+      this.components.onJobDone?.(ticket)
     } catch (err) {
       log('telling the metric a job ended: %s', errorMessage(err))
     }
@@ -761,7 +765,8 @@ export class JobRunner {
     }
     // whatever the job left running in the background (holding its pipes) goes too
     if (child.pid != null) try { process.kill(-child.pid, 'SIGKILL') } catch (err) { log('%s: %s', 'killing the job\'s process group', errorMessage(err)) }
-    // neighbours hear that this node has room again before the origin hears the exit
+    // neighbours hear that this node has room again now (a triggered update, as soon as the gap
+    // between them allows), usually before the origin hears the exit and asks for its next job
     this.jobDone(id)
     stdin.ours.destroy()
     await pumps

@@ -377,23 +377,6 @@ describe('balance: Algorithms II–III (probe)', () => {
     assert.deepEqual(r, { decline: 'cannot-meet-requirements', hops: ['n1', 'n2'] })
   })
 
-  it('c = 0: a relay that can run the job passes it on only to a neighbour better by minRelayCost (a hop costs a round trip)', () => {
-    // A (busy) probes B; C is B's other neighbour. minRelayCost 5 by default.
-    const at = (b: number, c: number): ReturnType<Rounds['probe']> => {
-      const net = new Rounds({ A: 10, B: b, C: c }, [['A', 'B'], ['B', 'C']], { c: 0 })
-      net.rounds(5)
-      return net.probe('A')
-    }
-    assert.equal(at(34, 38).reply?.target, 'B', 'C better by 4 (the noise of two equal loads): B keeps it, no hop')
-    assert.deepEqual(at(34, 38).hops, ['B'])
-    assert.equal(at(34, 46).reply?.target, 'C', 'C a job lighter (12 better): forwarded')
-    assert.deepEqual(at(34, 46).hops, ['B', 'C'])
-    // c at or above minRelayCost: the paper's rule (c alone decides)
-    const paper = new Rounds({ A: 10, B: 60, C: 76 }, [['A', 'B'], ['B', 'C']], { c: 15 })
-    paper.rounds(5)
-    assert.equal(paper.probe('A').reply?.target, 'C', '76 − 15 = 61 beats 60')
-  })
-
   it('requirements: a node that cannot meet them forwards instead of replying, or declines', () => {
     const net = new Rounds({ A: 30, B: 150, C: 100, D: 90 }, [['A', 'B'], ['B', 'C'], ['C', 'D']])
     net.rounds(5)

@@ -118,12 +118,7 @@ export function propagate (
   const c = gossip.config.c
   // The paper's Algorithm III (avoidPath false) weighs every neighbour, even those already visited.
   const next = gossip.best(now, opts.avoidPath === false ? undefined : probe.path)
-  // A hop costs the job a round trip however small c is: a node that can run the job passes it on
-  // only to a neighbour better by at least the relay cost (c, or minRelayCost when c is below it).
-  // With c = 0 a node forwarded for any difference, equal loads' noise included: in bench/build a
-  // fifth of the jobs went A → B → C, and at most half of those found C less busy than B.
-  const margin = Math.max(0, gossip.config.minRelayCost - c)
-  if (canRun && (next == null || ownSysmetric + margin >= next.dismetric)) return reply(probe, self, ownSysmetric, c)
+  if (canRun && (next == null || ownSysmetric >= next.dismetric)) return reply(probe, self, ownSysmetric, c)
   if (next != null && probe.ttl > 0) {
     const forwarded: Probe = { id: probe.id, origin: probe.origin, sender: self, path: [...probe.path, self], ttl: probe.ttl - 1 }
     if (probe.requirements != null) forwarded.requirements = probe.requirements

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { cleanup, onCleanup, tmpDir } from './helpers/node.js'
 import { CommandShell, shellQuote } from '../src/workspace/command-shell.js'
 
 describe('command shell (mount and umount without a spawn each)', () => {
@@ -10,12 +9,10 @@ describe('command shell (mount and umount without a spawn each)', () => {
   let dir: string
   beforeEach(async () => {
     shell = new CommandShell()
-    dir = await mkdtemp(join(tmpdir(), 'kappa-shell-'))
+    onCleanup(async () => { shell.close() })
+    dir = await tmpDir('kappa-shell-')
   })
-  afterEach(async () => {
-    shell.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterEach(cleanup)
 
   it('runs commands in order, and a failure says the command and its stderr', async () => {
     await shell.run('mkdir', [join(dir, 'a')])

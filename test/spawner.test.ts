@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { cleanup, onCleanup, tmpDir } from './helpers/node.js'
 import type { Socket } from 'node:net'
 import { JobSpawner, type JobChild } from '../src/migrate/spawner.js'
 import { socketPair } from '../src/migrate/output.js'
@@ -14,12 +12,10 @@ describe('job spawner (sandboxes forked from a small helper, not the daemon)', (
   let dir: string
   beforeEach(async () => {
     spawner = new JobSpawner()
-    dir = await mkdtemp(join(tmpdir(), 'kappa-spawner-'))
+    onCleanup(async () => { spawner.close() })
+    dir = await tmpDir('kappa-spawner-')
   })
-  afterEach(async () => {
-    spawner.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterEach(cleanup)
 
   /** Starts `sh -c script` with socket pairs for stdio; what it wrote, and how it ended. */
   async function start (script: string, umask = 0o022): Promise<{ child: JobChild, stdin: Socket, out: Promise<string>, ended: Promise<{ code: number | null, signal: NodeJS.Signals | null }> }> {

@@ -55,7 +55,6 @@ class HelperChild extends EventEmitter implements JobChild {
   }
 }
 
-
 const HELPER = fileURLToPath(new URL('../migrate/spawn-helper.js', import.meta.url))
 
 /**

@@ -1,12 +1,14 @@
 import { closeSync, constants as fsConstants, fchmodSync, fchownSync, futimesSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, symlink, utimes } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
+import { setImmediate } from 'node:timers/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { entriesOf, type Directory, type Hex, type TreeEntry } from './tree.js'
 import type { ContentStore } from './store.js'
 import { serializer } from '../serialize.js'
-import { SMALL_FILE_BYTES, SMALL_FILES_PER_TURN } from './constants.js'
+import { SMALL_FILE_BYTES } from './constants.js'
+import { SyncTurns } from './turns.js'
 
 const log = logger('kappa:mirror')
 
@@ -139,10 +141,7 @@ export class Mirror {
           this.placeSmall(entry, tmp, path)
           this.store.touch(entry.digest)
           stats.written++
-          if (++this.placedThisTurn >= SMALL_FILES_PER_TURN) {
-            this.placedThisTurn = 0
-            await new Promise<void>(resolve => { setImmediate(resolve) })
-          }
+          if (this.turns.due()) await setImmediate()
           continue
         }
         await copyFile(this.store.blobPath(entry.digest), tmp, fsConstants.COPYFILE_FICLONE)
@@ -168,7 +167,7 @@ export class Mirror {
     }
   }
 
-  private placedThisTurn = 0
+  private readonly turns = new SyncTurns()
 
   /**
    * A small file from the store into place: what the async path does, without

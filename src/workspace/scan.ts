@@ -1,16 +1,18 @@
 import { lstatSync, watch, constants as fsConstants, type FSWatcher, type Stats } from 'node:fs'
 import { lstat, open, readdir, readlink } from 'node:fs/promises'
 import { createHash } from 'node:crypto'
+import { setImmediate } from 'node:timers/promises'
 import { basename, join } from 'node:path'
 import ignoreFactory, { type Ignore } from 'ignore'
 import { logger } from '@libp2p/logger'
 import { serializer } from '../serialize.js'
 import { UserError } from '../errors.js'
 import {
-  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, SMALL_FILES_PER_TURN, TEMPORARY_NAME, WATCH_IDLE_MS
+  IGNORE_FILE, MAX_CACHED_WORKSPACES, MAX_DIRECTORY_BYTES, MAX_WORKSPACE_BYTES, MAX_WORKSPACE_FILES, RACY_MS, RECENT_CONTENT_BYTES, SMALL_FILE_BYTES, TEMPORARY_NAME, WATCH_IDLE_MS
 } from './constants.js'
 import { decodeDirectory, encodeDirectory, entriesOf, hex, lookup, LruMap, sha256, type Directory, type Hex, type TreeEntry } from './tree.js'
 import { readSmall, RecentContent } from './blob.js'
+import { SyncTurns } from './turns.js'
 
 const log = logger('kappa:workspace')
 
@@ -106,7 +108,7 @@ async function inParallel<T> (items: readonly T[], n: number, fn: (item: T) => P
 
 /** Lets the event loop read what inotify queued before now (writes made before the request). */
 async function pendingEvents (): Promise<void> {
-  for (let i = 0; i < 2; i++) await new Promise<void>(resolve => { setImmediate(resolve) })
+  for (let i = 0; i < 2; i++) await setImmediate()
 }
 
 function sameStat (a: FileState, st: Stats): boolean {
@@ -131,7 +133,7 @@ export class WorkspaceScanner {
   private readonly idleMs: number
   private readonly maxFiles: number
   private readonly maxBytes: number
-  private entriesThisTurn = 0
+  private readonly turns = new SyncTurns()
 
   constructor (init: WorkspaceScannerInit = {}) {
     this.watchDir = init.watch ?? ((path, listener) => watch(path, { persistent: false }, listener))
@@ -414,7 +416,7 @@ export class WorkspaceScanner {
     let st: Stats
     try {
       // synchronous (SMALL_FILE_BYTES says why), with a turn of the event loop every so many
-      await this.yieldNow()
+      if (this.turns.due()) await setImmediate()
       st = lstatSync(join(abs, name))
     } catch (err) {
       // gone (between readdir and lstat, or since inotify named it)
@@ -473,13 +475,6 @@ export class WorkspaceScanner {
     }
     log('workspace %s: %s is a socket, fifo or device: skipped', ws.root, rel)
     return 'absent'
-  }
-
-  /** Lets the event loop run once every SMALL_FILES_PER_TURN entries read with synchronous calls. */
-  private async yieldNow (): Promise<void> {
-    if (++this.entriesThisTurn < SMALL_FILES_PER_TURN) return
-    this.entriesThisTurn = 0
-    await new Promise(resolve => setImmediate(resolve))
   }
 
   /**
